@@ -1,0 +1,106 @@
+"""lacale_async: the async-first SDK for the La Cale tracker API.
+
+Everything public is re-exported here; the ``_``-prefixed modules are implementation details.
+"""
+
+from ._backend import Backend, LocalBackend
+from ._bulk import SearchOutcome, SearchQuery
+from ._cache import Cache, MemoryCache
+from ._client import DEFAULT_BASE_URL, CacheMode, ClientState, LaCaleClient
+from ._clock import Clock, FakeClock, MonotonicClock
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    BackendError,
+    BadRequestError,
+    ClientStateError,
+    ConfigurationError,
+    ConflictError,
+    ConnectError,
+    DestinationExistsError,
+    IntegrityError,
+    InvalidTorrentError,
+    LaCaleError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseError,
+    ServerError,
+    TransportError,
+    UploadRejectedError,
+    ValidationError,
+)
+from ._limiter import AsyncLimiterAdapter, RateLimiter, WindowLimiter
+from ._magnet import magnet_uri
+from ._models import Category, Meta, Tag, TagGroup, Torrent, UploadResult
+from ._stats import ClientStats, EndpointStats
+from ._torrent import (
+    SOURCE_FLAG,
+    SourcePolicy,
+    TorrentInfo,
+    apply_source_flag,
+    info_hash_v1,
+    info_hash_v2,
+    parse_torrent,
+    verify_torrent,
+)
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "SOURCE_FLAG",
+    "APIError",
+    "AsyncLimiterAdapter",
+    "AuthenticationError",
+    "Backend",
+    "BackendError",
+    "BadRequestError",
+    "Cache",
+    "CacheMode",
+    "Category",
+    "ClientState",
+    "ClientStateError",
+    "ClientStats",
+    "Clock",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "DestinationExistsError",
+    "EndpointStats",
+    "FakeClock",
+    "IntegrityError",
+    "InvalidTorrentError",
+    "LaCaleClient",
+    "LaCaleError",
+    "LocalBackend",
+    "MemoryCache",
+    "Meta",
+    "MonotonicClock",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RateLimiter",
+    "RequestTimeoutError",
+    "ResponseError",
+    "SearchOutcome",
+    "SearchQuery",
+    "ServerError",
+    "SourcePolicy",
+    "Tag",
+    "TagGroup",
+    "Torrent",
+    "TorrentInfo",
+    "TransportError",
+    "UploadRejectedError",
+    "UploadResult",
+    "ValidationError",
+    "WindowLimiter",
+    "__version__",
+    "apply_source_flag",
+    "info_hash_v1",
+    "info_hash_v2",
+    "magnet_uri",
+    "parse_torrent",
+    "verify_torrent",
+]

@@ -1,0 +1,192 @@
+"""Bulk search: many queries, deduplicated, run with bounded concurrency, yielded as they end.
+
+Usage (``contextlib.aclosing`` makes leaving the loop early cancel the remaining searches
+at once; without it they are cancelled when the iterator is garbage-collected, which CPython
+does right after the loop is left)::
+
+    async with contextlib.aclosing(search_many(search, queries)) as outcomes:
+        async for outcome in outcomes:
+            ...
+
+The searches run in a task group hosted by a task of their own, never across the
+generator's ``yield``: anyio forbids a task group spanning a yield, because the generator may
+be closed from another task (by the garbage collector's finalizer) than the one that opened it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import anyio
+import msgspec
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ._errors import LaCaleError, ValidationError
+from ._normalize import search_cache_key
+
+__all__ = ["SearchOutcome", "SearchQuery", "search_many"]
+
+
+class SearchQuery(msgspec.Struct, frozen=True):
+    """One search of a bulk run.
+
+    Attributes:
+        query: The search text, or None.
+        categories: Category slugs (order and duplicates do not matter).
+        tmdb_id: An exact TMDB id, or None.
+    """
+
+    query: str | None = None
+    categories: tuple[str, ...] = ()
+    tmdb_id: str | None = None
+
+
+class SearchOutcome(msgspec.Struct):
+    """What one search of a bulk run gave: its results, or the error that stopped it.
+
+    Attributes:
+        query: The query as given (the first of its duplicates).
+        results: The torrents found, or None when the search failed.
+        error: The SDK error the search raised, or None on success.
+    """
+
+    query: SearchQuery
+    results: list[Any] | None = None
+    error: LaCaleError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the search succeeded."""
+        return self.error is None
+
+
+SearchFn = Callable[[SearchQuery], Awaitable[Sequence[Any]]]
+
+
+def _distinct(queries: Iterable[str | SearchQuery]) -> list[SearchQuery]:
+    if isinstance(queries, (str, bytes)):
+        raise ValidationError("queries must be an iterable of queries, not a single string")
+    seen: set[str] = set()
+    distinct: list[SearchQuery] = []
+    for item in queries:
+        if isinstance(item, str):
+            item = SearchQuery(query=item)
+        elif not isinstance(item, SearchQuery):
+            raise ValidationError(f"a query must be a str or a SearchQuery, got {item!r}")
+        # The cache key's equivalence is the tracker's: same normalised text, same set of
+        # categories, same TMDB id means the same answer, so it runs once.
+        key = search_cache_key("", item.query, item.categories, item.tmdb_id)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(item)
+    return distinct
+
+
+def search_many(
+    search: SearchFn,
+    queries: Iterable[str | SearchQuery],
+    *,
+    concurrency: int = 8,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> AsyncGenerator[SearchOutcome, None]:
+    """Run ``search`` over many queries concurrently and yield each outcome as it completes.
+
+    Duplicate queries (equal once normalised) run once and yield once. An SDK error
+    (:class:`LaCaleError`) from one query is captured in its outcome and the batch goes on;
+    any other exception cancels the batch and is raised from the iterator. Leaving the
+    ``async for`` early, calling ``aclose()`` or cancelling the consumer cancels the searches
+    still running. Nothing starts before the first outcome is asked for.
+
+    Args:
+        search: Runs one query and returns its results.
+        queries: Query strings or :class:`SearchQuery` objects (read at once, here).
+        concurrency: Most searches running at the same time.
+        on_progress: Called with ``(done, total)`` before each outcome is yielded; ``total``
+            counts distinct queries.
+
+    Returns:
+        An async generator of :class:`SearchOutcome` (wrap it in ``contextlib.aclosing`` to
+        cancel the rest deterministically when leaving the loop early).
+
+    Raises:
+        ValidationError: ``concurrency`` is not an int >= 1, or a query has the wrong type.
+    """
+    if not (
+        isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1
+    ):
+        raise ValidationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    return _outcomes(search, _distinct(queries), concurrency, on_progress)
+
+
+async def _outcomes(
+    search: SearchFn,
+    items: list[SearchQuery],
+    concurrency: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> AsyncGenerator[SearchOutcome, None]:
+    total = len(items)
+    if not total:
+        return
+    send, receive = anyio.create_memory_object_stream[SearchOutcome](concurrency)
+    runner = asyncio.get_running_loop().create_task(
+        _run(search, items, min(concurrency, total), send)
+    )
+    try:
+        done = 0
+        async for outcome in receive:
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+            yield outcome
+        await runner  # raises the exception that cancelled the batch, if any
+    finally:
+        if not runner.done():
+            runner.cancel()
+            await asyncio.wait((runner,))
+        if not runner.cancelled():
+            runner.exception()  # retrieved, even when the consumer left before reading it
+        receive.close()
+        send.close()  # idempotent; needed when the runner was cancelled before it started
+
+
+async def _run(
+    search: SearchFn,
+    items: list[SearchQuery],
+    workers: int,
+    send: MemoryObjectSendStream[SearchOutcome],
+) -> None:
+    pending = iter(items)
+    failure: list[Exception] = []
+    async with send, anyio.create_task_group() as tg:
+        for _ in range(workers):
+            tg.start_soon(_worker, search, pending, send, failure, tg.cancel_scope)
+    if failure:
+        # Raised bare rather than as the task group's ExceptionGroup: one failure, one error.
+        raise failure[0]
+
+
+async def _worker(
+    search: SearchFn,
+    pending: Iterator[SearchQuery],
+    send: MemoryObjectSendStream[SearchOutcome],
+    failure: list[Exception],
+    scope: anyio.CancelScope,
+) -> None:
+    # Workers pull from one shared iterator: ``workers`` tasks in all, however many queries.
+    for item in pending:
+        try:
+            results = await search(item)
+        except LaCaleError as exc:
+            outcome = SearchOutcome(item, None, exc)
+        except Exception as exc:
+            failure.append(exc)
+            scope.cancel()
+            return
+        else:
+            outcome = SearchOutcome(item, results if isinstance(results, list) else list(results))
+        try:
+            await send.send(outcome)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return  # the consumer is gone

@@ -1,0 +1,78 @@
+"""Exit codes of the ``lacale`` command and the one-line error text shown for each failure."""
+
+from __future__ import annotations
+
+from .._errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    DestinationExistsError,
+    LaCaleError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+
+__all__ = ["EXIT_CODES", "EXIT_INTERRUPTED", "EXIT_OTHER", "EXIT_USAGE", "error_line", "exit_code"]
+
+EXIT_OTHER = 1
+"""Any LaCaleError not listed in :data:`EXIT_CODES`."""
+EXIT_USAGE = 2
+"""Bad command line (click's own code), or the ``cli`` extra is not installed."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as a shell reports a process killed by SIGINT."""
+
+EXIT_CODES: dict[type[LaCaleError], int] = {
+    ConfigurationError: 3,
+    ValidationError: 4,
+    # A 400/422 is the tracker refusing the input: the user fixes it like a local validation error.
+    BadRequestError: 4,
+    AuthenticationError: 5,
+    PermissionDeniedError: 5,
+    NotFoundError: 6,
+    ConflictError: 7,
+    RateLimitError: 8,
+    ServerError: 9,
+    TransportError: 10,
+    ResponseError: 11,
+    DestinationExistsError: 12,
+}
+"""The one table from error class to exit code; subclasses inherit their parent's code."""
+
+
+def exit_code(error: LaCaleError) -> int:
+    """Return the exit code for ``error``: its nearest class in :data:`EXIT_CODES`, else 1.
+
+    Args:
+        error: The failure that ends the command.
+
+    Returns:
+        The process exit code.
+    """
+    for cls in type(error).__mro__:
+        code = EXIT_CODES.get(cls)
+        if code is not None:
+            return code
+    return EXIT_OTHER
+
+
+def error_line(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    """Return ``error:`` and the message on one line, with every secret replaced by ``***``.
+
+    Args:
+        error: The failure to describe.
+        secrets: Values that must never be shown (the API key); empty strings are ignored.
+
+    Returns:
+        A single line without a trailing newline.
+    """
+    text = " ".join(str(error).split()) or type(error).__name__
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return f"error: {text}"

@@ -1,0 +1,873 @@
+"""``LaCaleClient``: the public entry point that ties transport, limiters, cache and models."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import aiohttp
+import aiolimiter
+import anyio
+import msgspec
+
+from ._backend import Backend, LocalBackend
+from ._bulk import SearchOutcome, SearchQuery, search_many
+from ._cache import Cache, ttl_from_headers
+from ._clock import Clock, MonotonicClock
+from ._errors import (
+    APIError,
+    ClientStateError,
+    ConfigurationError,
+    ConflictError,
+    ConnectError,
+    DestinationExistsError,
+    RateLimitError,
+    ResponseError,
+    TransportError,
+    UploadRejectedError,
+    ValidationError,
+    error_for_status,
+)
+from ._files import resolve_destination, safe_filename, write_atomic
+from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
+from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
+from ._normalize import search_cache_key
+from ._retry import Backoff, parse_retry_after
+from ._secret import Secret
+from ._singleflight import SingleFlight
+from ._stats import ClientStats, StatsRecorder
+from ._torrent import SourcePolicy, apply_source_flag, verify_torrent
+from ._transport import AuthMode, Params, Response, Transport
+from ._validation import (
+    check_api_key,
+    check_base_url,
+    check_categories,
+    check_cover_url,
+    check_info_hash,
+    check_query,
+    check_title,
+    check_tmdb_id,
+    check_tmdb_type,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "CacheMode", "ClientState", "LaCaleClient"]
+
+logger = logging.getLogger("lacale_async")
+
+DEFAULT_BASE_URL = "https://la-cale.space"
+
+# Prowlarr's and Jackett's definitions for La Cale wait about 2 s between requests; one request
+# per 2 s per endpoint is the pace the tracker already sees from every indexer, so it is safe.
+DEFAULT_SEARCH_RATE: RateArg = (1, 2.0)
+DEFAULT_DOWNLOAD_RATE: RateArg = (1, 2.0)
+DEFAULT_META_RATE: RateArg = (1, 2.0)
+# Documented: "rate limiting strict (30/min)".
+DEFAULT_UPLOAD_RATE: RateArg = (30, 60.0)
+
+_MAX_TORRENT_SIZE = 10 * 1024 * 1024
+_MAX_NFO_SIZE = 1024 * 1024
+
+CacheMode = Literal["use", "refresh", "bypass"]
+"""How one call uses the cache: ``use`` (read and fill), ``refresh`` (skip the read, fill with
+the fresh answer), ``bypass`` (neither read nor fill)."""
+
+
+class ClientState(enum.Enum):
+    """Where a client is in its life."""
+
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+_HINTS: dict[int, str] = {
+    400: "the tracker refused the request as malformed",
+    401: "no API key reached the server",
+    403: "the API key was refused (invalid or revoked)",
+    404: "not found",
+    409: "a torrent with the same info hash is already on the tracker",
+    422: "the tracker refused a field",
+    429: "rate limit exceeded for this key or IP",
+}
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _server_message(resp: Response) -> str:
+    """Extract the human part of an error body: JSON error/message, an HTML title, or text."""
+    body = resp.body[:4096]
+    if not body.strip():
+        return ""
+    if body.lstrip()[:1] in (b"{", b"["):
+        try:
+            data = msgspec.json.decode(resp.body)
+        except msgspec.DecodeError:
+            pass
+        else:
+            if isinstance(data, dict):
+                for field in ("error", "message", "detail"):
+                    value = data.get(field)
+                    if isinstance(value, str) and value:
+                        return value[:300]
+    if b"<html" in body.lower() or "html" in resp.content_type:
+        title = _TITLE.search(body)
+        text = title.group(1).decode("utf-8", "replace").strip() if title else ""
+        return f"HTML page{': ' + text[:120] if text else ''}"
+    return body[:300].decode("utf-8", "replace").strip()
+
+
+class LaCaleClient:
+    """Async client for the La Cale tracker API, safe to share between tasks.
+
+    It knows the tracker's rate limits (one limiter per endpoint, shared by every client using
+    the same key and base URL in the process), caches search and meta answers, lets concurrent
+    identical calls share one request, retries what is safe to retry, and raises only
+    :class:`LaCaleError` subclasses.
+
+    Args:
+        api_key: The API key (passkey for the v1 API). None reads ``LACALE_API_KEY``.
+        base_url: The tracker's origin. ``LACALE_BASE_URL`` replaces the default when set.
+        auth: ``header`` sends ``X-Api-Key``; ``query`` sends ``?apikey=``; ``passkey`` speaks
+            the older v1 API (``?passkey=`` and a ``passkey`` upload field).
+        search_rate: Limit for searches: ``(calls, period)``, several such pairs that must all
+            hold, an ``aiolimiter.AsyncLimiter`` or any :class:`RateLimiter`, or None for none.
+        upload_rate: Limit for uploads (documented: 30 per 60 s).
+        download_rate: Limit for .torrent downloads.
+        meta_rate: Limit for meta requests.
+        cache_ttl: Seconds a search answer is reused; 0 disables the search cache.
+        meta_ttl: Seconds the meta answer is reused; 0 disables the meta cache.
+        cache_size: Most search answers kept (least recently used dropped first).
+        max_retries: Retries after a failed attempt, per call.
+        timeout: Seconds for one whole request, body read included.
+        max_body_size: Largest answer accepted, in bytes.
+        source_policy: What ``upload`` does when the torrent lacks the ``lacale`` source flag:
+            ``set`` it (default), ``refuse``, or ``keep`` the torrent as is.
+        allow_insecure_http: Allow plain http to a non-loopback host (the key would travel in
+            clear text).
+        backend: Where limiters and caches live; default in-process. A shared backend (Redis)
+            makes several processes share one budget and one cache.
+        clock: Time source for limiters, caches and retry delays; tests pass a fake one.
+        max_retry_wait: Longest ``Retry-After`` the client waits out before giving up.
+        user_agent: User-Agent header.
+
+    Raises:
+        ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        auth: AuthMode = "header",
+        search_rate: RateArg = DEFAULT_SEARCH_RATE,
+        upload_rate: RateArg = DEFAULT_UPLOAD_RATE,
+        download_rate: RateArg = DEFAULT_DOWNLOAD_RATE,
+        meta_rate: RateArg = DEFAULT_META_RATE,
+        cache_ttl: float = 30.0,
+        meta_ttl: float = 3600.0,
+        cache_size: int = 1024,
+        max_retries: int = 3,
+        timeout: float = 30.0,
+        max_body_size: int = 16 * 1024 * 1024,
+        source_policy: SourcePolicy = "set",
+        allow_insecure_http: bool = False,
+        backend: Backend | None = None,
+        clock: Clock | None = None,
+        max_retry_wait: float = 120.0,
+        user_agent: str | None = None,
+    ) -> None:
+        key = check_api_key(api_key if api_key is not None else os.environ.get("LACALE_API_KEY"))
+        if base_url == DEFAULT_BASE_URL:
+            base_url = os.environ.get("LACALE_BASE_URL") or DEFAULT_BASE_URL
+        self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        if auth not in ("header", "query", "passkey"):
+            raise ConfigurationError(f"auth must be 'header', 'query' or 'passkey', not {auth!r}")
+        if source_policy not in ("set", "refuse", "keep"):
+            raise ConfigurationError(
+                f"source_policy must be 'set', 'refuse' or 'keep', not {source_policy!r}"
+            )
+        for name, value in (("cache_ttl", cache_ttl), ("meta_ttl", meta_ttl)):
+            if not value >= 0:
+                raise ConfigurationError(f"{name} must be >= 0 seconds, not {value!r}")
+        if not (isinstance(max_retries, int) and max_retries >= 0):
+            raise ConfigurationError(f"max_retries must be an int >= 0, not {max_retries!r}")
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
+        if not (isinstance(cache_size, int) and cache_size >= 1):
+            raise ConfigurationError(f"cache_size must be an int >= 1, not {cache_size!r}")
+        self._key = Secret(key)
+        self._auth: AuthMode = auth
+        # Validate rates now so a typo fails at construction, not at the first request.
+        self._rate_args: dict[str, RateArg] = {
+            "search": search_rate,
+            "upload": upload_rate,
+            "download": download_rate,
+            "meta": meta_rate,
+        }
+        for endpoint, arg in self._rate_args.items():
+            if arg is not None and not _is_limiter_object(arg):
+                parse_rates(arg, name=f"{endpoint}_rate")
+        self._cache_ttl = float(cache_ttl)
+        self._meta_ttl = float(meta_ttl)
+        self._cache_size = cache_size
+        self._max_retries = max_retries
+        self._timeout = float(timeout)
+        self._max_body = max_body_size
+        self._source_policy: SourcePolicy = source_policy
+        self._backend: Backend = backend if backend is not None else LocalBackend()
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._max_retry_wait = max_retry_wait
+        self._user_agent = user_agent
+        # The scope names this key at this origin without revealing the key: limiters and cache
+        # entries are shared within a scope and never across scopes.
+        self._scope = f"{self._key.fingerprint}@{self._base_url}"
+        self._backoff = Backoff()
+        self._state = ClientState.UNOPENED
+        self._stats = StatsRecorder()
+        self._live: _Live | None = None
+        self._uploads_in_flight: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ClientState:
+        """``UNOPENED``, ``OPEN`` or ``CLOSED``."""
+        return self._state
+
+    @property
+    def base_url(self) -> str:
+        """The origin this client talks to."""
+        return self._base_url
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's counters."""
+        return self._stats.snapshot()
+
+    async def open(self) -> LaCaleClient:
+        """Create the HTTP session, limiters and caches; ``async with`` calls this for you.
+
+        Returns:
+            The client itself.
+
+        Raises:
+            ClientStateError: The client is already open, or was closed (clients are not
+                reusable, like httpx's).
+        """
+        if self._state is ClientState.OPEN:
+            raise ClientStateError("the client is already open")
+        if self._state is ClientState.CLOSED:
+            raise ClientStateError("the client was closed; create a new LaCaleClient")
+        transport = Transport(
+            base_url=self._base_url,
+            key=self._key,
+            auth=self._auth,
+            timeout=self._timeout,
+            max_body_size=self._max_body,
+            user_agent=self._user_agent,
+        )
+        transport.open()
+        backend, scope, clock = self._backend, self._scope, self._clock
+        self._live = _Live(
+            transport=transport,
+            limiters={
+                endpoint: self._make_limiter(endpoint, arg)
+                for endpoint, arg in self._rate_args.items()
+            },
+            search_cache=backend.cache(
+                scope=scope, namespace="search", max_entries=self._cache_size, clock=clock
+            ),
+            meta_cache=backend.cache(scope=scope, namespace="meta", max_entries=4, clock=clock),
+        )
+        self._state = ClientState.OPEN
+        return self
+
+    async def aclose(self) -> None:
+        """Cancel work in flight and close the HTTP session; closing twice is harmless."""
+        if self._state is ClientState.CLOSED:
+            return
+        self._state = ClientState.CLOSED
+        live, self._live = self._live, None
+        if live is not None:
+            with anyio.CancelScope(shield=True):
+                await live.search_flight.aclose()
+                await live.meta_flight.aclose()
+                await live.transport.aclose()
+
+    async def __aenter__(self) -> LaCaleClient:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"<LaCaleClient base_url={self._base_url!r} auth={self._auth!r} "
+            f"state={self._state.value}>"
+        )
+
+    def _make_limiter(self, endpoint: str, arg: RateArg) -> RateLimiter | None:
+        if arg is None:
+            return None
+        if _is_limiter_object(arg):
+            return build_limiter(arg, clock=self._clock, name=endpoint)
+        return self._backend.limiter(
+            scope=self._scope,
+            endpoint=endpoint,
+            rates=parse_rates(arg, name=f"{endpoint}_rate"),
+            clock=self._clock,
+        )
+
+    def _require_open(self) -> _Live:
+        if self._live is not None:
+            return self._live
+        if self._state is ClientState.UNOPENED:
+            raise ClientStateError(
+                "the client is not open: use 'async with LaCaleClient(...) as client:' "
+                "or 'await client.open()'"
+            )
+        raise ClientStateError("the client is closed; create a new LaCaleClient")
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: str | None = None,
+        *,
+        categories: str | Sequence[str] = (),
+        tmdb_id: int | str | None = None,
+        cache: CacheMode = "use",
+    ) -> list[Torrent]:
+        """Search approved torrents, newest first, at most 50.
+
+        Identical searches (same text once lowercased and stripped of accents, same set of
+        categories, same TMDB id) share one cache entry and one request in flight.
+
+        Args:
+            query: Text to search for (at most 200 characters), or None for the latest.
+            categories: One category slug or several (``films``, ``series``...).
+            tmdb_id: Exact TMDB id.
+            cache: ``use`` the cache, ``refresh`` it, or ``bypass`` it for this call.
+
+        Returns:
+            The matching torrents (a new list the caller may modify).
+
+        Raises:
+            ValidationError: Input the API would refuse; nothing was sent.
+            APIError: The server refused the search (after retries, for 429 and 5xx).
+            TransportError: The server could not be reached (after retries).
+            ResponseError: The answer was not the promised JSON.
+            ClientStateError: The client is not open.
+        """
+        q = check_query(query)
+        cats = check_categories(categories)
+        tmdb = check_tmdb_id(tmdb_id)
+        live = self._require_open()
+        params: list[tuple[str, str]] = []
+        if q:
+            params.append(("q", q))
+        params.extend(("cat", c) for c in cats)
+        if tmdb is not None:
+            params.append(("tmdbId", tmdb))
+        if cache == "bypass":
+            self._stats.cache_misses += 1
+            return list(await self._fetch_search(params, None))
+        key = search_cache_key(self._scope, q, cats, tmdb)
+        if cache == "use" and self._cache_ttl > 0:
+            hit = await live.search_cache.get(key)
+            if hit is not None:
+                self._stats.cache_hits += 1
+                return list(hit)
+        self._stats.cache_misses += 1
+        value, shared = await live.search_flight.do(key, lambda: self._fetch_search(params, key))
+        if shared:
+            self._stats.coalesced += 1
+        return list(value)
+
+    async def _fetch_search(self, params: Params, key: str | None) -> tuple[Torrent, ...]:
+        resp = await self._call("search", "GET", "/api/external", params=params)
+        torrents = tuple(self._decode(resp, decode_search, "a JSON list of torrents"))
+        if key is not None and self._live is not None:
+            ttl = ttl_from_headers(resp.headers, self._cache_ttl)
+            if ttl > 0:
+                await self._live.search_cache.set(key, torrents, ttl)
+        return torrents
+
+    async def meta(self, *, cache: CacheMode = "use") -> Meta:
+        """Fetch categories, tag groups and ungrouped tags (cached for ``meta_ttl``).
+
+        Args:
+            cache: ``use`` the cache, ``refresh`` it, or ``bypass`` it for this call.
+
+        Returns:
+            The tracker's metadata.
+
+        Raises:
+            APIError: The server refused the request.
+            TransportError: The server could not be reached.
+            ResponseError: The answer was not the promised JSON.
+            ClientStateError: The client is not open.
+        """
+        live = self._require_open()
+        key = f"{self._scope}|meta"
+        if cache == "bypass":
+            return await self._fetch_meta(None)
+        if cache == "use" and self._meta_ttl > 0:
+            hit = await live.meta_cache.get(key)
+            if hit is not None:
+                self._stats.cache_hits += 1
+                return hit
+        self._stats.cache_misses += 1
+        value, shared = await live.meta_flight.do(key, lambda: self._fetch_meta(key))
+        if shared:
+            self._stats.coalesced += 1
+        return value
+
+    async def _fetch_meta(self, key: str | None) -> Meta:
+        resp = await self._call("meta", "GET", "/api/external/meta")
+        meta = self._decode(resp, decode_meta, "the meta JSON object")
+        if key is not None and self._live is not None:
+            ttl = ttl_from_headers(resp.headers, self._meta_ttl)
+            if ttl > 0:
+                await self._live.meta_cache.set(key, meta, ttl)
+        return meta
+
+    async def upload(
+        self,
+        *,
+        title: str,
+        category: str,
+        torrent: bytes | str | os.PathLike[str],
+        tags: Sequence[str] = (),
+        description: str | None = None,
+        tmdb_id: int | str | None = None,
+        tmdb_type: Literal["MOVIE", "TV"] | None = None,
+        cover_url: str | None = None,
+        nfo: bytes | str | os.PathLike[str] | None = None,
+        source_policy: SourcePolicy | None = None,
+    ) -> UploadResult:
+        """Upload a torrent.
+
+        The torrent gets the ``lacale`` source flag unless the policy says otherwise (which
+        changes its info hash: seed ``result.torrent``, not the original file). An upload is
+        never sent twice blindly: it is retried only when the server refused it with 429 or
+        no connection could be made.
+
+        Args:
+            title: Title shown on the tracker.
+            category: Category id or slug (slugs are resolved through :meth:`meta`).
+            torrent: The .torrent as bytes, or a path to it (``str`` or ``PathLike``).
+            tags: Tag ids or slugs.
+            description: Description text.
+            tmdb_id: TMDB id.
+            tmdb_type: ``MOVIE`` or ``TV``.
+            cover_url: Public https URL of a cover image.
+            nfo: The NFO as bytes, or a path to it.
+            source_policy: Overrides the client's ``source_policy`` for this upload.
+
+        Returns:
+            The tracker's answer, with the info hash and bytes of what was uploaded.
+
+        Raises:
+            ValidationError: Bad input or an unknown category/tag; nothing was sent.
+            InvalidTorrentError: The torrent is not well-formed; nothing was sent.
+            ConflictError: The tracker already has this torrent (409).
+            UploadRejectedError: The tracker answered ``success: false``.
+            ServerError: 5xx after the body was sent (``outcome_unknown`` is True).
+            RequestTimeoutError: Timed out after the body was sent (``outcome_unknown``).
+            APIError: Any other refusal.
+        """
+        clean_title = check_title(title)
+        tmdb = check_tmdb_id(tmdb_id)
+        kind = check_tmdb_type(tmdb_type)
+        cover = check_cover_url(cover_url)
+        if not isinstance(category, str) or not category.strip():
+            raise ValidationError("category must be a category id or slug")
+        tag_list = check_categories(tags) if tags else ()
+        if description is not None and not isinstance(description, str):
+            raise ValidationError("description must be a string")
+        policy = self._source_policy if source_policy is None else source_policy
+        if policy not in ("set", "refuse", "keep"):
+            raise ValidationError(
+                f"source_policy must be 'set', 'refuse' or 'keep', not {policy!r}"
+            )
+        self._require_open()
+        raw = await _read_input(torrent, "torrent", _MAX_TORRENT_SIZE)
+        nfo_bytes = await _read_input(nfo, "nfo", _MAX_NFO_SIZE) if nfo is not None else None
+        data, info = apply_source_flag(raw, policy)
+        meta = await self.meta()
+        category_id = _resolve_category(meta, category)
+        tag_ids = [_resolve_tag(meta, t) for t in tag_list]
+        info_hash = info.info_hash
+        if info_hash in self._uploads_in_flight:
+            raise ConflictError(
+                f"an upload of the torrent with info hash {info_hash} is already in progress "
+                "in this client",
+                info_hash=info_hash,
+            )
+        filename = safe_filename(info.name or clean_title)
+
+        def form() -> aiohttp.FormData:
+            fd = aiohttp.FormData()
+            fd.add_field("title", clean_title)
+            fd.add_field("categoryId", category_id)
+            fd.add_field("file", data, filename=filename, content_type="application/x-bittorrent")
+            for tag_id in tag_ids:
+                fd.add_field("tags", tag_id)
+            if description is not None:
+                fd.add_field("description", description)
+            if tmdb is not None:
+                fd.add_field("tmdbId", tmdb)
+            if kind is not None:
+                fd.add_field("tmdbType", kind)
+            if cover is not None:
+                fd.add_field("coverUrl", cover)
+            if nfo_bytes is not None:
+                fd.add_field(
+                    "nfoFile",
+                    nfo_bytes,
+                    filename=safe_filename(filename, suffix=".nfo"),
+                    content_type="text/plain",
+                )
+            return fd
+
+        self._uploads_in_flight.add(info_hash)
+        try:
+            resp = await self._call(
+                "upload",
+                "POST",
+                "/api/external/upload",
+                form=form,
+                idempotent=False,
+                info_hash=info_hash,
+            )
+        finally:
+            self._uploads_in_flight.discard(info_hash)
+        result, message = self._decode(resp, decode_upload, "the upload JSON object")
+        if not result.success:
+            raise UploadRejectedError(
+                f"the tracker refused the upload of {clean_title!r} "
+                f"(HTTP {resp.status}, success: false): {message or 'no reason given'}"
+            )
+        return msgspec.structs.replace(result, info_hash=info_hash, torrent=data)
+
+    async def download(self, info_hash: str) -> bytes:
+        """Download the .torrent of ``info_hash`` and check it is that torrent.
+
+        Args:
+            info_hash: 40 (v1) or 64 (v2) hexadecimal characters.
+
+        Returns:
+            The .torrent bytes.
+
+        Raises:
+            ValidationError: A malformed info hash; nothing was sent.
+            NotFoundError: The tracker has no such torrent.
+            IntegrityError: The answer is not a torrent, or not the one asked for.
+            APIError: Any other refusal.
+            TransportError: The server could not be reached.
+        """
+        body, _ = await self._download(info_hash)
+        return body
+
+    async def _download(self, info_hash: str) -> tuple[bytes, Response]:
+        wanted = check_info_hash(info_hash)
+        self._require_open()
+        resp = await self._call("download", "GET", f"/api/torrents/download/{wanted}")
+        verify_torrent(resp.body, wanted)
+        return resp.body, resp
+
+    async def download_to(
+        self,
+        info_hash: str,
+        path_or_dir: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+    ) -> Path:
+        """Download a .torrent and save it atomically.
+
+        The file is written to a temporary file in the target folder and renamed into place
+        once complete and verified, so a reader never sees a half-written torrent and a
+        failure or cancellation leaves nothing behind. The torrent is checked whole before it
+        is published, which is why it is held in memory (at most ``max_body_size``).
+
+        Args:
+            info_hash: 40 or 64 hexadecimal characters.
+            path_or_dir: A file path, or an existing folder to save into under the torrent's
+                (sanitised) name.
+            overwrite: Replace an existing file instead of raising.
+
+        Returns:
+            The path written.
+
+        Raises:
+            DestinationExistsError: The file exists and ``overwrite`` is False.
+            ValidationError: A malformed info hash or a destination whose folder is missing.
+            IntegrityError: The answer is not the torrent asked for.
+            APIError: The server refused the download.
+            TransportError: The server could not be reached.
+        """
+        check_info_hash(info_hash)
+        # Fail before spending a request (and rate budget) on a file we may not write.
+        target, is_dir = await anyio.to_thread.run_sync(_check_destination, path_or_dir, overwrite)
+        body, _ = await self._download(info_hash)
+        if is_dir:
+            info = verify_torrent(body, info_hash)
+            target = resolve_destination(target, info.name or info_hash)
+        return await write_atomic(target, body, overwrite=overwrite)
+
+    def search_many(
+        self,
+        queries: Iterable[str | SearchQuery],
+        *,
+        concurrency: int = 8,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> AsyncIterator[SearchOutcome]:
+        """Run many searches concurrently under the limiter, yielding each as it completes.
+
+        Duplicate queries run once. One failing query never stops the batch: its outcome
+        carries the error. Leaving the loop early cancels the searches still running.
+
+        Args:
+            queries: Query strings, or :class:`SearchQuery` objects with categories/TMDB id.
+            concurrency: Most searches in flight at once.
+            on_progress: Called with ``(done, total)`` after each query completes.
+
+        Returns:
+            An async iterator of :class:`SearchOutcome`.
+
+        Raises:
+            ValidationError: A query the API would refuse (raised before anything is sent).
+            ClientStateError: The client is not open.
+        """
+        self._require_open()
+        items = [SearchQuery(query=q) if isinstance(q, str) else q for q in queries]
+        for item in items:
+            check_query(item.query)
+            check_categories(item.categories)
+            check_tmdb_id(item.tmdb_id)
+
+        async def run(item: SearchQuery) -> list[Torrent]:
+            return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
+
+        return search_many(run, items, concurrency=concurrency, on_progress=on_progress)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _decode(self, resp: Response, decoder: Callable[[bytes], Any], promised: str) -> Any:
+        if resp.content_type == "text/html" or resp.body.lstrip()[:1] == b"<":
+            raise ResponseError(
+                f"{resp.method} {resp.url} answered {resp.status} with an HTML page "
+                f"({_server_message(resp)}) where {promised} was expected; a Cloudflare "
+                "challenge or a maintenance page?"
+            )
+        try:
+            return decoder(resp.body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ResponseError(
+                f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
+                f"{promised}: {exc}"
+            ) from None
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        params: Params = (),
+        form: Callable[[], aiohttp.FormData] | None = None,
+        idempotent: bool = True,
+        info_hash: str | None = None,
+    ) -> Response:
+        """Send a request through the endpoint's limiter, retrying what is safe to retry."""
+        live = self._require_open()
+        transport = live.transport
+        limiter = live.limiters.get(endpoint)
+        counters = self._stats.endpoints[endpoint]
+        clock = self._clock
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            try:
+                if limiter is None:
+                    counters.requests += 1
+                    resp = await transport.request(method, path, params=params, form=form)
+                else:
+                    started = clock.now()
+                    async with limiter.slot():
+                        waited = clock.now() - started
+                        counters.limiter_wait += waited
+                        if waited > 0.001:
+                            logger.debug("%s waited %.3f s for its rate limiter", endpoint, waited)
+                        counters.requests += 1
+                        resp = await transport.request(method, path, params=params, form=form)
+            except ConnectError:
+                if attempt >= self._max_retries:
+                    counters.errors += 1
+                    raise
+            except TransportError as exc:
+                if not idempotent:
+                    counters.errors += 1
+                    exc.outcome_unknown = True
+                    exc.message = (
+                        f"{exc.message}. The upload body was sent, so the tracker may or may "
+                        f"not have recorded it: search for info hash {info_hash} before "
+                        "uploading again"
+                    )
+                    raise
+                if attempt >= self._max_retries:
+                    counters.errors += 1
+                    raise
+            else:
+                if resp.status < 300:
+                    return resp
+                error = self._api_error(resp, idempotent=idempotent, info_hash=info_hash)
+                if isinstance(error, RateLimitError):
+                    counters.rate_limited += 1
+                    retry_after = error.retry_after
+                    pause = retry_after if retry_after is not None else self._backoff.delay(attempt)
+                    if limiter is not None:
+                        # Everyone queued on this endpoint waits, not only this caller.
+                        await limiter.pause(pause)
+                    if retry_after is not None and retry_after > self._max_retry_wait:
+                        counters.errors += 1
+                        raise error
+                retryable = resp.status == 429 or (idempotent and resp.status >= 500)
+                if not retryable or attempt >= self._max_retries:
+                    counters.errors += 1
+                    raise error
+            delay = self._backoff.delay(attempt, retry_after)
+            attempt += 1
+            counters.retries += 1
+            logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
+            if not (limiter is not None and retry_after is not None):
+                # With a limiter the pause above already holds the next attempt back.
+                await clock.sleep(delay)
+
+    def _api_error(self, resp: Response, *, idempotent: bool, info_hash: str | None) -> APIError:
+        server = self._key.scrub(_server_message(resp))
+        hint = _HINTS.get(resp.status, "server error" if resp.status >= 500 else "refused")
+        text = f"{resp.method} {resp.url} -> HTTP {resp.status}: {hint}"
+        if server:
+            text += f" (server said: {server})"
+        cls = error_for_status(resp.status)
+        outcome_unknown = not idempotent and resp.status >= 500
+        if outcome_unknown:
+            text += (
+                f". The upload body was sent, so the tracker may or may not have recorded it: "
+                f"search for info hash {info_hash} before uploading again"
+            )
+        common: dict[str, Any] = {
+            "status": resp.status,
+            "server_message": server,
+            "url": resp.url,
+            "outcome_unknown": outcome_unknown,
+        }
+        if cls is RateLimitError:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            if retry_after is not None:
+                text += f"; retry after {retry_after:g} s"
+            return RateLimitError(text, retry_after=retry_after, **common)
+        if cls is ConflictError:
+            if info_hash:
+                text = f"{text}; info hash {info_hash}"
+            return ConflictError(text, info_hash=info_hash, **common)
+        return cls(text, **common)
+
+
+class _Live:
+    """What exists only while the client is open (created in open(), dropped in aclose())."""
+
+    __slots__ = (
+        "limiters",
+        "meta_cache",
+        "meta_flight",
+        "search_cache",
+        "search_flight",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        limiters: dict[str, RateLimiter | None],
+        search_cache: Cache[tuple[Torrent, ...]],
+        meta_cache: Cache[Meta],
+    ) -> None:
+        self.transport = transport
+        self.limiters = limiters
+        self.search_cache = search_cache
+        self.meta_cache = meta_cache
+        self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
+        self.meta_flight: SingleFlight[Meta] = SingleFlight()
+
+
+def _check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> tuple[Path, bool]:
+    target = Path(path_or_dir)
+    if target.is_dir():
+        return target, True
+    target = resolve_destination(target, target.name)
+    if target.exists() and not overwrite:
+        raise DestinationExistsError(f"{target} exists; pass overwrite=True to replace it")
+    return target, False
+
+
+def _is_limiter_object(arg: object) -> bool:
+    return isinstance(arg, (aiolimiter.AsyncLimiter, RateLimiter))
+
+
+async def _read_input(value: bytes | str | os.PathLike[str], what: str, limit: int) -> bytes:
+    """Return bytes given directly, or read from a path, refusing what cannot be a valid file."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+    elif isinstance(value, (str, os.PathLike)):
+        path = anyio.Path(os.fspath(value))
+        try:
+            if (await path.stat()).st_size > limit:
+                raise ValidationError(f"{what} file {os.fspath(value)!r} is over {limit} bytes")
+            data = await path.read_bytes()
+        except FileNotFoundError:
+            raise ValidationError(f"{what} file not found: {os.fspath(value)!r}") from None
+        except IsADirectoryError:
+            raise ValidationError(f"{what} path is a folder: {os.fspath(value)!r}") from None
+        except OSError as exc:
+            raise ValidationError(
+                f"cannot read {what} file {os.fspath(value)!r}: {exc.strerror}"
+            ) from None
+    else:
+        raise ValidationError(f"{what} must be bytes or a path, not {type(value).__name__}")
+    if len(data) > limit:
+        raise ValidationError(f"{what} is {len(data)} bytes, over the {limit}-byte limit")
+    return data
+
+
+def _resolve_category(meta: Meta, id_or_slug: str) -> str:
+    category = meta.find_category(id_or_slug)
+    if category is None:
+        slugs = sorted({c.slug for c in meta.iter_categories()})
+        raise ValidationError(
+            f"unknown category {id_or_slug!r}; known slugs: {', '.join(slugs) or '(none)'}"
+        )
+    return category.id
+
+
+def _resolve_tag(meta: Meta, id_or_slug: str) -> str:
+    tag = meta.find_tag(id_or_slug)
+    if tag is None:
+        raise ValidationError(
+            f"unknown tag {id_or_slug!r}; list tags with client.meta() (ids or slugs accepted)"
+        )
+    return tag.id

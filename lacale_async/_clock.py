@@ -1,0 +1,194 @@
+"""The time source behind every limiter, cache and retry delay, replaceable in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import time
+from typing import Protocol, runtime_checkable
+
+import anyio
+
+from ._errors import ValidationError
+
+__all__ = ["Clock", "FakeClock", "MonotonicClock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """A monotonic time source and the matching way to wait.
+
+    Everything in the SDK that depends on time (rate limiters, cache expiry, retry backoff)
+    reads ``now()`` and waits with ``sleep()`` of one clock, so a test can swap in a fake one
+    and never sleep for real.
+    """
+
+    def now(self) -> float:
+        """Return the current time in seconds; only differences between readings matter."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until ``now()`` has advanced by at least ``seconds``."""
+        ...
+
+
+class MonotonicClock:
+    """The real clock: ``time.monotonic`` and ``anyio.sleep``."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        """Return ``time.monotonic()``."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for ``seconds`` (nothing for zero or negative values, but still yield)."""
+        await anyio.sleep(max(0.0, seconds))
+
+    def __repr__(self) -> str:
+        return "MonotonicClock()"
+
+
+class FakeClock:
+    """A :class:`Clock` for tests: time only moves when told to, or when every task is waiting.
+
+    ``sleep(d)`` registers the deadline ``now() + d`` and waits for it. Time moves in two ways:
+
+    * :meth:`advance` moves it forward by hand and wakes every sleeper that is due;
+    * with ``auto_advance`` (the default), once the event loop has nothing left to run but
+      sleepers of this clock, time jumps straight to the earliest deadline, like trio's
+      ``MockClock`` with ``autojump_threshold=0``. A test that makes 200 tasks queue on a rate
+      limiter for an hour of fake time therefore finishes in milliseconds of real time.
+
+    Sleepers with the same deadline wake in the order they went to sleep, so runs are
+    deterministic. When nobody sleeps, nothing is scheduled: the clock never spins the loop.
+
+    The auto-advance assumes everything time-related goes through this clock: a task blocked on
+    real I/O or on a real timer does not hold time back. It runs on asyncio (the SDK's loop).
+
+    Args:
+        start: The value ``now()`` returns before time has moved.
+        auto_advance: Jump to the next deadline whenever the loop is otherwise idle.
+        idle_rounds: How many consecutive idle loop iterations count as "everyone is waiting".
+    """
+
+    __slots__ = (
+        "_active",
+        "_heap",
+        "_idle",
+        "_jumper_loop",
+        "_live",
+        "_now",
+        "_seq",
+        "auto_advance",
+        "idle_rounds",
+    )
+
+    def __init__(
+        self, start: float = 0.0, *, auto_advance: bool = True, idle_rounds: int = 3
+    ) -> None:
+        if idle_rounds < 1:
+            raise ValidationError(f"idle_rounds must be >= 1, got {idle_rounds!r}")
+        self._now = float(start)
+        # (deadline, registration order, future): the order breaks ties deterministically.
+        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._live = 0
+        self._active = 0  # bumped on every register/wake/cancel: "something happened"
+        self._idle = 0
+        self._jumper_loop: asyncio.AbstractEventLoop | None = None
+        self.auto_advance = auto_advance
+        self.idle_rounds = idle_rounds
+
+    def now(self) -> float:
+        """Return the fake time."""
+        return self._now
+
+    @property
+    def sleepers(self) -> int:
+        """How many tasks are currently sleeping on this clock."""
+        return self._live
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until the fake time has advanced by ``seconds`` (just yield for ``<= 0``).
+
+        Args:
+            seconds: How long to wait in fake seconds.
+        """
+        if not seconds > 0:  # also catches NaN
+            await asyncio.sleep(0)
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._heap, (self._now + seconds, next(self._seq), fut))
+        self._live += 1
+        self._active += 1
+        if self.auto_advance and self._jumper_loop is None:
+            self._jumper_loop = loop
+            self._idle = 0
+            loop.call_soon(self._jumper_round)
+        try:
+            await fut
+        finally:
+            self._live -= 1
+            self._active += 1
+            if not fut.done():
+                # Cancelled: the heap entry is dropped lazily, a done future marks it dead.
+                fut.cancel()
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` and wake every sleeper whose deadline has come.
+
+        The woken tasks run as soon as the caller yields to the event loop.
+
+        Args:
+            seconds: How far to move, ``>= 0``.
+
+        Raises:
+            ValidationError: ``seconds`` is negative or not finite.
+        """
+        if not (seconds >= 0 and math.isfinite(seconds)):
+            raise ValidationError(f"advance() needs a finite delay >= 0, got {seconds!r}")
+        self._now += seconds
+        self._wake_due()
+
+    def _wake_due(self) -> None:
+        heap = self._heap
+        while heap and (heap[0][2].done() or heap[0][0] <= self._now):
+            _, _, fut = heapq.heappop(heap)
+            if not fut.done():
+                fut.set_result(None)
+                self._active += 1
+
+    def _jumper_round(self) -> None:
+        loop = self._jumper_loop
+        assert loop is not None
+        if self._live == 0 or not self.auto_advance:
+            self._jumper_loop = None  # nobody sleeps: stop, so an idle loop stays idle
+            return
+        # ``_ready`` holds the callbacks (task steps included) the loop will run next; empty
+        # means every task is blocked. Loops without it fall back to counting quiet rounds.
+        ready = getattr(loop, "_ready", None)
+        busy = ready is not None and len(ready) > 0
+        if busy or self._active:
+            self._idle = 0
+            self._active = 0
+        else:
+            self._idle += 1
+            if self._idle >= self.idle_rounds:
+                self._idle = 0
+                self._jump()
+        loop.call_soon(self._jumper_round)
+
+    def _jump(self) -> None:
+        heap = self._heap
+        while heap and heap[0][2].done():
+            heapq.heappop(heap)
+        if heap:
+            self._now = max(self._now, heap[0][0])
+            self._wake_due()
+
+    def __repr__(self) -> str:
+        return f"FakeClock(now={self._now!r}, sleepers={self._live})"

@@ -1,0 +1,274 @@
+"""Every error the SDK raises, in one tree rooted at :class:`LaCaleError`.
+
+::
+
+    LaCaleError
+    ├── ValidationError (also ValueError)        bad input, raised before any request
+    │   └── InvalidTorrentError                  not a torrent the tracker would accept
+    ├── ConfigurationError (also ValueError)     no key, plain http to a remote host, bad options
+    ├── ClientStateError (also RuntimeError)     client used before open() or after aclose()
+    ├── APIError                                 the server answered with a non-2xx status
+    │   ├── BadRequestError                      400, 422
+    │   ├── AuthenticationError                  401 (key missing)
+    │   ├── PermissionDeniedError                403 (key invalid)
+    │   ├── NotFoundError                        404
+    │   ├── ConflictError                        409 (torrent already on the tracker)
+    │   ├── RateLimitError                       429 (.retry_after)
+    │   └── ServerError                          5xx and Cloudflare 52x
+    ├── ResponseError                            2xx, but not what the endpoint promises
+    │   ├── UploadRejectedError                  upload answered ``success: false``
+    │   └── IntegrityError                       downloaded torrent is not the one asked for
+    ├── TransportError                           reset connection, truncated body
+    │   ├── ConnectError                         could not connect: nothing was sent
+    │   └── RequestTimeoutError                  the whole request took longer than ``timeout``
+    ├── DestinationExistsError (also FileExistsError)  download_to() would overwrite a file
+    └── BackendError                             a shared limiter/cache backend failed
+
+Status codes map to classes through :data:`STATUS_ERRORS`; anything not in the table falls back
+to :class:`ServerError` for 5xx and plain :class:`APIError` otherwise.
+
+Messages never contain the API key: URLs are passed through :func:`redact_url` before they are
+put in a message.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "STATUS_ERRORS",
+    "APIError",
+    "AuthenticationError",
+    "BackendError",
+    "BadRequestError",
+    "ClientStateError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "DestinationExistsError",
+    "IntegrityError",
+    "InvalidTorrentError",
+    "LaCaleError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseError",
+    "ServerError",
+    "TransportError",
+    "UploadRejectedError",
+    "ValidationError",
+    "error_for_status",
+    "redact_url",
+]
+
+# Any query parameter that can carry a credential, whatever the API version calls it.
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:apikey|api_key|passkey|key|token)=)[^&#\s]*")
+
+
+def redact_url(url: object) -> str:
+    """Return ``url`` as text with every credential query parameter replaced by ``***``.
+
+    Args:
+        url: A URL as ``str`` or ``yarl.URL`` (anything with a ``str()``).
+
+    Returns:
+        The URL text, safe to log or to put in an exception message.
+    """
+    return _SECRET_PARAM.sub(r"\1***", str(url))
+
+
+class LaCaleError(Exception):
+    """Root of every error raised by ``lacale_async``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(LaCaleError, ValueError):
+    """Input the tracker would refuse, caught before any request is sent."""
+
+
+class InvalidTorrentError(ValidationError):
+    """Bytes that are not a well-formed torrent (bad bencode, no ``info`` dict, wrong types)."""
+
+
+class ConfigurationError(LaCaleError, ValueError):
+    """The client cannot be built as asked (no API key, plain http to a remote host...)."""
+
+
+class ClientStateError(LaCaleError, RuntimeError):
+    """The client was used before it was opened or after it was closed."""
+
+
+class APIError(LaCaleError):
+    """The server answered with a non-2xx status.
+
+    Attributes:
+        status: The HTTP status code.
+        server_message: The message the server gave (JSON ``error``/``message`` or text), or "".
+        url: The request URL with credentials redacted.
+        outcome_unknown: True when the request was a non-idempotent upload whose body had
+            already been sent, so the tracker may or may not have recorded it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        server_message: str = "",
+        url: str = "",
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
+        self.url = redact_url(url)
+        self.outcome_unknown = outcome_unknown
+
+
+class BadRequestError(APIError):
+    """400 or 422: the request was malformed or a field was refused."""
+
+
+class AuthenticationError(APIError):
+    """401: no API key reached the server."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the API key is invalid or lacks the right."""
+
+
+class NotFoundError(APIError):
+    """404: no such torrent or endpoint."""
+
+
+class ConflictError(APIError):
+    """409: a torrent with the same info hash is already on the tracker.
+
+    Attributes:
+        info_hash: The info hash that collided, when the SDK knows it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 409,
+        server_message: str = "",
+        url: str = "",
+        outcome_unknown: bool = False,
+        info_hash: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status=status,
+            server_message=server_message,
+            url=url,
+            outcome_unknown=outcome_unknown,
+        )
+        self.info_hash = info_hash
+
+
+class RateLimitError(APIError):
+    """429: the tracker's rate limit for this key or IP was exceeded.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait, or None when it did not say.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        server_message: str = "",
+        url: str = "",
+        outcome_unknown: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status=status,
+            server_message=server_message,
+            url=url,
+            outcome_unknown=outcome_unknown,
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx, or a Cloudflare 52x: the tracker or its proxy failed."""
+
+
+class ResponseError(LaCaleError):
+    """A 2xx answer whose body is not what the endpoint promises (HTML page, bad JSON...)."""
+
+
+class UploadRejectedError(ResponseError):
+    """The upload endpoint answered 200 with ``success: false``."""
+
+
+class IntegrityError(ResponseError):
+    """The downloaded file is not a torrent, or not the torrent that was asked for."""
+
+
+class TransportError(LaCaleError):
+    """The request did not complete: connection refused or reset, truncated body.
+
+    Attributes:
+        outcome_unknown: True when an upload body may have reached the server before the failure.
+    """
+
+    def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
+
+
+class ConnectError(TransportError):
+    """No connection could be made (refused, DNS, TLS handshake): the request was never sent."""
+
+
+class RequestTimeoutError(TransportError):
+    """The whole request, body read included, took longer than the client's ``timeout``."""
+
+
+class DestinationExistsError(LaCaleError, FileExistsError):
+    """``download_to()`` would overwrite an existing file and ``overwrite`` was not set."""
+
+
+class BackendError(LaCaleError):
+    """A shared limiter or cache backend (such as Redis) failed or is unreachable."""
+
+
+STATUS_ERRORS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+"""The one table from HTTP status to error class; 5xx not listed here map to ServerError."""
+
+
+def error_for_status(status: int) -> type[APIError]:
+    """Return the error class for an HTTP status.
+
+    Args:
+        status: A non-2xx HTTP status code.
+
+    Returns:
+        The class from :data:`STATUS_ERRORS`, else :class:`ServerError` for 5xx (Cloudflare's
+        52x included), else :class:`APIError`.
+    """
+    cls = STATUS_ERRORS.get(status)
+    if cls is not None:
+        return cls
+    return ServerError if 500 <= status <= 599 else APIError

@@ -1,0 +1,499 @@
+"""Client-side rate limiting that never lets a key exceed the tracker's limits.
+
+The tracker counts a request when it *arrives* and answers 429 once a key has sent more than
+``N`` requests in a window of ``T`` seconds (30/min on upload, documented as "strict"). A
+429 is not free: the request is wasted and repeated abuse can get a key throttled. So the
+:class:`WindowLimiter` here is built for one guarantee:
+
+    for every configured ``(N, T)``, no window of length ``T`` ever holds more than ``N``
+    requests *as the server sees them*, whether the server counts in sliding or fixed windows,
+    while a burst of up to ``N`` requests is still sent at once.
+
+How: a sliding-window log. A request occupies a slot from the moment it is let in until it
+is over; while it is in flight its arrival time at the server is unknown, so the slot counts
+as "now" for as long as it lasts. When the request is over (the response arrived, so the
+server has certainly counted it), the slot's timestamp becomes the exit time, and the slot can
+be reused only at ``exit + T + margin``. Whatever the latency, the server's arrival stamp lies
+between our entry and our exit, so no server window can hold ``N + 1`` of our requests.
+
+``aiolimiter.AsyncLimiter`` (a leaky bucket) does not give that guarantee: it admits a burst of
+``N`` and then keeps leaking, so close to ``2N`` requests land in the first window of ``T``.
+A user-supplied one is still accepted, wrapped by :class:`AsyncLimiterAdapter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Protocol, TypeAlias, runtime_checkable
+
+import aiolimiter
+
+from ._clock import Clock
+from ._errors import ClientStateError, ConfigurationError
+
+__all__ = [
+    "AsyncLimiterAdapter",
+    "Rate",
+    "RateArg",
+    "RateLimiter",
+    "WindowLimiter",
+    "WindowLog",
+    "build_limiter",
+    "default_margin",
+    "parse_rates",
+]
+
+Rate: TypeAlias = tuple[int, float]
+"""``(calls, period)``: at most ``calls`` requests in any ``period`` seconds."""
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """What the client needs from a rate limiter; implement it to bring your own."""
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Return a context manager around one request.
+
+        Entering waits until one more request may be sent; leaving marks the request as over
+        (response received or failure).
+        """
+        ...
+
+    async def pause(self, seconds: float) -> None:
+        """Let nobody in for ``seconds`` from now (a 429's ``Retry-After``), for every caller."""
+        ...
+
+
+RateArg: TypeAlias = Rate | Sequence[Rate] | RateLimiter | aiolimiter.AsyncLimiter | None
+"""Everything the client's ``rate_limit`` option accepts (see :func:`build_limiter`)."""
+
+
+def default_margin(period: float) -> float:
+    """Return the safety margin added to a window of ``period`` seconds.
+
+    Exit-time stamping already covers network latency; the margin only absorbs what is left:
+    servers that store timestamps with millisecond or coarser precision, inclusive window
+    boundaries (``>=`` instead of ``>``) and timer jitter on either side. 2 % of the window,
+    capped at 0.25 s, covers those with room to spare and keeps a long run within 2 % of the
+    theoretical throughput (5N requests with T >= 1 s take at most ``4 * 1.02 * T`` plus
+    latency); the cap stops a 60 s window from wasting more than a quarter of a second.
+
+    Args:
+        period: The window length in seconds.
+
+    Returns:
+        The margin in seconds.
+    """
+    return min(0.02 * period, 0.25)
+
+
+class WindowLog:
+    """The shared history behind one rate-limit budget: request timestamps and the pause.
+
+    Several :class:`WindowLimiter` objects built on the same log (several clients using the
+    same key and base URL, possibly with different rates) share one budget and one FIFO queue.
+    They must all use the same clock. The log is not bound to an event loop until waited on.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_done",
+        "_exit_waiter",
+        "_gate",
+        "_gate_busy",
+        "_horizon",
+        "_in_flight",
+        "_keep",
+        "_pause_until",
+    )
+
+    def __init__(self) -> None:
+        # Exit times of finished requests, oldest first; exits happen in time order.
+        self._done: deque[float] = deque()
+        self._in_flight = 0
+        self._pause_until = -math.inf
+        # Pruning bounds, raised by every limiter that registers (never lowered: cheap, safe).
+        self._horizon = 0.0  # longest window + margin in use
+        self._keep = 0  # largest N in use
+        # FIFO gate: the one task holding it (the head of the queue) decides admissions.
+        self._gate: deque[asyncio.Future[None]] = deque()
+        self._gate_busy = False
+        self._exit_waiter: asyncio.Future[None] | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests are inside a slot right now."""
+        return self._in_flight
+
+    @property
+    def pause_until(self) -> float:
+        """Clock time before which nobody is let in (``-inf`` when not paused)."""
+        return self._pause_until
+
+    def _register(self, rates: Sequence[tuple[int, float, float]]) -> None:
+        for calls, period, margin in rates:
+            self._horizon = max(self._horizon, period + margin)
+            self._keep = max(self._keep, calls)
+
+    def _prune(self, now: float) -> None:
+        done = self._done
+        while done and (len(done) > self._keep or done[0] + self._horizon <= now):
+            done.popleft()
+
+    def _pause(self, until: float) -> None:
+        if until > self._pause_until:
+            self._pause_until = until
+
+    async def _enter_gate(self) -> None:
+        if not self._gate_busy and not self._gate:
+            self._gate_busy = True
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._gate.append(fut)
+        try:
+            await fut
+        except BaseException:
+            if fut.done() and not fut.cancelled():
+                # The gate was handed to us just as we were cancelled: pass it on.
+                self._leave_gate()
+            else:
+                fut.cancel()  # still queued: _leave_gate() skips done futures
+            raise
+
+    def _leave_gate(self) -> None:
+        while self._gate:
+            fut = self._gate.popleft()
+            if not fut.done():
+                fut.set_result(None)  # ownership moves to that waiter; stay busy
+                return
+        self._gate_busy = False
+
+    async def _wait_exit(self) -> None:
+        fut = self._exit_waiter
+        if fut is None or fut.done():
+            fut = asyncio.get_running_loop().create_future()
+            self._exit_waiter = fut
+        await fut
+
+    def _admit(self) -> None:
+        self._in_flight += 1
+
+    def _release(self, now: float) -> None:
+        self._in_flight -= 1
+        self._prune(now)
+        self._done.append(now)
+        fut = self._exit_waiter
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def __repr__(self) -> str:
+        return f"WindowLog(in_flight={self._in_flight}, recent={len(self._done)})"
+
+
+# A deadline this close to "now" is reached: float rounding in clock arithmetic must not
+# turn into an endless series of nanosecond sleeps.
+_EPSILON = 1e-9
+
+
+class _Slot:
+    """One request's occupancy of a :class:`WindowLimiter` (entered at most once)."""
+
+    __slots__ = ("_entered", "_limiter")
+
+    def __init__(self, limiter: WindowLimiter) -> None:
+        self._limiter = limiter
+        self._entered = False
+
+    async def __aenter__(self) -> None:
+        if self._entered:
+            raise ClientStateError("a rate-limit slot cannot be entered twice")
+        await self._limiter._acquire()
+        self._entered = True
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Synchronous on purpose: a cancellation here cannot leave the slot occupied.
+        limiter = self._limiter
+        limiter._log._release(limiter._clock.now() - 0.3)
+
+
+class WindowLimiter:
+    """The SDK's rate limiter: a sliding-window log honouring every ``(N, T)`` at once.
+
+    Waiters are served first come, first served; a cancelled waiter takes no slot; a
+    :meth:`pause` holds back every waiter and new entrant until it ends.
+
+    Args:
+        rates: One or more ``(calls, period)`` pairs that must all hold.
+        clock: The time source (inject a ``FakeClock`` in tests).
+        log: Shared history; pass the same log to share one budget between limiters.
+        name: A label for ``repr`` (an endpoint name, never a key).
+        margin: Extra seconds added to every window; None for :func:`default_margin`.
+
+    Raises:
+        ConfigurationError: A rate or the margin is invalid.
+    """
+
+    __slots__ = ("_clock", "_log", "_name", "_rates")
+
+    def __init__(
+        self,
+        rates: Sequence[Rate],
+        *,
+        clock: Clock,
+        log: WindowLog | None = None,
+        name: str = "",
+        margin: float | None = None,
+    ) -> None:
+        checked = parse_rates(rates, name=f"{name}_rate" if name else "rates")
+        if margin is not None and not (
+            isinstance(margin, (int, float))
+            and not isinstance(margin, bool)
+            and math.isfinite(margin)
+            and margin >= 0
+        ):
+            raise ConfigurationError(
+                f"rate limit margin must be a finite number >= 0, got {margin!r}"
+            )
+        self._rates = tuple(
+            (n, t, default_margin(t) if margin is None else float(margin)) for n, t in checked
+        )
+        self._clock = clock
+        self._log = WindowLog() if log is None else log
+        self._log._register(self._rates)
+        self._name = name
+
+    @property
+    def rates(self) -> list[Rate]:
+        """The ``(calls, period)`` pairs this limiter enforces."""
+        return [(n, t) for n, t, _ in self._rates]
+
+    @property
+    def log(self) -> WindowLog:
+        """The shared history this limiter reads and writes."""
+        return self._log
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Return a context manager holding one request slot while the request runs.
+
+        Returns:
+            An async context manager: entering waits for the budget, leaving stamps the exit.
+        """
+        return _Slot(self)
+
+    async def pause(self, seconds: float) -> None:
+        """Let nobody in for ``seconds`` from now; every limiter sharing the log obeys it.
+
+        Args:
+            seconds: Pause length; NaN and values ``<= 0`` are ignored.
+        """
+        if seconds > 0:
+            self._log._pause(self._clock.now() + seconds)
+
+    def _delay(self, now: float) -> float | None:
+        """Seconds to wait before one more request may enter, or None to await an exit."""
+        log = self._log
+        wait = log._pause_until - now
+        in_flight = log._in_flight
+        done = log._done
+        for calls, period, margin in self._rates:
+            if in_flight >= calls:
+                return None  # every slot of this window is taken by a running request
+            need = calls - in_flight  # the need-th most recent exit must be old enough
+            if len(done) >= need:
+                wait = max(wait, done[-need] + period + margin - now)
+        return wait
+
+    async def _acquire(self) -> None:
+        log = self._log
+        clock = self._clock
+        await log._enter_gate()
+        try:
+            while True:
+                now = clock.now()
+                wait = self._delay(now)
+                if wait is None:
+                    await log._wait_exit()
+                elif wait > _EPSILON:
+                    # The deadline can only move later while we sleep (a pause, never an
+                    # earlier exit), so sleeping the full delay never admits too late.
+                    await clock.sleep(wait)
+                else:
+                    log._prune(now)
+                    log._admit()
+                    return
+        finally:
+            log._leave_gate()
+
+    def __repr__(self) -> str:
+        label = f"name={self._name!r}, " if self._name else ""
+        return f"WindowLimiter({label}rates={self.rates!r})"
+
+
+class AsyncLimiterAdapter:
+    """Make a user-supplied ``aiolimiter.AsyncLimiter`` a :class:`RateLimiter`.
+
+    Note that a leaky bucket lets close to ``2N`` requests through in the first window; prefer
+    rates (which build a :class:`WindowLimiter`) when the tracker's limit is strict.
+
+    Args:
+        limiter: The aiolimiter instance; ``slot()`` acquires one unit of it.
+        clock: Used for :meth:`pause`, which aiolimiter has no notion of.
+    """
+
+    __slots__ = ("_clock", "_limiter", "_pause_until")
+
+    def __init__(self, limiter: aiolimiter.AsyncLimiter, *, clock: Clock) -> None:
+        self._limiter = limiter
+        self._clock = clock
+        self._pause_until = -math.inf
+
+    @property
+    def limiter(self) -> aiolimiter.AsyncLimiter:
+        """The wrapped aiolimiter."""
+        return self._limiter
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Return a context manager that waits out any pause, then acquires the limiter.
+
+        Returns:
+            An async context manager around one request.
+        """
+        return _AdapterSlot(self)
+
+    async def pause(self, seconds: float) -> None:
+        """Let nobody in for ``seconds`` from now.
+
+        Args:
+            seconds: Pause length; NaN and values ``<= 0`` are ignored.
+        """
+        if seconds > 0:
+            self._pause_until = max(self._pause_until, self._clock.now() + seconds)
+
+    async def _wait_pause(self) -> None:
+        while (wait := self._pause_until - self._clock.now()) > _EPSILON:
+            await self._clock.sleep(wait)
+
+    def __repr__(self) -> str:
+        lim = self._limiter
+        return f"AsyncLimiterAdapter({lim.max_rate!r}/{lim.time_period!r}s)"
+
+
+class _AdapterSlot:
+    __slots__ = ("_adapter",)
+
+    def __init__(self, adapter: AsyncLimiterAdapter) -> None:
+        self._adapter = adapter
+
+    async def __aenter__(self) -> None:
+        await self._adapter._wait_pause()
+        await self._adapter._limiter.acquire()
+        # A pause announced while we queued in the bucket still applies to us.
+        await self._adapter._wait_pause()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+def _check_rate(rate: object, name: str) -> Rate:
+    if not (isinstance(rate, (tuple, list)) and len(rate) == 2):
+        raise ConfigurationError(
+            f"{name}: a rate limit is a (calls, period_seconds) pair such as (30, 60.0), "
+            f"got {rate!r}"
+        )
+    calls, period = rate
+    if not (isinstance(calls, int) and not isinstance(calls, bool) and calls >= 1):
+        raise ConfigurationError(f"{name}: calls must be an int >= 1, got {calls!r}")
+    if not (
+        isinstance(period, (int, float))
+        and not isinstance(period, bool)
+        and math.isfinite(period)
+        and period > 0
+    ):
+        raise ConfigurationError(
+            f"{name}: period must be a finite number of seconds > 0, got {period!r}"
+        )
+    return (calls, float(period))
+
+
+def _check_rates(rates: object, name: str) -> list[Rate]:
+    if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence):
+        raise ConfigurationError(
+            f"{name}: expected (calls, period_seconds) or a sequence of such pairs, got {rates!r}"
+        )
+    checked = [_check_rate(r, name) for r in rates]
+    if not checked:
+        raise ConfigurationError(f"{name}: at least one (calls, period_seconds) pair is required")
+    return checked
+
+
+def parse_rates(arg: object, *, name: str = "rate_limit") -> list[Rate]:
+    """Validate one ``(calls, period)`` rate or a sequence of them.
+
+    Args:
+        arg: ``(5, 10.0)`` or ``[(5, 10.0), (30, 60.0)]``.
+        name: The option's name, used in error messages.
+
+    Returns:
+        The rates as a list of ``(int, float)`` pairs.
+
+    Raises:
+        ConfigurationError: ``arg`` is not a rate or sequence of rates, or a rate is invalid
+            (calls must be an int >= 1, period a finite number > 0).
+    """
+    single = (
+        isinstance(arg, tuple)
+        and len(arg) == 2
+        and not isinstance(arg[0], (tuple, list))
+        and not isinstance(arg[1], (tuple, list))
+    )
+    return _check_rates([arg] if single else arg, name)
+
+
+def build_limiter(
+    arg: RateArg,
+    *,
+    clock: Clock,
+    log: WindowLog | None = None,
+    name: str = "",
+    margin: float | None = None,
+) -> RateLimiter | None:
+    """Turn the client's ``rate_limit`` option into a :class:`RateLimiter`.
+
+    Args:
+        arg: None (no limiting), one ``(calls, period)`` rate, a sequence of rates (all must
+            hold), an ``aiolimiter.AsyncLimiter`` (wrapped), or any :class:`RateLimiter`
+            (used as is).
+        clock: The time source for the limiter.
+        log: Shared history for a :class:`WindowLimiter` (see :class:`WindowLog`).
+        name: A label for ``repr``.
+        margin: Safety margin override for a :class:`WindowLimiter`.
+
+    Returns:
+        The limiter, or None when ``arg`` is None.
+
+    Raises:
+        ConfigurationError: ``arg`` is none of the accepted forms or holds an invalid rate.
+    """
+    if arg is None:
+        return None
+    if isinstance(arg, aiolimiter.AsyncLimiter):
+        return AsyncLimiterAdapter(arg, clock=clock)
+    if isinstance(arg, RateLimiter):
+        return arg
+    rates = parse_rates(arg, name=f"{name}_rate" if name else "rate_limit")
+    return WindowLimiter(rates, clock=clock, log=log, name=name, margin=margin)

@@ -1,0 +1,249 @@
+"""Typed results of the La Cale API, and the decoders that build them (created once, reused)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import msgspec
+
+from ._magnet import magnet_uri
+
+__all__ = [
+    "Category",
+    "Meta",
+    "Tag",
+    "TagGroup",
+    "Torrent",
+    "UploadResult",
+    "decode_meta",
+    "decode_search",
+    "decode_upload",
+]
+
+
+class Torrent(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
+    """One search result.
+
+    Attributes:
+        title: Release name.
+        guid: The tracker's internal id.
+        size: Total size in bytes.
+        pub_date: Publication time, always timezone-aware (UTC when the server omits the zone).
+        link: Download URL (v2) or details page (v1).
+        category: Category label, such as "Séries TV".
+        seeders: Seeders at the time of the search.
+        leechers: Leechers at the time of the search.
+        info_hash: Hex info hash, the key for :meth:`LaCaleClient.download`.
+    """
+
+    title: str
+    guid: str
+    size: int
+    pub_date: datetime
+    link: str
+    category: str
+    seeders: int
+    leechers: int
+    info_hash: str
+
+    def __post_init__(self) -> None:
+        # The docs promise ISO 8601 with a Z, but a naive timestamp must not turn into local time.
+        if self.pub_date.tzinfo is None:
+            msgspec.structs.force_setattr(
+                self, "pub_date", self.pub_date.replace(tzinfo=timezone.utc)
+            )
+
+    @property
+    def magnet(self) -> str:
+        """Magnet URI (``xt=urn:btih:...&dn=...``) for this torrent.
+
+        La Cale is private: a magnet carries no passkey-bearing announce URL, so clients find no
+        peers with it alone, and it is no substitute for the .torrent when cross-seeding.
+        """
+        return magnet_uri(self.info_hash, self.title)
+
+
+class Tag(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
+    """A tag an upload can carry (send its ``id``)."""
+
+    id: str
+    name: str
+    slug: str
+
+
+class TagGroup(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
+    """A named group of tags, such as "Qualité vidéo"."""
+
+    id: str
+    name: str
+    slug: str | None = None
+    order: int | None = None
+    tags: tuple[Tag, ...] = ()
+
+
+class Category(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
+    """A category; parents list their ``children``, leaves have none."""
+
+    id: str
+    name: str
+    slug: str
+    icon: str | None = None
+    parent_id: str | None = None
+    children: tuple[Category, ...] = ()
+
+    def walk(self) -> Iterator[Category]:
+        """Yield this category, then every descendant, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+class Meta(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
+    """Categories and tags, as needed to fill an upload or a ``cat`` filter."""
+
+    categories: tuple[Category, ...] = ()
+    tag_groups: tuple[TagGroup, ...] = ()
+    ungrouped_tags: tuple[Tag, ...] = ()
+
+    def iter_categories(self) -> Iterator[Category]:
+        """Yield every category, parents before their children."""
+        for category in self.categories:
+            yield from category.walk()
+
+    def iter_tags(self) -> Iterator[Tag]:
+        """Yield every tag, grouped ones first."""
+        for group in self.tag_groups:
+            yield from group.tags
+        yield from self.ungrouped_tags
+
+    def find_category(self, id_or_slug: str) -> Category | None:
+        """Return the category whose id or slug is ``id_or_slug`` (ids win), or None."""
+        by_slug = None
+        for category in self.iter_categories():
+            if category.id == id_or_slug:
+                return category
+            if by_slug is None and category.slug == id_or_slug:
+                by_slug = category
+        return by_slug
+
+    def find_tag(self, id_or_slug: str) -> Tag | None:
+        """Return the tag whose id or slug is ``id_or_slug`` (ids win), or None."""
+        by_slug = None
+        for tag in self.iter_tags():
+            if tag.id == id_or_slug:
+                return tag
+            if by_slug is None and tag.slug == id_or_slug:
+                by_slug = tag
+        return by_slug
+
+
+class UploadResult(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
+    """What the tracker answered to an upload, plus what the SDK actually sent.
+
+    Attributes:
+        success: Always True here (``success: false`` raises UploadRejectedError).
+        id: The new torrent's id.
+        slug: The new torrent's slug.
+        link: Its page on the tracker.
+        info_hash: Info hash of the torrent bytes that were uploaded (after the source flag was
+            applied): the hash the uploader must seed.
+        torrent: The exact .torrent bytes that were uploaded; save these to seed.
+    """
+
+    success: bool
+    id: str | None = None
+    slug: str | None = None
+    link: str | None = None
+    info_hash: str | None = None
+    torrent: bytes | None = None
+
+
+# Peers in the field send `"children": null` on leaf categories and `"tags": null` on groups,
+# which the public structs' tuple types reject; these wire twins accept null, and _to_* folds it.
+class _WireCategory(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    name: str
+    slug: str
+    icon: str | None = None
+    parent_id: str | None = None
+    children: list[_WireCategory] | None = None
+
+
+class _WireTagGroup(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    name: str
+    slug: str | None = None
+    order: int | None = None
+    tags: list[Tag] | None = None
+
+
+class _WireMeta(msgspec.Struct, rename="camel", kw_only=True):
+    categories: list[_WireCategory] | None = None
+    tag_groups: list[_WireTagGroup] | None = None
+    ungrouped_tags: list[Tag] | None = None
+
+
+def _to_category(wire: _WireCategory) -> Category:
+    return Category(
+        id=wire.id,
+        name=wire.name,
+        slug=wire.slug,
+        icon=wire.icon,
+        parent_id=wire.parent_id,
+        children=tuple(_to_category(c) for c in wire.children or ()),
+    )
+
+
+class _WireUpload(msgspec.Struct, rename="camel", kw_only=True):
+    success: bool
+    id: str | None = None
+    slug: str | None = None
+    link: str | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+_SEARCH_DECODER = msgspec.json.Decoder(list[Torrent])
+_META_DECODER = msgspec.json.Decoder(_WireMeta)
+_UPLOAD_DECODER = msgspec.json.Decoder(_WireUpload)
+
+
+def decode_search(body: bytes) -> list[Torrent]:
+    """Decode a search answer.
+
+    Raises:
+        msgspec.DecodeError: The body is not JSON or not a list of torrents (the transport
+            turns this into a ResponseError).
+    """
+    return _SEARCH_DECODER.decode(body)
+
+
+def decode_meta(body: bytes) -> Meta:
+    """Decode a meta answer, folding ``null`` children and tags into empty tuples.
+
+    Raises:
+        msgspec.DecodeError: The body is not JSON or not the meta shape.
+    """
+    wire = _META_DECODER.decode(body)
+    return Meta(
+        categories=tuple(_to_category(c) for c in wire.categories or ()),
+        tag_groups=tuple(
+            TagGroup(id=g.id, name=g.name, slug=g.slug, order=g.order, tags=tuple(g.tags or ()))
+            for g in wire.tag_groups or ()
+        ),
+        ungrouped_tags=tuple(wire.ungrouped_tags or ()),
+    )
+
+
+def decode_upload(body: bytes) -> tuple[UploadResult, str]:
+    """Decode an upload answer into the result and the server's message ("" when none).
+
+    ``success`` may be false; the caller decides what that means.
+
+    Raises:
+        msgspec.DecodeError: The body is not JSON or not the upload shape.
+    """
+    wire = _UPLOAD_DECODER.decode(body)
+    result = UploadResult(success=wire.success, id=wire.id, slug=wire.slug, link=wire.link)
+    return result, wire.error or wire.message or ""

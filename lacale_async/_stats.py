@@ -1,0 +1,105 @@
+"""Counters a client keeps about its own traffic, for dashboards and tests."""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["ClientStats", "EndpointStats", "StatsRecorder"]
+
+ENDPOINTS = ("search", "meta", "upload", "download")
+
+
+class EndpointStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Traffic of one endpoint.
+
+    Attributes:
+        requests: HTTP requests sent (retries included).
+        retries: Requests that were retries of an earlier failed attempt.
+        rate_limited: 429 answers received.
+        errors: Calls that ended in an error after all retries.
+        limiter_wait: Seconds spent waiting for the endpoint's limiter.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    limiter_wait: float = 0.0
+
+
+class ClientStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of a client's counters (``client.stats``).
+
+    Attributes:
+        endpoints: Per-endpoint traffic, keyed by ``search``, ``meta``, ``upload``, ``download``.
+        cache_hits: Calls answered from the cache without a request.
+        cache_misses: Calls that had to ask the server (or join a request in flight).
+        coalesced: Calls that waited on an identical request already in flight instead of
+            sending their own.
+    """
+
+    endpoints: dict[str, EndpointStats]
+    cache_hits: int = 0
+    cache_misses: int = 0
+    coalesced: int = 0
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent, all endpoints together."""
+        return sum(e.requests for e in self.endpoints.values())
+
+    @property
+    def retries(self) -> int:
+        """Retries, all endpoints together."""
+        return sum(e.retries for e in self.endpoints.values())
+
+    @property
+    def rate_limited(self) -> int:
+        """429 answers received, all endpoints together."""
+        return sum(e.rate_limited for e in self.endpoints.values())
+
+    @property
+    def limiter_wait(self) -> float:
+        """Seconds spent waiting on limiters, all endpoints together."""
+        return sum(e.limiter_wait for e in self.endpoints.values())
+
+
+class _Counters:
+    __slots__ = ("errors", "limiter_wait", "rate_limited", "requests", "retries")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.retries = 0
+        self.rate_limited = 0
+        self.errors = 0
+        self.limiter_wait = 0.0
+
+
+class StatsRecorder:
+    """The mutable side of :class:`ClientStats`; only the client writes to it."""
+
+    __slots__ = ("cache_hits", "cache_misses", "coalesced", "endpoints")
+
+    def __init__(self) -> None:
+        self.endpoints = {name: _Counters() for name in ENDPOINTS}
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.coalesced = 0
+
+    def snapshot(self) -> ClientStats:
+        """Return the counters as an immutable :class:`ClientStats`."""
+        return ClientStats(
+            endpoints={
+                name: EndpointStats(
+                    requests=c.requests,
+                    retries=c.retries,
+                    rate_limited=c.rate_limited,
+                    errors=c.errors,
+                    limiter_wait=c.limiter_wait,
+                )
+                for name, c in self.endpoints.items()
+            },
+            cache_hits=self.cache_hits,
+            cache_misses=self.cache_misses,
+            coalesced=self.coalesced,
+        )

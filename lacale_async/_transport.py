@@ -1,0 +1,263 @@
+"""The HTTP layer: one aiohttp session, auth, timeouts, size caps and exception mapping.
+
+Everything aiohttp can raise is turned into a :class:`TransportError` here, so the client above
+only ever sees responses or SDK errors. The API key is attached here and nowhere else, and a
+redirect to another origin is never followed with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from ._errors import (
+    ClientStateError,
+    ConnectError,
+    RequestTimeoutError,
+    ResponseError,
+    TransportError,
+    redact_url,
+)
+from ._secret import Secret
+from ._version import __version__
+
+__all__ = ["AuthMode", "Response", "Transport"]
+
+AuthMode = Literal["header", "query", "passkey"]
+Params = Sequence[tuple[str, str]]
+
+logger = logging.getLogger("lacale_async")
+
+_MAX_REDIRECTS = 3
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class Response:
+    """A fully read HTTP response.
+
+    Attributes:
+        status: HTTP status code.
+        headers: Response headers.
+        body: The whole body (at most the transport's ``max_body_size``).
+        url: The request URL with credentials redacted.
+        method: The HTTP method.
+    """
+
+    __slots__ = ("body", "headers", "method", "status", "url")
+
+    def __init__(
+        self, status: int, headers: CIMultiDictProxy[str], body: bytes, url: str, method: str
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+        self.method = method
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lowercased, without parameters ("" when absent)."""
+        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+    def __repr__(self) -> str:
+        return f"<Response {self.method} {self.url} {self.status} {len(self.body)} bytes>"
+
+
+class Transport:
+    """Sends requests to one origin with one key.
+
+    Args:
+        base_url: Origin and optional path prefix, without a trailing slash.
+        key: The API key.
+        auth: ``header`` (X-Api-Key), ``query`` (``?apikey=``) or ``passkey`` (v1 ``?passkey=``,
+            and a ``passkey`` form field on uploads).
+        timeout: Seconds for one whole request, connection and body read included.
+        max_body_size: Largest body accepted, in bytes; a larger answer is an error.
+        connection_limit: Most connections open at once.
+        user_agent: Value of the User-Agent header.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        key: Secret,
+        auth: AuthMode,
+        timeout: float,
+        max_body_size: int,
+        connection_limit: int = 100,
+        user_agent: str | None = None,
+    ) -> None:
+        self._base = URL(base_url)
+        self._origin = self._base.origin()
+        self._key = key
+        self._auth = auth
+        self._timeout = timeout
+        self._max_body = max_body_size
+        self._connection_limit = connection_limit
+        self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
+        if auth == "header":
+            self._headers["X-Api-Key"] = key.reveal()
+        self._auth_params: tuple[tuple[str, str], ...] = ()
+        if auth == "query":
+            self._auth_params = (("apikey", key.reveal()),)
+        elif auth == "passkey":
+            self._auth_params = (("passkey", key.reveal()),)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def auth(self) -> AuthMode:
+        """How the key travels."""
+        return self._auth
+
+    def open(self) -> None:
+        """Create the aiohttp session; must run inside the event loop that will use it."""
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300),
+            headers=self._headers,
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            # Proxies from the environment would see the key; an explicit opt-in is safer.
+            trust_env=False,
+            raise_for_status=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the session and its connections; harmless when already closed."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    def url_for(self, path: str) -> URL:
+        """Return the absolute URL of an API path."""
+        return self._base.with_path(self._base.path.rstrip("/") + path, encoded=False)
+
+    def scrub(self, text: str) -> str:
+        """Remove the key from text that came from the server or from aiohttp."""
+        return self._key.scrub(redact_url(text))
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = (),
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> Response:
+        """Send one request and read the whole answer.
+
+        Args:
+            method: HTTP method.
+            path: API path, such as ``/api/external``.
+            params: Query parameters (repeatable keys allowed).
+            form: Builds a fresh multipart body; called once per attempt because an aiohttp
+                FormData cannot be sent twice.
+
+        Returns:
+            The response, whatever its status.
+
+        Raises:
+            ConnectError: No connection could be made; nothing was sent.
+            RequestTimeoutError: The request did not complete within ``timeout``.
+            TransportError: The connection broke, or the body was truncated or too large.
+            ResponseError: A redirect to another origin.
+            ClientStateError: The transport is not open.
+        """
+        session = self._session
+        if session is None:
+            raise ClientStateError("the client is not open; use 'async with LaCaleClient(...)'")
+        url = self.url_for(path)
+        query = [*params, *self._auth_params]
+        shown = redact_url(url)
+        for _ in range(_MAX_REDIRECTS + 1):
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    params=query,
+                    data=self._form(form) if form is not None else None,
+                    allow_redirects=False,
+                ) as resp:
+                    if resp.status in _REDIRECTS and "Location" in resp.headers:
+                        url = self._follow(url, resp.headers["Location"])
+                        if resp.status == 303:
+                            method, form = "GET", None
+                        continue
+                    body = await self._read(resp, shown)
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "%s %s -> %d (%d bytes)",
+                            method,
+                            redact_url(url.with_query(query)),
+                            resp.status,
+                            len(body),
+                        )
+                    return Response(resp.status, resp.headers, body, shown, method)
+            except aiohttp.ClientConnectorError as exc:
+                raise ConnectError(
+                    f"cannot connect to {self._origin}: {self.scrub(str(exc.os_error))}"
+                ) from None
+            except aiohttp.ConnectionTimeoutError:
+                raise ConnectError(
+                    f"cannot connect to {self._origin}: timed out after {self._timeout:g} s"
+                ) from None
+            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+                raise RequestTimeoutError(
+                    f"{method} {shown} did not complete within {self._timeout:g} s"
+                ) from None
+            except aiohttp.ClientPayloadError as exc:
+                raise TransportError(
+                    f"{method} {shown}: the response body was cut short ({self.scrub(str(exc))})"
+                ) from None
+            except aiohttp.ClientError as exc:
+                # Server disconnects, resets, malformed HTTP: the message names the failure;
+                # `from None` because aiohttp's exception objects keep the full URL.
+                detail = self.scrub(str(exc)) or type(exc).__name__
+                raise TransportError(f"{method} {shown} failed: {detail}") from None
+        raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
+
+    def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
+        form = build()
+        if self._auth == "passkey":
+            # The v1 API reads the passkey from the multipart body on uploads.
+            form.add_field("passkey", self._key.reveal())
+        return form
+
+    def _follow(self, current: URL, location: str) -> URL:
+        target = current.join(URL(location))
+        if target.origin() != self._origin:
+            # Following would hand the key (header or query) to a host the user never named.
+            raise ResponseError(
+                f"the server redirected to another origin ({target.origin()}); not following "
+                "it with the API key"
+            )
+        # The key is re-added from _auth_params; drop any copy the Location may echo.
+        return target.with_query({k: v for k, v in target.query.items() if k not in _KEY_PARAMS})
+
+    async def _read(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
+        length = resp.content_length
+        if length is not None:
+            if length > self._max_body:
+                raise TransportError(
+                    f"{shown}: the answer is {length} bytes, over the {self._max_body}-byte cap"
+                )
+            return await resp.read()
+        # No Content-Length (chunked): count as it streams so a huge answer cannot exhaust memory.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > self._max_body:
+                raise TransportError(
+                    f"{shown}: the answer exceeds the {self._max_body}-byte cap; stopped reading"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+_KEY_PARAMS = frozenset({"apikey", "passkey"})

@@ -1,0 +1,199 @@
+"""Checks on user input, run before any request so the tracker never sees a doomed one.
+
+Limits come from the API documentation: ``q`` at most 200 characters, ``cat`` and ``tmdbId`` at
+most 64, ``tmdbType`` MOVIE or TV, an https cover URL, and hex info hashes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from ._errors import ConfigurationError, ValidationError
+
+__all__ = [
+    "MAX_CATEGORY_LENGTH",
+    "MAX_QUERY_LENGTH",
+    "MAX_TMDB_ID_LENGTH",
+    "check_api_key",
+    "check_base_url",
+    "check_categories",
+    "check_cover_url",
+    "check_info_hash",
+    "check_query",
+    "check_title",
+    "check_tmdb_id",
+    "check_tmdb_type",
+    "is_loopback_host",
+]
+
+MAX_QUERY_LENGTH = 200
+MAX_CATEGORY_LENGTH = 64
+MAX_TMDB_ID_LENGTH = 64
+
+_HEX_HASH = re.compile(r"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?")
+# Header values cannot hold control characters; a key with one would also be a header-injection
+# vector, so refuse it outright rather than let aiohttp fail with a message that quotes it.
+_KEY_OK = re.compile(r"[\x21-\x7e]+")
+
+
+def check_query(query: str | None) -> str | None:
+    """Return the search text, or raise when the API would refuse it.
+
+    Raises:
+        ValidationError: Not a string, or longer than 200 characters.
+    """
+    if query is None:
+        return None
+    if not isinstance(query, str):
+        raise ValidationError(f"query must be a string or None, not {type(query).__name__}")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise ValidationError(
+            f"query is {len(query)} characters long; the API accepts at most {MAX_QUERY_LENGTH}"
+        )
+    return query
+
+
+def check_categories(categories: str | Sequence[str]) -> tuple[str, ...]:
+    """Return the category slugs as a tuple, whether one string or several were given.
+
+    Raises:
+        ValidationError: An empty slug, a non-string, or a slug over 64 characters.
+    """
+    items = (categories,) if isinstance(categories, str) else tuple(categories)
+    for cat in items:
+        if not isinstance(cat, str) or not cat.strip():
+            raise ValidationError(f"category slugs must be non-empty strings, got {cat!r}")
+        if len(cat) > MAX_CATEGORY_LENGTH:
+            raise ValidationError(
+                f"category {cat[:20]!r}... is {len(cat)} characters long; "
+                f"the API accepts at most {MAX_CATEGORY_LENGTH}"
+            )
+    return items
+
+
+def check_tmdb_id(tmdb_id: int | str | None) -> str | None:
+    """Return the TMDB id as the string the API expects.
+
+    Raises:
+        ValidationError: A bool, an empty string, or more than 64 characters.
+    """
+    if tmdb_id is None:
+        return None
+    if isinstance(tmdb_id, bool) or not isinstance(tmdb_id, (int, str)):
+        raise ValidationError(f"tmdb_id must be an int or a string, not {type(tmdb_id).__name__}")
+    text = str(tmdb_id).strip()
+    if not text:
+        raise ValidationError("tmdb_id must not be empty")
+    if len(text) > MAX_TMDB_ID_LENGTH:
+        raise ValidationError(
+            f"tmdb_id is {len(text)} characters long; the API accepts at most {MAX_TMDB_ID_LENGTH}"
+        )
+    return text
+
+
+def check_tmdb_type(tmdb_type: str | None) -> str | None:
+    """Return ``MOVIE``, ``TV`` or None.
+
+    Raises:
+        ValidationError: Any other value.
+    """
+    if tmdb_type is None or tmdb_type in ("MOVIE", "TV"):
+        return tmdb_type
+    raise ValidationError(f"tmdb_type must be 'MOVIE' or 'TV', not {tmdb_type!r}")
+
+
+def check_cover_url(url: str | None) -> str | None:
+    """Return the cover URL when it is an absolute https URL.
+
+    Raises:
+        ValidationError: Not https, or no host.
+    """
+    if url is None:
+        return None
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme != "https" or not parts.hostname:
+        raise ValidationError(f"cover_url must be a public https URL, got {url!r}")
+    return url
+
+
+def check_title(title: str) -> str:
+    """Return the upload title, stripped.
+
+    Raises:
+        ValidationError: Not a string, or empty once stripped.
+    """
+    if not isinstance(title, str) or not title.strip():
+        raise ValidationError("title must be a non-empty string")
+    return title.strip()
+
+
+def check_info_hash(info_hash: str) -> str:
+    """Return the info hash in lowercase.
+
+    Raises:
+        ValidationError: Not 40 (v1) or 64 (v2) hexadecimal characters.
+    """
+    if not isinstance(info_hash, str) or not _HEX_HASH.fullmatch(info_hash):
+        shown = info_hash if isinstance(info_hash, str) and len(info_hash) <= 80 else "<value>"
+        raise ValidationError(
+            f"info hash must be 40 (v1) or 64 (v2) hexadecimal characters, got {shown!r}"
+        )
+    return info_hash.lower()
+
+
+def check_api_key(key: object) -> str:
+    """Return the API key when it can travel in a header or a query string.
+
+    The message never quotes the key.
+
+    Raises:
+        ConfigurationError: Empty, not a string, or containing spaces or control characters.
+    """
+    if not isinstance(key, str) or not key:
+        raise ConfigurationError(
+            "no API key: pass api_key=... or set the LACALE_API_KEY environment variable"
+        )
+    if not _KEY_OK.fullmatch(key):
+        raise ConfigurationError(
+            "the API key contains spaces or control characters; check how it was pasted"
+        )
+    return key
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Tell whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    """Return the base URL without a trailing slash, refusing plain http to a remote host.
+
+    Raises:
+        ConfigurationError: Not http(s), no host, a query or credentials in it, or http to a
+            non-loopback host without ``allow_insecure_http``.
+    """
+    if not isinstance(base_url, str):
+        raise ConfigurationError(f"base_url must be a string, not {type(base_url).__name__}")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError(
+            "base_url must not carry a query, fragment or credentials; pass the key as api_key"
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise ConfigurationError(
+            f"refusing plain http to {parts.hostname}: the API key would travel in clear text. "
+            "Use https, or pass allow_insecure_http=True if you really mean it"
+        )
+    return base_url.rstrip("/")

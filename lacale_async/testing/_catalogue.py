@@ -1,0 +1,226 @@
+"""The sandbox's torrents: a seeded, deterministic catalogue plus whatever gets uploaded."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ._ids import cuid_from_rng, slugify
+from ._releases import make_release
+from ._taxonomy import Category, Taxonomy, build_taxonomy
+from ._torrentfile import build_torrent
+
+__all__ = ["Catalogue", "CatalogueTorrent", "format_pub_date"]
+
+# The newest catalogue torrent is published at this instant (2025-11-15T12:00:00Z); the others
+# are spread over the two years before it. A fixed anchor keeps the catalogue reproducible.
+_NEWEST_MS = 1_763_208_000_000
+_SPAN_MS = 730 * 86_400_000
+# Share of weight per leaf once each leaf has its first torrent: video and music dominate.
+_WEIGHTS = {
+    "films": 40,
+    "series": 45,
+    "spectacles": 6,
+    "music": 25,
+    "audio-divers": 6,
+    "pc": 14,
+    "consoles": 10,
+    "jeux-mobiles": 5,
+    "systemes": 8,
+    "software": 12,
+    "romans": 12,
+    "bd": 10,
+    "documentaires": 5,
+    "livres": 5,
+    "presse": 10,
+    "education": 5,
+    "h-t-ro": 4,
+    "gay": 2,
+    "lesbien": 2,
+    "trans": 2,
+    "divers": 5,
+}
+# Every UNAPPROVED_EVERY-th torrent (offset 7) waits for moderation: never searchable.
+_UNAPPROVED_EVERY = 20
+_UNAPPROVED_OFFSET = 7
+
+
+def format_pub_date(epoch_ms: int) -> str:
+    """Return ``epoch_ms`` as the API's ``pubDate``: ISO 8601, milliseconds, ``Z``.
+
+    Args:
+        epoch_ms: Milliseconds since the Unix epoch.
+
+    Returns:
+        Text like ``2025-01-12T10:00:00.000Z``.
+    """
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueTorrent:
+    """One torrent the sandbox knows, from the seeded catalogue or an upload.
+
+    Attributes:
+        guid: The internal id (``guid`` in search results, ``id`` in upload answers).
+        title: The title shown in search results.
+        slug: The URL slug of the torrent page.
+        category: The category it was published in.
+        size: Total payload size in bytes.
+        seeders: Current seeders.
+        leechers: Current leechers.
+        published_ms: Publication time, milliseconds since the Unix epoch.
+        info_hash: The v1 info hash (40 hex), or the v2 one (64 hex) for a pure v2 torrent.
+        data: The .torrent file served by the download endpoint.
+        approved: False while waiting for moderation: never searchable nor downloadable.
+        tmdb_id: TMDB id, for films and series.
+        tmdb_type: ``"MOVIE"`` or ``"TV"``.
+        tag_ids: Ids of the attached tags.
+        other_hashes: Further info hashes the torrent answers to (the v2 hash of a hybrid).
+    """
+
+    guid: str
+    title: str
+    slug: str
+    category: Category
+    size: int
+    seeders: int
+    leechers: int
+    published_ms: int
+    info_hash: str
+    data: bytes
+    approved: bool = True
+    tmdb_id: str | None = None
+    tmdb_type: str | None = None
+    tag_ids: tuple[str, ...] = ()
+    other_hashes: tuple[str, ...] = ()
+
+    @property
+    def pub_date(self) -> str:
+        """Return the publication date as the API formats it."""
+        return format_pub_date(self.published_ms)
+
+    def __repr__(self) -> str:
+        # The default repr would dump the whole .torrent file.
+        return f"CatalogueTorrent(guid={self.guid!r}, title={self.title!r}, info_hash={self.info_hash!r})"
+
+
+class Catalogue:
+    """Every torrent the sandbox serves, indexed by info hash.
+
+    Build one with :meth:`generate`; the same seed and size always give the same torrents,
+    ids, dates and info hashes.
+
+    Attributes:
+        taxonomy: Categories and tags.
+        seed: The seed it was generated from.
+    """
+
+    def __init__(self, taxonomy: Taxonomy, seed: int) -> None:
+        self.taxonomy = taxonomy
+        self.seed = seed
+        self._torrents: list[CatalogueTorrent] = []
+        self._by_hash: dict[str, CatalogueTorrent] = {}
+        self._generated = 0
+
+    @classmethod
+    def generate(cls, seed: int = 0, size: int = 300) -> Catalogue:
+        """Build a catalogue of ``size`` torrents from ``seed``.
+
+        The first torrents cover every leaf category once; the rest follow realistic weights.
+        One torrent in twenty is left unapproved.
+
+        Args:
+            seed: Seed of the only random generator involved.
+            size: Number of torrents, approved or not.
+
+        Returns:
+            The new catalogue.
+        """
+        taxonomy = build_taxonomy()
+        catalogue = cls(taxonomy, seed)
+        rng = random.Random(seed)
+        leaves = taxonomy.leaves()
+        weights = [_WEIGHTS[leaf.slug] for leaf in leaves]
+        for index in range(size):
+            leaf = leaves[index] if index < len(leaves) else rng.choices(leaves, weights)[0]
+            catalogue.add(catalogue._draw(rng, leaf, index))
+        catalogue._generated = size
+        return catalogue
+
+    def _draw(self, rng: random.Random, leaf: Category, index: int) -> CatalogueTorrent:
+        release = make_release(leaf.slug, rng)
+        guid = cuid_from_rng(rng)
+        published_ms = _NEWEST_MS - rng.randrange(_SPAN_MS)
+        root = release.files[0][0] if len(release.files) == 1 else release.title
+        built = build_torrent(
+            root,
+            release.files,
+            rng=rng,
+            creation_date=published_ms // 1000 - rng.randint(60, 86_400),
+        )
+        tags = tuple(
+            tag.id
+            for slug in release.tag_slugs
+            if (tag := self.taxonomy.tag_by_slug(slug)) is not None
+        )
+        return CatalogueTorrent(
+            guid=guid,
+            title=release.title,
+            slug=f"{slugify(release.title)}-{guid[-6:]}",
+            category=leaf,
+            size=release.size,
+            seeders=int(rng.expovariate(1 / 30)),
+            leechers=int(rng.expovariate(1 / 4)),
+            published_ms=published_ms,
+            info_hash=built.info_hash,
+            data=built.data,
+            approved=index % _UNAPPROVED_EVERY != _UNAPPROVED_OFFSET,
+            tmdb_id=release.tmdb_id,
+            tmdb_type=release.tmdb_type,
+            tag_ids=tags,
+        )
+
+    def __len__(self) -> int:
+        return len(self._torrents)
+
+    def __iter__(self) -> Iterator[CatalogueTorrent]:
+        return iter(self._torrents)
+
+    def __repr__(self) -> str:
+        return f"Catalogue(seed={self.seed}, torrents={len(self._torrents)})"
+
+    @property
+    def newest_ms(self) -> int:
+        """Return the publication time of the newest torrent (0 when empty)."""
+        return max((t.published_ms for t in self._torrents), default=0)
+
+    def get(self, info_hash: str) -> CatalogueTorrent | None:
+        """Return the torrent with this info hash (any case, v1 or v2), or None."""
+        return self._by_hash.get(info_hash.lower())
+
+    def add(self, torrent: CatalogueTorrent) -> None:
+        """Add a torrent (an upload, or a hand-made entry in a test).
+
+        Args:
+            torrent: The torrent; its hashes must not be in the catalogue yet.
+
+        Raises:
+            ValueError: One of its info hashes is already there.
+        """
+        hashes = [torrent.info_hash.lower(), *(h.lower() for h in torrent.other_hashes)]
+        if any(h in self._by_hash for h in hashes):
+            raise ValueError(f"info hash {torrent.info_hash} is already in the catalogue")
+        self._torrents.append(torrent)
+        for h in hashes:
+            self._by_hash[h] = torrent
+
+    def truncate_to_generated(self) -> None:
+        """Drop every torrent added after generation (uploads), back to the seeded state."""
+        for torrent in self._torrents[self._generated :]:
+            for h in (torrent.info_hash, *torrent.other_hashes):
+                self._by_hash.pop(h.lower(), None)
+        del self._torrents[self._generated :]

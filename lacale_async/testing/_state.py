@@ -1,0 +1,88 @@
+"""Everything a running sandbox holds: keys, catalogue, limiter, cache, faults and logs."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+
+from ._cache import SearchCache
+from ._catalogue import Catalogue
+from ._config import SandboxConfig
+from ._faults import FaultInjector
+from ._ratelimit import WindowLimiter
+from ._records import RecordedRequest, UploadRecord
+
+__all__ = ["DEFAULT_KEY_NAME", "SandboxState", "new_api_key"]
+
+DEFAULT_KEY_NAME = "default"
+
+
+def new_api_key() -> str:
+    """Return a fresh random API key."""
+    return "lcsb_" + secrets.token_urlsafe(24)
+
+
+class SandboxState:
+    """The mutable state shared by the handlers of one sandbox.
+
+    Attributes:
+        config: The settings.
+        catalogue: The torrents (generated ones and uploads).
+        limiter: Rate-limit windows.
+        cache: Search answers.
+        faults: Queued faults.
+        requests: The request log, in completion order.
+        uploads: Accepted uploads, in order.
+        throttled: 429s sent by the rate limiter, by ``(endpoint, scope)`` with scope "ip"
+            or "key" (injected 429 faults are not counted).
+    """
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.clock = config.clock
+        self.catalogue = Catalogue.generate(config.seed, config.catalogue_size)
+        self.limiter = WindowLimiter(config.rate_limit_mode)
+        self.cache = SearchCache(config.cache_ttl)
+        self.faults = FaultInjector()
+        self.requests: list[RecordedRequest] = []
+        self.uploads: list[UploadRecord] = []
+        self.throttled: Counter[tuple[str, str]] = Counter()
+        self._keys: dict[str, str] = {}
+        self.default_key = config.api_key or new_api_key()
+        self._keys[self.default_key] = DEFAULT_KEY_NAME
+
+    def add_key(self, name: str | None = None, key: str | None = None) -> str:
+        """Register another valid key and return it.
+
+        Args:
+            name: How the request log names it; ``key-2``, ``key-3``... when None.
+            key: The key itself; random when None.
+
+        Returns:
+            The key.
+
+        Raises:
+            ValueError: The key or the name is already registered, or the key is empty.
+        """
+        key = new_api_key() if key is None else key
+        if not key.strip():
+            raise ValueError("an API key must not be empty")
+        name = f"key-{len(self._keys) + 1}" if name is None else name
+        if key in self._keys or name in self._keys.values():
+            raise ValueError(f"key or name {name!r} is already registered")
+        self._keys[key] = name
+        return key
+
+    def key_name(self, key: str) -> str | None:
+        """Return the name of a valid key, or None for an unknown one."""
+        return self._keys.get(key)
+
+    def reset(self) -> None:
+        """Forget traffic: log, uploads (removed from the catalogue), faults, windows, cache."""
+        self.catalogue.truncate_to_generated()
+        self.limiter.reset()
+        self.cache.clear()
+        self.faults.clear()
+        self.requests.clear()
+        self.uploads.clear()
+        self.throttled.clear()

@@ -1,0 +1,81 @@
+"""Fixtures shared by the suite: payloads shaped like the documented API answers."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import bencode2
+import pytest
+
+API_KEY = "test-key-0123456789abcdefSECRET"
+BASE = "https://tracker.test"
+
+
+def make_torrent(name: str = "Amélie.2001.1080p", *, source: str | None = "lacale") -> bytes:
+    """Return a small, valid single-file v1 torrent."""
+    info: dict[str, Any] = {
+        b"name": name.encode(),
+        b"piece length": 16384,
+        b"pieces": hashlib.sha1(name.encode()).digest(),
+        b"length": 1000,
+        b"private": 1,
+    }
+    if source is not None:
+        info[b"source"] = source.encode()
+    return bencode2.bencode({b"announce": b"https://tracker.test/announce", b"info": info})
+
+
+def info_hash_of(data: bytes) -> str:
+    """Return the v1 info hash of a torrent made by make_torrent."""
+    return hashlib.sha1(bencode2.bencode(bencode2.bdecode(data)[b"info"])).hexdigest()
+
+
+def torrent_json(i: int = 0, **over: Any) -> dict[str, Any]:
+    """Return one search result as the server sends it."""
+    item: dict[str, Any] = {
+        "title": f"One.Piece.S01E{i + 1:02d}.1080p",
+        "guid": f"ckx9f3p5x{i:04d}abcd1234",
+        "size": 2147483648 + i,
+        "pubDate": "2025-01-12T10:00:00.000Z",
+        "link": f"https://tracker.test/api/torrents/download/{i:040x}",
+        "category": "Séries TV",
+        "seeders": 42,
+        "leechers": 3,
+        "infoHash": f"{i:040x}",
+    }
+    item.update(over)
+    return item
+
+
+META_JSON: dict[str, Any] = {
+    "categories": [
+        {
+            "id": "cat_video",
+            "name": "Vidéo",
+            "slug": "video",
+            "icon": "Film",
+            "parentId": None,
+            "children": [
+                {"id": "cat_films", "name": "Films", "slug": "films", "parentId": "cat_video"},
+                {"id": "cat_series", "name": "Séries TV", "slug": "series", "children": None},
+            ],
+        }
+    ],
+    "tagGroups": [
+        {
+            "id": "tg_quality",
+            "name": "Qualité vidéo",
+            "slug": "qualite",
+            "order": 10,
+            "tags": [{"id": "tag_1080p", "name": "1080p", "slug": "1080p"}],
+        },
+        {"id": "tg_empty", "name": "Vide", "tags": None},
+    ],
+    "ungroupedTags": [{"id": "tag_vostfr", "name": "VOSTFR", "slug": "vostfr"}],
+}
+
+
+@pytest.fixture
+def api_key() -> str:
+    return API_KEY

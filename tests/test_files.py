@@ -1,0 +1,331 @@
+"""Tests for lacale_async._files: hostile names and atomic, no-clobber, cancellable writes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from lacale_async._errors import DestinationExistsError, LaCaleError, ValidationError
+from lacale_async._files import resolve_destination, safe_filename, write_atomic
+
+HOSTILE_NAMES = [
+    ("../../etc/passwd", "passwd.torrent"),
+    ("/etc/passwd", "passwd.torrent"),
+    ("..\\..\\Windows\\System32\\evil.torrent", "evil.torrent"),
+    ("C:\\Users\\x\\film.torrent", "film.torrent"),
+    ("dir/..", "dir.torrent"),
+    ("..", "download.torrent"),
+    (".", "download.torrent"),
+    ("", "download.torrent"),
+    ("   ", "download.torrent"),
+    ("/", "download.torrent"),
+    ("a/b/", "b.torrent"),
+    ("nul\x00byte.torrent", "nulbyte.torrent"),
+    ("line\nbreak\r\ttab", "linebreaktab.torrent"),
+    (".hidden", "hidden.torrent"),
+    ("...torrent", "torrent.torrent"),
+    (".torrent", "torrent.torrent"),
+    ("CON", "_CON.torrent"),
+    ("con.torrent", "_con.torrent"),
+    ("lpt1.txt", "_lpt1.txt.torrent"),
+    ("COM¹", "_COM¹.torrent"),
+    ("Console", "Console.torrent"),
+    ('a<b>c:d"e|f?g*h', "a_b_c_d_e_f_g_h.torrent"),
+    ("trailing. . ", "trailing.torrent"),
+    ("Film.2024.TORRENT", "Film.2024.torrent"),
+    ("Film 2024 (Été) [1080p]", "Film 2024 (Été) [1080p].torrent"),
+    ("evil\u202egpj.exe", "evilgpj.exe.torrent"),
+    ("lone\udcffsurrogate", "lonesurrogate.torrent"),
+    ("Ame\u0301lie", "Amélie.torrent"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), HOSTILE_NAMES)
+def test_safe_filename_table(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
+
+
+@pytest.mark.parametrize("name", ["é" * 300, "a" * 1000, "x/" * 50 + "é" * 500 + ".torrent"])
+def test_safe_filename_caps_length_on_a_character_boundary(name: str) -> None:
+    result = safe_filename(name)
+    assert len(result.encode("utf-8")) <= 200
+    assert result.endswith(".torrent")
+    result.encode("utf-8")  # no split character
+
+
+def test_safe_filename_options() -> None:
+    assert safe_filename("", default="torrent-42") == "torrent-42.torrent"
+    assert safe_filename("../", default="../../x") == "x.torrent"
+    assert safe_filename("report", suffix="") == "report"
+    assert safe_filename("", suffix="") == "download"
+    assert safe_filename("a.JSON", suffix=".json") == "a.json"
+    for bad in ("torrent", ".", "./x", "/.torrent", ".a/b"):
+        with pytest.raises(ValidationError):
+            safe_filename("x", suffix=bad)
+
+
+@pytest.mark.parametrize("name", [n for n, _ in HOSTILE_NAMES])
+def test_safe_filename_is_always_one_plain_component(name: str) -> None:
+    result = safe_filename(name)
+    assert result
+    assert "/" not in result
+    assert "\\" not in result
+    assert "\x00" not in result
+    assert not result.startswith(".")
+    assert Path(result).name == result
+
+
+# resolve_destination
+
+
+@pytest.mark.parametrize("name", [n for n, _ in HOSTILE_NAMES])
+def test_resolve_destination_stays_in_the_folder(tmp_path: Path, name: str) -> None:
+    dest = resolve_destination(tmp_path, name)
+    assert dest.parent == tmp_path
+    assert dest.resolve().parent == tmp_path.resolve()
+
+
+def test_resolve_destination_directory_as_str(tmp_path: Path) -> None:
+    assert resolve_destination(str(tmp_path), "a/b.torrent") == tmp_path / "b.torrent"
+
+
+def test_resolve_destination_file_path(tmp_path: Path) -> None:
+    target = tmp_path / "mine.torrent"
+    assert resolve_destination(target, "../../ignored") == target
+    existing = tmp_path / "existing.torrent"
+    existing.write_bytes(b"x")
+    assert resolve_destination(existing, "ignored") == existing
+
+
+def test_resolve_destination_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="does not exist"):
+        resolve_destination(tmp_path / "nope" / "file.torrent", "x")
+    with pytest.raises(ValidationError, match="folder does not exist"):
+        resolve_destination(f"{tmp_path}/nope/", "x")
+
+
+# write_atomic
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        await anyio.lowlevel.checkpoint()
+        yield part
+
+
+async def test_write_bytes(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+    assert await write_atomic(dest, b"d4:infodee") == dest
+    assert dest.read_bytes() == b"d4:infodee"
+    assert _listing(tmp_path) == ["a.torrent"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+async def test_written_file_is_private(tmp_path: Path) -> None:
+    # A private tracker's .torrent holds the passkey: other users must not read it.
+    dest = await write_atomic(tmp_path / "a.torrent", b"x")
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+
+
+async def test_write_stream_batches_and_keeps_order(tmp_path: Path) -> None:
+    parts = [bytes([i % 256]) * 1000 for i in range(700)]  # 700 KB in small chunks
+    dest = await write_atomic(tmp_path / "big.bin", _chunks(*parts))
+    assert dest.read_bytes() == b"".join(parts)
+    assert _listing(tmp_path) == ["big.bin"]
+
+
+async def test_empty_stream_writes_empty_file(tmp_path: Path) -> None:
+    dest = await write_atomic(tmp_path / "e", _chunks())
+    assert dest.read_bytes() == b""
+
+
+async def test_existing_file_is_not_overwritten(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+    dest.write_bytes(b"original")
+    consumed = []
+
+    async def body() -> AsyncIterator[bytes]:
+        consumed.append(True)
+        yield b"new"
+
+    with pytest.raises(DestinationExistsError) as caught:
+        await write_atomic(dest, body())
+    assert isinstance(caught.value, FileExistsError)
+    assert isinstance(caught.value, LaCaleError)
+    assert dest.read_bytes() == b"original"
+    assert consumed == []  # refused before downloading anything
+    assert _listing(tmp_path) == ["a.torrent"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges")
+async def test_dangling_symlink_counts_as_existing(tmp_path: Path) -> None:
+    dest = tmp_path / "link.torrent"
+    dest.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(DestinationExistsError):
+        await write_atomic(dest, b"x")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+async def test_overwrite_replaces(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+    dest.write_bytes(b"original")
+    await write_atomic(dest, _chunks(b"ne", b"w"), overwrite=True)
+    assert dest.read_bytes() == b"new"
+    assert _listing(tmp_path) == ["a.torrent"]
+
+
+async def test_file_appearing_during_download_is_not_clobbered(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"ours"
+        dest.write_bytes(b"theirs")  # another process wins the race
+        yield b"!"
+
+    with pytest.raises(DestinationExistsError):
+        await write_atomic(dest, body())
+    assert dest.read_bytes() == b"theirs"
+    assert _listing(tmp_path) == ["a.torrent"]
+
+
+async def test_failure_mid_stream_leaves_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+    seen_temp: list[str] = []
+
+    class BodyError(Exception):
+        pass
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"x" * (600 * 1024)  # large enough to be flushed to the temp file
+        seen_temp.extend(_listing(tmp_path))
+        raise BodyError
+
+    with pytest.raises(BodyError):
+        await write_atomic(dest, body())
+    assert len(seen_temp) == 1
+    assert seen_temp[0].endswith(".part")
+    assert seen_temp[0].startswith(".a.torrent.")
+    assert _listing(tmp_path) == []
+
+
+async def test_failure_with_overwrite_keeps_original(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+    dest.write_bytes(b"original")
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"partial"
+        raise ConnectionResetError
+
+    with pytest.raises(ConnectionResetError):
+        await write_atomic(dest, body(), overwrite=True)
+    assert dest.read_bytes() == b"original"
+    assert _listing(tmp_path) == ["a.torrent"]
+
+
+async def test_cancellation_leaves_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+    started = anyio.Event()
+    seen_temp: list[str] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"x" * (600 * 1024)
+        seen_temp.extend(_listing(tmp_path))
+        started.set()
+        await anyio.sleep_forever()
+        yield b"never"
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(write_atomic, dest, body())
+        await started.wait()
+        tg.cancel_scope.cancel()
+    assert len(seen_temp) == 1
+    assert _listing(tmp_path) == []
+
+
+async def test_cancellation_with_overwrite_keeps_original(tmp_path: Path) -> None:
+    dest = tmp_path / "a.torrent"
+    dest.write_bytes(b"original")
+    started = anyio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"partial"
+        started.set()
+        await anyio.sleep_forever()
+        yield b"never"
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: write_atomic(dest, body(), overwrite=True))
+        await started.wait()
+        tg.cancel_scope.cancel()
+    assert dest.read_bytes() == b"original"
+    assert _listing(tmp_path) == ["a.torrent"]
+
+
+async def test_non_bytes_chunk(tmp_path: Path) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"ok"
+        yield "text"  # type: ignore[misc]
+
+    with pytest.raises(ValidationError, match="str"):
+        await write_atomic(tmp_path / "a", body())
+    assert _listing(tmp_path) == []
+
+
+async def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="does not exist"):
+        await write_atomic(tmp_path / "nope" / "a", b"x")
+    assert _listing(tmp_path) == []
+
+
+async def test_without_hard_links_falls_back_to_exclusive_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_link(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_link)
+    dest = tmp_path / "a.torrent"
+    await write_atomic(dest, _chunks(b"abc"))
+    assert dest.read_bytes() == b"abc"
+    assert _listing(tmp_path) == ["a.torrent"]
+
+    other = tmp_path / "b.torrent"
+
+    async def racing() -> AsyncIterator[bytes]:
+        yield b"ours"
+        other.write_bytes(b"theirs")
+
+    with pytest.raises(DestinationExistsError):
+        await write_atomic(other, racing())
+    assert other.read_bytes() == b"theirs"
+    assert _listing(tmp_path) == ["a.torrent", "b.torrent"]
+
+
+async def test_other_publish_errors_propagate_and_clean_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "link", full_disk)
+    with pytest.raises(OSError, match="No space") as caught:
+        await write_atomic(tmp_path / "a", b"x")
+    assert not isinstance(caught.value, DestinationExistsError)
+    assert _listing(tmp_path) == []
+
+
+async def test_write_with_resolved_hostile_name(tmp_path: Path) -> None:
+    dest = resolve_destination(tmp_path, "../../../../tmp/evil")
+    await write_atomic(dest, b"x")
+    assert _listing(tmp_path) == ["evil.torrent"]
