@@ -80,9 +80,7 @@ class Section:
         """Render the section as Markdown."""
         parts = [f"## {self.title}", "", self.method, "", self.table]
         if self.targets:
-            rows = [
-                (t.claim, t.measured, "**yes**" if t.met else "**NO**") for t in self.targets
-            ]
+            rows = [(t.claim, t.measured, "**yes**" if t.met else "**NO**") for t in self.targets]
             parts += ["", md_table(("Target", "Measured", "Met"), rows)]
         if self.notes:
             parts += [""] + [f"- {n}" for n in self.notes]
@@ -107,7 +105,7 @@ def fmt_ratio(value: float) -> str:
     return f"{value:.2f}x"
 
 
-class quiet_gc:  # noqa: N801 - used like a function: `with quiet_gc():`
+class quiet_gc:  # lowercase: used like a function, `with quiet_gc():`
     """Collect garbage, then keep the cyclic collector off while timing (restored on exit).
 
     Every contender gets the same treatment, so a collection triggered by one contender's

@@ -192,10 +192,18 @@ async def _serve(args: argparse.Namespace) -> None:
     port = server.sockets[0].getsockname()[1]
     print(f"{_READY} {port}", flush=True)
     deadline = time.monotonic() + args.timeout
-    async with server:
+    stop = asyncio.Event()
+
+    def watchdog() -> None:
         # Parent death re-parents us (getppid changes): stop instead of serving forever.
-        while os.getppid() == args.parent_pid and time.monotonic() < deadline:
-            await asyncio.sleep(0.25)
+        if os.getppid() != args.parent_pid or time.monotonic() >= deadline:
+            stop.set()
+        else:
+            loop.call_later(0.25, watchdog)
+
+    watchdog()
+    async with server:
+        await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -269,9 +277,7 @@ class LoadServer:
 
     def __enter__(self) -> LoadServer:
         root = Path(__file__).resolve().parent.parent
-        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            self._argv, cwd=root, stdout=subprocess.PIPE, text=True
-        )
+        self._proc = subprocess.Popen(self._argv, cwd=root, stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         ready, _, _ = select.select([self._proc.stdout], [], [], 15.0)
         line = self._proc.stdout.readline() if ready else ""

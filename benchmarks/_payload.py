@@ -1,4 +1,4 @@
-"""A realistic 50-result La Cale search answer, generated from a seed (never a hand-written blob)."""
+"""A realistic 50-result La Cale search answer, generated from a seed (not a hand-written blob)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def build_results(base_url: str, *, count: int = 50, seed: int = 2025) -> list[d
     results: list[dict[str, Any]] = []
     for i in range(count):
         title = rng.choice(_TITLES).format(s=rng.randint(1, 5), e=rng.randint(1, 9))
-        info_hash = hashlib.sha1(f"{seed}:{i}:{title}".encode()).hexdigest()  # noqa: S324
+        info_hash = hashlib.sha1(f"{seed}:{i}:{title}".encode()).hexdigest()
         published = start - timedelta(seconds=i * rng.randint(600, 90_000), milliseconds=i * 37)
         results.append(
             {

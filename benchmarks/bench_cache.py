@@ -83,7 +83,8 @@ async def _measure(quick: bool) -> Section:
             f"{calls:,} sequential awaits of a cached search per run, {rounds} interleaved "
             "rounds, GC off while timing; median calls/s. The SDK hit path includes query "
             "normalisation, cache-key building, TTL check and stats; async-lru hashes the "
-            "arguments. Both return the stored list as is (no copy). The server counter confirms "
+            "arguments. The SDK returns a fresh list (a copy of the cached tuple, so callers may "
+            "modify it); async-lru returns the stored object itself. The server counter confirms "
             "one request per contender."
         ),
         table=md_table(("Contender", "calls/s (median)", "µs / call", "SDK speed vs this"), rows),

@@ -6,8 +6,6 @@ import argparse
 import timeit
 from collections.abc import Callable
 
-from lacale_async._models import decode_search
-
 from benchmarks._baselines import (
     FLOOR_DECODER,
     PYDANTIC_ADAPTER,
@@ -15,6 +13,7 @@ from benchmarks._baselines import (
 )
 from benchmarks._common import Section, Target, fmt_ratio, md_table, median, quiet_gc
 from benchmarks._payload import search_body
+from lacale_async._models import decode_search
 
 __all__ = ["run"]
 
@@ -39,7 +38,7 @@ def _check_same_answer(body: bytes) -> None:
     dcs = decode_dataclasses(body)
     pyd = PYDANTIC_ADAPTER.validate_json(body)
     assert len(sdk) == len(dcs) == len(pyd) == 50
-    for a, b, c in zip(sdk, dcs, pyd):
+    for a, b, c in zip(sdk, dcs, pyd, strict=True):
         assert a.title == b.title == c.title
         assert a.pub_date == b.pub_date == c.pubDate
 
@@ -82,10 +81,16 @@ def run(quick: bool = False) -> Section:
         ),
         table=table,
         targets=[
-            Target("SDK faster than stdlib json + dataclasses", sdk < med[STDLIB],
-                   f"stdlib takes {fmt_ratio(stdlib_ratio)} the SDK's time"),
-            Target("SDK faster than pydantic v2", sdk < med[PYDANTIC],
-                   f"pydantic takes {fmt_ratio(pyd_ratio)} the SDK's time"),
+            Target(
+                "SDK faster than stdlib json + dataclasses",
+                sdk < med[STDLIB],
+                f"stdlib takes {fmt_ratio(stdlib_ratio)} the SDK's time",
+            ),
+            Target(
+                "SDK faster than pydantic v2",
+                sdk < med[PYDANTIC],
+                f"pydantic takes {fmt_ratio(pyd_ratio)} the SDK's time",
+            ),
         ],
         notes=[
             "The SDK's `Torrent` has a `__post_init__` (forces UTC on a naive `pubDate`); "

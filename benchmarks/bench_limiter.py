@@ -13,12 +13,11 @@ from pathlib import Path
 import aiohttp
 from aiolimiter import AsyncLimiter
 
-from lacale_async import LaCaleError
-
 from benchmarks._baselines import SEARCH_PATH
 from benchmarks._common import BENCH_DIR, Section, Target, fmt_ratio, md_table, median
 from benchmarks._loadserver import LoadServer
 from benchmarks._sdk import SdkFetch
+from lacale_async import LaCaleError
 
 __all__ = ["JobResult", "max_in_window", "plot", "run"]
 
@@ -127,13 +126,13 @@ _JOBS: dict[str, Callable[[LoadServer, tuple[int, float], str], Awaitable[JobRes
 }
 
 
-def _trailing_counts(times: Sequence[float], period: float, end: float) -> tuple[list[float], list[int]]:
+def _trailing_counts(
+    times: Sequence[float], period: float, end: float
+) -> tuple[list[float], list[int]]:
     """Sample, every 5 ms, how many of ``times`` fall in the trailing window (t - period, t]."""
     ordered = sorted(times)
     xs = [i * 0.005 for i in range(int(end / 0.005) + 2)]
-    ys = [
-        bisect.bisect_right(ordered, x) - bisect.bisect_right(ordered, x - period) for x in xs
-    ]
+    ys = [bisect.bisect_right(ordered, x) - bisect.bisect_right(ordered, x - period) for x in xs]
     return xs, ys
 
 
@@ -147,7 +146,7 @@ def plot(results: dict[str, JobResult], rate: tuple[int, float], path: Path = PN
     calls, period = rate
     end = max(max(a for a, _ in r.arrivals) for r in results.values()) + period
     fig, axes = plt.subplots(len(results), 1, figsize=(10, 3.2 * len(results)), sharex=True)
-    for ax, (name, res) in zip(axes, results.items()):
+    for ax, (name, res) in zip(axes, results.items(), strict=True):
         times = [a for a, _ in res.arrivals]
         xs, ys = _trailing_counts(times, period, end)
         ax.step(xs, ys, where="post", label=f"arrivals in trailing {period:g} s window")
@@ -157,13 +156,17 @@ def plot(results: dict[str, JobResult], rate: tuple[int, float], path: Path = PN
         if rejected:
             ax.plot(rejected, [0.8] * len(rejected), "x", color="tab:red", label="429")
         ax.axhline(calls, color="black", linestyle="--", label=f"limit {calls} per {period:g} s")
-        ax.axvline(4 * period, color="grey", linestyle=":", label=f"minimum total 4T = {4 * period:g} s")
+        ax.axvline(
+            4 * period, color="grey", linestyle=":", label=f"minimum total 4T = {4 * period:g} s"
+        )
         ax.set_title(f"{name}: {res.rejected} x 429, done in {res.total:.2f} s")
         ax.set_ylabel("requests")
         ax.set_ylim(0, max(max(ys), calls) + 2)
         ax.legend(loc="upper right", fontsize=7)
     axes[-1].set_xlabel("seconds since job start")
-    fig.suptitle(f"{5 * calls} searches against a strict sliding-window server ({calls} per {period:g} s)")
+    fig.suptitle(
+        f"{5 * calls} searches against a strict sliding-window server ({calls} per {period:g} s)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -185,9 +188,7 @@ async def _measure(quick: bool, png: Path) -> Section:
 
     med_total = {name: median([j.total for j in v]) for name, v in runs.items()}
     # Plot each contender's median run (by total time).
-    shown = {
-        name: sorted(v, key=lambda j: j.total)[len(v) // 2] for name, v in runs.items()
-    }
+    shown = {name: sorted(v, key=lambda j: j.total)[len(v) // 2] for name, v in runs.items()}
     plot(shown, rate, png)
     rows = []
     for name, jobs in runs.items():
@@ -248,8 +249,8 @@ async def _measure(quick: bool, png: Path) -> Section:
         notes=[
             f"aiolimiter is a leaky bucket: it lets N through at once and then one every T/N, so "
             f"about 2N in the first window; the strict server rejects the excess and the "
-            f"Retry-After waits stretch the job to {fmt_ratio(med_total[AIOLIMITER] / med_total[SDK])}"
-            " the SDK's time.",
+            "Retry-After waits stretch the job to "
+            f"{fmt_ratio(med_total[AIOLIMITER] / med_total[SDK])} the SDK's time.",
         ],
     )
 

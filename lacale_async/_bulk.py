@@ -133,6 +133,7 @@ async def _outcomes(
     runner = asyncio.get_running_loop().create_task(
         _run(search, items, min(concurrency, total), send)
     )
+    runner.add_done_callback(_retrieve)
     try:
         done = 0
         async for outcome in receive:
@@ -144,11 +145,19 @@ async def _outcomes(
     finally:
         if not runner.done():
             runner.cancel()
-            await asyncio.wait((runner,))
-        if not runner.cancelled():
-            runner.exception()  # retrieved, even when the consumer left before reading it
+            # Shielded: inside a cancelled anyio scope every await is cancelled again, and the
+            # searches must be over before the consumer moves on. Cancelled, they end at once.
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait((runner,))
         receive.close()
         send.close()  # idempotent; needed when the runner was cancelled before it started
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # Marks a failure as retrieved when the consumer left before reading it: no "Task
+    # exception was never retrieved" report for an error nobody is waiting for any more.
+    if not task.cancelled():
+        task.exception()
 
 
 async def _run(

@@ -9,14 +9,14 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 import aiolimiter
 import anyio
 import msgspec
 
-from ._backend import Backend, LocalBackend
+from ._backend import Backend, LocalBackend, derive_scope
 from ._bulk import SearchOutcome, SearchQuery, search_many
 from ._cache import Cache, ttl_from_headers
 from ._clock import Clock, MonotonicClock
@@ -72,6 +72,8 @@ DEFAULT_UPLOAD_RATE: RateArg = (30, 60.0)
 
 _MAX_TORRENT_SIZE = 10 * 1024 * 1024
 _MAX_NFO_SIZE = 1024 * 1024
+
+T = TypeVar("T")
 
 CacheMode = Literal["use", "refresh", "bypass"]
 """How one call uses the cache: ``use`` (read and fill), ``refresh`` (skip the read, fill with
@@ -226,7 +228,7 @@ class LaCaleClient:
         self._user_agent = user_agent
         # The scope names this key at this origin without revealing the key: limiters and cache
         # entries are shared within a scope and never across scopes.
-        self._scope = f"{self._key.fingerprint}@{self._base_url}"
+        self._scope = derive_scope(key, self._base_url)
         self._backoff = Backoff()
         self._state = ClientState.UNOPENED
         self._stats = StatsRecorder()
@@ -665,7 +667,7 @@ class LaCaleClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _decode(self, resp: Response, decoder: Callable[[bytes], Any], promised: str) -> Any:
+    def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
         if resp.content_type == "text/html" or resp.body.lstrip()[:1] == b"<":
             raise ResponseError(
                 f"{resp.method} {resp.url} answered {resp.status} with an HTML page "

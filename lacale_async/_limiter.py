@@ -223,7 +223,7 @@ class _Slot:
     ) -> None:
         # Synchronous on purpose: a cancellation here cannot leave the slot occupied.
         limiter = self._limiter
-        limiter._log._release(limiter._clock.now() - 0.3)
+        limiter._log._release(limiter._clock.now())
 
 
 class WindowLimiter:

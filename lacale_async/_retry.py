@@ -68,5 +68,5 @@ class Backoff:
         """
         if retry_after is not None:
             return retry_after
-        ceiling = min(self.cap, self.base * (2**attempt))
+        ceiling = min(self.cap, self.base * 2.0**attempt)
         return ceiling / 2 + self.rng.random() * ceiling / 2

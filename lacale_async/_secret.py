@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 __all__ = ["Secret"]
 
 
 class Secret:
-    """Holds a credential; every way of printing it shows ``***``.
+    """Holds a credential; every way of printing it shows ``***``."""
 
-    Attributes:
-        fingerprint: A short, stable, non-reversible id of the key, for cache and limiter
-            scopes and for telling keys apart in logs.
-    """
-
-    __slots__ = ("_value", "fingerprint")
+    __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
-        self.fingerprint = hashlib.sha256(value.encode()).hexdigest()[:16]
 
     def reveal(self) -> str:
         """Return the key itself, for the one place that puts it on the wire."""

@@ -14,7 +14,7 @@ BASE = "https://tracker.test"
 
 def make_torrent(name: str = "Amélie.2001.1080p", *, source: str | None = "lacale") -> bytes:
     """Return a small, valid single-file v1 torrent."""
-    info: dict[str, Any] = {
+    info: dict[bytes, Any] = {
         b"name": name.encode(),
         b"piece length": 16384,
         b"pieces": hashlib.sha1(name.encode()).digest(),

@@ -57,11 +57,12 @@ async def client(clock: FakeClock) -> AsyncIterator[LaCaleClient]:
 
 def calls(m: aioresponses) -> list[tuple[str, URL, dict[str, Any]]]:
     """Every request the client sent, as (method, url, kwargs)."""
-    return [(method, url, call.kwargs) for (method, url), lst in m.requests.items() for call in lst]
+    requests = m.requests or {}
+    return [(method, url, call.kwargs) for (method, url), lst in requests.items() for call in lst]
 
 
 def sent_count(m: aioresponses) -> int:
-    return sum(len(v) for v in m.requests.values())
+    return len(calls(m))
 
 
 def assert_no_key(text: str) -> None:
@@ -126,14 +127,15 @@ def test_key_with_control_characters_is_refused_without_quoting_it() -> None:
 
 async def test_states_and_double_close(clock: FakeClock) -> None:
     client = make_client(clock)
-    assert client.state is la.ClientState.UNOPENED
+    states = [client.state]
     with pytest.raises(la.ClientStateError, match="not open"):
         await client.search("x")
     async with client:
-        assert client.state is la.ClientState.OPEN
+        states.append(client.state)
         with pytest.raises(la.ClientStateError, match="already open"):
             await client.open()
-    assert client.state is la.ClientState.CLOSED
+    states.append(client.state)
+    assert states == [la.ClientState.UNOPENED, la.ClientState.OPEN, la.ClientState.CLOSED]
     await client.aclose()
     await client.aclose()
     with pytest.raises(la.ClientStateError, match="closed"):
@@ -142,7 +144,9 @@ async def test_states_and_double_close(clock: FakeClock) -> None:
         await client.open()
 
 
-async def test_open_and_aclose_without_context_manager(clock: FakeClock, mock: aioresponses) -> None:
+async def test_open_and_aclose_without_context_manager(
+    clock: FakeClock, mock: aioresponses
+) -> None:
     mock.get(SEARCH, payload=[])
     client = await make_client(clock).open()
     try:
@@ -187,7 +191,9 @@ async def test_search_sends_documented_params_and_decodes(
     assert "dn=One.Piece.S01E01.1080p" in first.magnet
 
 
-async def test_single_category_string_and_no_query(client: LaCaleClient, mock: aioresponses) -> None:
+async def test_single_category_string_and_no_query(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
     mock.get(SEARCH, payload=[])
     await client.search(categories="films")
     [(_, url, _)] = calls(mock)

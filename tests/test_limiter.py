@@ -18,6 +18,7 @@ import aiolimiter
 import pytest
 from aiohttp import ClientSession, web
 
+from lacale_async._backend import Backend, LocalBackend, derive_scope
 from lacale_async._clock import FakeClock, MonotonicClock
 from lacale_async._errors import ConfigurationError
 from lacale_async._limiter import (
@@ -144,7 +145,10 @@ async def test_throughput_close_to_theoretical_minimum(n: int, t: float) -> None
     limiter = WindowLimiter([(n, t)], clock=clock)
     latency = 0.05
     records = await asyncio.gather(
-        *(request(clock, limiter, to_server=latency / 2, from_server=latency / 2) for _ in range(5 * n))
+        *(
+            request(clock, limiter, to_server=latency / 2, from_server=latency / 2)
+            for _ in range(5 * n)
+        )
     )
     last = max(r.entry for r in records)
     assert last <= 1.05 * 4 * t + 4 * latency  # the margin costs well under 5 %
@@ -198,6 +202,23 @@ async def test_waiters_are_served_first_come_first_served() -> None:
 
     await asyncio.gather(*(job(i) for i in reversed(range(30))))
     assert order == list(range(30))
+
+
+async def test_a_waiter_needing_more_budget_is_not_starved_by_later_ones() -> None:
+    # The strict limiter's waiter needs an empty window; loose waiters arriving after it could
+    # go at once, but jumping the queue could starve it forever on a busy log.
+    clock = FakeClock()
+    log = WindowLog()
+    loose = WindowLimiter([(5, 10.0)], clock=clock, log=log)
+    strict = WindowLimiter([(1, 10.0)], clock=clock, log=log)
+    first = await request(clock, loose)
+    strict_job = asyncio.create_task(request(clock, strict, start=1.0))
+    later = [asyncio.create_task(request(clock, loose, start=2.0)) for _ in range(4)]
+    s = await strict_job
+    rest = await asyncio.gather(*later)
+    assert first.entry == 0.0
+    assert s.entry == pytest.approx(10.0 + default_margin(10.0))
+    assert all(r.entry >= s.entry for r in rest)
 
 
 async def test_cancelled_waiters_take_no_slot_and_leak_nothing() -> None:
@@ -390,6 +411,56 @@ async def test_explicit_margin_is_used() -> None:
     limiter = WindowLimiter([(1, 1.0)], clock=clock, margin=0.5)
     recs = await asyncio.gather(*(request(clock, limiter) for _ in range(3)))
     assert [r.entry for r in recs] == [0.0, 1.5, 3.0]
+
+
+async def test_local_backend_shares_one_budget_per_scope_and_endpoint() -> None:
+    backend = LocalBackend()
+    assert isinstance(backend, Backend)
+    clock = FakeClock()
+    scope = derive_scope("key-one", "https://tracker.test")
+    other = derive_scope("key-two", "https://tracker.test")
+    a = backend.limiter(scope=scope, endpoint="search", rates=[(5, 10.0)], clock=clock)
+    b = LocalBackend().limiter(scope=scope, endpoint="search", rates=[(5, 10.0)], clock=clock)
+    c = backend.limiter(scope=other, endpoint="search", rates=[(5, 10.0)], clock=clock)
+    d = backend.limiter(scope=scope, endpoint="upload", rates=[(5, 10.0)], clock=clock)
+    assert isinstance(a, WindowLimiter)
+    assert isinstance(b, WindowLimiter)
+    assert isinstance(c, WindowLimiter)
+    assert isinstance(d, WindowLimiter)
+    assert a.log is b.log  # same key and origin: one budget, even across backend objects
+    assert c.log is not a.log  # another key never shares
+    assert d.log is not a.log  # another endpoint has its own budget
+    recs = await asyncio.gather(*(request(clock, x) for x in [a, b, c] * 4))
+    entries = [r.entry for r in recs]
+    assert entries.count(0.0) == 5 + 4  # a+b share 5, c has its own 5 (4 requests)
+    await backend.aclose()
+    await backend.aclose()
+
+
+async def test_local_backend_registry_does_not_keep_dead_logs() -> None:
+    import gc
+    import weakref
+
+    clock = FakeClock()
+    scope = derive_scope("k", "https://x.test")
+    limiter = LocalBackend().limiter(scope=scope, endpoint="meta", rates=[(1, 1.0)], clock=clock)
+    assert isinstance(limiter, WindowLimiter)
+    ref = weakref.ref(limiter.log)
+    del limiter
+    gc.collect()
+    assert ref() is None
+    fresh = LocalBackend().limiter(scope=scope, endpoint="meta", rates=[(1, 1.0)], clock=clock)
+    assert isinstance(fresh, WindowLimiter)
+    assert fresh.log.in_flight == 0
+
+
+def test_scope_never_contains_the_key() -> None:
+    key = "super-secret-api-key-123"
+    scope = derive_scope(key, "https://tracker.test")
+    assert key not in scope
+    assert scope == derive_scope(key, "https://tracker.test")
+    assert scope != derive_scope(key, "https://other.test")
+    assert scope != derive_scope(key + "x", "https://tracker.test")
 
 
 # -- real time, real sockets ----------------------------------------------------------------

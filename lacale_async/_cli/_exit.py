@@ -18,7 +18,15 @@ from .._errors import (
     ValidationError,
 )
 
-__all__ = ["EXIT_CODES", "EXIT_INTERRUPTED", "EXIT_OTHER", "EXIT_USAGE", "error_line", "exit_code"]
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_INTERRUPTED",
+    "EXIT_OTHER",
+    "EXIT_USAGE",
+    "error_line",
+    "error_text",
+    "exit_code",
+]
 
 EXIT_OTHER = 1
 """Any LaCaleError not listed in :data:`EXIT_CODES`."""
@@ -61,18 +69,23 @@ def exit_code(error: LaCaleError) -> int:
     return EXIT_OTHER
 
 
-def error_line(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
-    """Return ``error:`` and the message on one line, with every secret replaced by ``***``.
+def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    """Return the message of ``error`` on one line, with every secret replaced by ``***``.
 
     Args:
         error: The failure to describe.
         secrets: Values that must never be shown (the API key); empty strings are ignored.
 
     Returns:
-        A single line without a trailing newline.
+        The message, whitespace collapsed (the class name when the message is empty).
     """
     text = " ".join(str(error).split()) or type(error).__name__
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return f"error: {text}"
+    return text
+
+
+def error_line(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    """Return ``error: <message>`` as :func:`error_text` writes it, for stderr."""
+    return f"error: {error_text(error, secrets)}"

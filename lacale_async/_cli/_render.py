@@ -67,7 +67,7 @@ def torrent_dict(torrent: Torrent) -> dict[str, Any]:
         "title": torrent.title,
         "guid": torrent.guid,
         "size": torrent.size,
-        "pub_date": torrent.pub_date.isoformat(),
+        "pub_date": torrent.pub_date.isoformat(timespec="milliseconds"),
         "link": torrent.link,
         "category": torrent.category,
         "seeders": torrent.seeders,
@@ -163,12 +163,13 @@ def meta_tree(meta: Meta) -> Tree:
     return root
 
 
-def stats_line(stats: ClientStats, *, merged: int = 0) -> str:
+def stats_line(stats: ClientStats, *, merged: int = 0, elapsed: float | None = None) -> str:
     """Summarise a client's traffic on one line.
 
     Args:
         stats: The client's counters at the end of the run.
         merged: Input lines that were duplicates of another query and so sent nothing.
+        elapsed: Wall-clock seconds of the run, shown when given.
 
     Returns:
         ``stats: requests sent N, cache hits N, ...``.
@@ -183,6 +184,9 @@ def stats_line(stats: ClientStats, *, merged: int = 0) -> str:
     parts += [
         f"retries {stats.retries}",
         f"429s received {stats.rate_limited}",
-        f"limiter wait {stats.limiter_wait:.2f} s",
+        # Summed over every call, so it exceeds the elapsed time when calls queue together.
+        f"limiter wait {stats.limiter_wait:.1f} s (all calls)",
     ]
+    if elapsed is not None:
+        parts.append(f"elapsed {elapsed:.1f} s")
     return "stats: " + ", ".join(parts)

@@ -105,7 +105,10 @@ class CatalogueTorrent:
 
     def __repr__(self) -> str:
         # The default repr would dump the whole .torrent file.
-        return f"CatalogueTorrent(guid={self.guid!r}, title={self.title!r}, info_hash={self.info_hash!r})"
+        return (
+            f"CatalogueTorrent(guid={self.guid!r}, title={self.title!r},"
+            f" info_hash={self.info_hash!r})"
+        )
 
 
 class Catalogue:

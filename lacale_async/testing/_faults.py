@@ -12,8 +12,8 @@ from aiohttp import web
 from .._errors import ConfigurationError
 
 __all__ = [
-    "CLOUDFLARE_521_PAGE",
     "CHALLENGE_PAGE",
+    "CLOUDFLARE_521_PAGE",
     "Fault",
     "FaultInjector",
     "FaultKind",
@@ -227,8 +227,7 @@ async def answer_fault(fault: Fault, request: web.Request) -> web.StreamResponse
         await response.prepare(request)
         await response.write(fault.body)
         if transport is not None:
-            transport.close()
-        return response
+            return response
     return web.Response(
         status=fault.status, body=fault.body, headers=fault.headers, content_type=fault.content_type
     )

@@ -7,7 +7,7 @@ import random
 import re
 import unicodedata
 
-__all__ = ["cuid_from_rng", "stable_cuid", "slugify"]
+__all__ = ["cuid_from_rng", "slugify", "stable_cuid"]
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _CUID_LENGTH = 25

@@ -79,7 +79,9 @@ class WindowLimiter:
         else:
             bisect.insort(self._arrivals.setdefault(bucket, []), now)
 
-    def acquire(self, checks: Sequence[tuple[_Bucket, RateLimit]], now: float) -> tuple[_Bucket, float] | None:
+    def acquire(
+        self, checks: Sequence[tuple[_Bucket, RateLimit]], now: float
+    ) -> tuple[_Bucket, float] | None:
         """Admit one arrival in every bucket, or in none.
 
         Args:

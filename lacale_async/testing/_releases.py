@@ -290,9 +290,12 @@ def _series(rng: random.Random) -> Release:
     if rng.random() < 0.25:
         name = f"{_dotted(title)}.S{season:02d}.{specs}"
         files = tuple(
-            (f"{name}/{_dotted(title)}.S{season:02d}E{ep:02d}.{specs}.mkv", rng.randint(lo * _GB // 8, hi * _GB // 6))
+            (
+                f"{name}/{_dotted(title)}.S{season:02d}E{ep:02d}.{specs}.mkv",
+                rng.randint(lo * _GB // 8, hi * _GB // 6),
+            )
             for ep in range(1, episodes + 1)
-        )  # fmt: skip
+        )
         return Release(name, files, str(tmdb), "TV", tags)
     episode = rng.randint(1, episodes)
     if rng.random() < 0.7:
@@ -318,8 +321,9 @@ def _album(rng: random.Random) -> Release:
     ext = "flac" if flac else "mp3"
     per_track = (25 * _MB, 90 * _MB) if flac else (6 * _MB, 14 * _MB)
     files = tuple(
-        (f"{name}/{n:02d} - Piste {n}.{ext}", rng.randint(*per_track)) for n in range(1, rng.randint(8, 14))
-    )  # fmt: skip
+        (f"{name}/{n:02d} - Piste {n}.{ext}", rng.randint(*per_track))
+        for n in range(1, rng.randint(8, 14))
+    )
     return Release(name, files, tag_slugs=("flac" if flac else "mp3",))
 
 

@@ -52,10 +52,25 @@ class TagGroup:
 # (parent name, parent slug, icon, ((leaf name, leaf slug), ...)): the v1 doc's list of slugs.
 # "h-t-ro" is the site's real slug for "Hétéro" (its slugifier dropped the accented letters).
 _CATEGORIES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("Vidéo", "video", "Film", (("Films", "films"), ("Séries TV", "series"), ("Spectacles", "spectacles"))),
+    (
+        "Vidéo",
+        "video",
+        "Film",
+        (("Films", "films"), ("Séries TV", "series"), ("Spectacles", "spectacles")),
+    ),
     ("Audio", "audio", "Music", (("Musique", "music"), ("Audio divers", "audio-divers"))),
-    ("Jeux", "jeux", "Gamepad2", (("Jeux PC", "pc"), ("Jeux consoles", "consoles"), ("Jeux mobiles", "jeux-mobiles"))),
-    ("Applications", "applications", "AppWindow", (("Systèmes", "systemes"), ("Logiciels", "software"))),
+    (
+        "Jeux",
+        "jeux",
+        "Gamepad2",
+        (("Jeux PC", "pc"), ("Jeux consoles", "consoles"), ("Jeux mobiles", "jeux-mobiles")),
+    ),
+    (
+        "Applications",
+        "applications",
+        "AppWindow",
+        (("Systèmes", "systemes"), ("Logiciels", "software")),
+    ),
     (
         "E-books",
         "ebooks",
@@ -69,14 +84,24 @@ _CATEGORIES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
             ("Éducation", "education"),
         ),
     ),
-    ("XXX", "xxx", "EyeOff", (("Hétéro", "h-t-ro"), ("Gay", "gay"), ("Lesbien", "lesbien"), ("Trans", "trans"))),
+    (
+        "XXX",
+        "xxx",
+        "EyeOff",
+        (("Hétéro", "h-t-ro"), ("Gay", "gay"), ("Lesbien", "lesbien"), ("Trans", "trans")),
+    ),
     ("Autre", "autre", "Package", (("Divers", "divers"),)),
-)  # fmt: skip
+)
 
 # (group name, group slug, order, ((tag name, tag slug), ...)); an empty group is kept on
 # purpose: it is the one peers have been seen to send as ``"tags": null``.
 _TAG_GROUPS: tuple[tuple[str, str, int, tuple[tuple[str, str], ...]], ...] = (
-    ("Qualité vidéo", "qualite-video", 10, (("2160p", "2160p"), ("1080p", "1080p"), ("720p", "720p"), ("SD", "sd"))),
+    (
+        "Qualité vidéo",
+        "qualite-video",
+        10,
+        (("2160p", "2160p"), ("1080p", "1080p"), ("720p", "720p"), ("SD", "sd")),
+    ),
     ("Codec vidéo", "codec-video", 20, (("x264", "x264"), ("x265", "x265"), ("AV1", "av1"))),
     (
         "Genres",
@@ -98,10 +123,15 @@ _TAG_GROUPS: tuple[tuple[str, str, int, tuple[tuple[str, str], ...]], ...] = (
         40,
         (("VFF", "vff"), ("VFQ", "vfq"), ("VOSTFR", "vostfr"), ("MULTi", "multi"), ("VO", "vo")),
     ),
-    ("Source", "source", 50, (("BluRay", "bluray"), ("WEB-DL", "web-dl"), ("WEBRip", "webrip"), ("HDTV", "hdtv"))),
+    (
+        "Source",
+        "source",
+        50,
+        (("BluRay", "bluray"), ("WEB-DL", "web-dl"), ("WEBRip", "webrip"), ("HDTV", "hdtv")),
+    ),
     ("Format audio", "format-audio", 60, (("FLAC", "flac"), ("MP3", "mp3"), ("AAC", "aac"))),
     ("Archives", "archives", 90, ()),
-)  # fmt: skip
+)
 
 _UNGROUPED: tuple[tuple[str, str], ...] = (("Coup de cœur", "coup-de-coeur"), ("Rétro", "retro"))
 

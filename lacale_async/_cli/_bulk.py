@@ -1,0 +1,192 @@
+"""``lacale bulk``: read queries, run them through ``search_many``, show each as it completes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from .._bulk import SearchOutcome, SearchQuery
+from .._client import LaCaleClient
+from .._errors import LaCaleError
+from .._normalize import search_cache_key
+from ._exit import error_line, error_text, exit_code
+from ._render import stats_line, torrent_dict, torrents_table
+
+__all__ = ["BulkLine", "read_queries", "run_bulk"]
+
+
+@dataclass(frozen=True)
+class BulkLine:
+    """One query line of the input.
+
+    Attributes:
+        text: The query as written (line ending removed).
+        query: What is searched: the text plus the ``--cat`` filters.
+        key: Equal for lines the tracker answers alike ("Amélie", "amelie ").
+    """
+
+    text: str
+    query: SearchQuery
+    key: str
+
+
+def _key(query: SearchQuery) -> str:
+    # search_many merges duplicates by this same equivalence, so a key maps an outcome back to
+    # every input line it answers.
+    return search_cache_key("", query.query, query.categories, query.tmdb_id)
+
+
+def read_queries(lines: Iterable[str], categories: tuple[str, ...] = ()) -> list[BulkLine]:
+    """Parse query lines, skipping blank lines and ``#`` comments.
+
+    Args:
+        lines: The input, one query per line.
+        categories: Category slugs applied to every query.
+
+    Returns:
+        The queries in input order, duplicates included.
+    """
+    out: list[BulkLine] = []
+    for raw in lines:
+        text = raw.rstrip("\r\n")
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        query = SearchQuery(query=text, categories=categories)
+        out.append(BulkLine(text=text, query=query, key=_key(query)))
+    return out
+
+
+class _Report:
+    """Writes each outcome as a table or a JSON line and counts failures."""
+
+    def __init__(self, *, top: int, as_json: bool, out: Console, secrets: tuple[str, ...]) -> None:
+        self.top = top
+        self.as_json = as_json
+        self.out = out
+        self.secrets = secrets
+        self.failed = 0
+        self.first_error: LaCaleError | None = None
+
+    def emit(self, line: BulkLine, outcome: SearchOutcome) -> None:
+        results = outcome.results or []
+        if outcome.error is not None:
+            self.failed += 1
+            if self.first_error is None:
+                self.first_error = outcome.error
+        if self.as_json:
+            record = {
+                "query": line.text,
+                "ok": outcome.ok,
+                "results": [torrent_dict(t) for t in results],
+                "error": (
+                    error_text(outcome.error, self.secrets) if outcome.error is not None else None
+                ),
+            }
+            # sys.stdout looked up per line: while the progress bar runs on a terminal, rich swaps
+            # in a proxy that prints above the bar. Flushed so `| jq` sees each line as it comes.
+            sys.stdout.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+            return
+        if outcome.error is not None:
+            message = Text(f"{line.text}: ", style="bold")
+            message.append(error_line(outcome.error, self.secrets), style="red")
+            self.out.print(message)
+            return
+        if not results:
+            self.out.print(Text(f"{line.text}  (no results)", style="dim"))
+            return
+        heading = f"{line.text}  ({len(results)} result{'s' if len(results) != 1 else ''})"
+        if self.top == 0:
+            self.out.print(Text(heading))
+            return
+        self.out.print(torrents_table(results, title=heading, limit=self.top))
+
+
+async def run_bulk(
+    client: LaCaleClient,
+    lines: list[BulkLine],
+    *,
+    concurrency: int,
+    top: int,
+    as_json: bool,
+    out: Console,
+    err: Console,
+    secrets: tuple[str, ...] = (),
+) -> int:
+    """Search every line, print the outcomes as they come, then the client's statistics.
+
+    Args:
+        client: An open client.
+        lines: The queries (duplicates are searched once and reported for each line).
+        concurrency: Most searches in flight.
+        top: Rows shown per query in a table.
+        as_json: One JSON object per input line on stdout instead of tables; the statistics
+            go to stderr so stdout stays pure JSON lines.
+        out: Console for results.
+        err: Console for the progress bar (shown only on a terminal) and messages.
+        secrets: Values never to print.
+
+    Returns:
+        0 when every query succeeded, else the exit code of the first failure.
+
+    Raises:
+        ValidationError: A query or category the API would refuse (nothing was sent).
+    """
+    started = time.monotonic()
+    if not lines:
+        click.echo("note: no queries to run (blank lines and # comments are skipped)", err=True)
+    by_key: dict[str, list[BulkLine]] = {}
+    for line in lines:
+        by_key.setdefault(line.key, []).append(line)
+    report = _Report(top=top, as_json=as_json, out=out, secrets=secrets)
+    progress = (
+        Progress(
+            TextColumn("searching"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            # Results printed to a terminal go above the bar; to a pipe or file, untouched.
+            redirect_stdout=out.is_terminal,
+            redirect_stderr=False,
+        )
+        if err.is_terminal
+        else None
+    )
+    with progress if progress is not None else contextlib.nullcontext():
+        task = progress.add_task("searching", total=len(by_key)) if progress is not None else None
+
+        def on_progress(done: int, total: int) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=done, total=total)
+
+        queries = [group[0].query for group in by_key.values()]
+        outcomes = client.search_many(queries, concurrency=concurrency, on_progress=on_progress)
+        try:
+            async for outcome in outcomes:
+                for line in by_key.get(_key(outcome.query), ()):
+                    report.emit(line, outcome)
+        finally:
+            # Leaving early (Ctrl-C, an unexpected error) must cancel the searches still running.
+            closer = getattr(outcomes, "aclose", None)
+            if closer is not None:
+                await closer()
+    summary = stats_line(
+        client.stats, merged=len(lines) - len(by_key), elapsed=time.monotonic() - started
+    )
+    # Plain echo, not rich: one unwrapped line that a script can grep, whatever the width.
+    click.echo(summary, err=as_json)
+    if report.first_error is not None:
+        click.echo(f"error: {report.failed} of {len(lines)} queries failed", err=True)
+        return exit_code(report.first_error)
+    return 0

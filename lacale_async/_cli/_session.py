@@ -1,0 +1,111 @@
+"""What the global options select: the tracker or the embedded sandbox, and a client for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+from .._client import DEFAULT_BASE_URL, LaCaleClient
+from .._errors import ConfigurationError
+from .._secret import Secret
+from .._transport import AuthMode
+from ..testing import RateLimit, SandboxConfig, SandboxServer
+
+__all__ = ["SANDBOX_RATES", "Settings", "open_client", "sandbox_config"]
+
+SANDBOX_RATES: dict[str, tuple[int, float]] = {
+    "search": (5, 2.0),
+    "meta": (5, 2.0),
+    "download": (5, 2.0),
+    "upload": (30, 60.0),
+}
+"""Limits of the embedded sandbox (strict sliding windows), and the client rates used against it.
+
+The client is given exactly the server's limits so a bulk run shows the limiter holding requests
+back instead of the server answering 429: the demo's point is zero 429s at full speed.
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options of one ``lacale`` invocation.
+
+    Attributes:
+        api_key: The user's key, or None; held in a :class:`Secret` so no repr shows it.
+        base_url: The tracker's origin, or None for the default.
+        auth: How the key is sent: ``header``, ``query`` or ``passkey``.
+        json: Machine-readable output on stdout.
+        sandbox: Run against the embedded sandbox even when a key is given.
+        verbose: DEBUG logging of ``lacale_async`` on stderr.
+    """
+
+    api_key: Secret | None = field(default=None, repr=False)
+    base_url: str | None = None
+    auth: AuthMode = "header"
+    json: bool = False
+    sandbox: bool = False
+    verbose: bool = False
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True for ``--sandbox``, and when neither a key nor a base URL was given."""
+        return self.sandbox or (self.api_key is None and self.base_url is None)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values no output may contain."""
+        return (self.api_key.reveal(),) if self.api_key is not None else ()
+
+
+def sandbox_config() -> SandboxConfig:
+    """Return the settings of the embedded sandbox: limits from :data:`SANDBOX_RATES`."""
+    limits = {name: RateLimit(calls, period) for name, (calls, period) in SANDBOX_RATES.items()}
+    return SandboxConfig(key_limits=limits, ip_limits=limits, rate_limit_mode="sliding")
+
+
+@asynccontextmanager
+async def open_client(
+    settings: Settings, *, note: Callable[[str], None]
+) -> AsyncIterator[LaCaleClient]:
+    """Open a client for the selected target, starting the embedded sandbox when needed.
+
+    Args:
+        settings: The global options.
+        note: Prints one informational line on stderr.
+
+    Yields:
+        An open client; it (and the sandbox) are closed on every way out.
+
+    Raises:
+        ConfigurationError: No key for a real tracker, or a bad base URL.
+    """
+    async with AsyncExitStack() as stack:
+        if settings.uses_sandbox:
+            server = await stack.enter_async_context(SandboxServer(sandbox_config()))
+            if not settings.sandbox:
+                note(
+                    "note: no API key given (--api-key or LACALE_API_KEY): "
+                    f"using the embedded sandbox at {server.base_url}"
+                )
+            client = LaCaleClient(
+                server.api_key,
+                base_url=server.base_url,
+                auth=settings.auth,
+                search_rate=SANDBOX_RATES["search"],
+                meta_rate=SANDBOX_RATES["meta"],
+                download_rate=SANDBOX_RATES["download"],
+                upload_rate=SANDBOX_RATES["upload"],
+            )
+        else:
+            if settings.api_key is None:
+                raise ConfigurationError(
+                    "no API key for --base-url: pass --api-key or set LACALE_API_KEY "
+                    "(or drop --base-url to use the embedded sandbox)"
+                )
+            client = LaCaleClient(
+                settings.api_key.reveal(),
+                base_url=settings.base_url or DEFAULT_BASE_URL,
+                auth=settings.auth,
+            )
+        yield await stack.enter_async_context(client)

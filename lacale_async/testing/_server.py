@@ -1,0 +1,245 @@
+"""``SandboxServer``: the sandbox on a real socket, and ``run_sandbox`` for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from types import TracebackType
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from .._errors import ClientStateError, redact_url
+from ._app import build_app
+from ._catalogue import Catalogue
+from ._config import SandboxConfig
+from ._faults import FaultInjector
+from ._records import RecordedRequest, UploadRecord
+from ._state import SandboxState
+
+__all__ = ["SandboxServer", "run_sandbox", "serve_sandbox"]
+
+logger = logging.getLogger("lacale_async.testing")
+
+# Seconds close() lets in-flight requests finish before cutting them off.
+_SHUTDOWN_TIMEOUT = 2.0
+
+
+class _RedactingAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log, minus the credentials that ``?apikey=`` puts in the URL."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %.3fs",
+            request.method,
+            redact_url(request.path_qs),
+            response.status,
+            time,
+        )
+
+
+class SandboxServer:
+    """A La Cale API look-alike on 127.0.0.1, for tests and offline development.
+
+    Use it as an async context manager::
+
+        async with SandboxServer() as sandbox:
+            client = LaCaleClient(api_key=sandbox.api_key, base_url=sandbox.base_url)
+
+    Args:
+        config: Catalogue, limits, cache, latency, quirks and clock; defaults when None.
+        host: Interface to bind; loopback unless you really mean otherwise.
+        port: TCP port; 0 picks a free one.
+    """
+
+    def __init__(
+        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.config = config if config is not None else SandboxConfig()
+        self.host = host
+        self._requested_port = port
+        self._state = SandboxState(self.config)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._port is not None else "not started"
+        return f"SandboxServer({where}, torrents={len(self._state.catalogue)})"
+
+    async def start(self) -> None:
+        """Bind the socket and start serving.
+
+        Raises:
+            ClientStateError: The server is already running.
+            OSError: The port cannot be bound.
+        """
+        if self._runner is not None:
+            raise ClientStateError("the sandbox is already running")
+        runner = web.AppRunner(
+            build_app(self._state),
+            access_log_class=_RedactingAccessLogger,
+            access_log=logger,
+            handle_signals=False,
+            # A client that gives up (timeout) cancels its handler, as behind a real proxy, so
+            # an injected delay never keeps a finished test waiting at shutdown.
+            handler_cancellation=True,
+            shutdown_timeout=_SHUTDOWN_TIMEOUT,
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self._requested_port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        address = runner.addresses[0]
+        self._port = int(address[1])
+
+    async def close(self) -> None:
+        """Stop serving and close every connection; safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> SandboxServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """Return the bound port.
+
+        Raises:
+            ClientStateError: The server was never started.
+        """
+        if self._port is None:
+            raise ClientStateError("the sandbox has not been started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """Return ``http://HOST:PORT``, the ``base_url`` to give a client."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        """Return the default valid API key."""
+        return self._state.default_key
+
+    def add_key(self, name: str | None = None, key: str | None = None) -> str:
+        """Register another valid key (another user) and return it.
+
+        Args:
+            name: How the request log names it; ``key-2``, ``key-3``... when None.
+            key: The key itself; random when None.
+
+        Returns:
+            The key.
+
+        Raises:
+            ValueError: The key or the name is already registered.
+        """
+        return self._state.add_key(name, key)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """Return the torrents served (generated ones and uploads)."""
+        return self._state.catalogue
+
+    @property
+    def faults(self) -> FaultInjector:
+        """Return the fault queue; ``sandbox.faults.add(Fault.drop(), endpoint="search")``."""
+        return self._state.faults
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Return a copy of the request log, in completion order."""
+        return list(self._state.requests)
+
+    @property
+    def uploads(self) -> list[UploadRecord]:
+        """Return a copy of the accepted uploads, in order."""
+        return list(self._state.uploads)
+
+    @property
+    def throttled(self) -> dict[tuple[str, str], int]:
+        """Return the 429s the rate limiter sent, by ``(endpoint, "ip" | "key")``."""
+        return dict(self._state.throttled)
+
+    @property
+    def throttled_total(self) -> int:
+        """Return how many 429s the rate limiter sent (injected 429 faults excluded)."""
+        return sum(self._state.throttled.values())
+
+    def reset(self) -> None:
+        """Forget the traffic: request log, uploads, faults, rate-limit windows, search cache.
+
+        Keys and the generated catalogue stay.
+        """
+        self._state.reset()
+
+
+def _print_now(line: str) -> None:
+    # Flushed so a script reading the pipe sees the URL before the first request.
+    print(line, flush=True)
+
+
+async def serve_sandbox(
+    server: SandboxServer,
+    *,
+    on_start: Callable[[SandboxServer], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run ``server`` until ``stop`` is set or the task is cancelled.
+
+    Args:
+        server: A server that is not started yet.
+        on_start: Called once the socket is bound (to print the URL...).
+        stop: Set it to shut down; None serves until cancelled.
+    """
+    async with server:
+        if on_start is not None:
+            on_start(server)
+        await (stop or asyncio.Event()).wait()
+
+
+def run_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    config: SandboxConfig | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> None:
+    """Serve a sandbox until interrupted (Ctrl-C); what ``lacale sandbox --port N`` runs.
+
+    Prints the base URL and the API key to use once the socket is bound. The key is a
+    throwaway sandbox key, so printing it is the point.
+
+    Args:
+        host: Interface to bind.
+        port: TCP port (0 picks a free one, printed on start).
+        config: Sandbox settings; defaults when None.
+        echo: Where the start-up lines go; stdout (flushed at once) when None.
+    """
+    say = echo if echo is not None else _print_now
+
+    def announce(server: SandboxServer) -> None:
+        say(f"La Cale sandbox listening on {server.base_url}")
+        say(f"API key: {server.api_key}")
+        say(f"{len(server.catalogue)} torrents (seed {server.config.seed}); Ctrl-C to stop")
+
+    # Ctrl-C is the documented way to stop it: not an error worth a traceback.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_sandbox(SandboxServer(config, host=host, port=port), on_start=announce))

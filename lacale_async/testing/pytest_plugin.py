@@ -1,0 +1,96 @@
+"""pytest fixtures for code that talks to La Cale: a running sandbox and a client bound to it.
+
+Enable with ``pytest_plugins = ["lacale_async.testing.pytest_plugin"]`` in a root conftest.py
+(an installed ``lacale-async`` also registers it as a pytest11 plugin). Loading the plugin
+starts nothing: the sandbox only runs for tests that request a fixture.
+
+Fixtures:
+    lacale_sandbox_config: The :class:`~lacale_async.testing.SandboxConfig`; override it in a
+        conftest.py or a test module to change seed, limits, quirks or clock.
+    lacale_sandbox: A running :class:`~lacale_async.testing.SandboxServer` (function scope).
+    lacale_client: A ``lacale_async.LaCaleClient`` opened on the sandbox with its key.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from lacale_async import LaCaleClient
+    from lacale_async.testing import SandboxConfig, SandboxServer
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - depends on the environment
+    _HAVE_PYTEST_ASYNCIO = False
+else:
+    _HAVE_PYTEST_ASYNCIO = True
+
+_NEEDS = "the lacale_sandbox fixtures need pytest-asyncio: pip install 'lacale-async[test]'"
+
+# The names this module can be registered under: the pytest11 entry point's (pyproject.toml)
+# and its own, used by ``pytest_plugins = [...]`` and ``-p``.
+_ALIASES = frozenset({"lacale_async", __name__})
+
+
+def pytest_plugin_registered(
+    plugin: object, plugin_name: str, manager: pytest.PytestPluginManager
+) -> None:
+    """Make a second registration of this module under its other name a no-op.
+
+    An installed package loads the plugin through its entry point; a conftest.py listing it
+    in ``pytest_plugins`` (or ``-p``) would then register the same module again and pluggy
+    aborts the run. Blocking the other name makes the second request be skipped instead.
+    """
+    if plugin is sys.modules[__name__]:
+        for alias in _ALIASES - {plugin_name}:
+            if manager.get_plugin(alias) is None:
+                manager.set_blocked(alias)
+
+
+@pytest.fixture
+def lacale_sandbox_config() -> SandboxConfig:
+    """Return the settings ``lacale_sandbox`` starts with; override to customise."""
+    # Imported here so that merely loading the plugin never imports aiohttp.web.
+    from lacale_async.testing import SandboxConfig
+
+    return SandboxConfig()
+
+
+if _HAVE_PYTEST_ASYNCIO:
+
+    @pytest_asyncio.fixture
+    async def lacale_sandbox(
+        lacale_sandbox_config: SandboxConfig,
+    ) -> AsyncIterator[SandboxServer]:
+        """Yield a sandbox running on 127.0.0.1 (a free port), stopped after the test."""
+        from lacale_async.testing import SandboxServer
+
+        async with SandboxServer(lacale_sandbox_config) as server:
+            yield server
+
+    @pytest_asyncio.fixture
+    async def lacale_client(lacale_sandbox: SandboxServer) -> AsyncIterator[LaCaleClient]:
+        """Yield a ``LaCaleClient`` opened on ``lacale_sandbox`` with its default key."""
+        from lacale_async import LaCaleClient
+
+        async with LaCaleClient(
+            api_key=lacale_sandbox.api_key, base_url=lacale_sandbox.base_url
+        ) as client:
+            yield client
+
+else:  # pragma: no cover - depends on the environment
+
+    @pytest.fixture
+    def lacale_sandbox() -> None:
+        """Fail with an explanation: pytest-asyncio is missing."""
+        pytest.fail(_NEEDS, pytrace=False)
+
+    @pytest.fixture
+    def lacale_client() -> None:
+        """Fail with an explanation: pytest-asyncio is missing."""
+        pytest.fail(_NEEDS, pytrace=False)

@@ -1,0 +1,616 @@
+"""The ``lacale`` command line, run against the embedded sandbox and a sandbox in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Coroutine, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import torf
+from click.testing import CliRunner, Result
+
+from lacale_async import (
+    APIError,
+    AuthenticationError,
+    BackendError,
+    BadRequestError,
+    ClientStateError,
+    ConfigurationError,
+    ConflictError,
+    ConnectError,
+    DestinationExistsError,
+    IntegrityError,
+    InvalidTorrentError,
+    LaCaleClient,
+    LaCaleError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseError,
+    ServerError,
+    TransportError,
+    UploadRejectedError,
+    ValidationError,
+    parse_torrent,
+)
+from lacale_async._cli._commands import cli
+from lacale_async._cli._exit import EXIT_CODES, error_line, exit_code
+from lacale_async._cli._render import human_size
+from lacale_async.testing import Fault, SandboxConfig, SandboxServer
+
+# Recognisable so any leak into stdout/stderr is caught by every invoke().
+KEY = "cli-KEY-0f9e8d7c6b5a-SECRET"
+SANDBOX = ["--sandbox", "--api-key", KEY]
+TORRENT_FIELDS = {
+    "title",
+    "guid",
+    "size",
+    "pub_date",
+    "link",
+    "category",
+    "seeders",
+    "leechers",
+    "info_hash",
+    "magnet",
+}
+T = TypeVar("T")
+
+
+def invoke(
+    args: list[str], *, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
+    """Run the CLI in-process; fail on a leaked key or a traceback."""
+    base_env: dict[str, str | None] = {
+        "LACALE_API_KEY": None,
+        "LACALE_BASE_URL": None,
+        "COLUMNS": "200",
+    }
+    base_env.update(env or {})
+    result = CliRunner(env=base_env).invoke(cli, args, input=input, catch_exceptions=False)
+    for stream in (result.stdout, result.stderr):
+        assert KEY not in stream
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+class ThreadedSandbox:
+    """A SandboxServer on its own event loop in a thread, so sync CLI calls can reach it."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.server = SandboxServer(config)
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+    def start(self) -> None:
+        self._thread.start()
+        self.call(self.server.start())
+
+    def stop(self) -> None:
+        self.call(self.server.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def add_fault(self, fault: Fault, endpoint: str, times: int | None = 1) -> None:
+        async def add() -> None:
+            self.server.faults.add(fault, endpoint=endpoint, times=times)
+
+        self.call(add())
+
+    def reset(self) -> None:
+        async def reset() -> None:
+            self.server.reset()
+
+        self.call(reset())
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[ThreadedSandbox]:
+    sandbox = ThreadedSandbox(SandboxConfig(seed=0))
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def remote_args(remote: ThreadedSandbox) -> Iterator[list[str]]:
+    remote.reset()
+    yield ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key]
+    remote.reset()
+
+
+def make_torrent(folder: Path, name: str = "Mon.Film.2024.1080p.mkv", **kw: Any) -> Path:
+    """Create a real single-file torrent with torf (no source flag unless given)."""
+    content = folder / name
+    content.write_bytes(os.urandom(40_000))
+    torrent = torf.Torrent(path=content, private=True, trackers=["https://t.test/announce"], **kw)
+    torrent.generate()
+    out = folder / f"{name}.torrent"
+    torrent.write(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def amelie_hash() -> str:
+    result = invoke([*SANDBOX, "--json", "search", "amelie"])
+    assert result.exit_code == 0
+    return str(json.loads(result.stdout)[0]["info_hash"])
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+def test_search_without_key_uses_the_sandbox_and_says_so_in_one_line() -> None:
+    result = invoke(["search", "Amélie"])
+    assert result.exit_code == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(notes) == 1
+    assert "embedded sandbox" in notes[0]
+    assert "http://127.0.0.1:" in notes[0]
+    assert "Amélie" in result.stdout
+    assert re.search(r"\d+\.\d (GiB|MiB)", result.stdout)
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", result.stdout)
+
+
+def test_search_json_is_an_array_of_snake_case_objects_with_iso_dates() -> None:
+    result = invoke([*SANDBOX, "--json", "search", "les miserables"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # --sandbox is explicit: no note
+    items = json.loads(result.stdout)
+    assert isinstance(items, list)
+    assert items
+    for item in items:
+        assert set(item) == TORRENT_FIELDS
+        assert datetime.fromisoformat(item["pub_date"]).tzinfo is not None
+        assert re.fullmatch(r"[0-9a-f]{40}", item["info_hash"])
+        assert "mis" in item["title"].lower()
+        assert item["magnet"].startswith("magnet:?xt=urn:btih:" + item["info_hash"])
+
+
+def test_search_table_shows_short_hash_and_human_size() -> None:
+    data = json.loads(invoke([*SANDBOX, "--json", "search", "stromae"]).stdout)
+    table = invoke([*SANDBOX, "search", "stromae"]).stdout
+    first = data[0]
+    assert first["info_hash"][:12] in table
+    assert first["info_hash"] not in table
+    assert human_size(first["size"]) in table
+
+
+def test_search_cat_filter_and_tmdb() -> None:
+    series = json.loads(invoke([*SANDBOX, "--json", "search", "--cat", "series"]).stdout)
+    assert series
+    assert {t["category"] for t in series} == {"Séries TV"}
+    none = json.loads(invoke([*SANDBOX, "--json", "search", "amelie", "--cat", "music"]).stdout)
+    assert none == []
+    by_tmdb = json.loads(invoke([*SANDBOX, "--json", "search", "--tmdb", "194"]).stdout)
+    assert by_tmdb
+    assert all("am" in t["title"].lower() for t in by_tmdb)
+
+
+def test_empty_search_says_no_results() -> None:
+    result = invoke([*SANDBOX, "search", "zzzz introuvable"])
+    assert result.exit_code == 0
+    assert "no results" in result.stdout
+
+
+# -- meta -----------------------------------------------------------------------------------
+
+
+def test_meta_tree_shows_names_slugs_and_tags() -> None:
+    result = invoke([*SANDBOX, "meta"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Categories" in out
+    assert "Tags" in out
+    assert re.search(r"Films\s+films\s+c\w+", out)
+    assert re.search(r"Séries TV\s+series", out)
+    assert "Qualité vidéo" in out
+    assert "1080p" in out
+
+
+def test_meta_json_is_the_raw_structure() -> None:
+    result = invoke([*SANDBOX, "--json", "meta"])
+    data = json.loads(result.stdout)
+    assert set(data) == {"categories", "tagGroups", "ungroupedTags"}
+    slugs = {c["slug"] for parent in data["categories"] for c in parent["children"]}
+    assert {"films", "series", "music"} <= slugs
+    assert all("tags" in group for group in data["tagGroups"])
+
+
+# -- upload ---------------------------------------------------------------------------------
+
+
+def test_upload_defaults_title_sets_source_flag_and_saves(tmp_path: Path) -> None:
+    path = make_torrent(tmp_path)
+    original = parse_torrent(path.read_bytes())
+    assert original.source is None
+    saved = tmp_path / "seed.torrent"
+    result = invoke(
+        [*SANDBOX, "upload", str(path), "--category", "films", "--tag", "1080p",
+         "--save-torrent", str(saved)]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    seeded = parse_torrent(saved.read_bytes())
+    assert seeded.source == "lacale"
+    assert seeded.info_hash != original.info_hash
+    assert f"info hash: {seeded.info_hash}" in result.stdout
+    assert f"uploaded: {original.name}" in result.stdout
+    assert re.search(r"link: http://127\.0\.0\.1:\d+/\S+", result.stdout)
+    assert "source flag was added" in result.stderr
+    assert not error_lines(result)
+
+
+def test_upload_json_and_title_option(tmp_path: Path, remote: ThreadedSandbox) -> None:
+    path = make_torrent(tmp_path, "Album.FLAC", source="lacale")
+    result = invoke(
+        ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key, "--json",
+         "upload", str(path), "--category", "music", "--title", "Mon Album (2024) [FLAC]",
+         "--description", "Un album", "--source-policy", "refuse"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["success"] is True
+    assert data["source_flag_added"] is False
+    assert data["info_hash"] == parse_torrent(path.read_bytes()).info_hash
+    assert data["saved_to"] is None
+    titles = [u.title for u in remote.server.uploads]
+    assert "Mon Album (2024) [FLAC]" in titles
+
+
+def test_upload_refuse_policy_and_bad_torrent_exit_4(tmp_path: Path) -> None:
+    path = make_torrent(tmp_path)
+    refused = invoke(
+        [*SANDBOX, "upload", str(path), "--category", "films", "--source-policy", "refuse"]
+    )
+    assert refused.exit_code == 4
+    assert len(error_lines(refused)) == 1
+    junk = tmp_path / "junk.torrent"
+    junk.write_bytes(b"not a torrent at all")
+    assert invoke([*SANDBOX, "upload", str(junk), "--category", "films"]).exit_code == 4
+    missing = invoke([*SANDBOX, "upload", str(tmp_path / "nope.torrent"), "--category", "films"])
+    assert missing.exit_code == 4
+    unknown = invoke([*SANDBOX, "upload", str(path), "--category", "no-such-category"])
+    assert unknown.exit_code == 4
+    assert "unknown category" in unknown.stderr
+
+
+def test_duplicate_upload_exits_7(tmp_path: Path, remote_args: list[str]) -> None:
+    path = make_torrent(tmp_path, source="lacale")
+    first = invoke([*remote_args, "upload", str(path), "--category", "films"])
+    assert first.exit_code == 0, first.stderr
+    second = invoke([*remote_args, "upload", str(path), "--category", "films"])
+    assert second.exit_code == 7
+    assert len(error_lines(second)) == 1
+
+
+# -- download -------------------------------------------------------------------------------
+
+
+def test_download_to_dir_then_file_with_overwrite_rules(tmp_path: Path, amelie_hash: str) -> None:
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    first = invoke([*SANDBOX, "download", amelie_hash, "-o", str(folder)])
+    assert first.exit_code == 0, first.stderr
+    saved = Path(first.stdout.strip())
+    assert saved.parent == folder
+    assert saved.suffix == ".torrent"
+    assert parse_torrent(saved.read_bytes()).info_hash == amelie_hash
+
+    again = invoke([*SANDBOX, "download", amelie_hash, "-o", str(folder)])
+    assert again.exit_code == 12
+    assert "--overwrite" in again.stderr
+
+    target = tmp_path / "x.torrent"
+    target.write_bytes(b"old")
+    refused = invoke([*SANDBOX, "download", amelie_hash, "-o", str(target)])
+    assert refused.exit_code == 12
+    assert target.read_bytes() == b"old"
+    replaced = invoke(
+        [*SANDBOX, "--json", "download", amelie_hash, "-o", str(target), "--overwrite"]
+    )
+    assert replaced.exit_code == 0
+    assert json.loads(replaced.stdout) == {"info_hash": amelie_hash, "path": str(target)}
+    assert parse_torrent(target.read_bytes()).info_hash == amelie_hash
+
+
+def test_download_defaults_to_cwd(
+    tmp_path: Path, amelie_hash: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke([*SANDBOX, "download", amelie_hash.upper()])
+    assert result.exit_code == 0, result.stderr
+    assert Path(result.stdout.strip()).parent == tmp_path
+
+
+def test_download_errors(tmp_path: Path, amelie_hash: str) -> None:
+    bad = invoke([*SANDBOX, "download", "abc123"])
+    assert bad.exit_code == 4
+    missing = invoke([*SANDBOX, "download", "0" * 40])
+    assert missing.exit_code == 6
+    assert len(error_lines(missing)) == 1
+    no_dir = invoke([*SANDBOX, "download", amelie_hash, "-o", str(tmp_path / "nodir") + "/"])
+    assert no_dir.exit_code == 4
+    assert not (tmp_path / "nodir").exists()
+
+
+# -- bulk -----------------------------------------------------------------------------------
+
+
+def test_bulk_from_file_tables_and_stats(tmp_path: Path) -> None:
+    queries = tmp_path / "q.txt"
+    queries.write_text(
+        "# comment\nAmélie\n\namelie \n   \nAMÉLIE\nStromae\nzzz introuvable\n", encoding="utf-8"
+    )
+    result = invoke([*SANDBOX, "bulk", str(queries), "--top", "1"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    for heading in ("Amélie  (", "amelie   (", "AMÉLIE  (", "Stromae  ("):
+        assert heading in out
+    assert "zzz introuvable  (no results)" in out
+    assert "more not shown" in out
+    stats = [line for line in out.splitlines() if line.startswith("stats:")]
+    assert len(stats) == 1
+    assert "requests sent 3," in stats[0]  # 5 lines, 3 distinct searches
+    assert "duplicates merged 2" in stats[0]
+    assert "429s received 0" in stats[0]
+    assert "comment" not in out
+
+
+def test_bulk_json_lines_from_stdin(remote: ThreadedSandbox, remote_args: list[str]) -> None:
+    text = "Amélie\namelie\nnothing-here-zz\n"
+    result = invoke([*remote_args, "--json", "bulk"], input=text)
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["query"] for r in records) == sorted(text.split())
+    for record in records:
+        assert set(record) == {"query", "ok", "results", "error"}
+        assert record["ok"] is True
+        assert record["error"] is None
+        for item in record["results"]:
+            assert set(item) == TORRENT_FIELDS
+    by_query = {r["query"]: r for r in records}
+    assert by_query["Amélie"]["results"] == by_query["amelie"]["results"] != []
+    assert by_query["nothing-here-zz"]["results"] == []
+    assert "stats: requests sent 2," in result.stderr
+    searches = [r for r in remote.server.requests if r.endpoint == "search"]
+    assert len(searches) == 2
+
+
+def test_bulk_dash_reads_stdin_and_failed_queries_set_exit_code() -> None:
+    result = invoke([*SANDBOX, "--json", "bulk", "-", "--cat", "no-such-cat"], input="a\nb\n")
+    assert result.exit_code == 4  # the tracker refuses the unknown category (400)
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 2
+    assert all(r["ok"] is False and r["results"] == [] and r["error"] for r in records)
+    assert "2 of 2 queries failed" in result.stderr
+
+
+def test_bulk_long_query_is_refused_before_sending() -> None:
+    result = invoke([*SANDBOX, "bulk", "-"], input="x" * 201 + "\n")
+    assert result.exit_code == 4
+    assert len(error_lines(result)) == 1
+
+
+def test_bulk_with_terminal_stdin_and_no_file_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runner = CliRunner(env={"LACALE_API_KEY": None, "LACALE_BASE_URL": None})
+    with runner.isolation():
+        monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+        with pytest.raises(SystemExit) as exc_info:
+            cli.main([*SANDBOX, "bulk"], prog_name="lacale")
+    assert exc_info.value.code == 2
+
+
+# -- errors, exit codes, secrets ------------------------------------------------------------
+
+
+def test_unknown_key_exits_5_without_echoing_it(remote: ThreadedSandbox) -> None:
+    for auth in ("header", "query", "passkey"):
+        result = invoke(
+            ["-v", "--base-url", remote.server.base_url, "--api-key", KEY, "--auth", auth,
+             "search", "amelie"]
+        )  # fmt: skip
+        assert result.exit_code == 5
+        assert len(error_lines(result)) == 1
+        assert "DEBUG" in result.stderr  # -v logs the SDK's activity, still without the key
+
+
+def test_key_from_environment(remote: ThreadedSandbox) -> None:
+    env = {"LACALE_API_KEY": remote.server.api_key, "LACALE_BASE_URL": remote.server.base_url}
+    result = invoke(["--json", "search", "stromae"], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "sandbox" not in result.stderr
+    assert remote.server.api_key not in result.stdout + result.stderr
+    bad = invoke(["search", "stromae"], env={**env, "LACALE_API_KEY": KEY})
+    assert bad.exit_code == 5
+
+
+def test_base_url_without_key_exits_3(remote: ThreadedSandbox) -> None:
+    result = invoke(["--base-url", remote.server.base_url, "meta"])
+    assert result.exit_code == 3
+    assert "--api-key" in result.stderr
+
+
+def test_server_faults_map_to_exit_codes(remote: ThreadedSandbox, remote_args: list[str]) -> None:
+    remote.add_fault(Fault.rate_limited(retry_after=3600), "search")
+    limited = invoke([*remote_args, "search", "x"])
+    assert limited.exit_code == 8
+    remote.add_fault(Fault.html_challenge(), "meta")
+    html = invoke([*remote_args, "meta"])
+    assert html.exit_code == 11
+    for result in (limited, html):
+        assert len(error_lines(result)) == 1
+
+
+def test_unreachable_server_exits_10(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No retries: the point is the mapping, not the backoff and the limiter's pacing of retries.
+    monkeypatch.setattr(
+        "lacale_async._cli._session.LaCaleClient", functools.partial(LaCaleClient, max_retries=0)
+    )
+    result = invoke(["--base-url", "http://127.0.0.1:9", "--api-key", KEY, "meta"])
+    assert result.exit_code == 10
+    assert len(error_lines(result)) == 1
+
+
+ERRORS: list[tuple[LaCaleError, int]] = [
+    (ConfigurationError("no key"), 3),
+    (ValidationError("bad input"), 4),
+    (InvalidTorrentError("not bencode"), 4),
+    (BadRequestError("400", status=400), 4),
+    (AuthenticationError("401", status=401), 5),
+    (PermissionDeniedError("403", status=403), 5),
+    (NotFoundError("404", status=404), 6),
+    (ConflictError("409"), 7),
+    (RateLimitError("429"), 8),
+    (ServerError("500", status=500), 9),
+    (TransportError("reset"), 10),
+    (ConnectError("refused"), 10),
+    (RequestTimeoutError("slow"), 10),
+    (ResponseError("html"), 11),
+    (IntegrityError("wrong torrent"), 11),
+    (UploadRejectedError("success false"), 11),
+    (DestinationExistsError("exists"), 12),
+    (APIError("418", status=418), 1),
+    (ClientStateError("closed"), 1),
+    (BackendError("redis down"), 1),
+    (LaCaleError("other"), 1),
+]
+
+
+@pytest.mark.parametrize(("error", "code"), ERRORS, ids=lambda v: type(v).__name__)
+def test_every_error_class_has_its_exit_code_and_one_line(
+    error: LaCaleError, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def fail(self: LaCaleClient, **kw: Any) -> None:
+        raise error
+
+    # A multi-line message carrying the key: shown on one line, key masked.
+    error.message = f"boom\n  with {KEY} inside"
+    monkeypatch.setattr(LaCaleClient, "meta", fail)
+    result = invoke([*SANDBOX, "meta"])
+    assert result.exit_code == code
+    assert exit_code(error) == code
+    assert result.stderr == "error: boom with *** inside\n"
+
+
+def test_exit_code_table_is_consistent() -> None:
+    codes = set(EXIT_CODES.values())
+    assert 2 not in codes
+    assert 130 not in codes
+    assert 1 not in codes
+    assert error_line(ValueError("a\nb"), ("a",)) == "error: *** b"
+
+
+def test_ctrl_c_exits_130_without_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def interrupted(self: LaCaleClient, **kw: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LaCaleClient, "meta", interrupted)
+    result = invoke([*SANDBOX, "meta"])
+    assert result.exit_code == 130
+    assert result.stdout == ""
+
+
+def test_human_size() -> None:
+    assert human_size(0) == "0 B"
+    assert human_size(1023) == "1023 B"
+    assert human_size(1536) == "1.5 KiB"
+    assert human_size(700 * 1024**2) == "700.0 MiB"
+    assert human_size(int(4.25 * 1024**3)) == "4.2 GiB"
+    assert human_size(3 * 1024**4) == "3.0 TiB"
+
+
+# -- processes: the sandbox command, python -m, the missing extra ---------------------------
+
+
+def _python(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=30, env=env, **kw
+    )
+
+
+def test_sandbox_command_serves_until_terminated() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lacale_async", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not any(line.startswith("export ") for line in lines):
+            line = proc.stdout.readline()
+            assert line, "the sandbox exited before printing its URL"
+            lines.append(line)
+        url = re.search(r"http://127\.0\.0\.1:\d+", lines[0])
+        key = re.search(r"API key: (\S+)", "".join(lines))
+        assert url
+        assert key
+        export = lines[-1].split()
+        assert export == [
+            "export",
+            f"LACALE_BASE_URL={url.group(0)}",
+            f"LACALE_API_KEY={key.group(1)}",
+        ]
+        request = urllib.request.Request(
+            url.group(0) + "/api/external/meta", headers={"X-Api-Key": key.group(1)}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # loopback only
+            assert response.status == 200
+            assert "categories" in json.loads(response.read())
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr
+
+
+def test_python_m_runs_the_cli() -> None:
+    result = _python("-m", "lacale_async", "--help")
+    assert result.returncode == 0
+    for command in ("search", "meta", "upload", "download", "bulk", "sandbox"):
+        assert command in result.stdout
+
+
+def test_missing_extra_prints_a_hint_and_exits_2() -> None:
+    code = (
+        "import sys; sys.modules['click'] = None; "
+        "from lacale_async._cli import main; main(['meta'])"
+    )
+    result = _python("-c", code)
+    assert result.returncode == 2
+    assert "pip install 'lacale-async[cli]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_core_package_does_not_import_click_or_rich() -> None:
+    code = "import sys, lacale_async; print(sorted({'click', 'rich'} & set(sys.modules)))"
+    result = _python("-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,68 @@
+"""normalize_query and search_cache_key: equal for what the tracker answers alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from lacale_async._normalize import normalize_query, search_cache_key
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("   ", ""),
+        ("Amélie", "amelie"),
+        ("amelie ", "amelie"),
+        ("  One   Piece\t\n", "one piece"),
+        ("ÉLÉPHANT Çà", "elephant ca"),
+        ("Crème Brûlée", "creme brulee"),
+        ("Straße", "strasse"),  # casefold, not just lower()
+        ("\uff21\uff22\uff23", "abc"),  # NFKD folds full-width letters
+        ("İstanbul", "istanbul"),  # casefold output decomposes: the dot goes too
+        ("Pokémon\u00a0XY", "pokemon xy"),  # non-breaking space is whitespace
+        ("Ame\u0301lie", "amelie"),  # already decomposed input
+        ("L'Été", "l'ete"),
+        ("Spider-Man: No Way Home", "spider-man: no way home"),
+    ],
+)
+def test_normalize_query(raw: str | None, expected: str) -> None:
+    assert normalize_query(raw) == expected
+
+
+def test_equivalent_searches_share_a_key() -> None:
+    base = search_cache_key("scope", "Amélie", ["films", "series"], "123")
+    assert search_cache_key("scope", "amelie ", ["series", "films"], "123") == base
+    assert search_cache_key("scope", "AMELIE", ("films", "series", "films"), 123) == base
+    assert search_cache_key("scope", " Amélie", {"series", "films"}, " 123 ") == base
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("other-scope", "amelie", ["films", "series"], "123"),  # another key never shares
+        ("scope", "amelie 2", ["films", "series"], "123"),
+        ("scope", "amelie", ["films"], "123"),
+        ("scope", "amelie", ["films", "series", "anime"], "123"),
+        ("scope", "amelie", ["films", "series"], "1234"),
+        ("scope", "amelie", ["films", "series"], None),
+        ("scope", "amelie", None, "123"),
+        ("scope", None, ["films", "series"], "123"),
+    ],
+)
+def test_different_searches_get_different_keys(
+    other: tuple[str, str | None, list[str] | None, str | None],
+) -> None:
+    assert search_cache_key(*other) != search_cache_key(
+        "scope", "amelie", ["films", "series"], "123"
+    )
+
+
+def test_separators_inside_values_cannot_collide() -> None:
+    assert search_cache_key("a|b", "c", [], None) != search_cache_key("a", "b|c", [], None)
+    assert search_cache_key("s", "x", ["a,b"], None) != search_cache_key("s", "x", ["a", "b"], None)
+
+
+def test_none_and_empty_query_are_the_same_search() -> None:
+    assert search_cache_key("s", None, None, None) == search_cache_key("s", "  ", [], None)

@@ -1,0 +1,219 @@
+"""Fault injection: every kind of failure, which requests it hits, and for how long."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from lacale_async import ConfigurationError, FakeClock
+from lacale_async.testing import Fault, SandboxConfig, SandboxServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxServer]:
+    async with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def http(sandbox: SandboxServer) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(
+        base_url=sandbox.base_url, headers={"X-Api-Key": sandbox.api_key}
+    ) as session:
+        yield session
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "content_type", "needle"),
+    [
+        (Fault.error(), 500, "application/json", '"error"'),
+        (Fault.error(502, "Mauvaise passerelle"), 502, "application/json", "passerelle"),
+        (Fault.cloudflare(), 521, "text/html", "521"),
+        (Fault.cloudflare(522), 522, "text/html", "Cloudflare"),
+        (Fault.unavailable(), 503, "application/json", "indisponible"),
+        (Fault.html_challenge(), 200, "text/html", "Just a moment"),
+        (Fault.respond(418, "teapot", content_type="text/plain"), 418, "text/plain", "teapot"),
+    ],
+)
+async def test_canned_answers(
+    sandbox: SandboxServer,
+    http: aiohttp.ClientSession,
+    fault: Fault,
+    status: int,
+    content_type: str,
+    needle: str,
+) -> None:
+    sandbox.faults.add(fault, endpoint="search")
+    async with http.get("/api/external") as response:
+        assert response.status == status
+        assert response.content_type == content_type
+        assert needle in await response.text()
+    assert sandbox.requests[-1].fault == "respond"
+    assert sandbox.requests[-1].status == status
+    async with http.get("/api/external") as response:
+        assert response.status == 200, "times=1 by default"
+        assert response.content_type == "application/json"
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [(7, "7"), (None, None)])
+async def test_injected_429_with_and_without_retry_after(
+    sandbox: SandboxServer, http: aiohttp.ClientSession, retry_after: int | None, header: str | None
+) -> None:
+    sandbox.faults.add(Fault.rate_limited(retry_after))
+    async with http.get("/api/external/meta") as response:
+        assert response.status == 429
+        assert response.headers.get("Retry-After") == header
+        assert (await response.json())["error"]
+    assert sandbox.throttled_total == 0, "only the limiter's own 429s are counted"
+
+
+async def test_unavailable_can_carry_retry_after(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    sandbox.faults.add(Fault.unavailable(retry_after=30))
+    async with http.get("/api/external") as response:
+        assert response.status == 503
+        assert response.headers["Retry-After"] == "30"
+
+
+async def test_invalid_json(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
+    sandbox.faults.add(Fault.invalid_json(), endpoint="search")
+    async with http.get("/api/external") as response:
+        assert response.status == 200
+        assert response.content_type == "application/json"
+        text = await response.text()
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+async def test_upload_rejected_with_success_false(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    sandbox.faults.add(Fault.upload_rejected("Doublon détecté"), endpoint="upload")
+    form = aiohttp.FormData({"title": "x"})
+    async with http.post("/api/external/upload", data=form) as response:
+        assert response.status == 200
+        assert await response.json() == {"success": False, "error": "Doublon détecté"}
+    assert sandbox.uploads == []
+
+
+async def test_truncated_body(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
+    sandbox.faults.add(Fault.truncated(missing=100), endpoint="search")
+    async with http.get("/api/external") as response:
+        assert response.status == 200
+        assert int(response.headers["Content-Length"]) > 100
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+    assert sandbox.requests[-1].fault == "truncate"
+
+
+async def test_dropped_connection(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
+    sandbox.faults.add(Fault.drop(), endpoint="upload")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        async with http.post("/api/external/upload", data=aiohttp.FormData({"title": "x"})):
+            pass
+    [record] = sandbox.requests
+    assert record.status is None
+    assert record.fault == "drop"
+    assert sandbox.uploads == []
+
+
+async def test_dropped_get_survives_aiohttp_single_retry_only_with_times_2(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    # aiohttp retries an idempotent request once when the server disconnects.
+    sandbox.faults.add(Fault.drop(), endpoint="download", times=2)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        async with http.get(f"/api/torrents/download/{'0' * 40}"):
+            pass
+    assert [r.status for r in sandbox.requests] == [None, None]
+    async with http.get(f"/api/torrents/download/{'0' * 40}") as response:
+        assert response.status == 404, "the next request is answered normally"
+
+
+async def test_real_delay_trips_a_client_timeout(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    sandbox.faults.add(Fault.slow(2.0), endpoint="meta")
+    with pytest.raises(asyncio.TimeoutError):
+        async with http.get("/api/external/meta", timeout=aiohttp.ClientTimeout(total=0.2)):
+            pass
+
+
+async def test_delay_uses_the_sandbox_clock_then_answers_normally() -> None:
+    clock = FakeClock(0.0, auto_advance=False)
+    async with (
+        SandboxServer(SandboxConfig(clock=clock)) as sandbox,
+        aiohttp.ClientSession(headers={"X-Api-Key": sandbox.api_key}) as session,
+    ):
+        sandbox.faults.add(Fault.slow(45.0), endpoint="search")
+
+        async def get() -> int:
+            async with session.get(f"{sandbox.base_url}/api/external") as response:
+                return response.status
+
+        task = asyncio.create_task(get())
+        for _ in range(500):
+            if clock.sleepers:
+                break
+            await asyncio.sleep(0.002)
+        assert clock.sleepers == 1
+        assert not task.done()
+        clock.advance(45.0)
+        assert await task == 200
+        assert sandbox.requests[-1].fault == "delay"
+
+
+async def test_latency_applies_to_every_request() -> None:
+    clock = FakeClock(0.0, auto_advance=True)
+    async with (
+        SandboxServer(SandboxConfig(clock=clock, latency=3.0)) as sandbox,
+        aiohttp.ClientSession(headers={"X-Api-Key": sandbox.api_key}) as session,
+    ):
+        for path in ("/api/external", "/api/external/meta"):
+            async with session.get(sandbox.base_url + path) as response:
+                assert response.status == 200
+        assert clock.now() >= 6.0
+
+
+async def test_faults_match_endpoint_path_and_count(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    sandbox.faults.add(Fault.error(500), endpoint="meta", times=2)
+    sandbox.faults.add(Fault.error(503), path="/api/torrents/", times=None)
+    assert sandbox.faults.pending == 2
+
+    async def status(path: str) -> int:
+        async with http.get(path) as response:
+            return response.status
+
+    assert await status("/api/external") == 200, "search is not targeted"
+    assert [await status("/api/external/meta") for _ in range(3)] == [500, 500, 200]
+    assert sandbox.faults.pending == 1
+    assert [await status(f"/api/torrents/download/{'1' * 40}") for _ in range(3)] == [503] * 3
+    sandbox.faults.clear()
+    assert await status(f"/api/torrents/download/{'1' * 40}") == 404
+
+
+async def test_faults_are_consumed_in_order(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    sandbox.faults.add(Fault.error(500))
+    sandbox.faults.add(Fault.cloudflare(521))
+    codes = []
+    for _ in range(3):
+        async with http.get("/api/external") as response:
+            codes.append(response.status)
+    assert codes == [500, 521, 200]
+
+
+def test_times_must_be_positive() -> None:
+    sandbox = SandboxServer()
+    with pytest.raises(ConfigurationError):
+        sandbox.faults.add(Fault.drop(), times=0)
