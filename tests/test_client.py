@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aioresponses import CallbackResult, aioresponses
+from aioresponses import aioresponses
 from conftest import API_KEY, BASE, META_JSON, info_hash_of, make_torrent, torrent_json
 from yarl import URL
 
@@ -375,7 +375,7 @@ async def test_html_page_on_a_json_endpoint_is_a_response_error(
         body="<!DOCTYPE html><html><title>Just a moment...</title></html>",
         content_type="text/html",
     )
-    with pytest.raises(la.ResponseError, match="HTML page.*Just a moment"):
+    with pytest.raises(la.ResponseError, match=r"HTML page.*Just a moment"):
         await client.search("x")
 
 
@@ -568,7 +568,9 @@ async def test_upload_resolves_slugs_and_sends_every_field(
         cover_url="https://image.test/cover.jpg",
         nfo=str(tmp_path / "film.nfo"),
     )
-    assert result.success and result.id == "ckx9" and result.slug == "le-film"
+    assert result.success
+    assert result.id == "ckx9"
+    assert result.slug == "le-film"
     assert result.torrent == torrent
     assert result.info_hash == info_hash_of(torrent)
     upload_calls = [c for c in calls(mock) if c[0] == "POST"]
@@ -607,7 +609,7 @@ async def test_upload_in_passkey_mode_sends_the_passkey_field(
     ("kwargs", "match"),
     [
         ({"title": "   "}, "title"),
-        ({"category": "nope"}, "unknown category 'nope'.*films"),
+        ({"category": "nope"}, r"unknown category 'nope'.*films"),
         ({"tags": ["nope"]}, "unknown tag"),
         ({"tmdb_type": "movie"}, "MOVIE"),
         ({"cover_url": "http://image.test/c.jpg"}, "https"),

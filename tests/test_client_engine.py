@@ -10,11 +10,11 @@ import aiolimiter
 import pytest
 from aioresponses import CallbackResult, aioresponses
 from conftest import API_KEY, BASE, META_JSON, torrent_json
+from test_client import META, SEARCH, sent_count
 from yarl import URL
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
-from test_client import META, SEARCH, sent_count
 
 
 @pytest.fixture

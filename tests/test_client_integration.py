@@ -114,7 +114,7 @@ async def test_a_stalled_body_times_out(server: Server) -> None:
     async with client_for(server, timeout=0.3) as client:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        with pytest.raises(la.RequestTimeoutError, match="0.3 s"):
+        with pytest.raises(la.RequestTimeoutError, match=r"0\.3 s"):
             await client.search("x")
         assert loop.time() - start < 2
 
