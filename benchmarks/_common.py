@@ -24,6 +24,7 @@ __all__ = [
     "machine_info",
     "md_table",
     "median",
+    "paired_ratio",
     "quiet_gc",
 ]
 
@@ -98,6 +99,15 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def median(values: Sequence[float]) -> float:
     """Median of a non-empty sequence."""
     return float(statistics.median(values))
+
+
+def paired_ratio(a: Sequence[float], b: Sequence[float]) -> float:
+    """Median of the per-round ratios ``a[i] / b[i]``.
+
+    Runs of one round are adjacent in time, so a slow moment on the shared machine hits both
+    sides of each ratio; the median of these ratios drifts far less than a ratio of medians.
+    """
+    return median([x / y for x, y in zip(a, b, strict=True)])
 
 
 def fmt_ratio(value: float) -> str:

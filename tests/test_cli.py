@@ -533,6 +533,18 @@ def test_ctrl_c_exits_130_without_traceback(monkeypatch: pytest.MonkeyPatch) -> 
     assert result.stdout == ""
 
 
+def test_file_system_failure_is_one_line_exit_1(
+    monkeypatch: pytest.MonkeyPatch, amelie_hash: str
+) -> None:
+    async def denied(self: LaCaleClient, *args: Any, **kw: Any) -> None:
+        raise PermissionError(13, "Permission denied", "/ro/x.torrent")
+
+    monkeypatch.setattr(LaCaleClient, "download_to", denied)
+    result = invoke([*SANDBOX, "download", amelie_hash])
+    assert result.exit_code == 1
+    assert result.stderr == "error: [Errno 13] Permission denied: '/ro/x.torrent'\n"
+
+
 def test_human_size() -> None:
     assert human_size(0) == "0 B"
     assert human_size(1023) == "1023 B"

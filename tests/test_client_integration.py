@@ -106,7 +106,7 @@ async def test_a_stalled_body_times_out(server: Server) -> None:
         resp.content_length = 1000
         await resp.prepare(request)
         await resp.write(b"[")
-        await asyncio.sleep(5)
+        await asyncio.sleep(1)
         return resp
 
     server.route("GET", "/api/external", stall)

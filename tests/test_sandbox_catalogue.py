@@ -11,6 +11,7 @@ from collections import Counter
 import bencode2
 import pytest
 
+from lacale_async import ValidationError
 from lacale_async.testing import Catalogue, normalise
 from lacale_async.testing._ids import slugify
 from lacale_async.testing._search import MAX_RESULTS, run_search
@@ -59,6 +60,11 @@ def test_size_is_respected_and_generation_is_fast() -> None:
     assert time.perf_counter() - start < 0.5
     assert len(big) == 300
     assert len(Catalogue.generate(seed=7, size=5)) == 5
+
+
+def test_a_minimal_catalogue_still_covers_every_category() -> None:
+    small = Catalogue.generate(seed=3, size=21)
+    assert {t.category.slug for t in small if t.approved} == set().union(*DOCUMENTED.values())
 
 
 def test_taxonomy_matches_the_documented_slugs(catalogue: Catalogue) -> None:
@@ -153,7 +159,7 @@ def test_unknown_hash_lookup_and_duplicate_add(catalogue: Catalogue) -> None:
     first = next(iter(catalogue))
     assert catalogue.get(first.info_hash.upper()) is first
     assert catalogue.get("0" * 40) is None
-    with pytest.raises(ValueError, match="already"):
+    with pytest.raises(ValidationError, match="already"):
         catalogue.add(first)
 
 

@@ -105,7 +105,9 @@ async def test_upload_rejected_with_success_false(
 
 async def test_truncated_body(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
     sandbox.faults.add(Fault.truncated(missing=100), endpoint="search")
-    async with http.get("/api/external") as response:
+    # A bounded wait: if the server failed to close, the read would hang instead of failing.
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with http.get("/api/external", timeout=timeout) as response:
         assert response.status == 200
         assert int(response.headers["Content-Length"]) > 100
         with pytest.raises(aiohttp.ClientPayloadError):

@@ -15,7 +15,7 @@ import aiohttp
 import bencode2
 import pytest
 
-from lacale_async import ClientStateError, FakeClock
+from lacale_async import ClientStateError, FakeClock, ValidationError
 from lacale_async.testing import Fault, SandboxConfig, SandboxServer, serve_sandbox
 
 pytest_plugins = ["pytester"]
@@ -99,11 +99,11 @@ async def test_add_key_rules() -> None:
     key = server.add_key("carol", "carol-key")
     assert key == "carol-key"
     assert server.add_key() != server.add_key()
-    with pytest.raises(ValueError, match="already"):
+    with pytest.raises(ValidationError, match="already"):
         server.add_key("carol")
-    with pytest.raises(ValueError, match="already"):
+    with pytest.raises(ValidationError, match="already"):
         server.add_key("dave", "carol-key")
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValidationError, match="empty"):
         server.add_key("eve", " ")
 
 

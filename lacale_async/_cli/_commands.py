@@ -22,7 +22,7 @@ from .._secret import Secret
 from .._torrent import parse_torrent
 from .._version import __version__
 from ._bulk import BulkLine, read_queries, run_bulk
-from ._exit import EXIT_INTERRUPTED, error_line, exit_code
+from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
 from ._render import meta_tree, torrent_dict, torrents_table
 from ._serve import run_standalone
 from ._session import Settings, open_client
@@ -55,6 +55,20 @@ def _json_line(value: object, *, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
+class _ScrubbingFormatter(logging.Formatter):
+    """Log format for ``-v``; masks the key even if some library were to log it."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._secrets = tuple(s for s in secrets if s)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
 def _run(settings: Settings, make: Callable[[], Coroutine[Any, Any, int]]) -> None:
     """Run one command's coroutine, turning SDK errors and Ctrl-C into a line and an exit code.
 
@@ -65,7 +79,7 @@ def _run(settings: Settings, make: Callable[[], Coroutine[Any, Any, int]]) -> No
     logger = logging.getLogger("lacale_async")
     if settings.verbose:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_ScrubbingFormatter(settings.secrets))
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     try:
@@ -73,6 +87,10 @@ def _run(settings: Settings, make: Callable[[], Coroutine[Any, Any, int]]) -> No
     except LaCaleError as exc:
         click.echo(error_line(exc, settings.secrets), err=True)
         raise click.exceptions.Exit(exit_code(exc)) from None
+    except OSError as exc:
+        # The file system failing (permission denied, disk full) is no bug: no traceback.
+        click.echo(error_line(exc, settings.secrets), err=True)
+        raise click.exceptions.Exit(EXIT_OTHER) from None
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None

@@ -23,23 +23,18 @@ from ._ratelimit import RateLimit
 from ._records import RecordedRequest, UploadRecord
 from ._search import normalise
 from ._server import SandboxServer, run_sandbox, serve_sandbox
-from ._taxonomy import Category, Tag, TagGroup, Taxonomy
 
 __all__ = [
     "ENDPOINTS",
     "UPLOAD_LIMIT",
     "Catalogue",
     "CatalogueTorrent",
-    "Category",
     "Fault",
     "FaultInjector",
     "RateLimit",
     "RecordedRequest",
     "SandboxConfig",
     "SandboxServer",
-    "Tag",
-    "TagGroup",
-    "Taxonomy",
     "UploadRecord",
     "normalise",
     "run_sandbox",

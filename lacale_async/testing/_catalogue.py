@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .._errors import ValidationError
 from ._ids import cuid_from_rng, slugify
 from ._releases import make_release
 from ._taxonomy import Category, Taxonomy, build_taxonomy
@@ -133,8 +134,8 @@ class Catalogue:
     def generate(cls, seed: int = 0, size: int = 300) -> Catalogue:
         """Build a catalogue of ``size`` torrents from ``seed``.
 
-        The first torrents cover every leaf category once; the rest follow realistic weights.
-        One torrent in twenty is left unapproved.
+        The first torrents cover every leaf category once; the rest follow realistic weights,
+        and one in twenty of them is left unapproved.
 
         Args:
             seed: Seed of the only random generator involved.
@@ -181,7 +182,9 @@ class Catalogue:
             published_ms=published_ms,
             info_hash=built.info_hash,
             data=built.data,
-            approved=index % _UNAPPROVED_EVERY != _UNAPPROVED_OFFSET,
+            # The first pass over the leaves stays approved so every category is searchable.
+            approved=index < len(self.taxonomy.leaves())
+            or index % _UNAPPROVED_EVERY != _UNAPPROVED_OFFSET,
             tmdb_id=release.tmdb_id,
             tmdb_type=release.tmdb_type,
             tag_ids=tags,
@@ -212,11 +215,11 @@ class Catalogue:
             torrent: The torrent; its hashes must not be in the catalogue yet.
 
         Raises:
-            ValueError: One of its info hashes is already there.
+            ValidationError: One of its info hashes is already there.
         """
         hashes = [torrent.info_hash.lower(), *(h.lower() for h in torrent.other_hashes)]
         if any(h in self._by_hash for h in hashes):
-            raise ValueError(f"info hash {torrent.info_hash} is already in the catalogue")
+            raise ValidationError(f"info hash {torrent.info_hash} is already in the catalogue")
         self._torrents.append(torrent)
         for h in hashes:
             self._by_hash[h] = torrent

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
 from aiohttp import web
 
 from .._errors import ConfigurationError
@@ -81,7 +82,7 @@ class Fault:
     @classmethod
     def error(cls, status: int = 500, message: str = "Erreur interne du serveur") -> Fault:
         """Answer ``status`` with a JSON ``{"error": message}`` body (500 by default)."""
-        return cls.respond(status, f'{{"error": "{_json_escape(message)}"}}')
+        return cls.respond(status, msgspec.json.encode({"error": message}))
 
     @classmethod
     def cloudflare(cls, status: int = 521) -> Fault:
@@ -98,7 +99,7 @@ class Fault:
     def rate_limited(cls, retry_after: int | None = 5) -> Fault:
         """Answer 429, with ``Retry-After: retry_after`` unless it is None."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-        return cls.respond(429, '{"error": "Trop de requetes"}', headers=headers)
+        return cls.respond(429, '{"error": "Trop de requêtes"}', headers=headers)
 
     @classmethod
     def html_challenge(cls) -> Fault:
@@ -108,7 +109,7 @@ class Fault:
     @classmethod
     def upload_rejected(cls, message: str = "Upload refusé") -> Fault:
         """Answer 200 ``{"success": false, "error": message}`` (an upload the tracker refused)."""
-        return cls.respond(200, f'{{"success": false, "error": "{_json_escape(message)}"}}')
+        return cls.respond(200, msgspec.json.encode({"success": False, "error": message}))
 
     @classmethod
     def invalid_json(cls) -> Fault:
@@ -131,10 +132,6 @@ class Fault:
     def drop(cls) -> Fault:
         """Close the connection without sending a single byte back."""
         return cls("drop")
-
-
-def _json_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 @dataclass(slots=True)
@@ -227,7 +224,8 @@ async def answer_fault(fault: Fault, request: web.Request) -> web.StreamResponse
         await response.prepare(request)
         await response.write(fault.body)
         if transport is not None:
-            return response
+            transport.close()
+        return response
     return web.Response(
         status=fault.status, body=fault.body, headers=fault.headers, content_type=fault.content_type
     )

@@ -149,7 +149,7 @@ class SandboxServer:
             The key.
 
         Raises:
-            ValueError: The key or the name is already registered.
+            ValidationError: The key or the name is already registered, or the key is empty.
         """
         return self._state.add_key(name, key)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 
+from .._errors import ValidationError
 from ._cache import SearchCache
 from ._catalogue import Catalogue
 from ._config import SandboxConfig
@@ -62,14 +63,14 @@ class SandboxState:
             The key.
 
         Raises:
-            ValueError: The key or the name is already registered, or the key is empty.
+            ValidationError: The key or the name is already registered, or the key is empty.
         """
         key = new_api_key() if key is None else key
         if not key.strip():
-            raise ValueError("an API key must not be empty")
+            raise ValidationError("an API key must not be empty")
         name = f"key-{len(self._keys) + 1}" if name is None else name
         if key in self._keys or name in self._keys.values():
-            raise ValueError(f"key or name {name!r} is already registered")
+            raise ValidationError(f"key or name {name!r} is already registered")
         self._keys[key] = name
         return key
 

@@ -69,12 +69,8 @@ def _file(form: Any, name: str) -> tuple[bytes, str | None] | None:
 
 def _tags(form: Any, state: SandboxState) -> tuple[str, ...]:
     # The v2 quick reference spells the repeated field "tags[]"; the field lists say "tags".
-    tag_ids = tuple(
-        t.strip()
-        for name in ("tags", "tags[]")
-        for t in form.getall(name, [])
-        if isinstance(t, str)
-    )
+    values = (v for name in ("tags", "tags[]") for v in form.getall(name, []))
+    tag_ids = tuple(v.strip() for v in values if isinstance(v, str) and v.strip())
     known = state.catalogue.taxonomy.tag_ids()
     for tag_id in tag_ids:
         if tag_id not in known:

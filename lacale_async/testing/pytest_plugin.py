@@ -1,8 +1,8 @@
 """pytest fixtures for code that talks to La Cale: a running sandbox and a client bound to it.
 
 Enable with ``pytest_plugins = ["lacale_async.testing.pytest_plugin"]`` in a root conftest.py
-(an installed ``lacale-async`` also registers it as a pytest11 plugin). Loading the plugin
-starts nothing: the sandbox only runs for tests that request a fixture.
+(an installed ``lacale-async`` also registers it as a pytest11 plugin; listing it as well is
+harmless). Loading the plugin starts nothing: a sandbox only runs for tests that request one.
 
 Fixtures:
     lacale_sandbox_config: The :class:`~lacale_async.testing.SandboxConfig`; override it in a
@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from lacale_async import LaCaleClient
-    from lacale_async.testing import SandboxConfig, SandboxServer
+from lacale_async import LaCaleClient
+from lacale_async.testing import SandboxConfig, SandboxServer
 
 try:
     import pytest_asyncio
@@ -55,9 +53,6 @@ def pytest_plugin_registered(
 @pytest.fixture
 def lacale_sandbox_config() -> SandboxConfig:
     """Return the settings ``lacale_sandbox`` starts with; override to customise."""
-    # Imported here so that merely loading the plugin never imports aiohttp.web.
-    from lacale_async.testing import SandboxConfig
-
     return SandboxConfig()
 
 
@@ -68,16 +63,12 @@ if _HAVE_PYTEST_ASYNCIO:
         lacale_sandbox_config: SandboxConfig,
     ) -> AsyncIterator[SandboxServer]:
         """Yield a sandbox running on 127.0.0.1 (a free port), stopped after the test."""
-        from lacale_async.testing import SandboxServer
-
         async with SandboxServer(lacale_sandbox_config) as server:
             yield server
 
     @pytest_asyncio.fixture
     async def lacale_client(lacale_sandbox: SandboxServer) -> AsyncIterator[LaCaleClient]:
         """Yield a ``LaCaleClient`` opened on ``lacale_sandbox`` with its default key."""
-        from lacale_async import LaCaleClient
-
         async with LaCaleClient(
             api_key=lacale_sandbox.api_key, base_url=lacale_sandbox.base_url
         ) as client:
