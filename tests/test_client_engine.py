@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,8 +35,13 @@ def make_client(clock: FakeClock, key: str = API_KEY, **kwargs: Any) -> LaCaleCl
     return LaCaleClient(key, **options)
 
 
+def json_result(data: object, status: int = 200) -> CallbackResult:
+    """A callback answer with a JSON body (aioresponses types ``payload`` as a dict only)."""
+    return CallbackResult(status=status, body=json.dumps(data))
+
+
 def one_result(url: URL, **kwargs: Any) -> CallbackResult:
-    return CallbackResult(payload=[torrent_json(0)])
+    return json_result([torrent_json(0)])
 
 
 # -- single-flight and cache ---------------------------------------------------------------
@@ -48,7 +54,7 @@ async def test_a_thousand_concurrent_identical_searches_send_one_request(
 
     async def slow(url: URL, **kwargs: Any) -> CallbackResult:
         await gate.wait()
-        return CallbackResult(payload=[torrent_json(0)])
+        return json_result([torrent_json(0)])
 
     mock.get(SEARCH, callback=slow, repeat=True)
     clock = FakeClock()
@@ -169,7 +175,7 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(
 
     async def slow(url: URL, **kwargs: Any) -> CallbackResult:
         await gate.wait()
-        return CallbackResult(payload=[torrent_json(0)])
+        return json_result([torrent_json(0)])
 
     mock.get(SEARCH, callback=slow, repeat=True)
     async with make_client(FakeClock()) as client:
@@ -223,7 +229,7 @@ async def test_meta_is_single_flight(mock: aioresponses) -> None:
 def recording(clock: FakeClock, times: list[float], status: int = 200) -> Any:
     def callback(url: URL, **kwargs: Any) -> CallbackResult:
         times.append(clock.now())
-        return CallbackResult(status=status, payload=[])
+        return json_result([], status)
 
     return callback
 
@@ -325,7 +331,7 @@ async def test_search_many_collapses_duplicates_and_keeps_going_after_errors(
     def answer(url: URL, **kwargs: Any) -> CallbackResult:
         if url.query.get("q") == "boom":
             return CallbackResult(status=400, payload={"error": "requête invalide"})
-        return CallbackResult(payload=[torrent_json(0)])
+        return json_result([torrent_json(0)])
 
     mock.get(SEARCH, callback=answer, repeat=True)
     progress: list[tuple[int, int]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from conftest import make_torrent
@@ -37,7 +37,9 @@ def client_for(server: SandboxServer, **kwargs: Any) -> LaCaleClient:
 
 
 @pytest.mark.parametrize("mode", ["sliding", "fixed"])
-async def test_zero_429s_at_the_configured_rate_and_near_minimum_time(mode: str) -> None:
+async def test_zero_429s_at_the_configured_rate_and_near_minimum_time(
+    mode: Literal["sliding", "fixed"],
+) -> None:
     n, period = 5, 1.0
     limits = {"search": RateLimit(n, period)}
     config = SandboxConfig(key_limits=limits, ip_limits=limits, rate_limit_mode=mode)
