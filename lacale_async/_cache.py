@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from ._clock import Clock
@@ -34,6 +35,22 @@ class Cache(Protocol[V]):
     async def clear(self) -> None:
         """Forget everything."""
         ...
+
+    def fill(self, key: str) -> AbstractAsyncContextManager[V | None]:
+        """Coordinate who fetches a missing ``key`` across processes sharing this cache.
+
+        Entered by the one task per process that is about to fetch ``key``. A shared cache
+        takes a short lock so that only one process fetches; the others wait (bounded) and
+        get the value it stored, which the context yields (skip the fetch then). Yielding None
+        means: fetch, then :meth:`set`. An in-process cache yields None at once, since the
+        client already lets concurrent identical calls share one request.
+        """
+        ...
+
+
+@asynccontextmanager
+async def _no_coordination() -> AsyncIterator[None]:
+    yield None
 
 
 class MemoryCache(Generic[V]):
@@ -138,6 +155,13 @@ class MemoryCache(Generic[V]):
 
     def __repr__(self) -> str:
         return f"MemoryCache(entries={len(self._data)}, max_entries={self._max})"
+
+    def fill(self, key: str) -> AbstractAsyncContextManager[V | None]:
+        """Yield None at once: nothing to coordinate within one process.
+
+        The client's single-flight already coalesces identical fetches in this process.
+        """
+        return _no_coordination()
 
 
 def _header_values(headers: Mapping[str, str], name: str) -> list[str]:

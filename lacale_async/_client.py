@@ -384,7 +384,7 @@ class LaCaleClient:
             params.append(("tmdbId", tmdb))
         if cache == "bypass":
             self._stats.cache_misses += 1
-            return list(await self._fetch_search(params, None))
+            return list(await self._request_search(params, None))
         key = search_cache_key(self._scope, q, cats, tmdb)
         if cache == "use" and self._cache_ttl > 0:
             hit = await live.search_cache.get(key)
@@ -398,6 +398,16 @@ class LaCaleClient:
         return list(value)
 
     async def _fetch_search(self, params: Params, key: str | None) -> tuple[Torrent, ...]:
+        live = self._require_open()
+        if key is None or self._cache_ttl <= 0:
+            return await self._request_search(params, None)
+        # A shared cache lets one process fetch while the others wait for what it stores.
+        async with live.search_cache.fill(key) as filled:
+            if filled is not None:
+                return filled
+            return await self._request_search(params, key)
+
+    async def _request_search(self, params: Params, key: str | None) -> tuple[Torrent, ...]:
         resp = await self._call("search", "GET", "/api/external", params=params)
         torrents = tuple(self._decode(resp, decode_search, "a JSON list of torrents"))
         if key is not None and self._live is not None:
@@ -424,7 +434,7 @@ class LaCaleClient:
         live = self._require_open()
         key = f"{self._scope}|meta"
         if cache == "bypass":
-            return await self._fetch_meta(None)
+            return await self._request_meta(None)
         if cache == "use" and self._meta_ttl > 0:
             hit = await live.meta_cache.get(key)
             if hit is not None:
@@ -437,6 +447,15 @@ class LaCaleClient:
         return value
 
     async def _fetch_meta(self, key: str | None) -> Meta:
+        live = self._require_open()
+        if key is None or self._meta_ttl <= 0:
+            return await self._request_meta(None)
+        async with live.meta_cache.fill(key) as filled:
+            if filled is not None:
+                return filled
+            return await self._request_meta(key)
+
+    async def _request_meta(self, key: str | None) -> Meta:
         resp = await self._call("meta", "GET", "/api/external/meta")
         meta = self._decode(resp, decode_meta, "the meta JSON object")
         if key is not None and self._live is not None:
