@@ -42,7 +42,7 @@ from ._retry import Backoff, parse_retry_after
 from ._secret import Secret
 from ._singleflight import SingleFlight
 from ._stats import ClientStats, StatsRecorder
-from ._torrent import SourcePolicy, apply_source_flag, verify_torrent
+from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, verify_torrent
 from ._transport import AuthMode, Params, Response, Transport
 from ._validation import (
     check_api_key,
@@ -51,6 +51,7 @@ from ._validation import (
     check_cover_url,
     check_info_hash,
     check_query,
+    check_tags,
     check_title,
     check_tmdb_id,
     check_tmdb_type,
@@ -515,7 +516,7 @@ class LaCaleClient:
         cover = check_cover_url(cover_url)
         if not isinstance(category, str) or not category.strip():
             raise ValidationError("category must be a category id or slug")
-        tag_list = check_categories(tags) if tags else ()
+        tag_list = check_tags(tags)
         if description is not None and not isinstance(description, str):
             raise ValidationError("description must be a string")
         policy = self._source_policy if source_policy is None else source_policy
@@ -602,12 +603,11 @@ class LaCaleClient:
         body, _ = await self._download(info_hash)
         return body
 
-    async def _download(self, info_hash: str) -> tuple[bytes, Response]:
+    async def _download(self, info_hash: str) -> tuple[bytes, TorrentInfo]:
         wanted = check_info_hash(info_hash)
         self._require_open()
         resp = await self._call("download", "GET", f"/api/torrents/download/{wanted}")
-        verify_torrent(resp.body, wanted)
-        return resp.body, resp
+        return resp.body, verify_torrent(resp.body, wanted)
 
     async def download_to(
         self,
@@ -642,9 +642,8 @@ class LaCaleClient:
         check_info_hash(info_hash)
         # Fail before spending a request (and rate budget) on a file we may not write.
         target, is_dir = await anyio.to_thread.run_sync(_check_destination, path_or_dir, overwrite)
-        body, _ = await self._download(info_hash)
+        body, info = await self._download(info_hash)
         if is_dir:
-            info = verify_torrent(body, info_hash)
             target = resolve_destination(target, info.name or info_hash)
         return await write_atomic(target, body, overwrite=overwrite)
 

@@ -23,6 +23,7 @@ __all__ = [
     "check_cover_url",
     "check_info_hash",
     "check_query",
+    "check_tags",
     "check_title",
     "check_tmdb_id",
     "check_tmdb_type",
@@ -71,6 +72,21 @@ def check_categories(categories: str | Sequence[str]) -> tuple[str, ...]:
                 f"category {cat[:20]!r}... is {len(cat)} characters long; "
                 f"the API accepts at most {MAX_CATEGORY_LENGTH}"
             )
+    return items
+
+
+def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    """Return the tag ids or slugs as a tuple.
+
+    Raises:
+        ValidationError: A single string instead of a sequence, or an empty/non-string tag.
+    """
+    if isinstance(tags, str):
+        raise ValidationError(f"tags must be a sequence of ids or slugs, not the string {tags!r}")
+    items = tuple(tags)
+    for tag in items:
+        if not isinstance(tag, str) or not tag.strip():
+            raise ValidationError(f"tags must be non-empty strings, got {tag!r}")
     return items
 
 

@@ -611,6 +611,7 @@ async def test_upload_in_passkey_mode_sends_the_passkey_field(
         ({"title": "   "}, "title"),
         ({"category": "nope"}, r"unknown category 'nope'.*films"),
         ({"tags": ["nope"]}, "unknown tag"),
+        ({"tags": "1080p"}, "sequence"),
         ({"tmdb_type": "movie"}, "MOVIE"),
         ({"cover_url": "http://image.test/c.jpg"}, "https"),
         ({"tmdb_id": "9" * 65}, "64"),
