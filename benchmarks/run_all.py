@@ -26,7 +26,6 @@ BENCHES = {
     "decode": "benchmarks.bench_decode",
     "throughput": "benchmarks.bench_throughput",
     "cache": "benchmarks.bench_cache",
-    "overhead": "benchmarks.bench_overhead",
     "singleflight": "benchmarks.bench_singleflight",
     "limiter": "benchmarks.bench_limiter",
     "memory": "benchmarks.bench_memory",

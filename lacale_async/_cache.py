@@ -100,6 +100,17 @@ class MemoryCache(Generic[V]):
         Returns:
             The stored value, or None when absent or expired.
         """
+        return self.get_nowait(key)
+
+    def get_nowait(self, key: str) -> V | None:
+        """Synchronous :meth:`get`: the client's hit path skips a coroutine with it.
+
+        Args:
+            key: The cache key.
+
+        Returns:
+            The stored value, or None when absent or expired.
+        """
         entry = self._data.get(key)
         if entry is None:
             return None

@@ -6,6 +6,7 @@ import enum
 import logging
 import os
 import re
+from functools import partial
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +19,7 @@ import msgspec
 
 from ._backend import Backend, LocalBackend, derive_scope
 from ._bulk import SearchOutcome, SearchQuery, search_many
-from ._cache import Cache, ttl_from_headers
+from ._cache import Cache, MemoryCache, ttl_from_headers
 from ._clock import Clock, MonotonicClock
 from ._errors import (
     APIError,
@@ -72,6 +73,8 @@ DEFAULT_META_RATE: RateArg = (1, 2.0)
 DEFAULT_UPLOAD_RATE: RateArg = (30, 60.0)
 
 _MAX_TORRENT_SIZE = 10 * 1024 * 1024
+# Searches whose validation and cache key are remembered per client (cleared when full).
+_PREPARED_MAX = 4096
 _MAX_NFO_SIZE = 1024 * 1024
 
 T = TypeVar("T")
@@ -235,6 +238,7 @@ class LaCaleClient:
         self._stats = StatsRecorder()
         self._live: _Live | None = None
         self._uploads_in_flight: set[str] = set()
+        self._prepared: dict[object, tuple[str, Params]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -373,48 +377,87 @@ class LaCaleClient:
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
+        key, params = self._prepare_search(query, categories, tmdb_id)
+        live = self._live or self._require_open()
+        stats = self._stats
+        if cache == "use":
+            if self._cache_ttl > 0:
+                peek = live.search_peek
+                hit = peek(key) if peek is not None else await live.search_cache.get(key)
+                if hit is not None:
+                    stats.cache_hits += 1
+                    return list(hit)
+        elif cache == "bypass":
+            stats.cache_misses += 1
+            return list(await self._fetch_search(live, params, None))
+        elif cache != "refresh":
+            raise ValidationError(f"cache must be 'use', 'refresh' or 'bypass', not {cache!r}")
+        stats.cache_misses += 1
+        if self._cache_ttl <= 0:
+            fetch = partial(self._fetch_search, live, params, None)
+        elif live.search_peek is not None:
+            # In-process cache: single-flight already coalesces this process's callers.
+            fetch = partial(self._fetch_search, live, params, key)
+        else:
+            fetch = partial(self._coordinated_search, live, params, key)
+        value, shared = await live.search_flight.do(key, fetch)
+        if shared:
+            stats.coalesced += 1
+        return list(value)
+
+    def _prepare_search(
+        self, query: str | None, categories: str | Sequence[str], tmdb_id: int | str | None
+    ) -> tuple[str, Params]:
+        """Validate a search and build its cache key and query parameters, memoised.
+
+        Bots repeat the same few searches; memoising the validation, normalisation and key
+        makes a cache hit cost about as much as a dict lookup.
+        """
+        if categories.__class__ is list:
+            categories = tuple(categories)
+        # The type of tmdb_id is part of the key: True == 1 must not reuse 1's validation.
+        memo_key: object = (query, categories, tmdb_id.__class__, tmdb_id)
+        try:
+            prepared = self._prepared.get(memo_key)
+        except TypeError:  # an unhashable element: validation below explains what is wrong
+            prepared, memo_key = None, None
+        if prepared is not None:
+            return prepared
         q = check_query(query)
         cats = check_categories(categories)
         tmdb = check_tmdb_id(tmdb_id)
-        live = self._require_open()
         params: list[tuple[str, str]] = []
         if q:
             params.append(("q", q))
         params.extend(("cat", c) for c in cats)
         if tmdb is not None:
             params.append(("tmdbId", tmdb))
-        if cache == "bypass":
-            self._stats.cache_misses += 1
-            return list(await self._request_search(params, None))
-        key = search_cache_key(self._scope, q, cats, tmdb)
-        if cache == "use" and self._cache_ttl > 0:
-            hit = await live.search_cache.get(key)
-            if hit is not None:
-                self._stats.cache_hits += 1
-                return list(hit)
-        self._stats.cache_misses += 1
-        value, shared = await live.search_flight.do(key, lambda: self._fetch_search(params, key))
-        if shared:
-            self._stats.coalesced += 1
-        return list(value)
+        prepared = (search_cache_key(self._scope, q, cats, tmdb), tuple(params))
+        if memo_key is not None and categories.__class__ in (str, tuple):
+            if len(self._prepared) >= _PREPARED_MAX:
+                self._prepared.clear()
+            self._prepared[memo_key] = prepared
+        return prepared
 
-    async def _fetch_search(self, params: Params, key: str | None) -> tuple[Torrent, ...]:
-        live = self._require_open()
-        if key is None or self._cache_ttl <= 0:
-            return await self._request_search(params, None)
-        # A shared cache lets one process fetch while the others wait for what it stores.
+    async def _coordinated_search(
+        self, live: _Live, params: Params, key: str
+    ) -> tuple[Torrent, ...]:
+        """Fetch through a shared cache: one process fetches, the others get what it stores."""
         async with live.search_cache.fill(key) as filled:
             if filled is not None:
                 return filled
-            return await self._request_search(params, key)
+            return await self._fetch_search(live, params, key)
 
-    async def _request_search(self, params: Params, key: str | None) -> tuple[Torrent, ...]:
+    async def _fetch_search(
+        self, live: _Live, params: Params, key: str | None
+    ) -> tuple[Torrent, ...]:
+        """Send a search and cache the answer under ``key`` (None: do not cache)."""
         resp = await self._call("search", "GET", "/api/external", params=params)
         torrents = tuple(self._decode(resp, decode_search, "a JSON list of torrents"))
-        if key is not None and self._live is not None:
+        if key is not None:
             ttl = ttl_from_headers(resp.headers, self._cache_ttl)
             if ttl > 0:
-                await self._live.search_cache.set(key, torrents, ttl)
+                await live.search_cache.set(key, torrents, ttl)
         return torrents
 
     async def meta(self, *, cache: CacheMode = "use") -> Meta:
@@ -686,19 +729,21 @@ class LaCaleClient:
     # -- plumbing --------------------------------------------------------------------------
 
     def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
-        if resp.content_type == "text/html" or resp.body.lstrip()[:1] == b"<":
-            raise ResponseError(
-                f"{resp.method} {resp.url} answered {resp.status} with an HTML page "
-                f"({_server_message(resp)}) where {promised} was expected; a Cloudflare "
-                "challenge or a maintenance page?"
-            )
         try:
-            return decoder(resp.body)
+            if resp.content_type != "text/html":
+                return decoder(resp.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ResponseError(
-                f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
-                f"{promised}: {exc}"
-            ) from None
+            # Sniff only on failure: the success path must not copy the body.
+            if resp.body[:512].lstrip()[:1] != b"<":
+                raise ResponseError(
+                    f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
+                    f"{promised}: {exc}"
+                ) from None
+        raise ResponseError(
+            f"{resp.method} {resp.url} answered {resp.status} with an HTML page "
+            f"({_server_message(resp)}) where {promised} was expected; a Cloudflare "
+            "challenge or a maintenance page?"
+        )
 
     async def _call(
         self,
@@ -712,9 +757,9 @@ class LaCaleClient:
         info_hash: str | None = None,
     ) -> Response:
         """Send a request through the endpoint's limiter, retrying what is safe to retry."""
-        live = self._require_open()
+        live = self._live or self._require_open()
         transport = live.transport
-        limiter = live.limiters.get(endpoint)
+        limiter = live.limiters[endpoint]
         counters = self._stats.endpoints[endpoint]
         clock = self._clock
         attempt = 0
@@ -816,6 +861,7 @@ class _Live:
         "meta_flight",
         "search_cache",
         "search_flight",
+        "search_peek",
         "transport",
     )
 
@@ -831,6 +877,10 @@ class _Live:
         self.limiters = limiters
         self.search_cache = search_cache
         self.meta_cache = meta_cache
+        # The in-process cache can be read without a coroutine on the hot path.
+        self.search_peek: Callable[[str], tuple[Torrent, ...] | None] | None = (
+            search_cache.get_nowait if isinstance(search_cache, MemoryCache) else None
+        )
         self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
 

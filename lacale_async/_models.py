@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import Annotated
 
 import msgspec
 
@@ -40,19 +41,15 @@ class Torrent(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
     title: str
     guid: str
     size: int
-    pub_date: datetime
+    # tz=True makes the fast decoder refuse a naive timestamp; decode_search then falls back
+    # to a lenient pass that reads it as UTC (never local time). No per-struct hook on the
+    # common path.
+    pub_date: Annotated[datetime, msgspec.Meta(tz=True)]
     link: str
     category: str
     seeders: int
     leechers: int
     info_hash: str
-
-    def __post_init__(self) -> None:
-        # The docs promise ISO 8601 with a Z, but a naive timestamp must not turn into local time.
-        if self.pub_date.tzinfo is None:
-            msgspec.structs.force_setattr(
-                self, "pub_date", self.pub_date.replace(tzinfo=timezone.utc)
-            )
 
     @property
     def magnet(self) -> str:
@@ -204,7 +201,24 @@ class _WireUpload(msgspec.Struct, rename="camel", kw_only=True):
     message: str | None = None
 
 
+class _LenientTorrent(msgspec.Struct, rename="camel", kw_only=True):
+    title: str
+    guid: str
+    size: int
+    pub_date: datetime
+    link: str
+    category: str
+    seeders: int
+    leechers: int
+    info_hash: str
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 _SEARCH_DECODER = msgspec.json.Decoder(list[Torrent])
+_LENIENT_SEARCH_DECODER = msgspec.json.Decoder(list[_LenientTorrent])
 _META_DECODER = msgspec.json.Decoder(_WireMeta)
 _UPLOAD_DECODER = msgspec.json.Decoder(_WireUpload)
 
@@ -216,7 +230,25 @@ def decode_search(body: bytes) -> list[Torrent]:
         msgspec.DecodeError: The body is not JSON or not a list of torrents (the transport
             turns this into a ResponseError).
     """
-    return _SEARCH_DECODER.decode(body)
+    try:
+        return _SEARCH_DECODER.decode(body)
+    except msgspec.ValidationError:
+        # Maybe only naive dates; anything else fails again below with the real message.
+        lenient = _LENIENT_SEARCH_DECODER.decode(body)
+    return [
+        Torrent(
+            title=t.title,
+            guid=t.guid,
+            size=t.size,
+            pub_date=_aware(t.pub_date),
+            link=t.link,
+            category=t.category,
+            seeders=t.seeders,
+            leechers=t.leechers,
+            info_hash=t.info_hash,
+        )
+        for t in lenient
+    ]
 
 
 def decode_meta(body: bytes) -> Meta:

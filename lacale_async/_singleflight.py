@@ -16,9 +16,10 @@ V = TypeVar("V")
 class _Call(Generic[V]):
     __slots__ = ("task", "waiters")
 
-    def __init__(self, task: asyncio.Task[V]) -> None:
+    def __init__(self, task: asyncio.Future[V]) -> None:
         self.task = task
-        self.waiters = 0
+        # One future per waiting caller, all woken by the task's single done-callback.
+        self.waiters: set[asyncio.Future[None]] = set()
 
 
 class SingleFlight(Generic[V]):
@@ -36,7 +37,7 @@ class SingleFlight(Generic[V]):
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call[V]] = {}
-        self._tasks: set[asyncio.Task[V]] = set()
+        self._tasks: set[asyncio.Future[V]] = set()
         self._closed = False
 
     def __len__(self) -> int:
@@ -65,14 +66,16 @@ class SingleFlight(Generic[V]):
         if call is None:
             call = self._start(key, fn)
         task = call.task
-        call.waiters += 1
+        # A future of our own, woken by the task: our cancellation must not reach the shared
+        # task, and its cancellation must not pass for ours. Cheaper than asyncio.wait(),
+        # which builds a set, a future and a callback per waiter.
+        woken: asyncio.Future[None] = task.get_loop().create_future()
+        call.waiters.add(woken)
         try:
-            # wait() rather than shield(): our cancellation must not reach the shared task,
-            # and the shared task's own cancellation must not pass for ours.
-            await asyncio.wait((task,))
+            await woken
         finally:
-            call.waiters -= 1
-            if not task.done() and call.waiters == 0:
+            call.waiters.discard(woken)
+            if not task.done() and not call.waiters:
                 # Last one out: forget the key first so a newcomer starts fresh work
                 # instead of joining work that is being cancelled.
                 self._forget(key, call)
@@ -84,21 +87,21 @@ class SingleFlight(Generic[V]):
         return task.result(), shared
 
     def _start(self, key: str, fn: Callable[[], Awaitable[V]]) -> _Call[V]:
-        async def run() -> V:
-            return await fn()
-
-        task = asyncio.get_running_loop().create_task(run())
+        task = asyncio.ensure_future(fn())
         call = _Call(task)
         self._calls[key] = call
         self._tasks.add(task)
 
-        def done(t: asyncio.Task[V]) -> None:
+        def done(t: asyncio.Future[V]) -> None:
             self._tasks.discard(t)
             self._forget(key, call)
             if not t.cancelled():
                 # Marks the exception retrieved even when every waiter left before it was
                 # raised: no "Task exception was never retrieved" noise.
                 t.exception()
+            for waiter in call.waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
         task.add_done_callback(done)
         return call

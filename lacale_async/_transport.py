@@ -35,6 +35,7 @@ Params = Sequence[tuple[str, str]]
 logger = logging.getLogger("lacale_async")
 
 _MAX_REDIRECTS = 3
+_MAX_TARGETS = 8
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -110,6 +111,7 @@ class Transport:
         elif auth == "passkey":
             self._auth_params = (("passkey", key.reveal()),)
         self._session: aiohttp.ClientSession | None = None
+        self._targets: dict[str, tuple[URL, str]] = {}
 
     @property
     def auth(self) -> AuthMode:
@@ -136,6 +138,13 @@ class Transport:
     def url_for(self, path: str) -> URL:
         """Return the absolute URL of an API path."""
         return self._base.with_path(self._base.path.rstrip("/") + path, encoded=False)
+
+    def _target(self, path: str) -> tuple[URL, str]:
+        target = (self.url_for(path), redact_url(self.url_for(path)))
+        # The API has three fixed paths; download paths vary per hash and are not kept.
+        if len(self._targets) < _MAX_TARGETS:
+            self._targets[path] = target
+        return target
 
     def scrub(self, text: str) -> str:
         """Remove the key from text that came from the server or from aiohttp."""
@@ -171,9 +180,11 @@ class Transport:
         session = self._session
         if session is None:
             raise ClientStateError("the client is not open; use 'async with LaCaleClient(...)'")
-        url = self.url_for(path)
-        query = [*params, *self._auth_params]
-        shown = redact_url(url)
+        target = self._targets.get(path)
+        if target is None:
+            target = self._target(path)
+        url, shown = target
+        query = [*params, *self._auth_params] if self._auth_params else params
         for _ in range(_MAX_REDIRECTS + 1):
             try:
                 async with session.request(
