@@ -24,7 +24,6 @@ import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._errors import LaCaleError, ValidationError
-from ._normalize import search_cache_key
 
 __all__ = ["SearchOutcome", "SearchQuery", "search_many"]
 
@@ -68,18 +67,18 @@ SearchFn = Callable[[SearchQuery], Awaitable[Sequence[Any]]]
 def _distinct(queries: Iterable[str | SearchQuery]) -> list[SearchQuery]:
     if isinstance(queries, (str, bytes)):
         raise ValidationError("queries must be an iterable of queries, not a single string")
-    seen: set[str] = set()
+    seen: set[SearchQuery] = set()
     distinct: list[SearchQuery] = []
     for item in queries:
         if isinstance(item, str):
             item = SearchQuery(query=item)
         elif not isinstance(item, SearchQuery):
             raise ValidationError(f"a query must be a str or a SearchQuery, got {item!r}")
-        # The cache key's equivalence is the tracker's: same normalised text, same set of
-        # categories, same TMDB id means the same answer, so it runs once.
-        key = search_cache_key("", item.query, item.categories, item.tmdb_id)
-        if key not in seen:
-            seen.add(key)
+        # Only identical queries are merged here. Queries the tracker treats alike ("Amélie",
+        # "amelie ") each keep their own outcome; the client's single-flight and cache make
+        # them share one request, which its stats then show as coalesced calls or cache hits.
+        if item not in seen:
+            seen.add(item)
             distinct.append(item)
     return distinct
 
@@ -93,7 +92,8 @@ def search_many(
 ) -> AsyncGenerator[SearchOutcome, None]:
     """Run ``search`` over many queries concurrently and yield each outcome as it completes.
 
-    Duplicate queries (equal once normalised) run once and yield once. An SDK error
+    Identical queries run once and yield once; queries that are only equal once normalised
+    each yield their own outcome (the client lets them share one request). An SDK error
     (:class:`LaCaleError`) from one query is captured in its outcome and the batch goes on;
     any other exception cancels the batch and is raised from the iterator. Leaving the
     ``async for`` early, calling ``aclose()`` or cancelling the consumer cancels the searches

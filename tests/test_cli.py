@@ -261,12 +261,16 @@ def test_upload_defaults_title_sets_source_flag_and_saves(tmp_path: Path) -> Non
     assert not error_lines(result)
 
 
-def test_upload_json_and_title_option(tmp_path: Path, remote: ThreadedSandbox) -> None:
+def test_upload_json_sends_every_field(tmp_path: Path, remote: ThreadedSandbox) -> None:
     path = make_torrent(tmp_path, "Album.FLAC", source="lacale")
+    nfo = tmp_path / "album.nfo"
+    nfo.write_text("NFO", encoding="utf-8")
     result = invoke(
         ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key, "--json",
-         "upload", str(path), "--category", "music", "--title", "Mon Album (2024) [FLAC]",
-         "--description", "Un album", "--source-policy", "refuse"]
+         "upload", str(path), "--category", "films", "--title", "Mon Film (2024)",
+         "--tag", "1080p", "--tag", "vff", "--description", "Un film", "--nfo", str(nfo),
+         "--tmdb-id", "603", "--tmdb-type", "movie", "--cover-url", "https://img.test/c.jpg",
+         "--source-policy", "refuse"]
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -274,8 +278,14 @@ def test_upload_json_and_title_option(tmp_path: Path, remote: ThreadedSandbox) -
     assert data["source_flag_added"] is False
     assert data["info_hash"] == parse_torrent(path.read_bytes()).info_hash
     assert data["saved_to"] is None
-    titles = [u.title for u in remote.server.uploads]
-    assert "Mon Album (2024) [FLAC]" in titles
+    record = next(u for u in remote.server.uploads if u.info_hash == data["info_hash"])
+    assert record.title == "Mon Film (2024)"
+    assert len(record.tag_ids) == 2
+    assert record.description == "Un film"
+    assert record.nfo == b"NFO"
+    assert (record.tmdb_id, record.tmdb_type) == ("603", "MOVIE")
+    assert record.cover_url == "https://img.test/c.jpg"
+    assert record.source_flag is True
 
 
 def test_upload_refuse_policy_and_bad_torrent_exit_4(tmp_path: Path) -> None:
@@ -372,7 +382,10 @@ def test_bulk_from_file_tables_and_stats(tmp_path: Path) -> None:
     stats = [line for line in out.splitlines() if line.startswith("stats:")]
     assert len(stats) == 1
     assert "requests sent 3," in stats[0]  # 5 lines, 3 distinct searches
-    assert "duplicates merged 2" in stats[0]
+    # The two lines equal to "Amélie" once normalised shared its request.
+    shared = re.search(r"cache hits (\d+), coalesced (\d+)", stats[0])
+    assert shared is not None
+    assert int(shared.group(1)) + int(shared.group(2)) == 2
     assert "429s received 0" in stats[0]
     assert "comment" not in out
 

@@ -335,20 +335,23 @@ async def test_search_many_collapses_duplicates_and_keeps_going_after_errors(
 
     mock.get(SEARCH, callback=answer, repeat=True)
     progress: list[tuple[int, int]] = []
+    queries = ["Amélie", "Amélie", "amelie", "boom", la.SearchQuery(query="x", categories=("f",))]
     async with make_client(FakeClock()) as client:
         outcomes = [
             o
             async for o in client.search_many(
-                ["Amélie", "amelie", "boom", la.SearchQuery(query="x", categories=("films",))],
-                on_progress=lambda done, total: progress.append((done, total)),
+                queries, on_progress=lambda done, total: progress.append((done, total))
             )
         ]
+        stats = client.stats
     by_query = {o.query.query: o for o in outcomes}
-    assert len(outcomes) == 3
+    # One outcome per distinct input; "amelie" shares the request of "Amélie".
+    assert len(outcomes) == 4
     assert isinstance(by_query["boom"].error, la.BadRequestError)
-    assert by_query["Amélie"].results is not None
-    assert progress[-1] == (3, 3)
+    assert by_query["Amélie"].results == by_query["amelie"].results
+    assert progress[-1] == (4, 4)
     assert sent_count(mock) == 3
+    assert stats.coalesced + stats.cache_hits == 1
 
 
 async def test_search_many_validates_before_sending(mock: aioresponses) -> None:

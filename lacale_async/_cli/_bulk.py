@@ -17,7 +17,6 @@ from rich.text import Text
 from .._bulk import SearchOutcome, SearchQuery
 from .._client import LaCaleClient
 from .._errors import LaCaleError
-from .._normalize import search_cache_key
 from ._exit import error_line, error_text, exit_code
 from ._render import stats_line, torrent_dict, torrents_table
 
@@ -36,13 +35,13 @@ class BulkLine:
 
     text: str
     query: SearchQuery
-    key: str
+    key: SearchQuery
 
 
-def _key(query: SearchQuery) -> str:
-    # search_many merges duplicates by this same equivalence, so a key maps an outcome back to
-    # every input line it answers.
-    return search_cache_key("", query.query, query.categories, query.tmdb_id)
+def _key(query: SearchQuery) -> SearchQuery:
+    # search_many merges identical queries, so a query maps an outcome back to every input
+    # line it answers; lines equal only once normalised are coalesced by the client instead.
+    return query
 
 
 def read_queries(lines: Iterable[str], categories: tuple[str, ...] = ()) -> list[BulkLine]:
@@ -144,7 +143,7 @@ async def run_bulk(
     started = time.monotonic()
     if not lines:
         click.echo("note: no queries to run (blank lines and # comments are skipped)", err=True)
-    by_key: dict[str, list[BulkLine]] = {}
+    by_key: dict[SearchQuery, list[BulkLine]] = {}
     for line in lines:
         by_key.setdefault(line.key, []).append(line)
     report = _Report(top=top, as_json=as_json, out=out, secrets=secrets)

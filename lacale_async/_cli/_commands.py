@@ -213,7 +213,12 @@ def _read_torrent_file(path: Path) -> bytes:
 @click.option("--description", metavar="TEXT", help="Description.")
 @click.option("--nfo", type=click.Path(path_type=Path), help="NFO file to attach.")
 @click.option("--tmdb-id", metavar="ID", help="TMDB id.")
-@click.option("--tmdb-type", type=click.Choice(["MOVIE", "TV"], case_sensitive=False))
+@click.option(
+    "--tmdb-type",
+    type=click.Choice(["MOVIE", "TV"], case_sensitive=False),
+    metavar="MOVIE|TV",
+    help="What the TMDB id names.",
+)
 @click.option("--cover-url", metavar="URL", help="Public https URL of a cover image.")
 @click.option(
     "--source-policy",
@@ -353,7 +358,13 @@ def download(settings: Settings, info_hash: str, output: str | None, overwrite: 
 @cli.command()
 @click.argument("file", required=False, type=click.File("r", encoding="utf-8-sig"))
 @click.option("--cat", "categories", multiple=True, metavar="SLUG", help="Category for all.")
-@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most searches in flight (the rate limiter still paces them).",
+)
 @click.option(
     "--top", default=5, show_default=True, type=click.IntRange(min=0), help="Rows per query."
 )
