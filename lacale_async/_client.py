@@ -6,8 +6,8 @@ import enum
 import logging
 import os
 import re
-from functools import partial
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -889,6 +889,10 @@ def _check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> 
     target = Path(path_or_dir)
     if target.is_dir():
         return target, True
+    text = os.fspath(path_or_dir)
+    if text.endswith(("/", os.sep)):
+        # Path() drops the trailing slash: "new/" would silently become a file named "new".
+        raise ValidationError(f"folder {text!r} does not exist")
     target = resolve_destination(target, target.name)
     if target.exists() and not overwrite:
         raise DestinationExistsError(f"{target} exists; pass overwrite=True to replace it")

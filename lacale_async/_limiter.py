@@ -34,7 +34,7 @@ from typing import Protocol, TypeAlias, runtime_checkable
 import aiolimiter
 
 from ._clock import Clock
-from ._errors import ClientStateError, ConfigurationError
+from ._errors import ClientStateError, ConfigurationError, ConnectError
 
 __all__ = [
     "AsyncLimiterAdapter",
@@ -183,10 +183,11 @@ class WindowLog:
     def _admit(self) -> None:
         self._in_flight += 1
 
-    def _release(self, now: float) -> None:
+    def _release(self, now: float, *, counted: bool = True) -> None:
         self._in_flight -= 1
         self._prune(now)
-        self._done.append(now)
+        if counted:
+            self._done.append(now)
         fut = self._exit_waiter
         if fut is not None and not fut.done():
             fut.set_result(None)
@@ -223,7 +224,10 @@ class _Slot:
     ) -> None:
         # Synchronous on purpose: a cancellation here cannot leave the slot occupied.
         limiter = self._limiter
-        limiter._log._release(limiter._clock.now())
+        # A request that never got a connection never reached the server, so it used no
+        # budget: give the slot back at once (a retry need not wait a whole window).
+        counted = exc_type is None or not issubclass(exc_type, ConnectError)
+        limiter._log._release(limiter._clock.now(), counted=counted)
 
 
 class WindowLimiter:

@@ -780,3 +780,14 @@ async def test_download_to_integrity_failure_leaves_nothing(
     with pytest.raises(la.IntegrityError):
         await client.download_to("b" * 40, tmp_path / "x.torrent")
     assert os.listdir(tmp_path) == []
+
+
+async def test_download_to_a_missing_folder_fails_before_the_request(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path
+) -> None:
+    with pytest.raises(la.ValidationError, match="does not exist"):
+        await client.download_to("a" * 40, f"{tmp_path}/missing/")
+    with pytest.raises(la.ValidationError):
+        await client.download_to("a" * 40, tmp_path / "missing" / "x.torrent")
+    assert sent_count(mock) == 0
+    assert os.listdir(tmp_path) == []

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import aiolimiter
 import pytest
 from aioresponses import CallbackResult, aioresponses
@@ -359,3 +360,19 @@ async def test_search_many_validates_before_sending(mock: aioresponses) -> None:
         with pytest.raises(la.ValidationError):
             client.search_many(["ok", "x" * 201])
     assert sent_count(mock) == 0
+
+
+async def test_a_refused_connection_does_not_spend_rate_budget(mock: aioresponses) -> None:
+    clock = FakeClock()
+    times: list[float] = []
+    refused = aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey("tracker.test", 443, True, True, None, None, None),
+        OSError(111, "Connection refused"),
+    )
+    mock.get(SEARCH, exception=refused)
+    mock.get(SEARCH, callback=recording(clock, times), repeat=True)
+    async with make_client(clock, search_rate=(1, 60.0), cache_ttl=0) as client:
+        await client.search("x")
+    # Only the backoff delay, not a 60 s window: the refused attempt reached no server.
+    assert len(times) == 1
+    assert times[0] < 5.0
