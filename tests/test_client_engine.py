@@ -336,7 +336,8 @@ async def test_search_many_collapses_duplicates_and_keeps_going_after_errors(
 
     mock.get(SEARCH, callback=answer, repeat=True)
     progress: list[tuple[int, int]] = []
-    queries = ["Amélie", "Amélie", "amelie", "boom", la.SearchQuery(query="x", categories=("f",))]
+    queries: list[str | la.SearchQuery] = ["Amélie", "Amélie", "amelie", "boom"]
+    queries.append(la.SearchQuery(query="x", categories=("f",)))
     async with make_client(FakeClock()) as client:
         outcomes = [
             o
