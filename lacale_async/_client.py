@@ -281,7 +281,20 @@ class LaCaleClient:
         )
         transport.open()
         backend, scope, clock = self._backend, self._scope, self._clock
-        self._live = _Live(
+        try:
+            self._live = self._build_live(transport, backend, scope, clock)
+        except BaseException:
+            # A backend that refuses (Redis not opened, bad rates) must not leak the session.
+            with anyio.CancelScope(shield=True):
+                await transport.aclose()
+            raise
+        self._state = ClientState.OPEN
+        return self
+
+    def _build_live(
+        self, transport: Transport, backend: Backend, scope: str, clock: Clock
+    ) -> _Live:
+        return _Live(
             transport=transport,
             limiters={
                 endpoint: self._make_limiter(endpoint, arg)
@@ -292,8 +305,6 @@ class LaCaleClient:
             ),
             meta_cache=backend.cache(scope=scope, namespace="meta", max_entries=4, clock=clock),
         )
-        self._state = ClientState.OPEN
-        return self
 
     async def aclose(self) -> None:
         """Cancel work in flight and close the HTTP session; closing twice is harmless."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -791,3 +792,17 @@ async def test_download_to_a_missing_folder_fails_before_the_request(
         await client.download_to("a" * 40, tmp_path / "missing" / "x.torrent")
     assert sent_count(mock) == 0
     assert os.listdir(tmp_path) == []
+
+
+class RefusingBackend(la.LocalBackend):
+    def cache(self, **kwargs: Any) -> Any:
+        raise la.BackendError("backend not opened")
+
+
+async def test_a_backend_failure_at_open_leaks_no_session(clock: FakeClock) -> None:
+    # pytest turns an "Unclosed client session" ResourceWarning into a failure.
+    client = make_client(clock, backend=RefusingBackend())
+    with pytest.raises(la.BackendError):
+        await client.open()
+    assert client.state is la.ClientState.UNOPENED
+    gc.collect()

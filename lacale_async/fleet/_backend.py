@@ -1,0 +1,318 @@
+"""``RedisBackend``: one key's rate budget and cache shared by processes through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from .._backend import LocalBackend
+from .._cache import Cache, MemoryCache
+from .._clock import Clock
+from .._errors import BackendError, ClientStateError, ConfigurationError
+from .._limiter import Rate, RateLimiter
+from ._cache import RedisCache
+from ._codec import CODECS
+from ._limiter import RedisLimiter
+from ._link import REDIS_ERRORS, OnRedisError, RedisLink, redact_redis_url
+
+__all__ = ["RedisBackend"]
+
+logger = logging.getLogger("lacale_async.fleet")
+
+_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _positive(name: str, value: object) -> float:
+    if not (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    ):
+        raise ConfigurationError(f"{name} must be a finite number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+def _client_address(client: aioredis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}"
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+class RedisBackend:
+    """Limiters and caches in Redis: processes using one key share one budget and one cache.
+
+    Use it when several processes (workers of a bot, a bulk job over several machines) use
+    the same API key: with the default in-process backend each would spend the whole budget.
+    Give the same backend configuration to every process; keys in Redis are named after the
+    opaque scope (a hash of key and origin), never the key itself::
+
+        async with RedisBackend("redis://localhost:6379/0") as backend:
+            async with LaCaleClient(key, backend=backend) as client:
+                ...
+
+    The backend's life is explicit: :meth:`open` (or ``async with``) checks that Redis answers
+    and :meth:`aclose` releases the connections. A client never closes a backend it was given.
+
+    Args:
+        url_or_client: A ``redis://``, ``rediss://`` or ``unix://`` URL, or a connected
+            ``redis.asyncio.Redis`` (which the backend then never closes).
+        prefix: First part of every Redis key, to share a Redis between applications.
+        on_redis_error: What a Redis failure after :meth:`open` does. ``"fail"`` (default):
+            the call raises :class:`BackendError` and nothing is sent. ``"local"``: log one
+            WARNING, then this backend limits and caches in this process only, for the rest of
+            its life (each process gets the whole budget again, so 429s become possible; a
+            request is still never sent without passing a limiter).
+        lock_timeout: Seconds a cache fill lock lives, so also the longest another process
+            waits for an answer being fetched before fetching it itself.
+        slot_lease: Seconds a rate-limit slot may stay in flight before it counts as finished
+            (frees the slot of a process that died mid-request). Keep it above the client's
+            ``timeout``.
+        timeout: Seconds allowed for connecting and for each Redis command of a client built
+            from a URL, and for the opening ``PING``.
+
+    Raises:
+        ConfigurationError: A bad URL, prefix, policy or duration.
+    """
+
+    __slots__ = (
+        "_client",
+        "_given",
+        "_link",
+        "_local",
+        "_lock_timeout",
+        "_on_error",
+        "_prefix",
+        "_slot_lease",
+        "_state",
+        "_timeout",
+        "_url",
+        "_where",
+    )
+
+    def __init__(
+        self,
+        url_or_client: str | aioredis.Redis,
+        *,
+        prefix: str = "lacale",
+        on_redis_error: OnRedisError = "fail",
+        lock_timeout: float = 30.0,
+        slot_lease: float = 60.0,
+        timeout: float = 5.0,
+    ) -> None:
+        if isinstance(url_or_client, str):
+            where = redact_redis_url(url_or_client)
+            if not url_or_client.startswith(_SCHEMES):
+                raise ConfigurationError(
+                    f"Redis URL must start with redis://, rediss:// or unix://, got {where!r}"
+                )
+            self._url: str | None = url_or_client
+            self._given: aioredis.Redis | None = None
+        elif isinstance(url_or_client, aioredis.Redis):
+            where = _client_address(url_or_client)
+            self._url = None
+            self._given = url_or_client
+        else:
+            raise ConfigurationError(
+                "RedisBackend needs a redis:// URL or a redis.asyncio.Redis client, "
+                f"not {type(url_or_client).__name__}"
+            )
+        if not (isinstance(prefix, str) and prefix and not set(prefix) & set("{}*?[] ")):
+            raise ConfigurationError(
+                f"prefix must be a non-empty string without braces, spaces or glob characters, "
+                f"not {prefix!r}"
+            )
+        if on_redis_error not in ("fail", "local"):
+            raise ConfigurationError(
+                f"on_redis_error must be 'fail' or 'local', not {on_redis_error!r}"
+            )
+        self._where = where
+        self._prefix = prefix
+        self._on_error: OnRedisError = on_redis_error
+        self._lock_timeout = _positive("lock_timeout", lock_timeout)
+        self._slot_lease = _positive("slot_lease", slot_lease)
+        self._timeout = _positive("timeout", timeout)
+        self._local = LocalBackend()
+        self._client: aioredis.Redis | None = None
+        self._link: RedisLink | None = None
+        self._state = "unopened"
+
+    @property
+    def prefix(self) -> str:
+        """First part of every Redis key."""
+        return self._prefix
+
+    @property
+    def on_redis_error(self) -> OnRedisError:
+        """``"fail"`` or ``"local"``: what a Redis failure at run time does."""
+        return self._on_error
+
+    @property
+    def degraded(self) -> bool:
+        """True once Redis failed under ``"local"``: this process limits and caches alone."""
+        return self._link is not None and self._link.degraded
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The Redis client in use.
+
+        Raises:
+            ClientStateError: The backend is not open.
+        """
+        return self._require_link().client
+
+    async def open(self) -> RedisBackend:
+        """Connect and check that Redis answers ``PING``.
+
+        Returns:
+            The backend itself.
+
+        Raises:
+            BackendError: Redis is down, unreachable, or refused the credentials (the message
+                names the server with its password redacted).
+            ConfigurationError: The URL cannot be parsed.
+            ClientStateError: Already open, or closed (backends are not reusable).
+        """
+        if self._state == "open":
+            raise ClientStateError("the RedisBackend is already open")
+        if self._state == "closed":
+            raise ClientStateError("the RedisBackend was closed; create a new one")
+        client = self._given
+        if client is None:
+            assert self._url is not None
+            try:
+                client = aioredis.Redis.from_url(
+                    self._url,
+                    socket_timeout=self._timeout,
+                    socket_connect_timeout=self._timeout,
+                    # One quick retry rides out a blip; more would stall every request.
+                    retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
+                )
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"invalid Redis URL {self._where!r}: {str(exc).replace(self._url, '***')}"
+                ) from None
+        password = client.connection_pool.connection_kwargs.get("password")
+        link = RedisLink(
+            client,
+            prefix=self._prefix,
+            on_error=self._on_error,
+            where=self._where,
+            secret=password if isinstance(password, str) else None,
+            lease=self._slot_lease,
+            lock_timeout=self._lock_timeout,
+        )
+        try:
+            await asyncio.wait_for(client.ping(), self._timeout)
+        except REDIS_ERRORS as exc:
+            if self._given is None:
+                await client.aclose()
+            raise BackendError(
+                f"cannot reach Redis at {self._where}: {link.describe(exc)}; is redis-server "
+                "running and the URL (host, port, password) right?"
+            ) from None
+        self._client = client
+        self._link = link
+        self._state = "open"
+        return self
+
+    async def aclose(self) -> None:
+        """Close the connections this backend opened; closing twice is harmless.
+
+        A client passed in by the caller is left open: the caller owns it.
+        """
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        link, self._link = self._link, None
+        client, self._client = self._client, None
+        if link is not None:
+            await link.close(grace=self._timeout)
+        if client is not None and self._given is None:
+            try:
+                await client.aclose()
+            except REDIS_ERRORS as exc:
+                logger.debug("closing the Redis connection failed: %s", type(exc).__name__)
+
+    async def __aenter__(self) -> RedisBackend:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _require_link(self) -> RedisLink:
+        if self._link is not None:
+            return self._link
+        if self._state == "closed":
+            raise ClientStateError("the RedisBackend was closed; create a new one")
+        raise ClientStateError(
+            "the RedisBackend is not open: 'async with RedisBackend(...) as backend:' or "
+            "'await backend.open()' before opening a client with it"
+        )
+
+    def limiter(
+        self, *, scope: str, endpoint: str, rates: Sequence[Rate], clock: Clock
+    ) -> RateLimiter:
+        """Return the limiter enforcing ``rates`` on ``endpoint`` for ``scope``, in Redis.
+
+        Args:
+            scope: Opaque key-and-origin scope.
+            endpoint: The endpoint name.
+            rates: The ``(calls, period)`` pairs; every process should configure the same.
+            clock: Drives only the in-process fallback (Redis time drives the shared window).
+
+        Returns:
+            A :class:`RedisLimiter`.
+
+        Raises:
+            ClientStateError: The backend is not open.
+            ConfigurationError: A rate is invalid.
+        """
+        link = self._require_link()
+        fallback = self._local.limiter(scope=scope, endpoint=endpoint, rates=rates, clock=clock)
+        return RedisLimiter(link, scope=scope, endpoint=endpoint, rates=rates, fallback=fallback)
+
+    def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
+        """Return the shared cache of ``namespace`` for ``scope``.
+
+        Args:
+            scope: Opaque key-and-origin scope.
+            namespace: ``"search"`` or ``"meta"``; another namespace, whose values the
+                backend cannot encode, gets an in-process cache.
+            max_entries: Bound of the in-process fallback (Redis entries expire by TTL).
+            clock: Drives only the in-process fallback.
+
+        Returns:
+            A :class:`RedisCache` (or a :class:`MemoryCache` for an unknown namespace).
+
+        Raises:
+            ClientStateError: The backend is not open.
+            ConfigurationError: ``max_entries`` is not an int >= 1.
+        """
+        link = self._require_link()
+        fallback: MemoryCache[Any] = MemoryCache(max_entries=max_entries, clock=clock)
+        codec = CODECS.get(namespace)
+        if codec is None:
+            logger.debug("no Redis codec for cache namespace %r: kept in process", namespace)
+            return fallback
+        return RedisCache(link, scope=scope, namespace=namespace, codec=codec, fallback=fallback)
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisBackend({self._where!r}, prefix={self._prefix!r}, "
+            f"on_redis_error={self._on_error!r}, state={self._state!r})"
+        )

@@ -1,0 +1,297 @@
+"""``RedisCache``: search and meta answers shared by every process of one scope.
+
+Entries are stored encoded (see :mod:`._codec`) with Redis's own expiry (``SET ... PX``), so
+the TTL holds on the Redis clock and an expired entry is never served. There is no LRU bound
+in Redis: every entry expires with its TTL, and memory is capped, if needed, by the Redis
+server's ``maxmemory`` and ``maxmemory-policy`` (``volatile-lru`` suits these keys).
+
+:meth:`RedisCache.fill` makes one process fetch a missing answer while the others wait for it:
+a short lock (``SET NX PX lock_timeout``) elects the fetcher; the others poll for the value with
+a growing delay, and take the lock themselves if it expires without a value (holder died, or
+its answer was not cacheable). The lock is released only by its holder (token compared in a
+script), so a holder that outlived its lock never deletes someone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Generic, TypeVar
+
+from .._cache import MemoryCache
+from ._codec import Codec, CodecError
+from ._link import REDIS_ERRORS, RedisLink
+
+__all__ = ["RedisCache"]
+
+logger = logging.getLogger("lacale_async.fleet")
+
+V = TypeVar("V")
+
+# Polling delays of a process waiting for another one's fetch: fast at first (a search takes
+# tens of milliseconds), then slower so a long wait costs Redis a few calls per second.
+_FIRST_POLL = 0.02
+_MAX_POLL = 0.25
+_SCAN_BATCH = 500
+
+# KEYS: 1 lock. ARGV: 1 token. Deletes the lock only if it is still ours.
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class RedisCache(Generic[V]):
+    """A :class:`Cache` in Redis, shared by every process using the same scope.
+
+    Built by :meth:`RedisBackend.cache`, not directly. Expiry uses Redis's clock, not the
+    client's; ``max_entries`` does not apply (entries expire with their TTL).
+
+    Args:
+        link: The backend's connection and failure policy.
+        scope: The opaque key-and-origin scope.
+        namespace: What the cache holds (``"search"``, ``"meta"``).
+        codec: How values are stored.
+        fallback: The in-process cache used once the backend has gone local.
+    """
+
+    __slots__ = ("_codec", "_fallback", "_link", "_namespace", "_scope", "_unlock_script")
+
+    def __init__(
+        self,
+        link: RedisLink,
+        *,
+        scope: str,
+        namespace: str,
+        codec: Codec[V],
+        fallback: MemoryCache[V],
+    ) -> None:
+        self._link = link
+        self._scope = scope
+        self._namespace = namespace
+        self._codec = codec
+        self._fallback = fallback
+        self._unlock_script = link.client.register_script(_UNLOCK)
+
+    @property
+    def namespace(self) -> str:
+        """What the cache holds."""
+        return self._namespace
+
+    @property
+    def fallback(self) -> MemoryCache[V]:
+        """The in-process cache used after Redis failed under ``on_redis_error="local"``."""
+        return self._fallback
+
+    def _key(self, kind: str, key: str) -> str:
+        # Hashed: client keys hold free text (search queries) of any length.
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self._link.key(self._scope, kind, self._namespace, digest)
+
+    def _local(self) -> bool:
+        self._link.check_open()
+        return self._link.degraded
+
+    async def get(self, key: str) -> V | None:
+        """Return the live value stored under ``key``, or None.
+
+        An entry written by another SDK version, or corrupt, counts as absent and is removed.
+
+        Args:
+            key: The cache key.
+
+        Returns:
+            The decoded value, or None.
+
+        Raises:
+            BackendError: Redis failed and ``on_redis_error`` is ``"fail"``.
+            ClientStateError: The backend was closed.
+        """
+        if self._local():
+            return await self._fallback.get(key)
+        rkey = self._key("c", key)
+        try:
+            data = await self._link.client.get(rkey)
+        except REDIS_ERRORS as exc:
+            self._link.failed(exc, f"reading the {self._namespace} cache")
+            return await self._fallback.get(key)
+        if data is None:
+            return None
+        try:
+            return self._codec.decode(data)
+        except CodecError as exc:
+            logger.debug("dropping an unreadable %s cache entry: %s", self._namespace, exc)
+            await self.delete(key)
+            return None
+
+    async def set(self, key: str, value: V, ttl: float) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, for every process.
+
+        Args:
+            key: The cache key.
+            value: The value, encoded before it is stored.
+            ttl: Seconds to keep it (rounded up to the millisecond); ``<= 0`` or NaN stores
+                nothing and forgets any older value under ``key``.
+
+        Raises:
+            BackendError: Redis failed and ``on_redis_error`` is ``"fail"``.
+            ClientStateError: The backend was closed.
+        """
+        if not ttl > 0:
+            await self.delete(key)
+            return
+        if self._local():
+            await self._fallback.set(key, value, ttl)
+            return
+        data = self._codec.encode(value)
+        millis = max(1, math.ceil(ttl * 1000)) if math.isfinite(ttl) else None
+        try:
+            await self._link.client.set(self._key("c", key), data, px=millis)
+        except REDIS_ERRORS as exc:
+            self._link.failed(exc, f"writing the {self._namespace} cache")
+            await self._fallback.set(key, value, ttl)
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key`` in every process (no error when absent).
+
+        Args:
+            key: The cache key.
+
+        Raises:
+            BackendError: Redis failed and ``on_redis_error`` is ``"fail"``.
+            ClientStateError: The backend was closed.
+        """
+        await self._fallback.delete(key)
+        if self._local():
+            return
+        try:
+            await self._link.client.delete(self._key("c", key))
+        except REDIS_ERRORS as exc:
+            self._link.failed(exc, f"deleting from the {self._namespace} cache")
+
+    async def clear(self) -> None:
+        """Forget every entry of this scope and namespace (scanned by key prefix).
+
+        Raises:
+            BackendError: Redis failed and ``on_redis_error`` is ``"fail"``.
+            ClientStateError: The backend was closed.
+        """
+        await self._fallback.clear()
+        if self._local():
+            return
+        client = self._link.client
+        pattern = _glob_escape(self._link.key(self._scope, "c", self._namespace)) + ":*"
+        try:
+            batch: list[bytes | str] = []
+            async for rkey in client.scan_iter(match=pattern, count=_SCAN_BATCH):
+                batch.append(rkey)
+                if len(batch) >= _SCAN_BATCH:
+                    await client.delete(*batch)
+                    batch.clear()
+            if batch:
+                await client.delete(*batch)
+        except REDIS_ERRORS as exc:
+            self._link.failed(exc, f"clearing the {self._namespace} cache")
+
+    def fill(self, key: str) -> AbstractAsyncContextManager[V | None]:
+        """Elect one process to fetch ``key``; yield the value if another one stored it.
+
+        Yields None to the process holding the lock (it fetches, calls :meth:`set`, and the
+        lock is released on exit) and to a process that waited ``lock_timeout`` in vain;
+        yields the value to a process that saw it appear while waiting.
+
+        Args:
+            key: The cache key about to be fetched.
+
+        Returns:
+            An async context manager yielding the stored value or None.
+        """
+        return self._fill(key)
+
+    @asynccontextmanager
+    async def _fill(self, key: str) -> AsyncIterator[V | None]:
+        if self._local():
+            yield None
+            return
+        lock = self._key("lock", key)
+        token = secrets.token_hex(12)
+        value, held = await self._wait_turn(key, lock, token)
+        if value is not None:
+            yield value
+            return
+        try:
+            yield None
+        finally:
+            if held:
+                await self._unlock(lock, token)
+
+    async def _wait_turn(self, key: str, lock: str, token: str) -> tuple[V | None, bool]:
+        """Return ``(value, False)`` once stored by another, or ``(None, True)`` with the lock.
+
+        ``(None, False)`` means: fetch without the lock (waited too long, or gone local).
+        """
+        link = self._link
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + link.lock_timeout
+        lock_ms = max(1, math.ceil(link.lock_timeout * 1000))
+        delay = _FIRST_POLL
+        while True:
+            value = await self.get(key)
+            if value is not None:
+                return value, False
+            if self._local():
+                return None, False
+            try:
+                locked = await link.client.set(lock, token, nx=True, px=lock_ms)
+            except REDIS_ERRORS as exc:
+                link.failed(exc, f"locking a {self._namespace} cache entry")
+                return None, False
+            if locked:
+                # The previous holder may have stored the value and unlocked between our read
+                # and our lock: read again, or this process would fetch it a second time.
+                try:
+                    value = await self.get(key)
+                except BaseException:
+                    await self._unlock(lock, token)
+                    raise
+                if value is None:
+                    return None, True
+                await self._unlock(lock, token)
+                return value, False
+            if loop.time() >= deadline:
+                # The lock expires after lock_timeout, so waiting longer means a chain of
+                # holders that never stored a value: fetch rather than wait without bound.
+                return None, False
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, _MAX_POLL)
+
+    async def _unlock(self, lock: str, token: str) -> None:
+        link = self._link
+        if link.closed:
+            return  # the lock expires on its own; a closed client must not reconnect
+        # Shielded: a cancelled holder must still let the waiters take over at once.
+        call = link.spawn(self._unlock_script(keys=[lock], args=[token]))
+        try:
+            await asyncio.shield(call)
+        except REDIS_ERRORS as exc:
+            logger.warning(
+                "Redis at %s failed while unlocking a %s cache entry (%s); other processes "
+                "wait for the lock to expire",
+                link.where,
+                self._namespace,
+                link.describe(exc),
+            )
+
+    def __repr__(self) -> str:
+        return f"RedisCache(namespace={self._namespace!r})"

@@ -1,0 +1,340 @@
+"""``RedisLimiter``: the local limiter's window guarantee, held across processes through Redis.
+
+The guarantee is the one of :class:`lacale_async.WindowLimiter` (read its module docstring):
+for every ``(N, T)``, no window of ``T`` seconds ever holds more than ``N`` requests of one
+scope and endpoint *as the tracker sees their arrivals*, now whichever process sent them.
+A slot counts as "now" while its request runs and is stamped at its exit (response received),
+after which it frees at ``exit + T + margin``.
+
+Why a Lua script and not ``limits``' ``MovingWindowRateLimiter`` (evaluated, version 5.x):
+
+* it stamps entries with the *client's* ``time.time()``: on hosts whose clocks disagree by
+  100 ms, a 1 s window is off by 10 % and arrivals can exceed the limit. The script reads the
+  Redis server's ``TIME``: one clock for the whole fleet, so client skew cannot matter;
+* it stamps a request when it is let in, never when it ends, so a slow request leaves the
+  window before the server has counted it: there is no notion of a slot in flight;
+* each rate is a separate key and call: several rates cannot be tested and taken at once;
+* windows are whole seconds (``RateLimitItem`` granularity), and a refusal does not say how
+  long to wait, so waiters would have to poll blindly.
+
+The script (one atomic call) reclaims slots whose holder vanished, reads the pause deadline,
+checks every rate and either takes a slot or returns the exact wait, which the caller sleeps.
+Within one process, waiters queue on a lock so only the head of the queue polls Redis; across
+processes there is no FIFO order, but nobody spins: every refusal names its own wait.
+
+A slot taken in Redis carries a lease (``slot_lease``): if its process dies mid-request, the
+slot counts as finished when the lease ends, so a crash costs one slot for the lease and never
+blocks the endpoint for good. The lease must be longer than the client's ``timeout``.
+
+Redis's ``TIME`` is the Redis host's wall clock: a step of that clock (not a slew, which is
+what NTP does) shifts the windows. The margin absorbs the rest: Redis time is read after the
+response arrived and before the request leaves, so it brackets the tracker's arrival stamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+
+from .._errors import ClientStateError
+from .._limiter import Rate, RateLimiter, default_margin, parse_rates
+from ._link import REDIS_ERRORS, RedisLink
+
+__all__ = ["RedisLimiter"]
+
+logger = logging.getLogger("lacale_async.fleet")
+
+# Shortest sleep between two polls: a wait Redis rounds to a microsecond must not turn into a
+# burst of calls.
+_MIN_SLEEP = 0.001
+
+# KEYS: 1 slots in flight (token -> lease end), 2 finished slots (token -> exit time),
+#       3 pause deadline, 4 longest window + margin in use (how long history must be kept).
+# ARGV: 1 token, 2 lease, 3 this limiter's longest span, then (calls, period + margin) pairs.
+# Returns {1, now} when the slot is taken, else {0, seconds to wait}; numbers as strings since
+# Redis truncates Lua numbers to integers.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local lease = tonumber(ARGV[2])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now),
+                         'WITHSCORES')
+for i = 1, #stale, 2 do
+  -- The holder vanished: its request ended at the latest when its lease did.
+  redis.call('ZADD', KEYS[2], stale[i + 1], stale[i])
+  redis.call('ZREM', KEYS[1], stale[i])
+end
+local wait = 0
+local pause = redis.call('GET', KEYS[3])
+if pause then wait = tonumber(pause) - now end
+local busy = redis.call('ZCARD', KEYS[1])
+local horizon = math.max(tonumber(ARGV[3]), tonumber(redis.call('GET', KEYS[4]) or '0'))
+for i = 4, #ARGV, 2 do
+  local calls = tonumber(ARGV[i])
+  local span = tonumber(ARGV[i + 1])
+  if busy >= calls then
+    -- Every slot is held by a running request: none frees before one ends, and then not
+    -- before that exit + span, so span is a wait that can never be too long.
+    if span > wait then wait = span end
+  else
+    local e = redis.call('ZREVRANGE', KEYS[2], calls - busy - 1, calls - busy - 1, 'WITHSCORES')
+    if #e == 2 then
+      local w = tonumber(e[2]) + span - now
+      if w > wait then wait = w end
+    end
+  end
+end
+if wait > 0.000001 then
+  return {0, string.format('%.6f', wait)}
+end
+local ttl = math.ceil((horizon + lease) * 1000)
+redis.call('ZADD', KEYS[1], string.format('%.6f', now + lease), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.6f', now - horizon))
+redis.call('SET', KEYS[4], string.format('%.6f', horizon), 'PX', ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {1, string.format('%.6f', now)}
+"""
+
+# KEYS: 1 in flight, 2 finished, 4 horizon (as above). ARGV: 1 token, 2 lease, 3 span.
+# Stamps the exit with the server's clock; also re-stamps a slot already reclaimed as stale,
+# since its request really ended only now.
+_RELEASE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], string.format('%.6f', now), ARGV[1])
+local horizon = math.max(tonumber(ARGV[3]), tonumber(redis.call('GET', KEYS[3]) or '0'))
+redis.call('PEXPIRE', KEYS[2], math.ceil((horizon + tonumber(ARGV[2])) * 1000))
+return 1
+"""
+
+# KEYS: 1 pause deadline. ARGV: 1 seconds. Only ever moves the deadline later.
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local deadline = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if deadline > current then
+  redis.call('SET', KEYS[1], string.format('%.6f', deadline), 'PX',
+             math.ceil(tonumber(ARGV[1]) * 1000) + 1)
+end
+return 1
+"""
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisLimiter:
+    """A :class:`RateLimiter` whose window and 429 pause live in Redis, shared by processes.
+
+    Built by :meth:`RedisBackend.limiter`, not directly. Time comes from the Redis server (one
+    clock for every process); waits are real sleeps, so the client's ``clock`` only drives the
+    in-process fallback used after a Redis failure under ``on_redis_error="local"``.
+
+    Args:
+        link: The backend's connection and failure policy.
+        scope: The opaque key-and-origin scope.
+        endpoint: The endpoint name (``"search"``...).
+        rates: The ``(calls, period)`` pairs that must all hold.
+        fallback: The in-process limiter used once the backend has gone local.
+
+    Raises:
+        ConfigurationError: A rate is invalid.
+    """
+
+    __slots__ = (
+        "_acquire_script",
+        "_args",
+        "_endpoint",
+        "_fallback",
+        "_gate",
+        "_keys",
+        "_link",
+        "_pause_script",
+        "_rates",
+        "_release_script",
+        "_span",
+    )
+
+    def __init__(
+        self,
+        link: RedisLink,
+        *,
+        scope: str,
+        endpoint: str,
+        rates: Sequence[Rate],
+        fallback: RateLimiter,
+    ) -> None:
+        checked = parse_rates(rates, name=f"{endpoint}_rate")
+        self._rates = tuple((n, t) for n, t in checked)
+        spans = [(n, t + default_margin(t)) for n, t in checked]
+        self._span = max(span for _, span in spans)
+        self._args: list[str | int] = []
+        for calls, span in spans:
+            self._args += [calls, f"{span:.6f}"]
+        self._link = link
+        self._endpoint = endpoint
+        self._fallback = fallback
+        self._keys = [link.key(scope, "rl", endpoint, part) for part in ("busy", "done", "pause")]
+        self._keys.append(link.key(scope, "rl", endpoint, "span"))
+        # Only the head of this process's queue polls Redis; the others wait their turn here.
+        self._gate = asyncio.Lock()
+        # Registered once: calls go by SHA and reload the script if Redis lost it.
+        self._acquire_script = link.client.register_script(_ACQUIRE)
+        self._release_script = link.client.register_script(_RELEASE)
+        self._pause_script = link.client.register_script(_PAUSE)
+
+    @property
+    def rates(self) -> list[Rate]:
+        """The ``(calls, period)`` pairs this limiter enforces."""
+        return list(self._rates)
+
+    @property
+    def fallback(self) -> RateLimiter:
+        """The in-process limiter used after Redis failed under ``on_redis_error="local"``."""
+        return self._fallback
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Return a context manager holding one slot, in Redis, while the request runs.
+
+        Entering may raise :class:`BackendError` (Redis failed under ``"fail"``) or
+        :class:`ClientStateError` (the backend was closed). Leaving never raises for Redis: a
+        slot whose exit cannot be recorded frees when its lease ends.
+
+        Returns:
+            An async context manager: entering waits for the budget, leaving stamps the exit.
+        """
+        return _RedisSlot(self)
+
+    async def pause(self, seconds: float) -> None:
+        """Let nobody in, in any process of this scope, for ``seconds`` from now.
+
+        Args:
+            seconds: Pause length; NaN and values ``<= 0`` are ignored.
+
+        Raises:
+            BackendError: Redis failed and ``on_redis_error`` is ``"fail"``.
+        """
+        if not seconds > 0:
+            return
+        # Also held locally, so the pause survives a fall back to the in-process limiter.
+        await self._fallback.pause(seconds)
+        link = self._link
+        if link.degraded:
+            return
+        link.check_open()
+        try:
+            await self._pause_script(keys=[self._keys[2]], args=[f"{seconds:.6f}"])
+        except REDIS_ERRORS as exc:
+            link.failed(exc, f"sharing a 429 pause of {self._endpoint}")
+
+    async def _try(self, token: str) -> tuple[bool, float]:
+        link = self._link
+        reply = await self._acquire_script(
+            keys=self._keys, args=[token, f"{link.lease:.6f}", f"{self._span:.6f}", *self._args]
+        )
+        return int(reply[0]) == 1, float(_text(reply[1]))
+
+    async def _exit(self, token: str) -> None:
+        link = self._link
+        await self._release_script(
+            keys=[self._keys[0], self._keys[1], self._keys[3]],
+            args=[token, f"{link.lease:.6f}", f"{self._span:.6f}"],
+        )
+
+    async def _release_if_taken(self, call: asyncio.Task[tuple[bool, float]], token: str) -> None:
+        try:
+            taken, _ = await call
+            if taken:
+                await self._exit(token)
+        except REDIS_ERRORS:
+            pass  # the lease frees the slot
+
+    async def _acquire(self) -> str | None:
+        """Wait for a slot in Redis; return its token, or None once the backend went local."""
+        link = self._link
+        async with self._gate:
+            token = secrets.token_hex(12)
+            while not link.degraded:
+                link.check_open()
+                # Shielded: cancelling a waiter must not lose a slot the script already took.
+                call = link.spawn(self._try(token))
+                try:
+                    taken, wait = await asyncio.shield(call)
+                except asyncio.CancelledError:
+                    link.spawn(self._release_if_taken(call, token))
+                    raise
+                except REDIS_ERRORS as exc:
+                    link.failed(exc, f"waiting for a {self._endpoint} rate-limit slot")
+                    return None
+                if taken:
+                    return token
+                await asyncio.sleep(max(wait, _MIN_SLEEP))
+        return None
+
+    async def _release(self, token: str) -> None:
+        link = self._link
+        if link.closed:
+            return  # the lease frees the slot; a closed client must not reconnect
+        call = link.spawn(self._exit(token))
+        try:
+            await asyncio.shield(call)
+        except REDIS_ERRORS as exc:
+            if link.on_error == "local":
+                link.failed(exc, f"ending a {self._endpoint} request")
+            else:
+                # Raising here would throw away a response the tracker already sent.
+                logger.warning(
+                    "Redis at %s failed while ending a %s request (%s); its slot frees when "
+                    "its lease ends",
+                    link.where,
+                    self._endpoint,
+                    link.describe(exc),
+                )
+
+    def __repr__(self) -> str:
+        return f"RedisLimiter(name={self._endpoint!r}, rates={self.rates!r})"
+
+
+class _RedisSlot:
+    """One request's occupancy of a :class:`RedisLimiter` (entered at most once)."""
+
+    __slots__ = ("_entered", "_limiter", "_local", "_token")
+
+    def __init__(self, limiter: RedisLimiter) -> None:
+        self._limiter = limiter
+        self._entered = False
+        self._token: str | None = None
+        self._local: AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        if self._entered:
+            raise ClientStateError("a rate-limit slot cannot be entered twice")
+        self._entered = True
+        limiter = self._limiter
+        token = await limiter._acquire()
+        if token is not None:
+            self._token = token
+            return
+        # Redis failed under on_redis_error="local": the request still passes a limiter.
+        local = limiter._fallback.slot()
+        await local.__aenter__()
+        self._local = local
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._local is not None:
+            await self._local.__aexit__(exc_type, exc, tb)
+        elif self._token is not None:
+            await self._limiter._release(self._token)
