@@ -435,8 +435,8 @@ class LaCaleClient:
         if prepared is not None:
             return prepared
         q = check_query(query)
-        cats = check_categories(categories)
-        tmdb = check_tmdb_id(tmdb_id)
+        cats = check_categories(categories) if categories else ()
+        tmdb = check_tmdb_id(tmdb_id) if tmdb_id is not None else None
         params: list[tuple[str, str]] = []
         if q:
             params.append(("q", q))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -10,11 +11,20 @@ import msgspec
 __all__ = ["normalize_query", "search_cache_key"]
 
 
+# The combining diacritics block, what "accents removed" strips (the usual NFD idiom).
+_ACCENTS = re.compile("[\u0300-\u036f]+")
+
+
 def normalize_query(q: str | None) -> str:
-    """Return ``q`` the way the tracker compares it: case-folded, unaccented, spaces collapsed.
+    """Return ``q`` the way the tracker compares it: lowercase, unaccented, spaces collapsed.
 
     The tracker lowercases the query and removes accents before searching, so ``"Amélie"``
     and ``"amelie "`` return the same torrents and may share one cache entry.
+
+    The folding is deliberately no broader than the documented one (``lower()``, not
+    ``casefold()``; NFD, not NFKD; only the combining diacritics block): a cache key may be
+    finer than the tracker's equivalence (a missed sharing costs one request) but never
+    coarser (that would answer one query with another's results).
 
     Args:
         q: The search text, or None.
@@ -24,13 +34,11 @@ def normalize_query(q: str | None) -> str:
     """
     if not q:
         return ""
-    if q.isascii():
-        # No accents to strip; casefold equals lower for ASCII. Five times faster.
-        return " ".join(q.lower().split())
-    # Casefold first: it can produce decomposable characters (U+0130 -> "i" + combining dot).
-    decomposed = unicodedata.normalize("NFKD", q.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.split())
+    lowered = q.lower()
+    if not lowered.isascii():
+        # Lowercase first: "İ".lower() is "i" + a combining dot, which then goes too.
+        lowered = _ACCENTS.sub("", unicodedata.normalize("NFD", lowered))
+    return " ".join(lowered.split())
 
 
 def search_cache_key(
@@ -50,7 +58,9 @@ def search_cache_key(
     Returns:
         A string key; two scopes never share a key.
     """
-    cats = sorted(set(categories or ()))
+    # JSON keeps category names apart whatever they contain ("a,b" is not "a", "b").
+    cats = msgspec.json.encode(sorted(set(categories))).decode() if categories else ""
     tmdb = "" if tmdb_id is None else str(tmdb_id).strip()
-    # JSON keeps the parts unambiguous whatever characters they contain.
-    return msgspec.json.encode(["search", scope, normalize_query(query), cats, tmdb]).decode()
+    # \x1f cannot occur in a normalised query (str.split() treats it as whitespace), in the
+    # scope (hex), or unescaped in JSON, so the fields cannot run into each other; tmdb is last.
+    return f"search\x1f{scope}\x1f{normalize_query(query)}\x1f{cats}\x1f{tmdb}"

@@ -187,19 +187,24 @@ class Transport:
         query = [*params, *self._auth_params] if self._auth_params else params
         for _ in range(_MAX_REDIRECTS + 1):
             try:
-                async with session.request(
-                    method,
-                    url,
-                    params=query,
-                    data=self._form(form) if form is not None else None,
-                    allow_redirects=False,
+                async with (
+                    session.request(method, url, params=query, allow_redirects=False)
+                    if form is None
+                    else session.request(
+                        method, url, params=query, data=self._form(form), allow_redirects=False
+                    )
                 ) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         url = self._follow(url, resp.headers["Location"])
                         if resp.status == 303:
                             method, form = "GET", None
                         continue
-                    body = await self._read(resp, shown)
+                    length = resp.content_length
+                    if length is not None and length <= self._max_body:
+                        # The common case, read in one go (the cap is checked first).
+                        body = await resp.read()
+                    else:
+                        body = await self._read_capped(resp, shown)
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug(
                             "%s %s -> %d (%d bytes)",
@@ -250,14 +255,13 @@ class Transport:
         # The key is re-added from _auth_params; drop any copy the Location may echo.
         return target.with_query({k: v for k, v in target.query.items() if k not in _KEY_PARAMS})
 
-    async def _read(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
+    async def _read_capped(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
+        """Read a body of unknown or excessive length without ever holding more than the cap."""
         length = resp.content_length
         if length is not None:
-            if length > self._max_body:
-                raise TransportError(
-                    f"{shown}: the answer is {length} bytes, over the {self._max_body}-byte cap"
-                )
-            return await resp.read()
+            raise TransportError(
+                f"{shown}: the answer is {length} bytes, over the {self._max_body}-byte cap"
+            )
         # No Content-Length (chunked): count as it streams so a huge answer cannot exhaust memory.
         chunks: list[bytes] = []
         size = 0

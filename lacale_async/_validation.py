@@ -38,6 +38,9 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?")
 # Header values cannot hold control characters; a key with one would also be a header-injection
 # vector, so refuse it outright rather than let aiohttp fail with a message that quotes it.
 _KEY_OK = re.compile(r"[\x21-\x7e]+")
+# Slugs are short words joined by dashes; refusing separators keeps "films,series" (one
+# string) from silently matching nothing, and keeps cache keys unambiguous.
+_SLUG_OK = re.compile(r"[^\s,\x00-\x1f\x7f]+")
 
 
 def check_query(query: str | None) -> str | None:
@@ -67,6 +70,11 @@ def check_categories(categories: str | Sequence[str]) -> tuple[str, ...]:
     for cat in items:
         if not isinstance(cat, str) or not cat.strip():
             raise ValidationError(f"category slugs must be non-empty strings, got {cat!r}")
+        if not _SLUG_OK.fullmatch(cat):
+            raise ValidationError(
+                f"{cat[:70]!r} is not a category slug (one slug per item, no spaces or commas: "
+                "categories=['films', 'series'])"
+            )
         if len(cat) > MAX_CATEGORY_LENGTH:
             raise ValidationError(
                 f"category {cat[:20]!r}... is {len(cat)} characters long; "
