@@ -426,8 +426,12 @@ class LaCaleClient:
         """
         if categories.__class__ is list:
             categories = tuple(categories)
-        # The type of tmdb_id is part of the key: True == 1 must not reuse 1's validation.
-        memo_key: object = (query, categories, tmdb_id.__class__, tmdb_id)
+        memo_key: object
+        if tmdb_id is None and not categories and query.__class__ is str:
+            memo_key = query  # the common case, and the cheapest key to hash
+        else:
+            # The type of tmdb_id is part of the key: True == 1 must not reuse 1's validation.
+            memo_key = (query, categories, tmdb_id.__class__, tmdb_id)
         try:
             prepared = self._prepared.get(memo_key)
         except TypeError:  # an unhashable element: validation below explains what is wrong
@@ -464,7 +468,7 @@ class LaCaleClient:
     ) -> tuple[Torrent, ...]:
         """Send a search and cache the answer under ``key`` (None: do not cache)."""
         resp = await self._call("search", "GET", "/api/external", params=params)
-        torrents = tuple(self._decode(resp, decode_search, "a JSON list of torrents"))
+        torrents = self._decode(resp, decode_search, "a JSON list of torrents")
         if key is not None:
             ttl = ttl_from_headers(resp.headers, self._cache_ttl)
             if ttl > 0:

@@ -217,13 +217,15 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-_SEARCH_DECODER = msgspec.json.Decoder(list[Torrent])
-_LENIENT_SEARCH_DECODER = msgspec.json.Decoder(list[_LenientTorrent])
+# Tuples: the client caches and shares answers, so they are decoded straight into an
+# immutable container (no copy on the way to the cache).
+_SEARCH_DECODER = msgspec.json.Decoder(tuple[Torrent, ...])
+_LENIENT_SEARCH_DECODER = msgspec.json.Decoder(tuple[_LenientTorrent, ...])
 _META_DECODER = msgspec.json.Decoder(_WireMeta)
 _UPLOAD_DECODER = msgspec.json.Decoder(_WireUpload)
 
 
-def decode_search(body: bytes) -> list[Torrent]:
+def decode_search(body: bytes) -> tuple[Torrent, ...]:
     """Decode a search answer.
 
     Raises:
@@ -235,7 +237,7 @@ def decode_search(body: bytes) -> list[Torrent]:
     except msgspec.ValidationError:
         # Maybe only naive dates; anything else fails again below with the real message.
         lenient = _LENIENT_SEARCH_DECODER.decode(body)
-    return [
+    return tuple(
         Torrent(
             title=t.title,
             guid=t.guid,
@@ -248,7 +250,7 @@ def decode_search(body: bytes) -> list[Torrent]:
             info_hash=t.info_hash,
         )
         for t in lenient
-    ]
+    )
 
 
 def decode_meta(body: bytes) -> Meta:
