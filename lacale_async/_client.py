@@ -74,7 +74,7 @@ DEFAULT_UPLOAD_RATE: RateArg = (30, 60.0)
 
 _MAX_TORRENT_SIZE = 10 * 1024 * 1024
 # Searches whose validation and cache key are remembered per client (cleared when full).
-_PREPARED_MAX = 4096
+_PREPARED_MAX = 256
 _MAX_NFO_SIZE = 1024 * 1024
 
 T = TypeVar("T")
