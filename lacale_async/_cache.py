@@ -67,7 +67,7 @@ class MemoryCache(Generic[V]):
         ConfigurationError: ``max_entries`` is not an int >= 1.
     """
 
-    __slots__ = ("_clock", "_data", "_max", "_next_expiry")
+    __slots__ = ("_clock", "_data", "_max", "_next_expiry", "_now")
 
     def __init__(self, *, max_entries: int = 1024, clock: Clock) -> None:
         if not (
@@ -76,6 +76,7 @@ class MemoryCache(Generic[V]):
             raise ConfigurationError(f"max_entries must be an int >= 1, got {max_entries!r}")
         self._max = max_entries
         self._clock = clock
+        self._now = clock.now  # bound once: the hit path reads the clock on every call
         # key -> (expiry time, value), least recently used first.
         self._data: OrderedDict[str, tuple[float, V]] = OrderedDict()
         # No entry expires before this: lets a full cache skip the expiry sweep on most inserts.
@@ -114,7 +115,7 @@ class MemoryCache(Generic[V]):
         entry = self._data.get(key)
         if entry is None:
             return None
-        if entry[0] <= self._clock.now():
+        if entry[0] <= self._now():
             del self._data[key]
             return None
         self._data.move_to_end(key)

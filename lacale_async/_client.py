@@ -388,7 +388,14 @@ class LaCaleClient:
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
-        key, params = self._prepare_search(query, categories, tmdb_id)
+        # Inlined memo hit for the commonest call, search("text"): the cache-hit path is
+        # otherwise dominated by call overhead.
+        prepared = (
+            self._prepared.get(query)
+            if tmdb_id is None and not categories and query.__class__ is str
+            else None
+        )
+        key, params = prepared or self._prepare_search(query, categories, tmdb_id)
         live = self._live or self._require_open()
         stats = self._stats
         if cache == "use":
