@@ -39,7 +39,7 @@ class SearchQuery(msgspec.Struct, frozen=True):
 
     query: str | None = None
     categories: tuple[str, ...] = ()
-    tmdb_id: str | None = None
+    tmdb_id: int | str | None = None
 
 
 class SearchOutcome(msgspec.Struct):

@@ -28,12 +28,15 @@ from ._errors import (
     ConflictError,
     ConnectError,
     DestinationExistsError,
+    LaCaleError,
     RateLimitError,
     ResponseError,
+    StorageError,
     TransportError,
     UploadRejectedError,
     ValidationError,
     error_for_status,
+    redact_url,
 )
 from ._files import resolve_destination, safe_filename, write_atomic
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
@@ -53,6 +56,7 @@ from ._validation import (
     check_info_hash,
     check_query,
     check_tags,
+    check_text,
     check_title,
     check_tmdb_id,
     check_tmdb_type,
@@ -112,7 +116,7 @@ def _server_message(resp: Response) -> str:
     if body.lstrip()[:1] in (b"{", b"["):
         try:
             data = msgspec.json.decode(resp.body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             pass
         else:
             if isinstance(data, dict):
@@ -198,15 +202,32 @@ class LaCaleClient:
             raise ConfigurationError(
                 f"source_policy must be 'set', 'refuse' or 'keep', not {source_policy!r}"
             )
+        for name, value in (
+            ("cache_ttl", cache_ttl),
+            ("meta_ttl", meta_ttl),
+            ("timeout", timeout),
+            ("max_retry_wait", max_retry_wait),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}")
         for name, value in (("cache_ttl", cache_ttl), ("meta_ttl", meta_ttl)):
             if not value >= 0:
                 raise ConfigurationError(f"{name} must be >= 0 seconds, not {value!r}")
-        if not (isinstance(max_retries, int) and max_retries >= 0):
-            raise ConfigurationError(f"max_retries must be an int >= 0, not {max_retries!r}")
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
-        if not (isinstance(cache_size, int) and cache_size >= 1):
-            raise ConfigurationError(f"cache_size must be an int >= 1, not {cache_size!r}")
+        if not max_retry_wait >= 0:
+            raise ConfigurationError(f"max_retry_wait must be >= 0 seconds, not {max_retry_wait!r}")
+        for name, count, minimum in (
+            ("max_retries", max_retries, 0),
+            ("cache_size", cache_size, 1),
+            ("max_body_size", max_body_size, 1),
+        ):
+            if isinstance(count, bool) or not isinstance(count, int) or count < minimum:
+                raise ConfigurationError(f"{name} must be an int >= {minimum}, not {count!r}")
+        if user_agent is not None and not (
+            isinstance(user_agent, str) and user_agent.isprintable() and user_agent.isascii()
+        ):
+            raise ConfigurationError("user_agent must be printable ASCII text (no line breaks)")
         self._key = Secret(key)
         self._auth: AuthMode = auth
         # Validate rates now so a typo fails at construction, not at the first request.
@@ -446,7 +467,7 @@ class LaCaleClient:
         if prepared is not None:
             return prepared
         q = check_query(query)
-        cats = check_categories(categories) if categories else ()
+        cats = check_categories(categories)
         tmdb = check_tmdb_id(tmdb_id) if tmdb_id is not None else None
         params: list[tuple[str, str]] = []
         if q:
@@ -498,6 +519,8 @@ class LaCaleClient:
             ClientStateError: The client is not open.
         """
         live = self._require_open()
+        if cache not in ("use", "refresh", "bypass"):
+            raise ValidationError(f"cache must be 'use', 'refresh' or 'bypass', not {cache!r}")
         key = f"{self._scope}|meta"
         if cache == "bypass":
             return await self._request_meta(None)
@@ -582,8 +605,7 @@ class LaCaleClient:
         if not isinstance(category, str) or not category.strip():
             raise ValidationError("category must be a category id or slug")
         tag_list = check_tags(tags)
-        if description is not None and not isinstance(description, str):
-            raise ValidationError("description must be a string")
+        check_text(description, "description")
         policy = self._source_policy if source_policy is None else source_policy
         if policy not in ("set", "refuse", "keep"):
             raise ValidationError(
@@ -641,11 +663,20 @@ class LaCaleClient:
             )
         finally:
             self._uploads_in_flight.discard(info_hash)
-        result, message = self._decode(resp, decode_upload, "the upload JSON object")
+        try:
+            result, message = self._decode(resp, decode_upload, "the upload JSON object")
+        except ResponseError as exc:
+            exc.outcome_unknown = True
+            exc.message = (
+                f"{exc.message}. The upload body was sent, so the tracker may or may not have "
+                f"recorded it: search for info hash {info_hash} before uploading again"
+            )
+            raise
         if not result.success:
             raise UploadRejectedError(
                 f"the tracker refused the upload of {clean_title!r} "
-                f"(HTTP {resp.status}, success: false): {message or 'no reason given'}"
+                f"(HTTP {resp.status}, success: false): "
+                f"{self._scrub(message) or 'no reason given'}"
             )
         return msgspec.structs.replace(result, info_hash=info_hash, torrent=data)
 
@@ -706,11 +737,25 @@ class LaCaleClient:
         """
         check_info_hash(info_hash)
         # Fail before spending a request (and rate budget) on a file we may not write.
-        target, is_dir = await anyio.to_thread.run_sync(_check_destination, path_or_dir, overwrite)
+        try:
+            target, is_dir = await anyio.to_thread.run_sync(
+                _check_destination, path_or_dir, overwrite
+            )
+        except LaCaleError:
+            raise
+        except OSError as exc:
+            refused = StorageError(f"cannot write to {path_or_dir!s}: {exc.strerror or exc}")
+            raise refused from None
         body, info = await self._download(info_hash)
-        if is_dir:
-            target = resolve_destination(target, info.name or info_hash)
-        return await write_atomic(target, body, overwrite=overwrite)
+        try:
+            if is_dir:
+                target = resolve_destination(target, info.name or info_hash)
+            return await write_atomic(target, body, overwrite=overwrite)
+        except LaCaleError:
+            raise
+        except OSError as exc:
+            failure = StorageError(f"cannot write {target}: {exc.strerror or exc}")
+        raise failure
 
     def search_many(
         self,
@@ -737,11 +782,24 @@ class LaCaleClient:
             ClientStateError: The client is not open.
         """
         self._require_open()
-        items = [SearchQuery(query=q) if isinstance(q, str) else q for q in queries]
-        for item in items:
-            check_query(item.query)
-            check_categories(item.categories)
-            check_tmdb_id(item.tmdb_id)
+        if isinstance(queries, (str, bytes)):
+            raise ValidationError(
+                "queries must be an iterable of queries, not a single string; "
+                "use search() for one query"
+            )
+        items: list[SearchQuery] = []
+        for q in queries:
+            if isinstance(q, str):
+                q = SearchQuery(query=q)
+            elif not isinstance(q, SearchQuery):
+                raise ValidationError(f"a query must be a str or a SearchQuery, not {q!r}")
+            check_query(q.query)
+            check_tmdb_id(q.tmdb_id)
+            cats = check_categories(q.categories)
+            if cats != q.categories:
+                # A list given for categories would make the query unhashable downstream.
+                q = msgspec.structs.replace(q, categories=cats)
+            items.append(q)
 
         async def run(item: SearchQuery) -> list[Torrent]:
             return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
@@ -751,21 +809,31 @@ class LaCaleClient:
     # -- plumbing --------------------------------------------------------------------------
 
     def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
+        detail = ""
         try:
             if resp.content_type != "text/html":
                 return decoder(resp.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            # Sniff only on failure: the success path must not copy the body.
-            if resp.body[:512].lstrip()[:1] != b"<":
-                raise ResponseError(
-                    f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
-                    f"{promised}: {exc}"
-                ) from None
-        raise ResponseError(
-            f"{resp.method} {resp.url} answered {resp.status} with an HTML page "
-            f"({_server_message(resp)}) where {promised} was expected; a Cloudflare "
-            "challenge or a maintenance page?"
-        )
+            detail = str(exc)
+        except RecursionError:
+            detail = "nested too deeply"
+        # Sniff only on failure: the success path must not copy the body.
+        if detail and resp.body[:512].lstrip()[:1] != b"<":
+            failure = ResponseError(
+                f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
+                f"{promised}: {self._scrub(detail)}"
+            )
+        else:
+            failure = ResponseError(
+                f"{resp.method} {resp.url} answered {resp.status} with an HTML page "
+                f"({self._scrub(_server_message(resp))}) where {promised} was expected; a "
+                "Cloudflare challenge or a maintenance page?"
+            )
+        raise failure
+
+    def _scrub(self, text: str) -> str:
+        """Remove the key (raw, URL-encoded, or as a query parameter) from server text."""
+        return self._key.scrub(redact_url(text))
 
     async def _call(
         self,
@@ -826,8 +894,9 @@ class LaCaleClient:
                     retry_after = error.retry_after
                     pause = retry_after if retry_after is not None else self._backoff.delay(attempt)
                     if limiter is not None:
-                        # Everyone queued on this endpoint waits, not only this caller.
-                        await limiter.pause(pause)
+                        # Everyone queued on this endpoint waits, not only this caller; never
+                        # longer than max_retry_wait, or one 429 could stall the client for days.
+                        await limiter.pause(min(pause, self._max_retry_wait))
                     if retry_after is not None and retry_after > self._max_retry_wait:
                         counters.errors += 1
                         raise error
@@ -844,7 +913,7 @@ class LaCaleClient:
                 await clock.sleep(delay)
 
     def _api_error(self, resp: Response, *, idempotent: bool, info_hash: str | None) -> APIError:
-        server = self._key.scrub(_server_message(resp))
+        server = self._scrub(_server_message(resp))
         hint = _HINTS.get(resp.status, "server error" if resp.status >= 500 else "refused")
         text = f"{resp.method} {resp.url} -> HTTP {resp.status}: {hint}"
         if server:
@@ -910,6 +979,8 @@ class _Live:
 def _check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> tuple[Path, bool]:
     target = Path(path_or_dir)
     if target.is_dir():
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise StorageError(f"cannot write into folder {target}")
         return target, True
     text = os.fspath(path_or_dir)
     if text.endswith(("/", os.sep)):
@@ -918,6 +989,8 @@ def _check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> 
     target = resolve_destination(target, target.name)
     if target.exists() and not overwrite:
         raise DestinationExistsError(f"{target} exists; pass overwrite=True to replace it")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot write into folder {target.parent}")
     return target, False
 
 

@@ -21,7 +21,8 @@
     ├── TransportError                           reset connection, truncated body
     │   ├── ConnectError                         could not connect: nothing was sent
     │   └── RequestTimeoutError                  the whole request took longer than ``timeout``
-    ├── DestinationExistsError (also FileExistsError)  download_to() would overwrite a file
+    ├── StorageError (also OSError)              download_to() could not write the file
+    │   └── DestinationExistsError (also FileExistsError)  it would overwrite a file
     └── BackendError                             a shared limiter/cache backend failed
 
 Status codes map to classes through :data:`STATUS_ERRORS`; anything not in the table falls back
@@ -55,6 +56,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseError",
     "ServerError",
+    "StorageError",
     "TransportError",
     "UploadRejectedError",
     "ValidationError",
@@ -79,7 +81,15 @@ def redact_url(url: object) -> str:
 
 
 class LaCaleError(Exception):
-    """Root of every error raised by ``lacale_async``."""
+    """Root of every error raised by ``lacale_async``.
+
+    Attributes:
+        message: The message, also what ``str()`` gives.
+        outcome_unknown: True when a non-idempotent upload had been sent before the failure,
+            so the tracker may or may not have recorded it (search before re-uploading).
+    """
+
+    outcome_unknown: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -238,7 +248,11 @@ class RequestTimeoutError(TransportError):
     """The whole request, body read included, took longer than the client's ``timeout``."""
 
 
-class DestinationExistsError(LaCaleError, FileExistsError):
+class StorageError(LaCaleError, OSError):
+    """``download_to()`` could not write where it was asked (permissions, disk full...)."""
+
+
+class DestinationExistsError(StorageError, FileExistsError):
     """``download_to()`` would overwrite an existing file and ``overwrite`` was not set."""
 
 

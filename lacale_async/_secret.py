@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, quote_plus
+
 __all__ = ["Secret"]
 
 
 class Secret:
     """Holds a credential; every way of printing it shows ``***``."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_forms", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        # The key as it can appear in text a server echoes back: raw, or URL-encoded.
+        self._forms = tuple(
+            sorted({value, quote(value, safe=""), quote_plus(value), quote(value)}, key=len)[::-1]
+        )
 
     def reveal(self) -> str:
         """Return the key itself, for the one place that puts it on the wire."""
         return self._value
 
     def scrub(self, text: str) -> str:
-        """Return ``text`` with every occurrence of the key replaced by ``***``."""
-        return text.replace(self._value, "***") if self._value in text else text
+        """Return ``text`` with the key, raw or URL-encoded, replaced by ``***``."""
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, "***")
+        return text
 
     def __repr__(self) -> str:
         return "Secret('***')"

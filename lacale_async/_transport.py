@@ -19,6 +19,7 @@ from yarl import URL
 from ._errors import (
     ClientStateError,
     ConnectError,
+    LaCaleError,
     RequestTimeoutError,
     ResponseError,
     TransportError,
@@ -100,6 +101,7 @@ class Transport:
         self._key = key
         self._auth = auth
         self._timeout = timeout
+        self._connect_timeout = max(0.05, min(10.0, timeout / 2))
         self._max_body = max_body_size
         self._connection_limit = connection_limit
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
@@ -123,7 +125,9 @@ class Transport:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300),
             headers=self._headers,
-            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            # A separate, shorter connect timeout makes a hung connect a ConnectError (nothing
+            # was sent, safe to retry even for an upload) rather than an ambiguous timeout.
+            timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._connect_timeout),
             # Proxies from the environment would see the key; an explicit opt-in is safer.
             trust_env=False,
             raise_for_status=False,
@@ -186,6 +190,9 @@ class Transport:
         url, shown = target
         query = [*params, *self._auth_params] if self._auth_params else params
         for _ in range(_MAX_REDIRECTS + 1):
+            # Errors are built in the except clauses but raised after them: raising inside
+            # would chain aiohttp's exception as __context__, and it holds the URL with the key.
+            failure: LaCaleError
             try:
                 async with (
                     session.request(method, url, params=query, allow_redirects=False)
@@ -196,12 +203,19 @@ class Transport:
                 ) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         url = self._follow(url, resp.headers["Location"])
+                        # The Location carries its own query; only the key is added again.
+                        query = self._auth_params
                         if resp.status == 303:
                             method, form = "GET", None
                         continue
                     length = resp.content_length
-                    if length is not None and length <= self._max_body:
-                        # The common case, read in one go (the cap is checked first).
+                    if (
+                        length is not None
+                        and length <= self._max_body
+                        and "Content-Encoding" not in resp.headers
+                    ):
+                        # The common case, read in one go. A compressed body is streamed
+                        # instead: its Content-Length says nothing of its inflated size.
                         body = await resp.read()
                     else:
                         body = await self._read_capped(resp, shown)
@@ -215,26 +229,27 @@ class Transport:
                         )
                     return Response(resp.status, resp.headers, body, shown, method)
             except aiohttp.ClientConnectorError as exc:
-                raise ConnectError(
+                failure = ConnectError(
                     f"cannot connect to {self._origin}: {self.scrub(str(exc.os_error))}"
-                ) from None
+                )
             except aiohttp.ConnectionTimeoutError:
-                raise ConnectError(
-                    f"cannot connect to {self._origin}: timed out after {self._timeout:g} s"
-                ) from None
+                failure = ConnectError(
+                    f"cannot connect to {self._origin}: no connection within "
+                    f"{self._connect_timeout:g} s"
+                )
             except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-                raise RequestTimeoutError(
+                failure = RequestTimeoutError(
                     f"{method} {shown} did not complete within {self._timeout:g} s"
-                ) from None
+                )
             except aiohttp.ClientPayloadError as exc:
-                raise TransportError(
+                failure = TransportError(
                     f"{method} {shown}: the response body was cut short ({self.scrub(str(exc))})"
-                ) from None
+                )
             except aiohttp.ClientError as exc:
-                # Server disconnects, resets, malformed HTTP: the message names the failure;
-                # `from None` because aiohttp's exception objects keep the full URL.
+                # Server disconnects, resets, malformed HTTP: the message names the failure.
                 detail = self.scrub(str(exc)) or type(exc).__name__
-                raise TransportError(f"{method} {shown} failed: {detail}") from None
+                failure = TransportError(f"{method} {shown} failed: {detail}")
+            raise failure
         raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
@@ -256,19 +271,24 @@ class Transport:
         return target.with_query({k: v for k, v in target.query.items() if k not in _KEY_PARAMS})
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
-        """Read a body of unknown or excessive length without ever holding more than the cap."""
+        """Read a body of unknown, excessive or compressed size, never holding more than the cap.
+
+        Raises:
+            ResponseError: The answer is larger than the cap (not retried: it would be again).
+        """
         length = resp.content_length
-        if length is not None:
-            raise TransportError(
+        if length is not None and length > self._max_body:
+            raise ResponseError(
                 f"{shown}: the answer is {length} bytes, over the {self._max_body}-byte cap"
             )
-        # No Content-Length (chunked): count as it streams so a huge answer cannot exhaust memory.
+        # Chunked or compressed: count the (inflated) bytes as they stream, so a huge answer
+        # or a compression bomb cannot exhaust memory.
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(65536):
             size += len(chunk)
             if size > self._max_body:
-                raise TransportError(
+                raise ResponseError(
                     f"{shown}: the answer exceeds the {self._max_body}-byte cap; stopped reading"
                 )
             chunks.append(chunk)

@@ -24,10 +24,12 @@ __all__ = [
     "check_info_hash",
     "check_query",
     "check_tags",
+    "check_text",
     "check_title",
     "check_tmdb_id",
     "check_tmdb_type",
     "is_loopback_host",
+    "is_utf8",
 ]
 
 MAX_QUERY_LENGTH = 200
@@ -43,6 +45,30 @@ _KEY_OK = re.compile(r"[\x21-\x7e]+")
 _SLUG_OK = re.compile(r"[^\s,\x00-\x1f\x7f]+")
 
 
+def is_utf8(text: str) -> bool:
+    """Tell whether ``text`` can be encoded as UTF-8 (it cannot hold lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(text: str | None, name: str) -> str | None:
+    """Return ``text`` when it is None or a string that can be sent.
+
+    Raises:
+        ValidationError: Not a string, or not encodable as UTF-8.
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ValidationError(f"{name} must be a string, not {type(text).__name__}")
+    if not is_utf8(text):
+        raise ValidationError(f"{name} contains characters that cannot be sent (lone surrogates)")
+    return text
+
+
 def check_query(query: str | None) -> str | None:
     """Return the search text, or raise when the API would refuse it.
 
@@ -53,6 +79,8 @@ def check_query(query: str | None) -> str | None:
         return None
     if not isinstance(query, str):
         raise ValidationError(f"query must be a string or None, not {type(query).__name__}")
+    if not is_utf8(query):
+        raise ValidationError("query contains characters that cannot be sent (lone surrogates)")
     if len(query) > MAX_QUERY_LENGTH:
         raise ValidationError(
             f"query is {len(query)} characters long; the API accepts at most {MAX_QUERY_LENGTH}"
@@ -60,17 +88,26 @@ def check_query(query: str | None) -> str | None:
     return query
 
 
-def check_categories(categories: str | Sequence[str]) -> tuple[str, ...]:
+def check_categories(categories: str | Sequence[str] | None) -> tuple[str, ...]:
     """Return the category slugs as a tuple, whether one string or several were given.
 
     Raises:
         ValidationError: An empty slug, a non-string, or a slug over 64 characters.
     """
-    items = (categories,) if isinstance(categories, str) else tuple(categories)
+    if categories is None or categories == "":
+        return ()
+    if isinstance(categories, str):
+        items: tuple[object, ...] = (categories,)
+    elif isinstance(categories, (list, tuple, set, frozenset)):
+        items = tuple(categories)
+    else:
+        raise ValidationError(
+            f"categories must be a slug or a sequence of slugs, not {type(categories).__name__}"
+        )
     for cat in items:
         if not isinstance(cat, str) or not cat.strip():
             raise ValidationError(f"category slugs must be non-empty strings, got {cat!r}")
-        if not _SLUG_OK.fullmatch(cat):
+        if not _SLUG_OK.fullmatch(cat) or not is_utf8(cat):
             raise ValidationError(
                 f"{cat[:70]!r} is not a category slug (one slug per item, no spaces or commas: "
                 "categories=['films', 'series'])"
@@ -80,21 +117,25 @@ def check_categories(categories: str | Sequence[str]) -> tuple[str, ...]:
                 f"category {cat[:20]!r}... is {len(cat)} characters long; "
                 f"the API accepts at most {MAX_CATEGORY_LENGTH}"
             )
-    return items
+    return items  # type: ignore[return-value]  # every item was checked to be a str
 
 
-def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
+def check_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
     """Return the tag ids or slugs as a tuple.
 
     Raises:
         ValidationError: A single string instead of a sequence, or an empty/non-string tag.
     """
+    if tags is None:
+        return ()
     if isinstance(tags, str):
         raise ValidationError(f"tags must be a sequence of ids or slugs, not the string {tags!r}")
+    if not isinstance(tags, (list, tuple, set, frozenset)):
+        raise ValidationError(f"tags must be a sequence of ids or slugs, not {type(tags).__name__}")
     items = tuple(tags)
     for tag in items:
-        if not isinstance(tag, str) or not tag.strip():
-            raise ValidationError(f"tags must be non-empty strings, got {tag!r}")
+        if not isinstance(tag, str) or not tag.strip() or not is_utf8(tag):
+            raise ValidationError(f"tags must be non-empty text strings, got {tag!r}")
     return items
 
 
@@ -151,6 +192,8 @@ def check_title(title: str) -> str:
     """
     if not isinstance(title, str) or not title.strip():
         raise ValidationError("title must be a non-empty string")
+    if not is_utf8(title):
+        raise ValidationError("title contains characters that cannot be sent (lone surrogates)")
     return title.strip()
 
 
@@ -208,8 +251,16 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """
     if not isinstance(base_url, str):
         raise ConfigurationError(f"base_url must be a string, not {type(base_url).__name__}")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018  # raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigurationError(f"base_url is not a valid URL: {base_url!r}") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() or not c.isprintable() for c in base_url)
+    ):
         raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError(

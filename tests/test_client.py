@@ -515,9 +515,11 @@ async def test_debug_logs_never_carry_the_key(
 
 async def test_oversized_answer_is_refused(clock: FakeClock, mock: aioresponses) -> None:
     mock.get(SEARCH, body="[" + " " * 5000 + "]", content_type="application/json")
-    async with make_client(clock, max_body_size=1000, max_retries=0) as client:
-        with pytest.raises(la.TransportError, match="cap"):
+    async with make_client(clock, max_body_size=1000, max_retries=3) as client:
+        with pytest.raises(la.ResponseError, match="cap"):
             await client.search("x")
+    # The same answer would come back: an over-cap answer is not retried.
+    assert sent_count(mock) == 1
 
 
 async def test_redirect_to_another_origin_is_not_followed(
@@ -806,3 +808,214 @@ async def test_a_backend_failure_at_open_leaks_no_session(clock: FakeClock) -> N
         await client.open()
     assert client.state is la.ClientState.UNOPENED
     gc.collect()
+
+
+# -- hardening (found in review) -----------------------------------------------------------
+
+
+async def test_server_text_echoing_the_key_is_scrubbed(
+    clock: FakeClock, mock: aioresponses
+) -> None:
+    key = "abc+def/ghi-SECRET"
+    mock.get(
+        SEARCH,
+        status=200,
+        body=f"<html><title>Invalid request q=x&apikey={key}</title></html>",
+        content_type="text/html",
+    )
+    mock.get(
+        SEARCH,
+        status=400,
+        body="unknown key abc%2Bdef%2Fghi-SECRET",
+        content_type="text/plain",
+    )
+    mock.get(META, payload=META_JSON)
+    mock.post(UPLOAD, payload={"success": False, "error": f"passkey {key} is banned"})
+    async with LaCaleClient(
+        key,
+        base_url=BASE,
+        auth="query",
+        clock=clock,
+        max_retries=0,
+        search_rate=None,
+        meta_rate=None,
+        upload_rate=None,
+    ) as client:
+        errors: list[la.LaCaleError] = []
+        for _ in range(2):
+            with pytest.raises(la.LaCaleError) as info:
+                await client.search("x", cache="bypass")
+            errors.append(info.value)
+        with pytest.raises(la.UploadRejectedError) as rejected:
+            await client.upload(title="T", category="films", torrent=make_torrent())
+        errors.append(rejected.value)
+    for err in errors:
+        text = str(err) + repr(vars(err))
+        assert "SECRET" not in text
+        assert "abc%2B" not in text
+
+
+async def test_deeply_nested_bodies_are_response_errors(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    deep = "[" * 200_000
+    mock.get(SEARCH, status=200, body=deep, content_type="application/json")
+    with pytest.raises(la.ResponseError):
+        await client.search("x")
+    mock.get(SEARCH, status=400, body='{"a":' + deep, content_type="application/json")
+    with pytest.raises(la.BadRequestError):
+        await client.search("y")
+
+
+async def test_a_long_retry_after_never_stalls_later_calls(
+    clock: FakeClock, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, status=429, headers={"Retry-After": "86400"})
+    mock.get(SEARCH, payload=[], repeat=True)
+    async with make_client(clock, search_rate=(5, 1.0), max_retry_wait=10) as client:
+        with pytest.raises(la.RateLimitError):
+            await client.search("x")
+        start = clock.now()
+        await client.search("y")
+    assert clock.now() - start <= 10.0 + 1e-6
+
+
+@pytest.mark.parametrize(
+    "queries",
+    ["dune", [123], [la.SearchQuery(query="x" * 201)], [la.SearchQuery(tmdb_id=True)]],  # type: ignore[arg-type]
+)
+async def test_search_many_refuses_bad_input(
+    client: LaCaleClient, mock: aioresponses, queries: Any
+) -> None:
+    with pytest.raises(la.ValidationError):
+        client.search_many(queries)
+    assert sent_count(mock) == 0
+
+
+async def test_search_many_accepts_category_lists(client: LaCaleClient, mock: aioresponses) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    query = la.SearchQuery(query="x", categories=["films", "series"])  # type: ignore[arg-type]
+    outcomes = [o async for o in client.search_many([query, la.SearchQuery(categories=None)])]  # type: ignore[arg-type]
+    assert all(o.ok for o in outcomes)
+    assert len(outcomes) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"categories": 5},
+        {"categories": False},
+        {"categories": ["films", "a\ud800"]},
+        {"query": "caf\udce9"},
+        {"categories": ["films,series"]},
+        {"categories": ["two words"]},
+    ],
+)
+async def test_more_search_input_is_refused_before_sending(
+    client: LaCaleClient, mock: aioresponses, kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(la.ValidationError):
+        await client.search(**kwargs)
+    assert sent_count(mock) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"title": "T\ud800"},
+        {"description": "D\ud800"},
+        {"description": 5},
+        {"tags": ["ok", 5]},
+        {"tags": 5},
+    ],
+)
+async def test_more_upload_input_is_refused_before_sending(
+    client: LaCaleClient, mock: aioresponses, kwargs: dict[str, Any]
+) -> None:
+    mock.get(META, payload=META_JSON, repeat=True)
+    args: dict[str, Any] = {"title": "T", "category": "films", "torrent": make_torrent()}
+    args.update(kwargs)
+    with pytest.raises(la.ValidationError):
+        await client.upload(**args)
+    assert not [c for c in calls(mock) if c[0] == "POST"]
+    assert client.stats.endpoints["upload"].requests == 0
+
+
+async def test_upload_accepts_no_tags(client: LaCaleClient, mock: aioresponses) -> None:
+    mock.get(META, payload=META_JSON)
+    mock.post(UPLOAD, payload={"success": True, "id": "1", "slug": "s", "link": "l"})
+    result = await client.upload(title="T", category="films", torrent=make_torrent(), tags=None)  # type: ignore[arg-type]
+    assert result.success
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"user_agent": "bot\r\nX-Evil: 1"},
+        {"max_body_size": "16M"},
+        {"timeout": "5"},
+        {"base_url": "https://la-cale.space:99999"},
+        {"base_url": "http://[::1"},
+        {"base_url": "https://exa mple.com"},
+        {"max_retry_wait": -1},
+        {"cache_size": True},
+    ],
+)
+def test_more_bad_options_fail_at_construction(kwargs: dict[str, Any]) -> None:
+    options: dict[str, Any] = {"base_url": BASE}
+    options.update(kwargs)
+    with pytest.raises(la.ConfigurationError):
+        LaCaleClient(API_KEY, **options)
+
+
+async def test_a_connect_timeout_is_a_connect_error_and_upload_retries(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    mock.get(META, payload=META_JSON)
+    mock.post(UPLOAD, exception=aiohttp.ConnectionTimeoutError("Connection timeout to host x"))
+    mock.post(UPLOAD, payload={"success": True, "id": "1", "slug": "s", "link": "l"})
+    result = await client.upload(title="T", category="films", torrent=make_torrent())
+    assert result.id == "1"
+    assert len([c for c in calls(mock) if c[0] == "POST"]) == 2
+
+
+async def test_upload_answered_by_an_html_page_says_outcome_unknown(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    mock.get(META, payload=META_JSON)
+    mock.post(
+        UPLOAD,
+        status=200,
+        body="<html><title>Just a moment</title></html>",
+        content_type="text/html",
+    )
+    with pytest.raises(la.ResponseError, match="may or may not") as info:
+        await client.upload(title="T", category="films", torrent=make_torrent())
+    assert info.value.outcome_unknown
+
+
+async def test_redirect_does_not_duplicate_query_parameters(
+    clock: FakeClock, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, status=302, headers={"Location": "/api/external?q=moved"})
+    mock.get(SEARCH, payload=[])
+    async with make_client(clock, auth="query") as client:
+        await client.search("x")
+    second = calls(mock)[1][1]
+    assert second.query.getall("q") == ["moved"]
+    assert second.query.getall("apikey") == [API_KEY]
+
+
+async def test_meta_refuses_an_unknown_cache_mode(client: LaCaleClient, mock: aioresponses) -> None:
+    with pytest.raises(la.ValidationError):
+        await client.meta(cache="bogus")  # type: ignore[arg-type]
+    assert sent_count(mock) == 0
+
+
+async def test_download_to_an_unwritable_name_is_a_storage_error(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path
+) -> None:
+    with pytest.raises(la.StorageError) as info:
+        await client.download_to("a" * 40, tmp_path / ("x" * 300 + ".torrent"))
+    assert isinstance(info.value, OSError)
+    assert sent_count(mock) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -179,3 +180,21 @@ async def test_closing_leaves_no_unclosed_session_warning(server: Server) -> Non
         async with client_for(server) as client:
             await client.search("x")
         await client.aclose()
+
+
+async def test_a_compression_bomb_is_stopped_at_the_cap(server: Server) -> None:
+    inflated = b"[" + b" " * (8 * 1024 * 1024) + b"]"
+    bomb = gzip.compress(inflated)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=bomb,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+
+    server.route("GET", "/api/external", handler)
+    await server.start()
+    assert len(bomb) < 1024 * 1024
+    async with client_for(server, max_body_size=1024 * 1024) as client:
+        with pytest.raises(la.ResponseError, match="cap"):
+            await client.search("x")
