@@ -882,7 +882,7 @@ async def test_a_long_retry_after_never_stalls_later_calls(
 
 @pytest.mark.parametrize(
     "queries",
-    ["dune", [123], [la.SearchQuery(query="x" * 201)], [la.SearchQuery(tmdb_id=True)]],  # type: ignore[arg-type]
+    ["dune", [123], [la.SearchQuery(query="x" * 201)], [la.SearchQuery(tmdb_id=True)]],
 )
 async def test_search_many_refuses_bad_input(
     client: LaCaleClient, mock: aioresponses, queries: Any
