@@ -45,6 +45,16 @@ def one_result(url: URL, **kwargs: Any) -> CallbackResult:
     return json_result([torrent_json(0)])
 
 
+def gated(gate: asyncio.Event) -> Any:
+    """A callback that answers one result once ``gate`` is set: requests stay in flight."""
+
+    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
+        await gate.wait()
+        return json_result([torrent_json(0)])
+
+    return slow
+
+
 # -- single-flight and cache ---------------------------------------------------------------
 
 
@@ -52,12 +62,7 @@ async def test_a_thousand_concurrent_identical_searches_send_one_request(
     mock: aioresponses,
 ) -> None:
     gate = asyncio.Event()
-
-    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
-        await gate.wait()
-        return json_result([torrent_json(0)])
-
-    mock.get(SEARCH, callback=slow, repeat=True)
+    mock.get(SEARCH, callback=gated(gate), repeat=True)
     clock = FakeClock()
     async with make_client(clock) as client:
         tasks = [asyncio.create_task(client.search("x")) for _ in range(1000)]
@@ -173,12 +178,7 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(
     mock: aioresponses,
 ) -> None:
     gate = asyncio.Event()
-
-    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
-        await gate.wait()
-        return json_result([torrent_json(0)])
-
-    mock.get(SEARCH, callback=slow, repeat=True)
+    mock.get(SEARCH, callback=gated(gate), repeat=True)
     async with make_client(FakeClock()) as client:
         first = asyncio.create_task(client.search("x"))
         second = asyncio.create_task(client.search("x"))
