@@ -461,21 +461,26 @@ class LaCaleClient:
             # The type of tmdb_id is part of the key: True == 1 must not reuse 1's validation.
             memo_key = (query, categories, tmdb_id.__class__, tmdb_id)
         try:
-            prepared = self._prepared.get(memo_key)
+            known = self._prepared.get(memo_key)
         except TypeError:  # an unhashable element: validation below explains what is wrong
-            prepared, memo_key = None, None
-        if prepared is not None:
-            return prepared
+            known, memo_key = None, None
+        if known is not None:
+            return known
         q = check_query(query)
-        cats = check_categories(categories)
-        tmdb = check_tmdb_id(tmdb_id) if tmdb_id is not None else None
-        params: list[tuple[str, str]] = []
-        if q:
-            params.append(("q", q))
-        params.extend(("cat", c) for c in cats)
-        if tmdb is not None:
-            params.append(("tmdbId", tmdb))
-        prepared = (search_cache_key(self._scope, q, cats, tmdb), tuple(params))
+        if categories == () and tmdb_id is None:
+            # search("text"), the commonest call: nothing else to check or encode.
+            prepared: tuple[str, Params] = (
+                search_cache_key(self._scope, q, (), None),
+                (("q", q),) if q else (),
+            )
+        else:
+            cats = check_categories(categories)
+            tmdb = check_tmdb_id(tmdb_id)
+            params: list[tuple[str, str]] = [("q", q)] if q else []
+            params.extend(("cat", c) for c in cats)
+            if tmdb is not None:
+                params.append(("tmdbId", tmdb))
+            prepared = (search_cache_key(self._scope, q, cats, tmdb), tuple(params))
         if memo_key is not None and categories.__class__ in (str, tuple):
             if len(self._prepared) >= _PREPARED_MAX:
                 self._prepared.clear()
