@@ -5,12 +5,11 @@ from __future__ import annotations
 import enum
 import logging
 import os
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import aiohttp
 import aiolimiter
@@ -22,38 +21,35 @@ from ._bulk import SearchOutcome, SearchQuery, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
 from ._clock import Clock, MonotonicClock
 from ._errors import (
-    APIError,
     ClientStateError,
-    ConfigurationError,
     ConflictError,
-    ConnectError,
-    DestinationExistsError,
     LaCaleError,
-    RateLimitError,
     ResponseError,
     StorageError,
-    TransportError,
     UploadRejectedError,
     ValidationError,
-    error_for_status,
     redact_url,
 )
-from ._files import resolve_destination, safe_filename, write_atomic
+from ._files import check_destination, resolve_destination, safe_filename, write_atomic
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
-from ._retry import Backoff, parse_retry_after
+from ._responses import decode_body, outcome_unknown_note
+from ._retry import Backoff
 from ._secret import Secret
+from ._sender import Sender
 from ._singleflight import SingleFlight
 from ._stats import ClientStats, StatsRecorder
 from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, verify_torrent
 from ._transport import AuthMode, Params, Response, Transport
+from ._uploads import UploadForm, read_input, resolve_category, resolve_tag
 from ._validation import (
     check_api_key,
     check_base_url,
     check_categories,
     check_cover_url,
     check_info_hash,
+    check_options,
     check_query,
     check_tags,
     check_text,
@@ -94,41 +90,6 @@ class ClientState(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
     CLOSED = "closed"
-
-
-_HINTS: dict[int, str] = {
-    400: "the tracker refused the request as malformed",
-    401: "no API key reached the server",
-    403: "the API key was refused (invalid or revoked)",
-    404: "not found",
-    409: "a torrent with the same info hash is already on the tracker",
-    422: "the tracker refused a field",
-    429: "rate limit exceeded for this key or IP",
-}
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-def _server_message(resp: Response) -> str:
-    """Extract the human part of an error body: JSON error/message, an HTML title, or text."""
-    body = resp.body[:4096]
-    if not body.strip():
-        return ""
-    if body.lstrip()[:1] in (b"{", b"["):
-        try:
-            data = msgspec.json.decode(resp.body)
-        except (msgspec.DecodeError, RecursionError):
-            pass
-        else:
-            if isinstance(data, dict):
-                for field in ("error", "message", "detail"):
-                    value = data.get(field)
-                    if isinstance(value, str) and value:
-                        return value[:300]
-    if b"<html" in body.lower() or "html" in resp.content_type:
-        title = _TITLE.search(body)
-        text = title.group(1).decode("utf-8", "replace").strip() if title else ""
-        return f"HTML page{': ' + text[:120] if text else ''}"
-    return body[:300].decode("utf-8", "replace").strip()
 
 
 class LaCaleClient:
@@ -196,38 +157,22 @@ class LaCaleClient:
         if base_url == DEFAULT_BASE_URL:
             base_url = os.environ.get("LACALE_BASE_URL") or DEFAULT_BASE_URL
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        if auth not in ("header", "query", "passkey"):
-            raise ConfigurationError(f"auth must be 'header', 'query' or 'passkey', not {auth!r}")
-        if source_policy not in ("set", "refuse", "keep"):
-            raise ConfigurationError(
-                f"source_policy must be 'set', 'refuse' or 'keep', not {source_policy!r}"
-            )
-        for name, value in (
-            ("cache_ttl", cache_ttl),
-            ("meta_ttl", meta_ttl),
-            ("timeout", timeout),
-            ("max_retry_wait", max_retry_wait),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}")
-        for name, value in (("cache_ttl", cache_ttl), ("meta_ttl", meta_ttl)):
-            if not value >= 0:
-                raise ConfigurationError(f"{name} must be >= 0 seconds, not {value!r}")
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
-        if not max_retry_wait >= 0:
-            raise ConfigurationError(f"max_retry_wait must be >= 0 seconds, not {max_retry_wait!r}")
-        for name, count, minimum in (
-            ("max_retries", max_retries, 0),
-            ("cache_size", cache_size, 1),
-            ("max_body_size", max_body_size, 1),
-        ):
-            if isinstance(count, bool) or not isinstance(count, int) or count < minimum:
-                raise ConfigurationError(f"{name} must be an int >= {minimum}, not {count!r}")
-        if user_agent is not None and not (
-            isinstance(user_agent, str) and user_agent.isprintable() and user_agent.isascii()
-        ):
-            raise ConfigurationError("user_agent must be printable ASCII text (no line breaks)")
+        check_options(
+            auth=auth,
+            source_policy=source_policy,
+            seconds={
+                "cache_ttl": (cache_ttl, 0.0),
+                "meta_ttl": (meta_ttl, 0.0),
+                "max_retry_wait": (max_retry_wait, 0.0),
+                "timeout": (timeout, None),
+            },
+            counts={
+                "max_retries": (max_retries, 0),
+                "cache_size": (cache_size, 1),
+                "max_body_size": (max_body_size, 1),
+            },
+            user_agent=user_agent,
+        )
         self._key = Secret(key)
         self._auth: AuthMode = auth
         # Validate rates now so a typo fails at construction, not at the first request.
@@ -315,12 +260,21 @@ class LaCaleClient:
     def _build_live(
         self, transport: Transport, backend: Backend, scope: str, clock: Clock
     ) -> _Live:
-        return _Live(
+        sender = Sender(
             transport=transport,
             limiters={
                 endpoint: self._make_limiter(endpoint, arg)
                 for endpoint, arg in self._rate_args.items()
             },
+            stats=self._stats,
+            clock=clock,
+            backoff=self._backoff,
+            max_retries=self._max_retries,
+            max_retry_wait=self._max_retry_wait,
+            scrub=self._scrub,
+        )
+        return _Live(
+            sender=sender,
             search_cache=backend.cache(
                 scope=scope, namespace="search", max_entries=self._cache_size, clock=clock
             ),
@@ -617,45 +571,29 @@ class LaCaleClient:
                 f"source_policy must be 'set', 'refuse' or 'keep', not {policy!r}"
             )
         self._require_open()
-        raw = await _read_input(torrent, "torrent", _MAX_TORRENT_SIZE)
-        nfo_bytes = await _read_input(nfo, "nfo", _MAX_NFO_SIZE) if nfo is not None else None
+        raw = await read_input(torrent, "torrent", _MAX_TORRENT_SIZE)
+        nfo_bytes = await read_input(nfo, "nfo", _MAX_NFO_SIZE) if nfo is not None else None
         data, info = apply_source_flag(raw, policy)
         meta = await self.meta()
-        category_id = _resolve_category(meta, category)
-        tag_ids = [_resolve_tag(meta, t) for t in tag_list]
         info_hash = info.info_hash
+        form = UploadForm(
+            title=clean_title,
+            category_id=resolve_category(meta, category),
+            torrent=data,
+            filename=safe_filename(info.name or clean_title),
+            tag_ids=tuple(resolve_tag(meta, t) for t in tag_list),
+            description=description,
+            tmdb_id=tmdb,
+            tmdb_type=kind,
+            cover_url=cover,
+            nfo=nfo_bytes,
+        )
         if info_hash in self._uploads_in_flight:
             raise ConflictError(
                 f"an upload of the torrent with info hash {info_hash} is already in progress "
                 "in this client",
                 info_hash=info_hash,
             )
-        filename = safe_filename(info.name or clean_title)
-
-        def form() -> aiohttp.FormData:
-            fd = aiohttp.FormData()
-            fd.add_field("title", clean_title)
-            fd.add_field("categoryId", category_id)
-            fd.add_field("file", data, filename=filename, content_type="application/x-bittorrent")
-            for tag_id in tag_ids:
-                fd.add_field("tags", tag_id)
-            if description is not None:
-                fd.add_field("description", description)
-            if tmdb is not None:
-                fd.add_field("tmdbId", tmdb)
-            if kind is not None:
-                fd.add_field("tmdbType", kind)
-            if cover is not None:
-                fd.add_field("coverUrl", cover)
-            if nfo_bytes is not None:
-                fd.add_field(
-                    "nfoFile",
-                    nfo_bytes,
-                    filename=safe_filename(filename, suffix=".nfo"),
-                    content_type="text/plain",
-                )
-            return fd
-
         self._uploads_in_flight.add(info_hash)
         try:
             resp = await self._call(
@@ -672,10 +610,7 @@ class LaCaleClient:
             result, message = self._decode(resp, decode_upload, "the upload JSON object")
         except ResponseError as exc:
             exc.outcome_unknown = True
-            exc.message = (
-                f"{exc.message}. The upload body was sent, so the tracker may or may not have "
-                f"recorded it: search for info hash {info_hash} before uploading again"
-            )
+            exc.message += outcome_unknown_note(info_hash)
             raise
         if not result.success:
             raise UploadRejectedError(
@@ -744,7 +679,7 @@ class LaCaleClient:
         # Fail before spending a request (and rate budget) on a file we may not write.
         try:
             target, is_dir = await anyio.to_thread.run_sync(
-                _check_destination, path_or_dir, overwrite
+                check_destination, path_or_dir, overwrite
             )
         except LaCaleError:
             raise
@@ -813,29 +748,6 @@ class LaCaleClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
-        detail = ""
-        try:
-            if resp.content_type != "text/html":
-                return decoder(resp.body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            detail = str(exc)
-        except RecursionError:
-            detail = "nested too deeply"
-        # Sniff only on failure: the success path must not copy the body.
-        if detail and resp.body[:512].lstrip()[:1] != b"<":
-            failure = ResponseError(
-                f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
-                f"{promised}: {self._scrub(detail)}"
-            )
-        else:
-            failure = ResponseError(
-                f"{resp.method} {resp.url} answered {resp.status} with an HTML page "
-                f"({self._scrub(_server_message(resp))}) where {promised} was expected; a "
-                "Cloudflare challenge or a maintenance page?"
-            )
-        raise failure
-
     def _scrub(self, text: str) -> str:
         """Remove the key (raw, URL-encoded, or as a query parameter) from server text."""
         return self._key.scrub(redact_url(text))
@@ -851,126 +763,43 @@ class LaCaleClient:
         idempotent: bool = True,
         info_hash: str | None = None,
     ) -> Response:
-        """Send a request through the endpoint's limiter, retrying what is safe to retry."""
         live = self._live or self._require_open()
-        transport = live.transport
-        limiter = live.limiters[endpoint]
-        counters = self._stats.endpoints[endpoint]
-        clock = self._clock
-        attempt = 0
-        while True:
-            retry_after: float | None = None
-            try:
-                if limiter is None:
-                    counters.requests += 1
-                    resp = await transport.request(method, path, params=params, form=form)
-                else:
-                    started = clock.now()
-                    async with limiter.slot():
-                        waited = clock.now() - started
-                        counters.limiter_wait += waited
-                        if waited > 0.001:
-                            logger.debug("%s waited %.3f s for its rate limiter", endpoint, waited)
-                        counters.requests += 1
-                        resp = await transport.request(method, path, params=params, form=form)
-            except ConnectError:
-                if attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise
-            except TransportError as exc:
-                if not idempotent:
-                    counters.errors += 1
-                    exc.outcome_unknown = True
-                    exc.message = (
-                        f"{exc.message}. The upload body was sent, so the tracker may or may "
-                        f"not have recorded it: search for info hash {info_hash} before "
-                        "uploading again"
-                    )
-                    raise
-                if attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise
-            else:
-                if resp.status < 300:
-                    return resp
-                error = self._api_error(resp, idempotent=idempotent, info_hash=info_hash)
-                if isinstance(error, RateLimitError):
-                    counters.rate_limited += 1
-                    retry_after = error.retry_after
-                    pause = retry_after if retry_after is not None else self._backoff.delay(attempt)
-                    if limiter is not None:
-                        # Everyone queued on this endpoint waits, not only this caller; never
-                        # longer than max_retry_wait, or one 429 could stall the client for days.
-                        await limiter.pause(min(pause, self._max_retry_wait))
-                    if retry_after is not None and retry_after > self._max_retry_wait:
-                        counters.errors += 1
-                        raise error
-                retryable = resp.status == 429 or (idempotent and resp.status >= 500)
-                if not retryable or attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise error
-            delay = self._backoff.delay(attempt, retry_after)
-            attempt += 1
-            counters.retries += 1
-            logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
-            if not (limiter is not None and retry_after is not None):
-                # With a limiter the pause above already holds the next attempt back.
-                await clock.sleep(delay)
+        return await live.sender.send(
+            endpoint,
+            method,
+            path,
+            params=params,
+            form=form,
+            idempotent=idempotent,
+            info_hash=info_hash,
+        )
 
-    def _api_error(self, resp: Response, *, idempotent: bool, info_hash: str | None) -> APIError:
-        server = self._scrub(_server_message(resp))
-        hint = _HINTS.get(resp.status, "server error" if resp.status >= 500 else "refused")
-        text = f"{resp.method} {resp.url} -> HTTP {resp.status}: {hint}"
-        if server:
-            text += f" (server said: {server})"
-        cls = error_for_status(resp.status)
-        outcome_unknown = not idempotent and resp.status >= 500
-        if outcome_unknown:
-            text += (
-                f". The upload body was sent, so the tracker may or may not have recorded it: "
-                f"search for info hash {info_hash} before uploading again"
-            )
-        common: dict[str, Any] = {
-            "status": resp.status,
-            "server_message": server,
-            "url": resp.url,
-            "outcome_unknown": outcome_unknown,
-        }
-        if cls is RateLimitError:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            if retry_after is not None:
-                text += f"; retry after {retry_after:g} s"
-            return RateLimitError(text, retry_after=retry_after, **common)
-        if cls is ConflictError:
-            if info_hash:
-                text = f"{text}; info hash {info_hash}"
-            return ConflictError(text, info_hash=info_hash, **common)
-        return cls(text, **common)
+    def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
+        return decode_body(resp, decoder, promised, self._scrub)
 
 
 class _Live:
     """What exists only while the client is open (created in open(), dropped in aclose())."""
 
     __slots__ = (
-        "limiters",
         "meta_cache",
         "meta_flight",
         "search_cache",
         "search_flight",
         "search_peek",
+        "sender",
         "transport",
     )
 
     def __init__(
         self,
         *,
-        transport: Transport,
-        limiters: dict[str, RateLimiter | None],
+        sender: Sender,
         search_cache: Cache[tuple[Torrent, ...]],
         meta_cache: Cache[Meta],
     ) -> None:
-        self.transport = transport
-        self.limiters = limiters
+        self.sender = sender
+        self.transport = sender.transport
         self.search_cache = search_cache
         self.meta_cache = meta_cache
         # The in-process cache can be read without a coroutine on the hot path.
@@ -981,67 +810,5 @@ class _Live:
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
 
 
-def _check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> tuple[Path, bool]:
-    target = Path(path_or_dir)
-    if target.is_dir():
-        if not os.access(target, os.W_OK | os.X_OK):
-            raise StorageError(f"cannot write into folder {target}")
-        return target, True
-    text = os.fspath(path_or_dir)
-    if text.endswith(("/", os.sep)):
-        # Path() drops the trailing slash: "new/" would silently become a file named "new".
-        raise ValidationError(f"folder {text!r} does not exist")
-    target = resolve_destination(target, target.name)
-    if target.exists() and not overwrite:
-        raise DestinationExistsError(f"{target} exists; pass overwrite=True to replace it")
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise StorageError(f"cannot write into folder {target.parent}")
-    return target, False
-
-
 def _is_limiter_object(arg: object) -> bool:
     return isinstance(arg, (aiolimiter.AsyncLimiter, RateLimiter))
-
-
-async def _read_input(value: bytes | str | os.PathLike[str], what: str, limit: int) -> bytes:
-    """Return bytes given directly, or read from a path, refusing what cannot be a valid file."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-    elif isinstance(value, (str, os.PathLike)):
-        path = anyio.Path(os.fspath(value))
-        try:
-            if (await path.stat()).st_size > limit:
-                raise ValidationError(f"{what} file {os.fspath(value)!r} is over {limit} bytes")
-            data = await path.read_bytes()
-        except FileNotFoundError:
-            raise ValidationError(f"{what} file not found: {os.fspath(value)!r}") from None
-        except IsADirectoryError:
-            raise ValidationError(f"{what} path is a folder: {os.fspath(value)!r}") from None
-        except OSError as exc:
-            raise ValidationError(
-                f"cannot read {what} file {os.fspath(value)!r}: {exc.strerror}"
-            ) from None
-    else:
-        raise ValidationError(f"{what} must be bytes or a path, not {type(value).__name__}")
-    if len(data) > limit:
-        raise ValidationError(f"{what} is {len(data)} bytes, over the {limit}-byte limit")
-    return data
-
-
-def _resolve_category(meta: Meta, id_or_slug: str) -> str:
-    category = meta.find_category(id_or_slug)
-    if category is None:
-        slugs = sorted({c.slug for c in meta.iter_categories()})
-        raise ValidationError(
-            f"unknown category {id_or_slug!r}; known slugs: {', '.join(slugs) or '(none)'}"
-        )
-    return category.id
-
-
-def _resolve_tag(meta: Meta, id_or_slug: str) -> str:
-    tag = meta.find_tag(id_or_slug)
-    if tag is None:
-        raise ValidationError(
-            f"unknown tag {id_or_slug!r}; list tags with client.meta() (ids or slugs accepted)"
-        )
-    return tag.id

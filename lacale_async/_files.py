@@ -13,9 +13,9 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from ._errors import DestinationExistsError, ValidationError
+from ._errors import DestinationExistsError, StorageError, ValidationError
 
-__all__ = ["resolve_destination", "safe_filename", "write_atomic"]
+__all__ = ["check_destination", "resolve_destination", "safe_filename", "write_atomic"]
 
 _MAX_NAME_BYTES = 200
 # Characters Windows refuses in a file name (the separators among them are handled first).
@@ -258,3 +258,36 @@ async def write_atomic(
         # Synchronous too: cleanup must run even inside a cancelled scope.
         tmp.discard()
     return dest
+
+
+def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> tuple[Path, bool]:
+    """Check, before a download is spent, that ``download_to`` could write its file.
+
+    Args:
+        path_or_dir: An existing folder, or a file path in an existing folder.
+        overwrite: Whether an existing file may be replaced.
+
+    Returns:
+        ``(path, is_folder)``: the folder (the file name comes with the torrent) or the file.
+
+    Raises:
+        ValidationError: A folder path (trailing slash) that does not exist.
+        DestinationExistsError: The file exists and ``overwrite`` is False.
+        StorageError: The folder cannot be written.
+        OSError: The file system refused to answer (a name too long...).
+    """
+    target = Path(path_or_dir)
+    if target.is_dir():
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise StorageError(f"cannot write into folder {target}")
+        return target, True
+    text = os.fspath(path_or_dir)
+    if text.endswith(("/", os.sep)):
+        # Path() drops the trailing slash: "new/" would silently become a file named "new".
+        raise ValidationError(f"folder {text!r} does not exist")
+    target = resolve_destination(target, target.name)
+    if target.exists() and not overwrite:
+        raise DestinationExistsError(f"{target} exists; pass overwrite=True to replace it")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot write into folder {target.parent}")
+    return target, False

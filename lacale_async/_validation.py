@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError, ValidationError
@@ -22,6 +22,7 @@ __all__ = [
     "check_categories",
     "check_cover_url",
     "check_info_hash",
+    "check_options",
     "check_query",
     "check_tags",
     "check_text",
@@ -272,3 +273,44 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
             "Use https, or pass allow_insecure_http=True if you really mean it"
         )
     return base_url.rstrip("/")
+
+
+def check_options(
+    *,
+    auth: object,
+    source_policy: object,
+    seconds: Mapping[str, tuple[object, float | None]],
+    counts: Mapping[str, tuple[object, int]],
+    user_agent: object,
+) -> None:
+    """Check the client's constructor options, so a typo fails at once, not at a request.
+
+    Args:
+        auth: Must be ``header``, ``query`` or ``passkey``.
+        source_policy: Must be ``set``, ``refuse`` or ``keep``.
+        seconds: name -> (value, minimum); None as minimum means "strictly above 0".
+        counts: name -> (value, minimum) for integer options.
+        user_agent: None, or printable ASCII (it becomes a header).
+
+    Raises:
+        ConfigurationError: The first option that is wrong, named.
+    """
+    if auth not in ("header", "query", "passkey"):
+        raise ConfigurationError(f"auth must be 'header', 'query' or 'passkey', not {auth!r}")
+    if source_policy not in ("set", "refuse", "keep"):
+        raise ConfigurationError(
+            f"source_policy must be 'set', 'refuse' or 'keep', not {source_policy!r}"
+        )
+    for name, (value, minimum) in seconds.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}")
+        if (minimum is None and not value > 0) or (minimum is not None and not value >= minimum):
+            bound = "> 0" if minimum is None else f">= {minimum:g}"
+            raise ConfigurationError(f"{name} must be {bound} seconds, not {value!r}")
+    for name, (count, least) in counts.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < least:
+            raise ConfigurationError(f"{name} must be an int >= {least}, not {count!r}")
+    if user_agent is not None and not (
+        isinstance(user_agent, str) and user_agent.isprintable() and user_agent.isascii()
+    ):
+        raise ConfigurationError("user_agent must be printable ASCII text (no line breaks)")

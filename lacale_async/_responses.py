@@ -1,0 +1,142 @@
+"""Reading answers: the server's own words, status errors, and decoding that fails clearly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from ._errors import APIError, ConflictError, RateLimitError, ResponseError, error_for_status
+from ._retry import parse_retry_after
+from ._transport import Response
+
+__all__ = ["api_error", "decode_body", "outcome_unknown_note", "server_message"]
+
+T = TypeVar("T")
+
+_HINTS: dict[int, str] = {
+    400: "the tracker refused the request as malformed",
+    401: "no API key reached the server",
+    403: "the API key was refused (invalid or revoked)",
+    404: "not found",
+    409: "a torrent with the same info hash is already on the tracker",
+    422: "the tracker refused a field",
+    429: "rate limit exceeded for this key or IP",
+}
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+Scrub = Callable[[str], str]
+
+
+def outcome_unknown_note(info_hash: str | None) -> str:
+    """Return the sentence that tells an uploader what to do when the outcome is unknown."""
+    return (
+        ". The upload body was sent, so the tracker may or may not have recorded it: search "
+        f"for info hash {info_hash} before uploading again"
+    )
+
+
+def server_message(resp: Response) -> str:
+    """Extract the human part of a body: a JSON error/message, an HTML title, or text.
+
+    The result comes from the server: pass it through the client's scrubber before showing it.
+    """
+    body = resp.body[:4096]
+    if not body.strip():
+        return ""
+    if body.lstrip()[:1] in (b"{", b"["):
+        try:
+            data = msgspec.json.decode(resp.body)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            if isinstance(data, dict):
+                for field in ("error", "message", "detail"):
+                    value = data.get(field)
+                    if isinstance(value, str) and value:
+                        return value[:300]
+    if b"<html" in body.lower() or "html" in resp.content_type:
+        title = _TITLE.search(body)
+        text = title.group(1).decode("utf-8", "replace").strip() if title else ""
+        return f"HTML page{': ' + text[:120] if text else ''}"
+    return body[:300].decode("utf-8", "replace").strip()
+
+
+def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str | None) -> APIError:
+    """Build the error for a non-2xx answer, its class picked by the status table.
+
+    Args:
+        resp: The answer.
+        scrub: Removes the key from server text.
+        idempotent: False for an upload, whose 5xx leaves the outcome unknown.
+        info_hash: The uploaded torrent's hash, named in 409 and unknown-outcome messages.
+
+    Returns:
+        The error, not raised.
+    """
+    server = scrub(server_message(resp))
+    hint = _HINTS.get(resp.status, "server error" if resp.status >= 500 else "refused")
+    text = f"{resp.method} {resp.url} -> HTTP {resp.status}: {hint}"
+    if server:
+        text += f" (server said: {server})"
+    cls = error_for_status(resp.status)
+    outcome_unknown = not idempotent and resp.status >= 500
+    if outcome_unknown:
+        text += outcome_unknown_note(info_hash)
+    common: dict[str, Any] = {
+        "status": resp.status,
+        "server_message": server,
+        "url": resp.url,
+        "outcome_unknown": outcome_unknown,
+    }
+    if cls is RateLimitError:
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        if retry_after is not None:
+            text += f"; retry after {retry_after:g} s"
+        return RateLimitError(text, retry_after=retry_after, **common)
+    if cls is ConflictError:
+        if info_hash:
+            text = f"{text}; info hash {info_hash}"
+        return ConflictError(text, info_hash=info_hash, **common)
+    return cls(text, **common)
+
+
+def decode_body(resp: Response, decoder: Callable[[bytes], T], promised: str, scrub: Scrub) -> T:
+    """Decode a 2xx body, or say precisely what came instead.
+
+    Args:
+        resp: The answer.
+        decoder: One of the module-level msgspec decoders.
+        promised: What the endpoint promises, for the message ("a JSON list of torrents").
+        scrub: Removes the key from server text.
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        ResponseError: An HTML page (a Cloudflare challenge?), invalid JSON, or the wrong shape.
+    """
+    detail = ""
+    try:
+        if resp.content_type != "text/html":
+            return decoder(resp.body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        detail = str(exc)
+    except RecursionError:
+        detail = "nested too deeply"
+    # Sniff only on failure: the success path must not copy the body. The error is raised
+    # outside the except clauses so that msgspec's exception is not chained to it.
+    if detail and resp.body[:512].lstrip()[:1] != b"<":
+        failure = ResponseError(
+            f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
+            f"{promised}: {scrub(detail)}"
+        )
+    else:
+        failure = ResponseError(
+            f"{resp.method} {resp.url} answered {resp.status} with an HTML page "
+            f"({scrub(server_message(resp))}) where {promised} was expected; a Cloudflare "
+            "challenge or a maintenance page?"
+        )
+    raise failure
