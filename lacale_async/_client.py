@@ -11,7 +11,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeVar
 
-import aiohttp
 import aiolimiter
 import anyio
 import msgspec
@@ -454,7 +453,7 @@ class LaCaleClient:
         self, live: _Live, params: Params, key: str | None
     ) -> tuple[Torrent, ...]:
         """Send a search and cache the answer under ``key`` (None: do not cache)."""
-        resp = await self._call("search", "GET", "/api/external", params=params)
+        resp = await live.sender.send("search", "GET", "/api/external", params=params)
         torrents = self._decode(resp, decode_search, "a JSON list of torrents")
         if key is not None:
             ttl = ttl_from_headers(resp.headers, self._cache_ttl)
@@ -504,7 +503,7 @@ class LaCaleClient:
             return await self._request_meta(key)
 
     async def _request_meta(self, key: str | None) -> Meta:
-        resp = await self._call("meta", "GET", "/api/external/meta")
+        resp = await self._require_open().sender.send("meta", "GET", "/api/external/meta")
         meta = self._decode(resp, decode_meta, "the meta JSON object")
         if key is not None and self._live is not None:
             ttl = ttl_from_headers(resp.headers, self._meta_ttl)
@@ -596,7 +595,7 @@ class LaCaleClient:
             )
         self._uploads_in_flight.add(info_hash)
         try:
-            resp = await self._call(
+            resp = await self._require_open().sender.send(
                 "upload",
                 "POST",
                 "/api/external/upload",
@@ -642,7 +641,9 @@ class LaCaleClient:
     async def _download(self, info_hash: str) -> tuple[bytes, TorrentInfo]:
         wanted = check_info_hash(info_hash)
         self._require_open()
-        resp = await self._call("download", "GET", f"/api/torrents/download/{wanted}")
+        resp = await self._require_open().sender.send(
+            "download", "GET", f"/api/torrents/download/{wanted}"
+        )
         return resp.body, verify_torrent(resp.body, wanted)
 
     async def download_to(
@@ -751,28 +752,6 @@ class LaCaleClient:
     def _scrub(self, text: str) -> str:
         """Remove the key (raw, URL-encoded, or as a query parameter) from server text."""
         return self._key.scrub(redact_url(text))
-
-    async def _call(
-        self,
-        endpoint: str,
-        method: str,
-        path: str,
-        *,
-        params: Params = (),
-        form: Callable[[], aiohttp.FormData] | None = None,
-        idempotent: bool = True,
-        info_hash: str | None = None,
-    ) -> Response:
-        live = self._live or self._require_open()
-        return await live.sender.send(
-            endpoint,
-            method,
-            path,
-            params=params,
-            form=form,
-            idempotent=idempotent,
-            info_hash=info_hash,
-        )
 
     def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
         return decode_body(resp, decoder, promised, self._scrub)
