@@ -7,13 +7,13 @@ from .._errors import (
     BadRequestError,
     ConfigurationError,
     ConflictError,
-    DestinationExistsError,
     LaCaleError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ResponseError,
     ServerError,
+    StorageError,
     TransportError,
     ValidationError,
 )
@@ -48,7 +48,8 @@ EXIT_CODES: dict[type[LaCaleError], int] = {
     ServerError: 9,
     TransportError: 10,
     ResponseError: 11,
-    DestinationExistsError: 12,
+    # Cannot write the file (exists, permissions, disk full): the user fixes the destination.
+    StorageError: 12,
 }
 """The one table from error class to exit code; subclasses inherit their parent's code."""
 
