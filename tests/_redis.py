@@ -8,6 +8,7 @@ and without the ``redis-server`` binary the tests are skipped.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -17,6 +18,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any
 
 import pytest
 import redis
@@ -101,8 +104,106 @@ def spawn_redis(password: str | None = None) -> Iterator[RedisServer]:
     pytest.fail("redis-server did not start")
 
 
+class ReplyDelayProxy:
+    """A TCP proxy to a Redis on 127.0.0.1 that holds every reply back for ``delay`` seconds.
+
+    Commands reach Redis at once, so a test can see a command's effect while its sender still
+    waits for the reply (and cancel the sender then), or drop that reply with
+    :meth:`cut_next_reply`, as a network failure would.
+
+    Args:
+        target: The Redis port.
+        delay: Seconds each reply is held back.
+    """
+
+    def __init__(self, target: int, delay: float) -> None:
+        self._target = target
+        self._delay = delay
+        self._cut = False
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pumps: set[asyncio.Future[None]] = set()
+        self.port = 0
+
+    def url(self, db: int = 0) -> str:
+        """The URL to reach Redis through the proxy."""
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def cut_next_reply(self) -> None:
+        """Drop the next reply due and close its connection instead of delivering it."""
+        self._cut = True
+
+    async def __aenter__(self) -> ReplyDelayProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        # The pumps, not the handlers: asyncio logs a connection handler that was cancelled.
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        loop = asyncio.get_running_loop()
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+        replies: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+
+        async def requests() -> None:
+            while data := await reader.read(65536):
+                up_writer.write(data)
+                await up_writer.drain()
+
+        async def hold() -> None:
+            while data := await up_reader.read(65536):
+                replies.put_nowait((loop.time() + self._delay, data))
+            replies.put_nowait(None)
+
+        async def deliver() -> None:
+            while (item := await replies.get()) is not None:
+                due, data = item
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if self._cut:
+                    self._cut = False
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        pumps = [asyncio.ensure_future(c) for c in (requests(), hold(), deliver())]
+        self._pumps.update(pumps)
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            self._pumps.difference_update(pumps)
+            for w in (writer, up_writer):
+                w.close()
+                with contextlib.suppress(OSError):
+                    await w.wait_closed()
+            self._tasks.discard(task)
+
+
 RedisFactory = Callable[..., AbstractContextManager[RedisServer]]
 """``spawn_redis``'s signature: ``factory(password=None)`` -> context manager of a server."""
+
+
+@pytest.fixture
+def reply_delay_proxy() -> type[ReplyDelayProxy]:
+    """The :class:`ReplyDelayProxy` class: ``async with reply_delay_proxy(port, delay):``."""
+    return ReplyDelayProxy
 
 
 @pytest.fixture

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from datetime import datetime
@@ -43,6 +46,7 @@ from lacale_async import (
     TransportError,
     UploadRejectedError,
     ValidationError,
+    apply_source_flag,
     parse_torrent,
 )
 from lacale_async._cli._commands import cli
@@ -295,6 +299,8 @@ def test_upload_refuse_policy_and_bad_torrent_exit_4(tmp_path: Path) -> None:
     )
     assert refused.exit_code == 4
     assert len(error_lines(refused)) == 1
+    assert "--source-policy set" in refused.stderr
+    assert "source_policy" not in refused.stderr
     junk = tmp_path / "junk.torrent"
     junk.write_bytes(b"not a torrent at all")
     assert invoke([*SANDBOX, "upload", str(junk), "--category", "films"]).exit_code == 4
@@ -423,6 +429,103 @@ def test_bulk_long_query_is_refused_before_sending() -> None:
     result = invoke([*SANDBOX, "bulk", "-"], input="x" * 201 + "\n")
     assert result.exit_code == 4
     assert len(error_lines(result)) == 1
+    assert "requests sent 0," in result.stdout
+
+
+def test_bulk_long_line_fails_alone_with_its_number() -> None:
+    text = "Amélie\n# comment\n" + "x" * 250 + "\nStromae\n"
+    as_json = invoke([*SANDBOX, "--json", "bulk", "-"], input=text)
+    assert as_json.exit_code == 4
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert len(records) == 3
+    failed = [r for r in records if not r["ok"]]
+    assert len(failed) == 1
+    assert failed[0]["query"] == "x" * 250
+    assert failed[0]["results"] == []
+    assert failed[0]["error"].startswith("line 3: ")
+    assert "200" in failed[0]["error"]
+    assert {r["query"] for r in records if r["ok"] and r["results"]} == {"Amélie", "Stromae"}
+    assert "requests sent 2," in as_json.stderr
+    assert "1 of 3 queries failed" in as_json.stderr
+
+    table = invoke([*SANDBOX, "bulk", "-", "--top", "1"], input=text)
+    assert table.exit_code == 4
+    assert "Amélie  (" in table.stdout
+    assert "Stromae  (" in table.stdout
+    row = [line for line in table.stdout.splitlines() if "line 3: " in line]
+    assert len(row) == 1
+    assert row[0].startswith("xxxx")
+    assert "x" * 100 not in table.stdout, "the long line is shortened in a table"
+
+
+class _InterruptedInput(io.RawIOBase):
+    """Stdin whose reader gets Ctrl-C, as if the user gave up waiting for a slow pipe."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(buffer) == 0:
+            return 0
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_reading_stdin_exits_130() -> None:
+    result = invoke([*SANDBOX, "bulk", "-"], input=_InterruptedInput())  # type: ignore[arg-type]
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_output_encoding_without_the_characters_does_not_crash(
+    tmp_path: Path, as_json: bool
+) -> None:
+    queries = tmp_path / "q.txt"
+    queries.write_text("Amélie\n日本\n", encoding="utf-8")
+    runner = CliRunner(charset="cp1252", env={"LACALE_API_KEY": None, "LACALE_BASE_URL": None})
+    args = [*SANDBOX, *(["--json"] if as_json else []), "bulk", str(queries), "--top", "1"]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Amélie" in result.stdout, "what cp1252 can show is shown"
+    if as_json:
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [r["query"] for r in records if not r["results"]] == ["??"]
+    else:
+        assert "??  (no results)" in result.stdout
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_closed_stdout_pipe_ends_quietly(as_json: bool) -> None:
+    # Five searches of ~25 KB each overflow the pipe: the writer is blocked when it closes.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    json_flag = ["--json"] if as_json else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lacale_async", *SANDBOX, *json_flag, "bulk", "-", "--top", "50"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    try:
+        proc.stdin.write(b"a\ne\ni\no\nu\n")
+        proc.stdin.close()
+        assert proc.stdout.read(10)
+        proc.stdout.close()
+        with proc.stderr:
+            stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=30) == 141
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+    assert "Broken pipe" not in stderr
+    assert "BrokenPipeError" not in stderr
+    assert "Traceback" not in stderr
 
 
 def test_bulk_with_terminal_stdin_and_no_file_is_a_usage_error(
@@ -544,6 +647,57 @@ def test_ctrl_c_exits_130_without_traceback(monkeypatch: pytest.MonkeyPatch) -> 
     result = invoke([*SANDBOX, "meta"])
     assert result.exit_code == 130
     assert result.stdout == ""
+
+
+def test_ctrl_c_before_the_upload_was_sent_says_only_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def interrupted(self: LaCaleClient, **kw: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LaCaleClient, "upload", interrupted)
+    result = invoke([*SANDBOX, "upload", str(make_torrent(tmp_path)), "--category", "films"])
+    assert result.exit_code == 130
+    assert result.stderr.endswith("interrupted\n")
+
+
+def test_ctrl_c_during_the_upload_says_it_may_have_been_recorded(
+    tmp_path: Path, remote: ThreadedSandbox, remote_args: list[str]
+) -> None:
+    path = make_torrent(tmp_path)
+    # The hint names the hash the tracker would record: the one with the source flag added.
+    original = parse_torrent(path.read_bytes())
+    uploaded = apply_source_flag(path.read_bytes(), "set")[1]
+    assert uploaded.info_hash != original.info_hash
+    remote.add_fault(Fault.slow(3.0), endpoint="upload")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    args = [*remote_args, "upload", str(path), "--category", "films"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lacale_async", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        # The sandbox takes the fault when the upload request arrives.
+        for _ in range(1000):
+            if remote.server.faults.pending == 0 or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert remote.server.faults.pending == 0
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ")
+    assert "may or may not have recorded it" in last
+    assert uploaded.info_hash in last
 
 
 def test_file_system_failure_is_one_line_exit_1(

@@ -48,6 +48,11 @@ SCOPE = "a" * 64
         ("redis://h:6379/0?password=hunter2&db=1", "redis://h:6379/0?password=***&db=1"),
         ("unix://:hunter2@/tmp/redis.sock?db=0", "unix://:***@/tmp/redis.sock?db=0"),
         ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        # Unencoded # ? / move part of the password out of the user part: cut at the last @.
+        ("redis://:hun7er#tw0z@h:6379/0", "redis://***@h:6379/0"),
+        ("redis://:hun7er?tw0z@h:6379/0", "redis://***@h:6379/0"),
+        ("redis://bob:hun7er/tw0z@h/0?password=x", "redis://***@h/0?password=***"),
+        ("rediss://hun7er#tw0z@h", "rediss://***@h"),
     ],
 )
 def test_redact_redis_url_hides_every_password(url: str, shown: str) -> None:
@@ -105,6 +110,29 @@ async def test_redis_down_at_open_raises_backend_error_without_the_password() ->
     assert "hunter2" not in message
     assert "hunter2" not in repr(info.value.__cause__ or "")
     await backend.aclose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hun7er#tw0z@127.0.0.1:{port}/0",  # redis-py: "port ... 'hun7er'"
+        "redis://:hun7er?tw0z@127.0.0.1:{port}/0",
+        "redis://bob:hun7er/tw0z@127.0.0.1:{port}/0",
+        "redis://hun7er#tw0z@127.0.0.1:{port}/0",  # parses: connects to a host "hun7er"
+    ],
+)
+async def test_a_malformed_url_never_shows_a_piece_of_the_password(url: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    backend = RedisBackend(url.format(port=port), timeout=1.0)
+    with pytest.raises((ConfigurationError, BackendError)) as info:
+        await backend.open()
+    await backend.aclose()
+    for shown in (str(info.value), repr(backend)):
+        assert "hun7er" not in shown
+        assert "tw0z" not in shown
+    assert "***" in str(info.value)
 
 
 async def test_wrong_password_at_open_raises_backend_error(redis_factory: RedisFactory) -> None:
@@ -272,6 +300,48 @@ async def test_local_fallback_limiter_enforces_the_rates(redis_factory: RedisFac
                     entries.append(loop.time())
             assert backend.degraded
     assert entries[2] - entries[0] >= 0.4  # the third waited for the window of the first
+
+
+async def test_local_fallback_starts_with_the_requests_sent_through_redis(
+    redis_factory: RedisFactory,
+) -> None:
+    with redis_factory() as server:
+        async with RedisBackend(server.url, on_redis_error="local", timeout=1.0) as backend:
+            limiter = backend.limiter(scope=SCOPE, endpoint="search", rates=[(3, 0.5)], clock=CLOCK)
+            loop = asyncio.get_running_loop()
+            for _ in range(3):
+                async with limiter.slot():
+                    pass
+            left = loop.time()
+            server.kill()
+            async with limiter.slot():
+                entered = loop.time()
+            assert backend.degraded
+    # The window was spent through Redis: the fallback must not grant 3 more at once.
+    assert entered - left >= 0.5
+
+
+async def test_local_fallback_counts_a_redis_slot_still_in_flight(
+    redis_factory: RedisFactory,
+) -> None:
+    with redis_factory() as server:
+        async with RedisBackend(server.url, on_redis_error="local", timeout=1.0) as backend:
+            limiter = backend.limiter(scope=SCOPE, endpoint="search", rates=[(1, 0.3)], clock=CLOCK)
+            loop = asyncio.get_running_loop()
+
+            async def enter() -> float:
+                async with limiter.slot():
+                    return loop.time()
+
+            async with limiter.slot():
+                server.kill()
+                waiter = asyncio.create_task(enter())
+                await asyncio.sleep(0.2)
+                assert not waiter.done()  # the request in flight holds the only slot
+                left = loop.time()
+            entered = await waiter
+            assert backend.degraded
+    assert entered - left >= 0.3
 
 
 async def test_local_fallback_cache_works_in_process(redis_factory: RedisFactory) -> None:

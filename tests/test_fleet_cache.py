@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pytest
@@ -17,6 +17,9 @@ from lacale_async import Meta, MonotonicClock, Torrent  # noqa: E402
 from lacale_async._models import decode_meta, decode_search  # noqa: E402
 from lacale_async.fleet import RedisBackend, RedisCache  # noqa: E402
 from lacale_async.fleet._codec import CODECS, CodecError  # noqa: E402
+
+if TYPE_CHECKING:
+    from _redis import RedisFactory, ReplyDelayProxy
 
 pytest_plugins = ["_redis"]
 pytestmark = pytest.mark.redis
@@ -204,7 +207,7 @@ async def test_a_dead_holder_is_replaced_when_its_lock_expires(
     assert 0.2 <= waited <= 1.0
 
 
-async def test_a_holder_that_outlived_its_lock_never_frees_the_next_one(
+async def test_a_holder_that_lost_its_lock_never_touches_the_next_one(
     redis_url: str, redis_prefix: str
 ) -> None:
     async with (
@@ -216,12 +219,99 @@ async def test_a_holder_that_outlived_its_lock_never_frees_the_next_one(
         try:
             async with cache_of(slow).fill("k") as filled:
                 assert filled is None
-                await asyncio.sleep(0.3)  # the lock expired meanwhile
+                (lock,) = [k async for k in raw.scan_iter(match=pattern)]
+                await raw.delete(lock)  # lost, as when Redis was unreachable to renew it
                 second = cache_of(other).fill("k")
                 assert await second.__aenter__() is None  # took the lock over
-            # The slow holder left: the other's lock must still be there.
-            assert len([k async for k in raw.scan_iter(match=pattern)]) == 1
+                taken = await raw.get(lock)
+                await asyncio.sleep(0.2)  # the slow holder's renewer ticks meanwhile
+            # The slow holder left: the other's lock is still there, still the other's.
+            assert await raw.get(lock) == taken
+            await asyncio.sleep(0.25)  # longer than lock_timeout: the other renews its own
+            assert await raw.get(lock) == taken
             await second.__aexit__(None, None, None)
             assert [k async for k in raw.scan_iter(match=pattern)] == []
         finally:
             await raw.aclose()
+
+
+async def test_a_holder_queued_longer_than_lock_timeout_keeps_its_lock(
+    redis_url: str, redis_prefix: str
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with (
+        RedisBackend(redis_url, prefix=redis_prefix, lock_timeout=0.2) as one,
+        RedisBackend(redis_url, prefix=redis_prefix, lock_timeout=0.2) as two,
+    ):
+        holding = asyncio.Event()
+
+        async def slow_fetch() -> None:
+            async with cache_of(one).fill("k") as filled:
+                assert filled is None
+                holding.set()
+                await asyncio.sleep(0.7)  # queued on the rate limiter, then the request
+                await cache_of(one).set("k", TORRENTS, 30)
+
+        task = asyncio.create_task(slow_fetch())
+        await holding.wait()
+        start = loop.time()
+        async with cache_of(two).fill("k") as filled:
+            # The holder is alive: its lock never expired, so nobody fetched a second time.
+            assert filled == TORRENTS
+            assert loop.time() - start >= 0.5
+        await task
+
+
+async def until_lock_is(raw: Any, present: bool, within: float = 1.0) -> None:
+    """Poll Redis (directly, not through the proxy) until a fill lock is there, or gone."""
+    for _ in range(int(within / 0.005)):
+        if bool([k async for k in raw.scan_iter(match="p:*:lock:*")]) == present:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the fill lock is still {'absent' if present else 'there'}")
+
+
+async def test_a_cancelled_caller_leaves_no_lock_behind(
+    redis_factory: RedisFactory, reply_delay_proxy: type[ReplyDelayProxy]
+) -> None:
+    with redis_factory() as server:
+        async with (
+            reply_delay_proxy(server.port, delay=0.05) as proxy,
+            RedisBackend(proxy.url(), prefix="p", lock_timeout=5.0) as backend,
+        ):
+            raw = redis.asyncio.Redis(port=server.port)
+            try:
+                task = asyncio.create_task(cache_of(backend).fill("k").__aenter__())
+                await until_lock_is(raw, True)
+                # The lock is taken in Redis; its reply is still on the way: cancel now.
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                await until_lock_is(raw, False)  # given back once the reply came in
+            finally:
+                await raw.aclose()
+
+
+async def test_a_lock_whose_reply_was_lost_is_found_ours_on_retry(
+    redis_factory: RedisFactory, reply_delay_proxy: type[ReplyDelayProxy]
+) -> None:
+    loop = asyncio.get_running_loop()
+    with redis_factory() as server:
+        async with (
+            reply_delay_proxy(server.port, delay=0.05) as proxy,
+            RedisBackend(proxy.url(), prefix="p", lock_timeout=5.0) as backend,
+        ):
+            raw = redis.asyncio.Redis(port=server.port)
+            try:
+                start = loop.time()
+                fill = cache_of(backend).fill("k")
+                task = asyncio.create_task(fill.__aenter__())
+                await until_lock_is(raw, True)
+                proxy.cut_next_reply()  # redis-py reconnects and sends the command again
+                # The resent command finds the lock ours: no wait for it to expire.
+                assert await task is None
+                assert loop.time() - start < 2.0
+                await fill.__aexit__(None, None, None)
+                assert [k async for k in raw.scan_iter(match="p:*:lock:*")] == []
+            finally:
+                await raw.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Mapping
 
@@ -9,7 +10,7 @@ import aiohttp
 import pytest
 
 from lacale_async import ConfigurationError, FakeClock
-from lacale_async.testing import RateLimit, SandboxConfig, SandboxServer
+from lacale_async.testing import Fault, RateLimit, SandboxConfig, SandboxServer
 from lacale_async.testing._ratelimit import WindowLimiter, retry_after_header
 
 # --- the window arithmetic (no network) ----------------------------------------------------
@@ -81,6 +82,42 @@ def test_key_bucket_was_not_charged_by_refusals() -> None:
     # The third request was refused by the IP window and left the key window untouched.
     assert limiter.acquire([("key", key)], 0) is None
     assert limiter.acquire([("key", key)], 0) is not None
+
+
+def test_sliding_window_counts_a_late_handled_arrival_at_its_arrival_time() -> None:
+    limit = RateLimit(3, 1.0)
+    limiter = WindowLimiter("sliding")
+    assert admitted(limiter, limit, [1.10, 1.15, 1.20]) == [True] * 3
+    # Arrived at 0.95, handled after the three others: (0.95, 1.95] would hold four.
+    refused = limiter.acquire([("b", limit)], 0.95)
+    assert refused is not None
+    # It could only get through once 1.10 had left the window, at 2.10.
+    assert refused[1] == pytest.approx(1.15)
+    assert admitted(limiter, limit, [0.05]) == [True], "(0.05, 1.05] holds none"
+    assert admitted(limiter, limit, [1.25, 2.09, 2.10]) == [False, False, True]
+
+
+def test_fixed_windows_keep_every_windows_count() -> None:
+    limit = RateLimit(3, 1.0)
+    limiter = WindowLimiter("fixed")
+    assert admitted(limiter, limit, [1.10, 1.15, 1.20]) == [True] * 3
+    # A late arrival from the previous window counts there, not as a new latest window.
+    assert admitted(limiter, limit, [0.95]) == [True]
+    assert admitted(limiter, limit, [1.25, 1.30, 1.35]) == [False] * 3
+    assert admitted(limiter, limit, [0.96, 0.97, 0.98]) == [True, True, False]
+
+
+def test_sliding_property_holds_for_shuffled_arrivals() -> None:
+    limit = RateLimit(4, 5.0)
+    limiter = WindowLimiter("sliding")
+    rng = random.Random(7)
+    times = sorted(rng.uniform(0, 100) for _ in range(600))
+    # Handle each arrival up to 2 s late, in a shuffled order.
+    order = sorted(times, key=lambda t: t + rng.uniform(0, 2.0))
+    accepted = sorted(t for t in order if limiter.acquire([("b", limit)], t) is None)
+    for i, start in enumerate(accepted):
+        assert len([a for a in accepted[i:] if a < start + limit.period]) <= limit.calls
+    assert len(accepted) > 100 / 5.0 * 4 * 0.5, "not starved either"
 
 
 @pytest.mark.parametrize(
@@ -219,3 +256,35 @@ async def test_forwarded_for_is_ignored_unless_trusted(session: aiohttp.ClientSe
         assert await statuses(session, url, 1) == [200]
         assert await statuses(session, url, 1, headers=spoofed) == [429]
         assert sandbox.requests[-1].client_ip == "127.0.0.1"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["sliding", "fixed"])
+async def test_requests_are_counted_when_they_arrive_not_when_handled(
+    clock: FakeClock, session: aiohttp.ClientSession, mode: str
+) -> None:
+    config = make_config(clock, key={"search": RateLimit(3, 10)}, mode=mode)
+    async with SandboxServer(config) as sandbox:
+        sandbox.faults.add(Fault.slow(2.0), endpoint="search")
+        url = f"{sandbox.base_url}/api/external?apikey={sandbox.api_key}"
+
+        async def first() -> int:
+            async with session.get(url, params={"q": "slow"}) as response:
+                return response.status
+
+        slow = asyncio.create_task(first())
+        try:
+            for _ in range(500):
+                if clock.sleepers:
+                    break
+                await asyncio.sleep(0.002)
+            assert clock.sleepers == 1
+            clock.advance(0.5)
+            # The slow request arrived first: it holds one of the three places.
+            assert await statuses(session, url, 3) == [200, 200, 429]
+            clock.advance(2.0)
+            assert await slow == 200
+        finally:
+            slow.cancel()
+        assert [r.status for r in sandbox.requests].count(200) == 3
+        assert sandbox.throttled_total == 1

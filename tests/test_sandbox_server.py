@@ -15,8 +15,9 @@ import aiohttp
 import bencode2
 import pytest
 
-from lacale_async import ClientStateError, FakeClock, ValidationError
-from lacale_async.testing import Fault, SandboxConfig, SandboxServer, serve_sandbox
+from lacale_async import ClientStateError, FakeClock, LaCaleClient, ValidationError
+from lacale_async.testing import Fault, RateLimit, SandboxConfig, SandboxServer, serve_sandbox
+from lacale_async.testing.pytest_plugin import client_rates
 
 pytest_plugins = ["pytester"]
 
@@ -241,3 +242,30 @@ def test_pytest_plugin_fixtures(
     monkeypatch.setenv("PYTHONPATH", env_path)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+def test_plugin_client_rates_follow_the_key_and_ip_limits() -> None:
+    config = SandboxConfig(
+        key_limits={"search": RateLimit(2, 5), "meta": RateLimit(9, 1)},
+        ip_limits={"search": RateLimit(10, 60), "meta": RateLimit(9, 1)},
+    )
+    assert client_rates(config) == {
+        "search": [(2, 5.0), (10, 60.0)],
+        "meta": [(9, 1.0)],
+        "download": None,
+        "upload": None,
+    }
+
+
+# The client's default search pace (1 per 2 s) would meet a 429 from this sandbox.
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "lacale_sandbox_config", [SandboxConfig(key_limits={"search": RateLimit(1, 2.5)})]
+)
+async def test_plugin_client_keeps_to_the_configured_limits(
+    lacale_sandbox: SandboxServer, lacale_client: LaCaleClient
+) -> None:
+    for query in ("one", "two"):
+        await lacale_client.search(query)
+    assert [r.status for r in lacale_sandbox.requests] == [200, 200]
+    assert lacale_client.stats.rate_limited == 0

@@ -16,7 +16,8 @@ from rich.text import Text
 
 from .._bulk import SearchOutcome, SearchQuery
 from .._client import LaCaleClient
-from .._errors import LaCaleError
+from .._errors import LaCaleError, ValidationError
+from .._validation import check_query
 from ._exit import error_line, error_text, exit_code
 from ._render import stats_line, torrent_dict, torrents_table
 
@@ -31,11 +32,16 @@ class BulkLine:
         text: The query as written (line ending removed).
         query: What is searched: the text plus the ``--cat`` filters.
         key: Equal for lines the tracker answers alike ("Amélie", "amelie ").
+        number: The line's number in the input, from 1.
+        error: Why the line cannot be searched (too long...), naming the line; None when
+            it can be. Such a line is reported as failed and never sent.
     """
 
     text: str
     query: SearchQuery
     key: SearchQuery
+    number: int = 0
+    error: ValidationError | None = None
 
 
 def _key(query: SearchQuery) -> SearchQuery:
@@ -52,16 +58,26 @@ def read_queries(lines: Iterable[str], categories: tuple[str, ...] = ()) -> list
         categories: Category slugs applied to every query.
 
     Returns:
-        The queries in input order, duplicates included.
+        The queries in input order, duplicates included; a line the API would refuse carries
+        its error instead of failing the whole input.
     """
     out: list[BulkLine] = []
-    for raw in lines:
+    for number, raw in enumerate(lines, start=1):
         text = raw.rstrip("\r\n")
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         query = SearchQuery(query=text, categories=categories)
-        out.append(BulkLine(text=text, query=query, key=_key(query)))
+        error: ValidationError | None = None
+        try:
+            check_query(text)
+        except ValidationError as exc:
+            error = ValidationError(f"line {number}: {exc}")
+        out.append(BulkLine(text=text, query=query, key=_key(query), number=number, error=error))
     return out
+
+
+# A query line this long is cut in the table: the error already says how long it is.
+_SHOWN = 60
 
 
 class _Report:
@@ -96,7 +112,8 @@ class _Report:
             sys.stdout.flush()
             return
         if outcome.error is not None:
-            message = Text(f"{line.text}: ", style="bold")
+            shown = line.text if len(line.text) <= _SHOWN else line.text[: _SHOWN - 1] + "…"
+            message = Text(f"{shown}: ", style="bold")
             message.append(error_line(outcome.error, self.secrets), style="red")
             self.out.print(message)
             return
@@ -138,15 +155,20 @@ async def run_bulk(
         0 when every query succeeded, else the exit code of the first failure.
 
     Raises:
-        ValidationError: A query or category the API would refuse (nothing was sent).
+        ValidationError: A category the API would refuse (nothing was sent).
     """
     started = time.monotonic()
     if not lines:
         click.echo("note: no queries to run (blank lines and # comments are skipped)", err=True)
     by_key: dict[SearchQuery, list[BulkLine]] = {}
+    refused = [line for line in lines if line.error is not None]
     for line in lines:
-        by_key.setdefault(line.key, []).append(line)
+        if line.error is None:
+            by_key.setdefault(line.key, []).append(line)
     report = _Report(top=top, as_json=as_json, out=out, secrets=secrets)
+    # Lines the API would refuse fail on their own, first, without stopping the others.
+    for line in refused:
+        report.emit(line, SearchOutcome(query=line.query, error=line.error))
     progress = (
         Progress(
             TextColumn("searching"),
@@ -181,7 +203,9 @@ async def run_bulk(
             if closer is not None:
                 await closer()
     summary = stats_line(
-        client.stats, merged=len(lines) - len(by_key), elapsed=time.monotonic() - started
+        client.stats,
+        merged=len(lines) - len(refused) - len(by_key),
+        elapsed=time.monotonic() - started,
     )
     # Plain echo, not rich: one unwrapped line that a script can grep, whatever the width.
     click.echo(summary, err=as_json)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -19,13 +20,14 @@ from rich.console import Console
 from .._errors import DestinationExistsError, LaCaleError, ValidationError
 from .._files import resolve_destination, write_atomic
 from .._secret import Secret
-from .._torrent import parse_torrent
+from .._torrent import apply_source_flag, parse_torrent
 from .._version import __version__
 from ._bulk import BulkLine, read_queries, run_bulk
 from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
 from ._render import meta_tree, torrent_dict, torrents_table
 from ._serve import run_standalone
 from ._session import Settings, open_client
+from ._streams import EXIT_BROKEN_PIPE, PipeSafeConsole, harden_streams, silence_stdout
 
 __all__ = ["cli"]
 
@@ -35,14 +37,14 @@ _PIPE_WIDTH = 120
 
 
 def _stdout() -> Console:
-    console = Console(highlight=False)
+    console = PipeSafeConsole(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = _PIPE_WIDTH
     return console
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return PipeSafeConsole(stderr=True, highlight=False)
 
 
 def _note(text: str) -> None:
@@ -69,8 +71,50 @@ class _ScrubbingFormatter(logging.Formatter):
         return text
 
 
-def _run(settings: Settings, make: Callable[[], Coroutine[Any, Any, int]]) -> None:
-    """Run one command's coroutine, turning SDK errors and Ctrl-C into a line and an exit code.
+@contextlib.contextmanager
+def _handled(
+    settings: Settings, *, interrupt_hint: Callable[[], str | None] | None = None
+) -> Iterator[None]:
+    """Turn SDK errors, Ctrl-C and a closed stdout into one line (or none) and an exit code.
+
+    Args:
+        settings: The global options (their secrets are masked in every line).
+        interrupt_hint: Called on Ctrl-C; what it returns is added to "interrupted".
+
+    Raises:
+        click.exceptions.Exit: Always when the block fails, with its exit code.
+    """
+    try:
+        yield
+    except LaCaleError as exc:
+        click.echo(error_line(exc, settings.secrets), err=True)
+        raise click.exceptions.Exit(exit_code(exc)) from None
+    except BrokenPipeError:
+        # The reader has gone (`| head`): nobody wants a message, like a SIGPIPE'd process.
+        silence_stdout()
+        raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+    except OSError as exc:
+        # The file system failing (permission denied, disk full) is no bug: no traceback.
+        click.echo(error_line(exc, settings.secrets), err=True)
+        raise click.exceptions.Exit(EXIT_OTHER) from None
+    except KeyboardInterrupt:
+        hint = interrupt_hint() if interrupt_hint is not None else None
+        click.echo(f"interrupted: {hint}" if hint else "interrupted", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+def _run(
+    settings: Settings,
+    make: Callable[[], Coroutine[Any, Any, int]],
+    *,
+    interrupt_hint: Callable[[], str | None] | None = None,
+) -> None:
+    """Run one command's coroutine under :func:`_handled`, with ``-v`` logging if asked.
+
+    Args:
+        settings: The global options.
+        make: Returns the command's coroutine; its result is the exit code.
+        interrupt_hint: Called on Ctrl-C; what it returns is added to "interrupted".
 
     Raises:
         click.exceptions.Exit: Always when the command fails, with its exit code.
@@ -83,17 +127,8 @@ def _run(settings: Settings, make: Callable[[], Coroutine[Any, Any, int]]) -> No
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     try:
-        code = asyncio.run(make())
-    except LaCaleError as exc:
-        click.echo(error_line(exc, settings.secrets), err=True)
-        raise click.exceptions.Exit(exit_code(exc)) from None
-    except OSError as exc:
-        # The file system failing (permission denied, disk full) is no bug: no traceback.
-        click.echo(error_line(exc, settings.secrets), err=True)
-        raise click.exceptions.Exit(EXIT_OTHER) from None
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        with _handled(settings, interrupt_hint=interrupt_hint):
+            code = asyncio.run(make())
     finally:
         if handler is not None:
             logger.removeHandler(handler)
@@ -143,6 +178,7 @@ def cli(
 
     Run it with no key to try everything against an embedded sandbox tracker.
     """
+    harden_streams()
     ctx.obj = Settings(
         api_key=Secret(api_key) if api_key else None,
         base_url=base_url or None,
@@ -250,9 +286,25 @@ def upload(
 ) -> None:
     """Upload TORRENT_PATH and print its link and info hash."""
 
+    # The info hash the tracker would record, once known: what to search for when Ctrl-C
+    # came after the body may have been sent.
+    sending: list[str] = []
+
+    def interrupt_hint() -> str | None:
+        if not sending:
+            return None
+        return (
+            "the upload had started, so the tracker may or may not have recorded it: "
+            f"search for info hash {sending[0]} before uploading again"
+        )
+
     async def go() -> int:
         data = _read_torrent_file(torrent_path)
         info = parse_torrent(data)
+        try:
+            uploaded_hash = apply_source_flag(data, source_policy)[1].info_hash
+        except ValidationError as exc:
+            raise ValidationError(_cli_wording(str(exc))) from None
         # Checked before uploading: failing to save after a successful upload would leave the
         # user without the file to seed.
         save_to = (
@@ -261,18 +313,27 @@ def upload(
             else None
         )
         async with open_client(settings, note=_note) as client:
-            result = await client.upload(
-                title=title if title is not None else info.name,
-                category=category,
-                torrent=data,
-                tags=tags,
-                description=description,
-                tmdb_id=tmdb_id,
-                tmdb_type=tmdb_type,
-                cover_url=cover_url,
-                nfo=nfo,
-                source_policy=source_policy,
-            )
+            try:
+                result = await client.upload(
+                    title=title if title is not None else info.name,
+                    category=category,
+                    torrent=data,
+                    tags=tags,
+                    description=description,
+                    tmdb_id=tmdb_id,
+                    tmdb_type=tmdb_type,
+                    cover_url=cover_url,
+                    nfo=nfo,
+                    source_policy=source_policy,
+                )
+            except ValidationError as exc:
+                raise ValidationError(_cli_wording(str(exc))) from None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                # Ctrl-C reaches the coroutine as a cancellation. The request counter moves
+                # just before the body goes out: from then on the outcome is unknown.
+                if client.stats.endpoints["upload"].requests:
+                    sending.append(uploaded_hash)
+                raise
         changed = result.info_hash != info.info_hash
         saved: Path | None = None
         if save_to is not None and result.torrent is not None:
@@ -317,7 +378,14 @@ def upload(
             )
         return 0
 
-    _run(settings, go)
+    _run(settings, go, interrupt_hint=interrupt_hint)
+
+
+def _cli_wording(message: str) -> str:
+    """Name the command's options where an SDK message names the Python arguments."""
+    return message.replace("source_policy='set'", "--source-policy set").replace(
+        "source_policy=", "--source-policy "
+    )
 
 
 @cli.command()
@@ -386,11 +454,13 @@ def bulk(
         if sys.stdin.isatty():
             raise click.UsageError("give a FILE of queries, or pipe them on stdin")
         file = sys.stdin
-    try:
-        lines: list[BulkLine] = read_queries(file, categories)
-    except UnicodeDecodeError:
-        click.echo(error_line(ValidationError("the queries are not UTF-8 text")), err=True)
-        raise click.exceptions.Exit(exit_code(ValidationError(""))) from None
+    lines: list[BulkLine] = []
+    # Reading a pipe can take long (the producer is slow): Ctrl-C there is an interruption too.
+    with _handled(settings):
+        try:
+            lines = read_queries(file, categories)
+        except UnicodeDecodeError:
+            raise ValidationError("the queries are not UTF-8 text") from None
 
     async def go() -> int:
         async with open_client(settings, note=_note) as client:

@@ -17,11 +17,17 @@ from .._backend import LocalBackend
 from .._cache import Cache, MemoryCache
 from .._clock import Clock
 from .._errors import BackendError, ClientStateError, ConfigurationError
-from .._limiter import Rate, RateLimiter
+from .._limiter import Rate, RateLimiter, WindowLimiter
 from ._cache import RedisCache
 from ._codec import CODECS
 from ._limiter import RedisLimiter
-from ._link import REDIS_ERRORS, OnRedisError, RedisLink, redact_redis_url
+from ._link import (
+    REDIS_ERRORS,
+    OnRedisError,
+    RedisLink,
+    redact_redis_url,
+    redis_url_is_malformed,
+)
 
 __all__ = ["RedisBackend"]
 
@@ -72,8 +78,10 @@ class RedisBackend:
             WARNING, then this backend limits and caches in this process only, for the rest of
             its life (each process gets the whole budget again, so 429s become possible; a
             request is still never sent without passing a limiter).
-        lock_timeout: Seconds a cache fill lock lives, so also the longest another process
-            waits for an answer being fetched before fetching it itself.
+        lock_timeout: Seconds a cache fill lock lives without renewal. Its holder renews it
+            while fetching (however long it queues for the rate limiter), so this bounds only
+            how long the other processes wait for a holder that died before fetching
+            themselves.
         slot_lease: Seconds a rate-limit slot may stay in flight before it counts as finished
             (frees the slot of a process that died mid-request). Keep it above the client's
             ``timeout``.
@@ -197,9 +205,12 @@ class RedisBackend:
                     # One quick retry rides out a blip; more would stall every request.
                     retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
                 )
-            except ValueError as exc:
+            except ValueError:
+                # redis-py's text quotes pieces of the URL, which may be pieces of the password.
                 raise ConfigurationError(
-                    f"invalid Redis URL {self._where!r}: {str(exc).replace(self._url, '***')}"
+                    f"invalid Redis URL {self._where!r}: redis-py cannot parse it; check the "
+                    "host, port and database number, and percent-encode any @ : / ? # % in the "
+                    "user name and password"
                 ) from None
         password = client.connection_pool.connection_kwargs.get("password")
         link = RedisLink(
@@ -210,6 +221,7 @@ class RedisBackend:
             secret=password if isinstance(password, str) else None,
             lease=self._slot_lease,
             lock_timeout=self._lock_timeout,
+            opaque=self._url is not None and redis_url_is_malformed(self._url),
         )
         try:
             await asyncio.wait_for(client.ping(), self._timeout)
@@ -284,7 +296,15 @@ class RedisBackend:
         """
         link = self._require_link()
         fallback = self._local.limiter(scope=scope, endpoint=endpoint, rates=rates, clock=clock)
-        return RedisLimiter(link, scope=scope, endpoint=endpoint, rates=rates, fallback=fallback)
+        return RedisLimiter(
+            link,
+            scope=scope,
+            endpoint=endpoint,
+            rates=rates,
+            fallback=fallback,
+            clock=clock,
+            mirror=fallback.log if isinstance(fallback, WindowLimiter) else None,
+        )
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
         """Return the shared cache of ``namespace`` for ``scope``.

@@ -6,15 +6,24 @@ in Redis: every entry expires with its TTL, and memory is capped, if needed, by 
 server's ``maxmemory`` and ``maxmemory-policy`` (``volatile-lru`` suits these keys).
 
 :meth:`RedisCache.fill` makes one process fetch a missing answer while the others wait for it:
-a short lock (``SET NX PX lock_timeout``) elects the fetcher; the others poll for the value with
-a growing delay, and take the lock themselves if it expires without a value (holder died, or
-its answer was not cacheable). The lock is released only by its holder (token compared in a
-script), so a holder that outlived its lock never deletes someone else's.
+a lock (``SET NX PX lock_timeout`` in a script) elects the fetcher; the others poll for the
+value with a growing delay, and take the lock themselves once it is free without a value (the
+holder failed, or its answer was not cacheable).
+
+The holder renews its lock (a third of ``lock_timeout``) for as long as its fetch runs, which
+includes waiting for the shared rate limiter, so only a dead holder's lock expires: a waiter
+never fetches a second time just because the first fetch queued longer than ``lock_timeout``.
+Every lock operation compares the holder's token in a script: a holder that lost its lock (say
+Redis was unreachable while it should have renewed) never extends nor deletes someone else's,
+and taking the lock is idempotent, so redis-py resending a command whose reply was lost finds
+the lock already ours instead of taken. Taking the lock is shielded from cancellation, like a
+rate-limit slot: a caller cancelled while the command is in flight gives the lock back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -38,6 +47,27 @@ V = TypeVar("V")
 _FIRST_POLL = 0.02
 _MAX_POLL = 0.25
 _SCAN_BATCH = 500
+
+# KEYS: 1 lock. ARGV: 1 token, 2 lifetime (ms). Returns 1 when the lock is ours: taken now, or
+# already ours (the same call resent by redis-py after a lost reply), else 0.
+_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+return 0
+"""
+
+# KEYS: 1 lock. ARGV: 1 token, 2 lifetime (ms). Extends the lock only if it is still ours.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
 
 # KEYS: 1 lock. ARGV: 1 token. Deletes the lock only if it is still ours.
 _UNLOCK = """
@@ -66,7 +96,17 @@ class RedisCache(Generic[V]):
         fallback: The in-process cache used once the backend has gone local.
     """
 
-    __slots__ = ("_codec", "_fallback", "_link", "_namespace", "_scope", "_unlock_script")
+    __slots__ = (
+        "_codec",
+        "_fallback",
+        "_link",
+        "_lock_ms",
+        "_lock_script",
+        "_namespace",
+        "_renew_script",
+        "_scope",
+        "_unlock_script",
+    )
 
     def __init__(
         self,
@@ -82,6 +122,9 @@ class RedisCache(Generic[V]):
         self._namespace = namespace
         self._codec = codec
         self._fallback = fallback
+        self._lock_ms = max(1, math.ceil(link.lock_timeout * 1000))
+        self._lock_script = link.client.register_script(_LOCK)
+        self._renew_script = link.client.register_script(_RENEW)
         self._unlock_script = link.client.register_script(_UNLOCK)
 
     @property
@@ -208,8 +251,9 @@ class RedisCache(Generic[V]):
         """Elect one process to fetch ``key``; yield the value if another one stored it.
 
         Yields None to the process holding the lock (it fetches, calls :meth:`set`, and the
-        lock is released on exit) and to a process that waited ``lock_timeout`` in vain;
-        yields the value to a process that saw it appear while waiting.
+        lock is released on exit; it is renewed meanwhile, however long the fetch queues) and
+        yields the value to a process that saw it appear while waiting. A waiter waits while
+        a live holder fetches; a dead holder's lock expires after ``lock_timeout``.
 
         Args:
             key: The cache key about to be fetched.
@@ -230,21 +274,24 @@ class RedisCache(Generic[V]):
         if value is not None:
             yield value
             return
+        if not held:
+            yield None
+            return
+        renewer = asyncio.ensure_future(self._renew(lock, token))
         try:
             yield None
         finally:
-            if held:
-                await self._unlock(lock, token)
+            renewer.cancel()
+            await self._unlock(lock, token)
 
     async def _wait_turn(self, key: str, lock: str, token: str) -> tuple[V | None, bool]:
         """Return ``(value, False)`` once stored by another, or ``(None, True)`` with the lock.
 
-        ``(None, False)`` means: fetch without the lock (waited too long, or gone local).
+        ``(None, False)`` means: fetch without the lock (the backend went local). There is no
+        deadline: a live holder renews its lock until it has stored the value or given up, and
+        fetching meanwhile would only queue a second request behind it on the shared limiter.
         """
         link = self._link
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + link.lock_timeout
-        lock_ms = max(1, math.ceil(link.lock_timeout * 1000))
         delay = _FIRST_POLL
         while True:
             value = await self.get(key)
@@ -253,7 +300,7 @@ class RedisCache(Generic[V]):
             if self._local():
                 return None, False
             try:
-                locked = await link.client.set(lock, token, nx=True, px=lock_ms)
+                locked = await self._lock(lock, token)
             except REDIS_ERRORS as exc:
                 link.failed(exc, f"locking a {self._namespace} cache entry")
                 return None, False
@@ -269,12 +316,50 @@ class RedisCache(Generic[V]):
                     return None, True
                 await self._unlock(lock, token)
                 return value, False
-            if loop.time() >= deadline:
-                # The lock expires after lock_timeout, so waiting longer means a chain of
-                # holders that never stored a value: fetch rather than wait without bound.
-                return None, False
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, _MAX_POLL)
+
+    async def _lock(self, lock: str, token: str) -> bool:
+        """Take the lock (or find it already ours); a cancelled caller gives it back."""
+        link = self._link
+        link.check_open()
+        # Shielded: cancelling the caller must not lose a lock the script already took.
+        call = link.spawn(self._lock_script(keys=[lock], args=[token, self._lock_ms]))
+        try:
+            return int(await asyncio.shield(call)) == 1
+        except asyncio.CancelledError:
+            link.spawn(self._unlock_when_done(call, lock, token))
+            raise
+
+    async def _unlock_when_done(self, call: asyncio.Task[object], lock: str, token: str) -> None:
+        # A failed call may have taken the lock all the same: the unlock only deletes it if
+        # ours. A failed unlock leaves it to expire on its own.
+        with contextlib.suppress(*REDIS_ERRORS):
+            await call
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self._unlock_script(keys=[lock], args=[token])
+
+    async def _renew(self, lock: str, token: str) -> None:
+        """Keep the lock alive while its holder runs; cancelled when the holder leaves."""
+        link = self._link
+        interval = link.lock_timeout / 3
+        while True:
+            await asyncio.sleep(interval)
+            if link.closed or link.degraded:
+                return
+            # Shielded so the holder's exit never cuts a command in the middle.
+            call = link.spawn(self._renew_script(keys=[lock], args=[token, self._lock_ms]))
+            try:
+                kept = await asyncio.shield(call)
+            except REDIS_ERRORS as exc:
+                # Retried at the next tick; two more chances before the lock would expire.
+                logger.debug(
+                    "renewing a %s cache lock failed: %s", self._namespace, link.describe(exc)
+                )
+                continue
+            if int(kept) != 1:
+                logger.debug("a %s cache lock expired before its holder ended", self._namespace)
+                return
 
     async def _unlock(self, lock: str, token: str) -> None:
         link = self._link

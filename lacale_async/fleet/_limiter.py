@@ -26,6 +26,11 @@ A slot taken in Redis carries a lease (``slot_lease``): if its process dies mid-
 slot counts as finished when the lease ends, so a crash costs one slot for the lease and never
 blocks the endpoint for good. The lease must be longer than the client's ``timeout``.
 
+Every slot taken in Redis is also recorded, on the client's clock, in the log of the
+in-process fallback (admitted at entry, stamped at exit): if Redis fails under
+``on_redis_error="local"``, the fallback starts from this process's own recent requests instead
+of an empty window, so one process alone never bursts past the tracker's limit.
+
 Redis's ``TIME`` is the Redis host's wall clock: a step of that clock (not a slew, which is
 what NTP does) shifts the windows. The margin absorbs the rest: Redis time is read after the
 response arrived and before the request leaves, so it brackets the tracker's arrival stamp.
@@ -40,8 +45,9 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
+from .._clock import Clock
 from .._errors import ClientStateError
-from .._limiter import Rate, RateLimiter, default_margin, parse_rates
+from .._limiter import Rate, RateLimiter, WindowLog, default_margin, parse_rates
 from ._link import REDIS_ERRORS, RedisLink
 
 __all__ = ["RedisLimiter"]
@@ -144,6 +150,10 @@ class RedisLimiter:
         endpoint: The endpoint name (``"search"``...).
         rates: The ``(calls, period)`` pairs that must all hold.
         fallback: The in-process limiter used once the backend has gone local.
+        clock: The fallback's clock, which stamps the mirror of Redis slots kept in
+            ``mirror``.
+        mirror: The fallback's history (its :class:`WindowLog`), which also records every
+            slot taken in Redis; None when the fallback keeps no such log.
 
     Raises:
         ConfigurationError: A rate is invalid.
@@ -152,11 +162,13 @@ class RedisLimiter:
     __slots__ = (
         "_acquire_script",
         "_args",
+        "_clock",
         "_endpoint",
         "_fallback",
         "_gate",
         "_keys",
         "_link",
+        "_mirror",
         "_pause_script",
         "_rates",
         "_release_script",
@@ -171,6 +183,8 @@ class RedisLimiter:
         endpoint: str,
         rates: Sequence[Rate],
         fallback: RateLimiter,
+        clock: Clock,
+        mirror: WindowLog | None,
     ) -> None:
         checked = parse_rates(rates, name=f"{endpoint}_rate")
         self._rates = tuple((n, t) for n, t in checked)
@@ -182,6 +196,8 @@ class RedisLimiter:
         self._link = link
         self._endpoint = endpoint
         self._fallback = fallback
+        self._clock = clock
+        self._mirror = mirror
         self._keys = [link.key(scope, "rl", endpoint, part) for part in ("busy", "done", "pause")]
         self._keys.append(link.key(scope, "rl", endpoint, "span"))
         # Only the head of this process's queue polls Redis; the others wait their turn here.
@@ -322,6 +338,9 @@ class _RedisSlot:
         token = await limiter._acquire()
         if token is not None:
             self._token = token
+            if limiter._mirror is not None:
+                # Synchronous, right after the slot was taken: no cancellation can come between.
+                limiter._mirror._admit()
             return
         # Redis failed under on_redis_error="local": the request still passes a limiter.
         local = limiter._fallback.slot()
@@ -337,4 +356,8 @@ class _RedisSlot:
         if self._local is not None:
             await self._local.__aexit__(exc_type, exc, tb)
         elif self._token is not None:
-            await self._limiter._release(self._token)
+            limiter = self._limiter
+            if limiter._mirror is not None:
+                # Stamped before the Redis call, so a cancelled exit still frees the mirror.
+                limiter._mirror._release(limiter._clock.now())
+            await limiter._release(self._token)

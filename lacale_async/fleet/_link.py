@@ -13,7 +13,13 @@ from redis.exceptions import RedisError
 
 from .._errors import BackendError, ClientStateError
 
-__all__ = ["REDIS_ERRORS", "OnRedisError", "RedisLink", "redact_redis_url"]
+__all__ = [
+    "REDIS_ERRORS",
+    "OnRedisError",
+    "RedisLink",
+    "redact_redis_url",
+    "redis_url_is_malformed",
+]
 
 logger = logging.getLogger("lacale_async.fleet")
 
@@ -27,6 +33,27 @@ OnRedisError = Literal["fail", "local"]
 REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
 
 
+def redis_url_is_malformed(url: str) -> bool:
+    """Tell whether ``url`` has an ``@`` beyond its network location, or does not split at all.
+
+    ``redis://:pa#ss@host`` splits as the network location ``:pa`` and the fragment
+    ``ss@host``: an unencoded ``#``, ``?`` or ``/`` in a password moves part of it, and the
+    ``@``, out of the user part, where neither a redaction nor redis-py expects it.
+
+    Args:
+        url: Any string given as a Redis URL.
+
+    Returns:
+        True when the user part cannot be trusted to hold the whole password.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return True
+    _, sep, rest = url.partition("://")
+    return bool(sep) and rest.rfind("@") >= len(parts.netloc)
+
+
 def redact_redis_url(url: str) -> str:
     """Return a Redis URL with its password (in the user part or the query) replaced by ``***``.
 
@@ -35,12 +62,20 @@ def redact_redis_url(url: str) -> str:
 
     Returns:
         The URL, safe to log or to put in an exception message. A user part without a colon
-        is redacted whole: ``redis://secret@host`` would otherwise show a bare password.
+        is redacted whole: ``redis://secret@host`` would otherwise show a bare password. In a
+        malformed URL (see :func:`redis_url_is_malformed`), everything between ``://`` and the
+        last ``@`` is redacted.
     """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable Redis URL>"
+    scheme, sep, rest = url.partition("://")
+    if sep and rest.rfind("@") >= len(parts.netloc):
+        # Cut at the last "@": whatever precedes it may be a piece of the password.
+        after = rest.rpartition("@")[2]
+        shown = redact_redis_url(f"{scheme}://{after}")
+        return f"{scheme}://***@{shown.partition('://')[2]}"
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -68,6 +103,8 @@ class RedisLink:
         on_error: ``"fail"`` or ``"local"``.
         where: The server's redacted address, for messages.
         secret: The password, scrubbed from any error text shown to a user.
+        opaque: Show only the type of Redis errors, never their text: the URL was malformed,
+            so the host or user redis-py parsed out of it may be a piece of the password.
         lease: Seconds a rate-limit slot may stay in flight before it counts as finished.
         lock_timeout: Seconds a cache fill lock lives.
     """
@@ -75,6 +112,7 @@ class RedisLink:
     __slots__ = (
         "_closed",
         "_degraded",
+        "_opaque",
         "_secret",
         "_tasks",
         "client",
@@ -95,6 +133,7 @@ class RedisLink:
         secret: str | None,
         lease: float,
         lock_timeout: float,
+        opaque: bool = False,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -103,6 +142,7 @@ class RedisLink:
         self.lease = lease
         self.lock_timeout = lock_timeout
         self._secret = secret
+        self._opaque = opaque
         self._degraded = False
         self._closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -136,6 +176,8 @@ class RedisLink:
 
     def describe(self, exc: BaseException) -> str:
         """Return ``exc`` as text, without the password."""
+        if self._opaque:
+            return f"{type(exc).__name__} (details hidden: the Redis URL is malformed)"
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if self._secret:
             text = text.replace(self._secret, "***")

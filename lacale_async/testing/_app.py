@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ._config import ENDPOINTS
 from ._faults import answer_fault
-from ._http import EXCHANGE, STATE, Exchange, Reject, json_response, key_from_request
+from ._http import EXCHANGE, STATE, Exchange, Reject, charge, json_response, key_from_request
 from ._read_endpoints import download, meta, search
 from ._records import RecordedRequest, redact_query
 from ._state import SandboxState
@@ -48,6 +48,12 @@ async def _middleware(request: web.Request, handler: _Handler) -> web.StreamResp
     fault_kind: str | None = None
     try:
         fault = state.faults.take(exchange.endpoint, request.path)
+        reaches_handler = fault is None or fault.kind == "delay"
+        # The tracker counts a request when it arrives, not when a slow answer gets round to
+        # it; a v1 upload with its key in the form is counted once the form is read.
+        key_known = exchange.key is not None or exchange.endpoint != "upload"
+        if reaches_handler and exchange.endpoint is not None and key_known:
+            charge(state, exchange)
         if state.config.latency > 0:
             await state.clock.sleep(state.config.latency)
         if fault is not None:

@@ -14,7 +14,16 @@ from ._ratelimit import RateLimit, retry_after_header
 from ._records import AuthVia
 from ._state import SandboxState
 
-__all__ = ["EXCHANGE", "STATE", "Exchange", "Reject", "admit", "json_response", "key_from_request"]
+__all__ = [
+    "EXCHANGE",
+    "STATE",
+    "Exchange",
+    "Reject",
+    "admit",
+    "charge",
+    "json_response",
+    "key_from_request",
+]
 
 STATE = web.AppKey("lacale_sandbox_state", SandboxState)
 """Where the application keeps its :class:`SandboxState`."""
@@ -31,6 +40,8 @@ class Exchange:
         key: The key found so far (header, query, or the upload form), valid or not.
         auth_via: Where ``key`` was found.
         key_name: The key's name once it has been accepted.
+        charged: Whether the rate limiter has decided on this request yet.
+        refused: The limiter's refusal (bucket and wait), when ``charged`` and refused.
     """
 
     arrived_at: float
@@ -39,6 +50,8 @@ class Exchange:
     key: str | None
     auth_via: AuthVia | None
     key_name: str | None = None
+    charged: bool = False
+    refused: tuple[tuple[str, str, str], float] | None = None
 
     def __repr__(self) -> str:
         # The key itself must never show up in a traceback or a log line.
@@ -88,6 +101,34 @@ def key_from_request(request: web.Request) -> tuple[str | None, AuthVia | None]:
     return None, None
 
 
+def charge(state: SandboxState, exchange: Exchange) -> None:
+    """Let the rate limiter decide on the request at its arrival time, once.
+
+    The middleware calls this before any latency so that requests are counted in the order
+    they arrive, like the tracker does; :func:`admit` calls it for requests whose key was
+    not known at arrival (a v1 upload's form passkey).
+
+    Args:
+        state: The sandbox.
+        exchange: The request in flight; its ``charged`` and ``refused`` are set.
+    """
+    if exchange.charged:
+        return
+    endpoint = exchange.endpoint or "unknown"
+    checks: list[tuple[tuple[str, str, str], RateLimit]] = []
+    ip_limit = state.config.ip_limits.get(endpoint)
+    if ip_limit is not None:
+        checks.append((("ip", endpoint, exchange.client_ip or "?"), ip_limit))
+    name = state.key_name(exchange.key) if exchange.key is not None else None
+    key_limit = state.config.key_limits.get(endpoint)
+    if name is not None and key_limit is not None:
+        checks.append((("key", endpoint, name), key_limit))
+    # Both windows are charged together or not at all. A request without a valid key only
+    # touches the IP window: that is what slows down key guessing.
+    exchange.refused = state.limiter.acquire(checks, exchange.arrived_at)
+    exchange.charged = True
+
+
 def admit(state: SandboxState, exchange: Exchange) -> str:
     """Apply the IP limit, authenticate, then apply the key limit.
 
@@ -102,17 +143,8 @@ def admit(state: SandboxState, exchange: Exchange) -> str:
         Reject: 429 with ``Retry-After`` (limit), 401 (no key) or 403 (unknown key).
     """
     endpoint = exchange.endpoint or "unknown"
-    checks: list[tuple[tuple[str, str, str], RateLimit]] = []
-    ip_limit = state.config.ip_limits.get(endpoint)
-    if ip_limit is not None:
-        checks.append((("ip", endpoint, exchange.client_ip or "?"), ip_limit))
-    name = state.key_name(exchange.key) if exchange.key is not None else None
-    key_limit = state.config.key_limits.get(endpoint)
-    if name is not None and key_limit is not None:
-        checks.append((("key", endpoint, name), key_limit))
-    # Both windows are charged together or not at all. A request without a valid key only
-    # touches the IP window: that is what slows down key guessing.
-    refused = state.limiter.acquire(checks, exchange.arrived_at)
+    charge(state, exchange)
+    refused = exchange.refused
     if refused is not None:
         (scope, _, _), wait = refused
         state.throttled[(endpoint, scope)] += 1
@@ -122,6 +154,7 @@ def admit(state: SandboxState, exchange: Exchange) -> str:
             f"Trop de requêtes ({'IP' if scope == 'ip' else 'clé API'}), réessayez dans {header} s",
             {"Retry-After": header},
         )
+    name = state.key_name(exchange.key) if exchange.key is not None else None
     if exchange.key is None:
         raise Reject(401, "Clé API manquante")
     if name is None:

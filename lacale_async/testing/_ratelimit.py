@@ -42,10 +42,19 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds - 1e-9)))
 
 
+# How long past a window's end its arrivals are still remembered. The middleware counts a
+# request when it arrives, but a v1 upload carrying its key in the form is only counted once
+# its body has been read: it may be handled after later arrivals, yet must still be counted
+# at its own arrival time.
+_RETAIN = 60.0
+
+
 class WindowLimiter:
     """Counts accepted arrivals per bucket and says how long a refused one must wait.
 
     Refused requests do not count: a client that waits ``Retry-After`` always gets through.
+    Arrivals may be presented out of order: every decision is taken at the arrival's own
+    time against every arrival already counted, earlier or later.
     """
 
     def __init__(self, mode: WindowMode) -> None:
@@ -53,29 +62,34 @@ class WindowLimiter:
             raise ConfigurationError(f"rate limit mode must be 'sliding' or 'fixed', not {mode!r}")
         self.mode: WindowMode = mode
         self._arrivals: dict[Hashable, list[float]] = {}
-        self._windows: dict[Hashable, tuple[int, int]] = {}
+        # Fixed mode: accepted arrivals per window index, for every window still remembered.
+        self._windows: dict[Hashable, dict[int, int]] = {}
 
     def _wait(self, bucket: Hashable, limit: RateLimit, now: float) -> float:
         if self.mode == "fixed":
             index = math.floor(now / limit.period)
-            current, count = self._windows.get(bucket, (index, 0))
-            if current == index and count >= limit.calls:
+            counts = self._windows.get(bucket, {})
+            if counts.get(index, 0) >= limit.calls:
                 return (index + 1) * limit.period - now
             return 0.0
         arrivals = self._arrivals.get(bucket, [])
-        # Arrivals older than one period can never matter again.
-        del arrivals[: bisect.bisect_right(arrivals, now - limit.period)]
-        recent = arrivals[: bisect.bisect_right(arrivals, now)]
-        if len(recent) >= limit.calls:
-            # The earliest of the last N arrivals must leave the window (t - T, t].
-            return recent[-limit.calls] + limit.period - now
-        return 0.0
+        # Arrivals this old cannot share a window with this one nor with any late one.
+        del arrivals[: bisect.bisect_right(arrivals, now - limit.period - _RETAIN)]
+        admit_at = now
+        while True:
+            earliest = _earliest_admission(arrivals, limit, admit_at)
+            if earliest == admit_at:
+                return admit_at - now
+            admit_at = earliest
 
     def _record(self, bucket: Hashable, limit: RateLimit, now: float) -> None:
         if self.mode == "fixed":
             index = math.floor(now / limit.period)
-            current, count = self._windows.get(bucket, (index, 0))
-            self._windows[bucket] = (index, count + 1 if current == index else 1)
+            counts = self._windows.setdefault(bucket, {})
+            counts[index] = counts.get(index, 0) + 1
+            oldest = math.floor((now - limit.period - _RETAIN) / limit.period)
+            for stale in [i for i in counts if i < oldest]:
+                del counts[stale]
         else:
             bisect.insort(self._arrivals.setdefault(bucket, []), now)
 
@@ -106,3 +120,24 @@ class WindowLimiter:
         """Forget every arrival."""
         self._arrivals.clear()
         self._windows.clear()
+
+
+def _earliest_admission(arrivals: list[float], limit: RateLimit, t: float) -> float:
+    """Return ``t`` when an arrival at ``t`` fits, else a later time no arrival before fits.
+
+    An arrival at ``t`` is refused when it would make ``calls + 1`` arrivals, itself included,
+    span less than ``period``: these are the runs of ``calls`` counted arrivals around ``t``.
+    """
+    n, period = limit.calls, limit.period
+    i = bisect.bisect_right(arrivals, t)
+    later = t
+    for before in range(n + 1):
+        after = n - before
+        if before > i or i + after > len(arrivals):
+            continue
+        first = arrivals[i - before] if before else t
+        last = arrivals[i + after - 1] if after else t
+        if last - first < period:
+            # Until ``first`` leaves (or ``t`` passes ``last``), this run stays too dense.
+            later = max(later, first + period if before else last)
+    return later

@@ -8,7 +8,8 @@ Fixtures:
     lacale_sandbox_config: The :class:`~lacale_async.testing.SandboxConfig`; override it in a
         conftest.py or a test module to change seed, limits, quirks or clock.
     lacale_sandbox: A running :class:`~lacale_async.testing.SandboxServer` (function scope).
-    lacale_client: A ``lacale_async.LaCaleClient`` opened on the sandbox with its key.
+    lacale_client: A ``lacale_async.LaCaleClient`` opened on the sandbox with its key, its
+        rate limits those of ``lacale_sandbox_config`` (so it is paced, never answered 429).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from lacale_async import LaCaleClient
 from lacale_async.testing import SandboxConfig, SandboxServer
+from lacale_async.testing._config import ENDPOINTS
 
 try:
     import pytest_asyncio
@@ -50,6 +52,29 @@ def pytest_plugin_registered(
                 manager.set_blocked(alias)
 
 
+def client_rates(config: SandboxConfig) -> dict[str, list[tuple[int, float]] | None]:
+    """Return, by endpoint, the client's ``<endpoint>_rate`` that matches ``config``'s limits.
+
+    One key from one address meets both the key and the IP limit of an endpoint, so the
+    client keeps to both; an endpoint the sandbox does not limit is not limited either.
+
+    Args:
+        config: The sandbox's settings.
+
+    Returns:
+        ``{"search": [(calls, period), ...] or None, ...}`` for every endpoint.
+    """
+    rates: dict[str, list[tuple[int, float]] | None] = {}
+    for endpoint in sorted(ENDPOINTS):
+        limits = {
+            (limit.calls, float(limit.period))
+            for limit in (config.key_limits.get(endpoint), config.ip_limits.get(endpoint))
+            if limit is not None
+        }
+        rates[endpoint] = sorted(limits) or None
+    return rates
+
+
 @pytest.fixture
 def lacale_sandbox_config() -> SandboxConfig:
     """Return the settings ``lacale_sandbox`` starts with; override to customise."""
@@ -68,9 +93,19 @@ if _HAVE_PYTEST_ASYNCIO:
 
     @pytest_asyncio.fixture
     async def lacale_client(lacale_sandbox: SandboxServer) -> AsyncIterator[LaCaleClient]:
-        """Yield a ``LaCaleClient`` opened on ``lacale_sandbox`` with its default key."""
+        """Yield a ``LaCaleClient`` opened on ``lacale_sandbox`` with its default key.
+
+        Its rate limits are the sandbox's (see :func:`client_rates`): the client holds
+        requests back instead of the sandbox answering 429.
+        """
+        rates = client_rates(lacale_sandbox.config)
         async with LaCaleClient(
-            api_key=lacale_sandbox.api_key, base_url=lacale_sandbox.base_url
+            api_key=lacale_sandbox.api_key,
+            base_url=lacale_sandbox.base_url,
+            search_rate=rates["search"],
+            meta_rate=rates["meta"],
+            download_rate=rates["download"],
+            upload_rate=rates["upload"],
         ) as client:
             yield client
 
