@@ -40,8 +40,8 @@ class Cache(Protocol[V]):
         """Coordinate who fetches a missing ``key`` across processes sharing this cache.
 
         Entered by the one task per process that is about to fetch ``key``. A shared cache
-        takes a short lock so that only one process fetches; the others wait (bounded) and
-        get the value it stored, which the context yields (skip the fetch then). Yielding None
+        takes a lock so that only one process fetches; the others wait while its holder is
+        alive and get the value it stored, which the context yields (skip the fetch then). Yielding None
         means: fetch, then :meth:`set`. An in-process cache yields None at once, since the
         client already lets concurrent identical calls share one request.
         """
