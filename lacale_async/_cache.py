@@ -41,9 +41,10 @@ class Cache(Protocol[V]):
 
         Entered by the one task per process that is about to fetch ``key``. A shared cache
         takes a lock so that only one process fetches; the others wait while its holder is
-        alive and get the value it stored, which the context yields (skip the fetch then). Yielding None
-        means: fetch, then :meth:`set`. An in-process cache yields None at once, since the
-        client already lets concurrent identical calls share one request.
+        alive and get the value it stored, which the context yields (skip the fetch then).
+        Yielding None means: fetch, then :meth:`set`. An in-process cache yields None at
+        once, since the client already lets concurrent identical calls share one request.
+        The client does not use it for ``cache="refresh"``, which must always fetch.
         """
         ...
 

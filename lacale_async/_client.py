@@ -40,7 +40,7 @@ from ._sender import Sender
 from ._singleflight import SingleFlight
 from ._stats import ClientStats, StatsRecorder
 from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, verify_torrent
-from ._transport import AuthMode, Params, Response, Transport
+from ._transport import NO_PARAMS, AuthMode, Params, Response, Transport
 from ._uploads import UploadForm, read_input, resolve_category, resolve_tag
 from ._validation import (
     check_api_key,
@@ -387,8 +387,9 @@ class LaCaleClient:
         stats.cache_misses += 1
         if self._cache_ttl <= 0:
             fetch = partial(self._fetch_search, live, params, None)
-        elif live.search_peek is not None:
-            # In-process cache: single-flight already coalesces this process's callers.
+        elif live.search_peek is not None or cache == "refresh":
+            # In-process cache: single-flight already coalesces this process's callers. A
+            # refresh must fetch, not take what another process stored in a shared cache.
             fetch = partial(self._fetch_search, live, params, key)
         else:
             fetch = partial(self._coordinated_search, live, params, key)
@@ -424,16 +425,17 @@ class LaCaleClient:
             # search("text"), the commonest call: nothing else to check or encode.
             prepared: tuple[str, Params] = (
                 search_cache_key(self._scope, q, (), None),
-                (("q", q),) if q else (),
+                {"q": q} if q else NO_PARAMS,
             )
         else:
             cats = check_categories(categories)
             tmdb = check_tmdb_id(tmdb_id)
-            params: list[tuple[str, str]] = [("q", q)] if q else []
-            params.extend(("cat", c) for c in cats)
+            params: dict[str, str | tuple[str, ...]] = {"q": q} if q else {}
+            if cats:
+                params["cat"] = cats
             if tmdb is not None:
-                params.append(("tmdbId", tmdb))
-            prepared = (search_cache_key(self._scope, q, cats, tmdb), tuple(params))
+                params["tmdbId"] = tmdb
+            prepared = (search_cache_key(self._scope, q, cats, tmdb), params)
         if memo_key is not None and categories.__class__ in (str, tuple):
             if len(self._prepared) >= _PREPARED_MAX:
                 self._prepared.clear()
@@ -488,15 +490,19 @@ class LaCaleClient:
                 self._stats.cache_hits += 1
                 return hit
         self._stats.cache_misses += 1
-        value, shared = await live.meta_flight.do(key, lambda: self._fetch_meta(key))
+        refresh = cache == "refresh"
+        value, shared = await live.meta_flight.do(key, lambda: self._fetch_meta(key, refresh))
         if shared:
             self._stats.coalesced += 1
         return value
 
-    async def _fetch_meta(self, key: str | None) -> Meta:
+    async def _fetch_meta(self, key: str, refresh: bool) -> Meta:
         live = self._require_open()
-        if key is None or self._meta_ttl <= 0:
+        if self._meta_ttl <= 0:
             return await self._request_meta(None)
+        if refresh:
+            # A refresh must fetch, not take what another process stored in a shared cache.
+            return await self._request_meta(key)
         async with live.meta_cache.fill(key) as filled:
             if filled is not None:
                 return filled

@@ -17,6 +17,25 @@ _ACCENTS = re.compile("[\u0300-\u036f]+")
 _COMMON_MARKS = ("\u0301", "\u0300", "\u0302", "\u0308", "\u0327", "\u0303", "\u030a")
 
 
+def _latin1_fold_table() -> bytes:
+    """Map each Latin-1 byte to its lowercased, unaccented ASCII letter, where it has one.
+
+    A byte whose folding is not one ASCII character ("ß", "ø", a no-break space) maps to
+    itself, so a folded query that is not pure ASCII goes through the general path.
+    """
+    table = bytearray(range(256))
+    for byte in range(256):
+        folded = _ACCENTS.sub("", unicodedata.normalize("NFD", chr(byte).lower()))
+        if len(folded) == 1 and folded.isascii():
+            table[byte] = ord(folded)
+    return bytes(table)
+
+
+# Latin-1 holds no combining mark, so NFD acts on each of its characters alone and the
+# per-byte table gives exactly the general path's result whenever that result is ASCII.
+_LATIN1_FOLD = _latin1_fold_table()
+
+
 def normalize_query(q: str | None) -> str:
     """Return ``q`` the way the tracker compares it: lowercase, unaccented, spaces collapsed.
 
@@ -36,17 +55,31 @@ def normalize_query(q: str | None) -> str:
     """
     if not q:
         return ""
+    if not q.isascii():
+        # French and most Western European text: one pass of a 256-byte table, without the
+        # Unicode tables (lowercasing, NFD) the general path walks.
+        try:
+            folded = q.encode("latin-1").translate(_LATIN1_FOLD)
+        except UnicodeEncodeError:
+            pass
+        else:
+            if folded.isascii():
+                return " ".join(folded.decode("ascii").split())
     lowered = q.lower()
     if not lowered.isascii():
         # Lowercase first: "İ".lower() is "i" + a combining dot, which then goes too.
         lowered = unicodedata.normalize("NFD", lowered)
         # str.replace of the marks French and most Latin text use is three times faster
-        # than the regex, which then only runs for rarer marks.
+        # than the regex, which then only runs for rarer marks; most text is plain ASCII
+        # again after the first mark or two.
         for mark in _COMMON_MARKS:
             if mark in lowered:
                 lowered = lowered.replace(mark, "")
-        if not lowered.isascii():
-            lowered = _ACCENTS.sub("", lowered)
+                if lowered.isascii():
+                    break
+        else:
+            if not lowered.isascii():
+                lowered = _ACCENTS.sub("", lowered)
     return " ".join(lowered.split())
 
 

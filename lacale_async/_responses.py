@@ -119,8 +119,12 @@ def decode_body(resp: Response, decoder: Callable[[bytes], T], promised: str, sc
         ResponseError: An HTML page (a Cloudflare challenge?), invalid JSON, or the wrong shape.
     """
     detail = ""
+    ctype = resp.headers.get("Content-Type")
     try:
-        if resp.content_type != "text/html":
+        # The startswith test spares the full media-type parse on the common JSON answer.
+        if (ctype is not None and ctype.startswith("application/json")) or (
+            resp.content_type != "text/html"
+        ):
             return decoder(resp.body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         detail = str(exc)

@@ -13,7 +13,7 @@ from ._limiter import RateLimiter
 from ._responses import Scrub, api_error, outcome_unknown_note
 from ._retry import Backoff
 from ._stats import StatsRecorder
-from ._transport import Params, Response, Transport
+from ._transport import NO_PARAMS, Params, Response, Transport
 
 __all__ = ["Sender"]
 
@@ -81,7 +81,7 @@ class Sender:
         method: str,
         path: str,
         *,
-        params: Params = (),
+        params: Params = NO_PARAMS,
         form: Callable[[], aiohttp.FormData] | None = None,
         idempotent: bool = True,
         info_hash: str | None = None,

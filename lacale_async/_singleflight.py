@@ -14,12 +14,15 @@ V = TypeVar("V")
 
 
 class _Call(Generic[V]):
-    __slots__ = ("task", "waiters")
+    __slots__ = ("error", "task", "value", "waiters")
 
-    def __init__(self, task: asyncio.Future[V]) -> None:
-        self.task = task
-        # One future per waiting caller, all woken by the task's single done-callback.
+    task: asyncio.Task[None]  # set right after the task is created, before anyone waits
+
+    def __init__(self) -> None:
+        # One future per waiting caller, all woken by the work itself as it ends.
         self.waiters: set[asyncio.Future[None]] = set()
+        self.value: V | None = None
+        self.error: BaseException | None = None
 
 
 class SingleFlight(Generic[V]):
@@ -37,7 +40,7 @@ class SingleFlight(Generic[V]):
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call[V]] = {}
-        self._tasks: set[asyncio.Future[V]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def __len__(self) -> int:
@@ -62,14 +65,21 @@ class SingleFlight(Generic[V]):
         if self._closed:
             raise ClientStateError("the client is closed; create a new LaCaleClient")
         call = self._calls.get(key)
-        shared = call is not None
         if call is None:
-            call = self._start(key, fn)
-        task = call.task
-        # A future of our own, woken by the task: our cancellation must not reach the shared
+            shared = False
+            call = _Call()
+            loop = asyncio.get_running_loop()
+            task = call.task = loop.create_task(self._run(key, call, fn))
+            self._calls[key] = call
+            self._tasks.add(task)
+        else:
+            shared = True
+            task = call.task
+            loop = task.get_loop()
+        # A future of our own, woken by the work: our cancellation must not reach the shared
         # task, and its cancellation must not pass for ours. Cheaper than asyncio.wait(),
         # which builds a set, a future and a callback per waiter.
-        woken: asyncio.Future[None] = task.get_loop().create_future()
+        woken: asyncio.Future[None] = loop.create_future()
         call.waiters.add(woken)
         try:
             await woken
@@ -80,31 +90,38 @@ class SingleFlight(Generic[V]):
                 # instead of joining work that is being cancelled.
                 self._forget(key, call)
                 task.cancel()
+        if call.error is not None:
+            raise call.error
         if task.cancelled():
             if self._closed:
                 raise ClientStateError("the client was closed while this request was in flight")
             raise asyncio.CancelledError  # fn itself gave up by raising CancelledError
-        return task.result(), shared
+        # Neither failed nor cancelled: _run stored fn's result in value.
+        return call.value, shared  # type: ignore[return-value]
 
-    def _start(self, key: str, fn: Callable[[], Awaitable[V]]) -> _Call[V]:
-        task = asyncio.ensure_future(fn())
-        call = _Call(task)
-        self._calls[key] = call
-        self._tasks.add(task)
+    async def _run(self, key: str, call: _Call[V], fn: Callable[[], Awaitable[V]]) -> None:
+        """Run the shared work and wake its waiters as it ends, whatever the outcome.
 
-        def done(t: asyncio.Future[V]) -> None:
-            self._tasks.discard(t)
+        The waiters are woken from here rather than by a done-callback on the task, which
+        would cost one more trip through the event loop per call. By the time a woken waiter
+        runs, this task has finished (waking only schedules it). An exception is kept on the
+        call rather than left on the task: when every waiter has left, nobody would retrieve
+        it and asyncio would report it as never retrieved.
+        """
+        try:
+            call.value = await fn()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            call.error = exc
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt, SystemExit: the event loop must see them
+        finally:
             self._forget(key, call)
-            if not t.cancelled():
-                # Marks the exception retrieved even when every waiter left before it was
-                # raised: no "Task exception was never retrieved" noise.
-                t.exception()
+            self._tasks.discard(call.task)
             for waiter in call.waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-
-        task.add_done_callback(done)
-        return call
 
     def _forget(self, key: str, call: _Call[V]) -> None:
         if self._calls.get(key) is call:
@@ -118,7 +135,13 @@ class SingleFlight(Generic[V]):
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+        # Work cancelled before its first step never ran its own wake-up: do it here.
+        for call in self._calls.values():
+            for waiter in call.waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
         self._calls.clear()
+        self._tasks.clear()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"in_flight={len(self._calls)}"

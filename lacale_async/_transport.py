@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Literal
 
 import aiohttp
@@ -28,10 +29,13 @@ from ._errors import (
 from ._secret import Secret
 from ._version import __version__
 
-__all__ = ["AuthMode", "Response", "Transport"]
+__all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport"]
 
 AuthMode = Literal["header", "query", "passkey"]
-Params = Sequence[tuple[str, str]]
+# A mapping, because it is what aiohttp/yarl encode fastest; a tuple value repeats the key.
+Params = Mapping[str, str | tuple[str, ...]]
+
+NO_PARAMS: Params = MappingProxyType({})
 
 logger = logging.getLogger("lacale_async")
 
@@ -107,11 +111,11 @@ class Transport:
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
         if auth == "header":
             self._headers["X-Api-Key"] = key.reveal()
-        self._auth_params: tuple[tuple[str, str], ...] = ()
+        self._auth_params: dict[str, str] = {}
         if auth == "query":
-            self._auth_params = (("apikey", key.reveal()),)
+            self._auth_params = {"apikey": key.reveal()}
         elif auth == "passkey":
-            self._auth_params = (("passkey", key.reveal()),)
+            self._auth_params = {"passkey": key.reveal()}
         self._session: aiohttp.ClientSession | None = None
         self._targets: dict[str, tuple[URL, str]] = {}
 
@@ -159,7 +163,7 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Params = (),
+        params: Params = NO_PARAMS,
         form: Callable[[], aiohttp.FormData] | None = None,
     ) -> Response:
         """Send one request and read the whole answer.
@@ -167,7 +171,7 @@ class Transport:
         Args:
             method: HTTP method.
             path: API path, such as ``/api/external``.
-            params: Query parameters (repeatable keys allowed).
+            params: Query parameters; a tuple value repeats its key.
             form: Builds a fresh multipart body; called once per attempt because an aiohttp
                 FormData cannot be sent twice.
 
@@ -188,7 +192,7 @@ class Transport:
         if target is None:
             target = self._target(path)
         url, shown = target
-        query = [*params, *self._auth_params] if self._auth_params else params
+        query = {**params, **self._auth_params} if self._auth_params else params
         for _ in range(_MAX_REDIRECTS + 1):
             # Errors are built in the except clauses but raised after them: raising inside
             # would chain aiohttp's exception as __context__, and it holds the URL with the key.

@@ -367,3 +367,25 @@ async def test_fail_mode_cache_raises_backend_error(redis_factory: RedisFactory)
             limiter = backend.limiter(scope=SCOPE, endpoint="meta", rates=[(1, 1.0)], clock=CLOCK)
             with pytest.raises(BackendError, match="429 pause"):
                 await limiter.pause(1.0)
+
+
+async def test_refresh_fetches_even_when_the_shared_cache_has_a_value(
+    backend: RedisBackend,
+) -> None:
+    async with SandboxServer() as sandbox:  # noqa: SIM117
+        async with LaCaleClient(
+            sandbox.api_key,
+            base_url=sandbox.base_url,
+            backend=backend,
+            search_rate=None,
+            meta_rate=None,
+            cache_ttl=30,
+        ) as client:
+            await client.search("dune")
+            await client.meta()
+            await client.search("dune", cache="refresh")
+            await client.meta(cache="refresh")
+            await client.search("dune")
+    sent = [r.endpoint for r in sandbox.requests]
+    assert sent.count("search") == 2
+    assert sent.count("meta") == 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 
 from lacale_async._normalize import normalize_query, search_cache_key
@@ -69,3 +72,19 @@ def test_separators_inside_values_cannot_collide() -> None:
 
 def test_none_and_empty_query_are_the_same_search() -> None:
     assert search_cache_key("s", None, None, None) == search_cache_key("s", "  ", [], None)
+
+
+def _reference(q: str) -> str:
+    """The documented folding, spelled out: lowercase, NFD, marks stripped, spaces collapsed."""
+    stripped = re.sub("[\u0300-\u036f]", "", unicodedata.normalize("NFD", q.lower()))
+    return " ".join(stripped.split())
+
+
+def test_latin1_fast_path_matches_the_documented_folding() -> None:
+    # Every Latin-1 character alone, after an ASCII letter and before one, mixed with
+    # characters outside Latin-1 that must send the query down the general path.
+    latin1 = [chr(i) for i in range(256)]
+    others = ["\u0301", "\u0130", "\u0153", "\u0151", "\u2003", "\u6771"]
+    for c in latin1 + others:
+        for text in (c, f"A{c}", f"{c}b", f"\u00c9{c} \u00e8", f"{c}\u00a0{c}"):
+            assert normalize_query(text) == _reference(text), repr(text)

@@ -155,3 +155,17 @@ async def test_aclose_cancels_work_in_flight_and_leaks_no_task() -> None:
     with pytest.raises(ClientStateError):
         await flight.do("k", work)
     assert "closed" in repr(flight)
+
+
+async def test_aclose_before_the_work_starts_still_releases_its_waiters() -> None:
+    clock = FakeClock()
+    flight: SingleFlight[str] = SingleFlight()
+    work = Work(clock)
+    waiter = asyncio.create_task(flight.do("k", work))
+    await asyncio.sleep(0)  # the waiter has started the work's task, which has not run yet
+    await flight.aclose()
+    with pytest.raises(ClientStateError):
+        await asyncio.wait_for(waiter, timeout=1.0)
+    assert work.calls == 0
+    assert len(flight) == 0
+    assert not other_tasks()
