@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import aiolimiter
 import pytest
+from _windows import max_in_window
 from aioresponses import CallbackResult, aioresponses
 from conftest import API_KEY, BASE, META_JSON, torrent_json
 from test_client import META, SEARCH, sent_count
@@ -233,17 +234,6 @@ def recording(clock: FakeClock, times: list[float], status: int = 200) -> Any:
         return json_result([], status)
 
     return callback
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    ordered = sorted(times)
-    best = 0
-    start = 0
-    for end, t in enumerate(ordered):
-        while t - ordered[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def test_search_rate_is_enforced_with_bursts(mock: aioresponses) -> None:

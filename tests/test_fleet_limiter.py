@@ -10,6 +10,8 @@ import pytest
 
 redis = pytest.importorskip("redis")
 
+from _windows import max_in_window  # noqa: E402
+
 from lacale_async import MonotonicClock  # noqa: E402
 from lacale_async._limiter import Rate, default_margin  # noqa: E402
 from lacale_async.fleet import RedisBackend, RedisLimiter  # noqa: E402
@@ -38,15 +40,6 @@ def limiters(backends: list[RedisBackend], rates: Sequence[Rate]) -> list[RedisL
         assert isinstance(limiter, RedisLimiter)
         made.append(limiter)
     return made
-
-
-def max_in_window(arrivals: list[float], period: float) -> int:
-    """The most arrivals found in any half-open window of ``period`` seconds."""
-    arrivals = sorted(arrivals)
-    best = 0
-    for i, start in enumerate(arrivals):
-        best = max(best, sum(1 for t in arrivals[i:] if t < start + period))
-    return best
 
 
 async def run_requests(

@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager
 
 import aiolimiter
 import pytest
+from _windows import max_in_window
 from aiohttp import ClientSession, web
 
 from lacale_async._backend import Backend, LocalBackend, derive_scope
@@ -32,18 +33,6 @@ from lacale_async._limiter import (
 )
 
 Rates = Sequence[tuple[int, float]]
-
-
-def max_in_window(times: Sequence[float], period: float) -> int:
-    """Most events in any half-open window [t, t + period), over every start t."""
-    ts = sorted(times)
-    best = 0
-    lo = 0
-    for hi, t in enumerate(ts):
-        while t - ts[lo] >= period:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def max_in_fixed_windows(times: Sequence[float], period: float, offset: float = 0.0) -> int:

@@ -12,6 +12,7 @@ import pytest
 from lacale_async import ConfigurationError, FakeClock
 from lacale_async.testing import Fault, SandboxConfig, SandboxServer
 
+pytest_plugins = ["_sandbox_http"]
 pytestmark = pytest.mark.integration
 
 
@@ -19,14 +20,6 @@ pytestmark = pytest.mark.integration
 async def sandbox() -> AsyncIterator[SandboxServer]:
     async with SandboxServer() as server:
         yield server
-
-
-@pytest.fixture
-async def http(sandbox: SandboxServer) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=sandbox.base_url, headers={"X-Api-Key": sandbox.api_key}
-    ) as session:
-        yield session
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -12,6 +11,7 @@ import pytest
 from lacale_async import FakeClock
 from lacale_async.testing import CatalogueTorrent, SandboxConfig, SandboxServer, normalise
 
+pytest_plugins = ["_sandbox_http"]
 pytestmark = pytest.mark.integration
 
 RESULT_KEYS = {
@@ -25,25 +25,6 @@ RESULT_KEYS = {
     "leechers",
     "infoHash",
 }
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1000.0, auto_advance=False)
-
-
-@pytest.fixture
-async def sandbox(clock: FakeClock) -> AsyncIterator[SandboxServer]:
-    async with SandboxServer(SandboxConfig(clock=clock)) as server:
-        yield server
-
-
-@pytest.fixture
-async def http(sandbox: SandboxServer) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=sandbox.base_url, headers={"X-Api-Key": sandbox.api_key}
-    ) as session:
-        yield session
 
 
 async def search(http: aiohttp.ClientSession, params: Any = None) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -11,8 +10,9 @@ import bencode2
 import pytest
 
 from lacale_async import FakeClock
-from lacale_async.testing import SandboxConfig, SandboxServer
+from lacale_async.testing import SandboxServer
 
+pytest_plugins = ["_sandbox_http"]
 pytestmark = pytest.mark.integration
 
 
@@ -33,25 +33,6 @@ def torrent_file(name: str, *, source: str | None = "lacale", size: int = 123_45
 
 def info_hash(data: bytes) -> str:
     return hashlib.sha1(bencode2.bencode(bencode2.bdecode(data)[b"info"])).hexdigest()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1000.0, auto_advance=False)
-
-
-@pytest.fixture
-async def sandbox(clock: FakeClock) -> AsyncIterator[SandboxServer]:
-    async with SandboxServer(SandboxConfig(clock=clock)) as server:
-        yield server
-
-
-@pytest.fixture
-async def http(sandbox: SandboxServer) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=sandbox.base_url, headers={"X-Api-Key": sandbox.api_key}
-    ) as session:
-        yield session
 
 
 def category_id(sandbox: SandboxServer, slug: str = "films") -> str:
