@@ -25,7 +25,12 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._errors import LaCaleError, ValidationError
 
-__all__ = ["SearchOutcome", "SearchQuery", "search_many"]
+__all__ = [
+    "SearchOutcome",
+    "SearchQuery",
+    "as_queries",
+    "search_many",
+]
 
 
 class SearchQuery(msgspec.Struct, frozen=True):
@@ -64,16 +69,32 @@ class SearchOutcome(msgspec.Struct):
 SearchFn = Callable[[SearchQuery], Awaitable[Sequence[Any]]]
 
 
-def _distinct(queries: Iterable[str | SearchQuery]) -> list[SearchQuery]:
+def as_queries(queries: Iterable[str | SearchQuery]) -> list[SearchQuery]:
+    """Turn the caller's queries into :class:`SearchQuery` objects, in order.
+
+    Raises:
+        ValidationError: A single string instead of an iterable, or an item that is neither a
+            str nor a SearchQuery.
+    """
     if isinstance(queries, (str, bytes)):
-        raise ValidationError("queries must be an iterable of queries, not a single string")
-    seen: set[SearchQuery] = set()
-    distinct: list[SearchQuery] = []
+        raise ValidationError(
+            "queries must be an iterable of queries, not a single string; "
+            "use search() for one query"
+        )
+    items: list[SearchQuery] = []
     for item in queries:
         if isinstance(item, str):
             item = SearchQuery(query=item)
         elif not isinstance(item, SearchQuery):
-            raise ValidationError(f"a query must be a str or a SearchQuery, got {item!r}")
+            raise ValidationError(f"a query must be a str or a SearchQuery, not {item!r}")
+        items.append(item)
+    return items
+
+
+def _distinct(queries: Iterable[str | SearchQuery]) -> list[SearchQuery]:
+    seen: set[SearchQuery] = set()
+    distinct: list[SearchQuery] = []
+    for item in as_queries(queries):
         # Only identical queries are merged here. Queries the tracker treats alike ("Amélie",
         # "amelie ") each keep their own outcome; the client's single-flight and cache make
         # them share one request, which its stats then show as coalesced calls or cache hits.

@@ -16,7 +16,7 @@ import anyio
 import msgspec
 
 from ._backend import Backend, LocalBackend, derive_scope
-from ._bulk import SearchOutcome, SearchQuery, search_many
+from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
 from ._clock import Clock, MonotonicClock
 from ._errors import (
@@ -729,17 +729,8 @@ class LaCaleClient:
             ClientStateError: The client is not open.
         """
         self._require_open()
-        if isinstance(queries, (str, bytes)):
-            raise ValidationError(
-                "queries must be an iterable of queries, not a single string; "
-                "use search() for one query"
-            )
         items: list[SearchQuery] = []
-        for q in queries:
-            if isinstance(q, str):
-                q = SearchQuery(query=q)
-            elif not isinstance(q, SearchQuery):
-                raise ValidationError(f"a query must be a str or a SearchQuery, not {q!r}")
+        for q in as_queries(queries):
             check_query(q.query)
             check_tmdb_id(q.tmdb_id)
             cats = check_categories(q.categories)

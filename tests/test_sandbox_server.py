@@ -17,7 +17,7 @@ import pytest
 
 from lacale_async import ClientStateError, FakeClock, LaCaleClient, ValidationError
 from lacale_async.testing import Fault, RateLimit, SandboxConfig, SandboxServer, serve_sandbox
-from lacale_async.testing.pytest_plugin import client_rates
+from lacale_async.testing._config import client_rates
 
 pytest_plugins = ["pytester"]
 

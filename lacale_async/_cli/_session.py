@@ -88,15 +88,7 @@ async def open_client(
                     "note: no API key given (--api-key or LACALE_API_KEY): "
                     f"using the embedded sandbox at {server.base_url}"
                 )
-            client = LaCaleClient(
-                server.api_key,
-                base_url=server.base_url,
-                auth=settings.auth,
-                search_rate=SANDBOX_RATES["search"],
-                meta_rate=SANDBOX_RATES["meta"],
-                download_rate=SANDBOX_RATES["download"],
-                upload_rate=SANDBOX_RATES["upload"],
-            )
+            client = server.client(auth=settings.auth)
         else:
             if settings.api_key is None:
                 raise ConfigurationError(

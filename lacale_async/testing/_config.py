@@ -9,7 +9,7 @@ from .._clock import Clock, MonotonicClock
 from .._errors import ConfigurationError
 from ._ratelimit import RateLimit, WindowMode
 
-__all__ = ["ENDPOINTS", "UPLOAD_LIMIT", "SandboxConfig"]
+__all__ = ["ENDPOINTS", "UPLOAD_LIMIT", "SandboxConfig", "client_rates"]
 
 ENDPOINTS = frozenset({"search", "meta", "upload", "download"})
 """Endpoint names used by rate limits, faults and the request log."""
@@ -75,3 +75,26 @@ class SandboxConfig:
             raise ConfigurationError("cache_ttl and latency must be >= 0")
         if self.api_key is not None and not self.api_key.strip():
             raise ConfigurationError("api_key must not be empty")
+
+
+def client_rates(config: SandboxConfig) -> dict[str, list[tuple[int, float]] | None]:
+    """Return, by endpoint, the client's ``<endpoint>_rate`` that matches ``config``'s limits.
+
+    One key from one address meets both the key and the IP limit of an endpoint, so the
+    client keeps to both; an endpoint the sandbox does not limit is not limited either.
+
+    Args:
+        config: The sandbox's settings.
+
+    Returns:
+        ``{"search": [(calls, period), ...] or None, ...}`` for every endpoint.
+    """
+    rates: dict[str, list[tuple[int, float]] | None] = {}
+    for endpoint in sorted(ENDPOINTS):
+        limits = {
+            (limit.calls, float(limit.period))
+            for limit in (config.key_limits.get(endpoint), config.ip_limits.get(endpoint))
+            if limit is not None
+        }
+        rates[endpoint] = sorted(limits) or None
+    return rates

@@ -7,14 +7,16 @@ import contextlib
 import logging
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from .._client import LaCaleClient
 from .._errors import ClientStateError, redact_url
 from ._app import build_app
 from ._catalogue import Catalogue
-from ._config import SandboxConfig
+from ._config import SandboxConfig, client_rates
 from ._faults import FaultInjector
 from ._records import RecordedRequest, UploadRecord
 from ._state import SandboxState
@@ -182,6 +184,27 @@ class SandboxServer:
     def throttled_total(self) -> int:
         """Return how many 429s the rate limiter sent (injected 429 faults excluded)."""
         return sum(self._state.throttled.values())
+
+    def client(self, **options: Any) -> LaCaleClient:
+        """Return an unopened client for this sandbox: its key, its URL, its rate limits.
+
+        The client's rates follow the sandbox's limits (see :func:`client_rates`), so it holds
+        requests back instead of the sandbox answering 429.
+
+        Args:
+            **options: Further ``LaCaleClient`` options (``auth``, ``cache_ttl``...); they win
+                over the derived ones.
+
+        Returns:
+            The client; open it with ``async with``.
+        """
+        rates = client_rates(self.config)
+        settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            **{f"{endpoint}_rate": rate for endpoint, rate in rates.items()},
+        }
+        settings.update(options)
+        return LaCaleClient(self.api_key, **settings)
 
     def reset(self) -> None:
         """Forget the traffic: request log, uploads, faults, rate-limit windows, search cache.

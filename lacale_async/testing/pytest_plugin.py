@@ -21,7 +21,6 @@ import pytest
 
 from lacale_async import LaCaleClient
 from lacale_async.testing import SandboxConfig, SandboxServer
-from lacale_async.testing._config import ENDPOINTS
 
 try:
     import pytest_asyncio
@@ -52,29 +51,6 @@ def pytest_plugin_registered(
                 manager.set_blocked(alias)
 
 
-def client_rates(config: SandboxConfig) -> dict[str, list[tuple[int, float]] | None]:
-    """Return, by endpoint, the client's ``<endpoint>_rate`` that matches ``config``'s limits.
-
-    One key from one address meets both the key and the IP limit of an endpoint, so the
-    client keeps to both; an endpoint the sandbox does not limit is not limited either.
-
-    Args:
-        config: The sandbox's settings.
-
-    Returns:
-        ``{"search": [(calls, period), ...] or None, ...}`` for every endpoint.
-    """
-    rates: dict[str, list[tuple[int, float]] | None] = {}
-    for endpoint in sorted(ENDPOINTS):
-        limits = {
-            (limit.calls, float(limit.period))
-            for limit in (config.key_limits.get(endpoint), config.ip_limits.get(endpoint))
-            if limit is not None
-        }
-        rates[endpoint] = sorted(limits) or None
-    return rates
-
-
 @pytest.fixture
 def lacale_sandbox_config() -> SandboxConfig:
     """Return the settings ``lacale_sandbox`` starts with; override to customise."""
@@ -98,15 +74,7 @@ if _HAVE_PYTEST_ASYNCIO:
         Its rate limits are the sandbox's (see :func:`client_rates`): the client holds
         requests back instead of the sandbox answering 429.
         """
-        rates = client_rates(lacale_sandbox.config)
-        async with LaCaleClient(
-            api_key=lacale_sandbox.api_key,
-            base_url=lacale_sandbox.base_url,
-            search_rate=rates["search"],
-            meta_rate=rates["meta"],
-            download_rate=rates["download"],
-            upload_rate=rates["upload"],
-        ) as client:
+        async with lacale_sandbox.client() as client:
             yield client
 
 else:  # pragma: no cover - depends on the environment
