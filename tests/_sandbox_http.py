@@ -19,8 +19,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def sandbox(clock: FakeClock) -> AsyncIterator[SandboxServer]:
-    """A sandbox on 127.0.0.1 reading ``clock``."""
-    async with SandboxServer(SandboxConfig(clock=clock)) as server:
+    """A sandbox on 127.0.0.1 reading ``clock``, answering as documented (``docs`` profile).
+
+    The live profile's differences are tested in test_sandbox_live.py.
+    """
+    async with SandboxServer(SandboxConfig(clock=clock, profile="docs")) as server:
         yield server
 
 

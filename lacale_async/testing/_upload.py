@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +13,7 @@ from .._errors import InvalidTorrentError
 from .._torrent import SOURCE_FLAG, TorrentInfo, parse_torrent
 from ._catalogue import CatalogueTorrent
 from ._http import EXCHANGE, STATE, Reject, admit, json_response
-from ._ids import cuid_from_rng, slugify
+from ._ids import cuid_from_rng, page_id, slugify, xid_at
 from ._records import UploadRecord
 from ._state import SandboxState
 from ._taxonomy import Category
@@ -71,6 +70,10 @@ def _tags(form: Any, state: SandboxState) -> tuple[str, ...]:
     # The v2 quick reference spells the repeated field "tags[]"; the field lists say "tags".
     values = (v for name in ("tags", "tags[]") for v in form.getall(name, []))
     tag_ids = tuple(v.strip() for v in values if isinstance(v, str) and v.strip())
+    if state.config.profile == "live" and any(t.startswith("[") for t in tag_ids):
+        # Live: tags sent as one JSON array get a 500 (IsT3RiK/Seedarr's lacale_client.py).
+        raise Reject(500, "Internal Server Error")
+    # Every tag the tracker knows is accepted, also those /meta does not list (live).
     known = state.catalogue.taxonomy.tag_ids()
     for tag_id in tag_ids:
         if tag_id not in known:
@@ -149,10 +152,18 @@ async def upload(request: web.Request) -> web.StreamResponse:
     cover_url = _cover(form)
     parsed = _torrent(data, state)
     nfo = _file(form, "nfoFile")
+    if nfo is None and state.config.nfo_required:
+        # Live: uploaders report NFO-less uploads rejected (Upload-Assistant's LACALE.py lists
+        # nfoFile as required; Seedarr refuses to send one under 50 bytes). Documented optional.
+        raise Reject(400, "Champs requis manquants : nfoFile")
 
     rng = random.Random(f"{state.config.seed}:upload:{len(state.uploads)}:{parsed.info_hash}")
-    guid = cuid_from_rng(rng)
-    slug = f"{slugify(title)}-{guid[-6:]}"
+    if state.config.profile == "live":
+        guid = xid_at(int(state.config.wall_clock()), rng)
+        slug = page_id(guid)
+    else:
+        guid = cuid_from_rng(rng)
+        slug = f"{slugify(title)}-{guid[-6:]}"
     hashes = tuple(h for h in (parsed.info_hash_v1, parsed.info_hash_v2) if h is not None)
     state.catalogue.add(
         CatalogueTorrent(
@@ -163,8 +174,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
             size=parsed.total_size,
             seeders=0,
             leechers=0,
-            # Uploads sort before every catalogue entry, whatever the machine's clock says.
-            published_ms=max(int(time.time() * 1000), state.catalogue.newest_ms + 1),
+            # Uploads sort before every catalogue entry, whatever the wall clock says.
+            published_ms=max(int(state.config.wall_clock() * 1000), state.catalogue.newest_ms + 1),
             info_hash=parsed.info_hash,
             data=data,
             tmdb_id=tmdb_id,
@@ -192,5 +203,5 @@ async def upload(request: web.Request) -> web.StreamResponse:
             key_name=key_name,
         )
     )
-    link = f"{request.url.origin()}/torrents/{slug}"
+    link = f"{state.config.link_origin or request.url.origin()}/torrents/{slug}"
     return json_response({"success": True, "id": guid, "slug": slug, "link": link})
