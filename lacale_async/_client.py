@@ -207,14 +207,8 @@ class LaCaleClient:
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._max_retry_wait = max_retry_wait
         self._user_agent = user_agent
-        if not isinstance(allow_empty_search, bool):
-            raise ConfigurationError(
-                f"allow_empty_search must be True or False, not {allow_empty_search!r}"
-            )
-        self._allow_empty_search = allow_empty_search
-        if wall_clock is not None and not callable(wall_clock):
-            raise ConfigurationError("wall_clock must be a callable returning Unix seconds")
-        self._wall_clock: Callable[[], float] = wall_clock or time.time
+        self._allow_empty_search = _checked_flag("allow_empty_search", allow_empty_search)
+        self._wall_clock = _checked_wall_clock(wall_clock)
         # The scope names this key at this origin without revealing the key: limiters and cache
         # entries are shared within a scope and never across scopes.
         self._scope = derive_scope(key, self._base_url)
@@ -852,6 +846,20 @@ class _Live:
         )
         self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
+
+
+def _checked_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _checked_wall_clock(wall_clock: object) -> Callable[[], float]:
+    if wall_clock is None:
+        return time.time
+    if not callable(wall_clock):
+        raise ConfigurationError("wall_clock must be a callable returning Unix seconds")
+    return wall_clock
 
 
 def _wanted_hash(torrent: str | Torrent) -> str:

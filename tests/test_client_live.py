@@ -18,7 +18,7 @@ import msgspec
 import pytest
 from _live_samples import HIDDEN_TAG_ID, LIVE_AUTH_ERROR, LIVE_META, live_item, make_jwt
 from aioresponses import aioresponses
-from conftest import API_KEY, BASE, info_hash_of, make_torrent
+from conftest import API_KEY, BASE, NO_LIMITS, info_hash_of, make_torrent
 from yarl import URL
 
 import lacale_async as la
@@ -48,10 +48,7 @@ def mock() -> Iterator[aioresponses]:
 def make_client(**kwargs: Any) -> LaCaleClient:
     options: dict[str, Any] = {
         "base_url": BASE,
-        "search_rate": None,
-        "download_rate": None,
-        "meta_rate": None,
-        "upload_rate": None,
+        **NO_LIMITS,
         "clock": FakeClock(),
         "wall_clock": lambda: NOW,
         "max_retries": 0,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from conftest import make_torrent
+from conftest import NO_LIMITS, make_torrent
 
 import lacale_async as la
 from lacale_async import LaCaleClient
@@ -20,12 +20,7 @@ from lacale_async.testing import Fault, RateLimit, SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.integration
 
-UNLIMITED: dict[str, Any] = {
-    "search_rate": None,
-    "meta_rate": None,
-    "download_rate": None,
-    "upload_rate": None,
-}
+UNLIMITED = NO_LIMITS
 
 
 NFO = b"Le Voyage de Chihiro (2001) - MULTi 1080p BluRay x264 - notes de version"

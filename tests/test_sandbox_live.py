@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from lacale_async import ConfigurationError, FakeClock
+from lacale_async import ConfigurationError
 from lacale_async._uploads import looks_like_id
 from lacale_async.testing import (
     LIVE_KEY_BUDGET,
     Catalogue,
+    Profile,
     RateLimit,
     SandboxConfig,
     SandboxServer,
     client_key_rate,
 )
 
+pytest_plugins = ["_sandbox_http"]
 pytestmark = pytest.mark.integration
 
 XID = re.compile(r"[0-9a-v]{20}")
@@ -28,17 +29,8 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[SandboxServer]:
-    async with SandboxServer(SandboxConfig(clock=FakeClock(0, auto_advance=False))) as server:
-        yield server
-
-
-@pytest.fixture
-async def http(sandbox: SandboxServer) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=sandbox.base_url, headers={"X-Api-Key": sandbox.api_key}
-    ) as session:
-        yield session
+def sandbox_profile() -> Profile:
+    return "live"
 
 
 async def get(http: aiohttp.ClientSession, path: str, **params: Any) -> tuple[int, Any]:

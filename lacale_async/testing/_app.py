@@ -39,10 +39,8 @@ def _client_ip(request: web.Request, trust_forwarded: bool) -> str | None:
     return request.remote
 
 
-@web.middleware
-async def _middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Log the request, inject faults and latency, and answer every error in JSON."""
-    state = request.app[STATE]
+def _exchange(state: SandboxState, request: web.Request) -> Exchange:
+    """Describe the request at its arrival: endpoint, address, key (or token's key)."""
     route_name = request.match_info.route.name
     key, via = key_from_request(request)
     exchange = Exchange(
@@ -53,7 +51,16 @@ async def _middleware(request: web.Request, handler: _Handler) -> web.StreamResp
         auth_via=via,
     )
     if route_name == "download-token":
+        # Known at arrival, so a token download counts against its key like any download.
         exchange.token_key = token_key_of(state, request)
+    return exchange
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Log the request, inject faults and latency, and answer every error in JSON."""
+    state = request.app[STATE]
+    exchange = _exchange(state, request)
     token = EXCHANGE.set(exchange)
     status: int | None = None
     fault_kind: str | None = None

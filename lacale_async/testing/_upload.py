@@ -127,6 +127,26 @@ def _required(form: Any, state: SandboxState) -> tuple[str, Category, tuple[byte
     return title, category, upload
 
 
+def _nfo(form: Any, state: SandboxState) -> tuple[bytes, str | None] | None:
+    nfo = _file(form, "nfoFile")
+    if nfo is None and state.config.nfo_required:
+        # Live: uploaders report NFO-less uploads rejected (Upload-Assistant's LACALE.py lists
+        # nfoFile as required; Seedarr refuses to send one under 50 bytes). Documented optional.
+        raise Reject(400, "Champs requis manquants : nfoFile")
+    return nfo
+
+
+def _identity(state: SandboxState, title: str, info_hash: str) -> tuple[str, str]:
+    """Return the new torrent's guid and page slug, the way the profile's tracker makes them."""
+    rng = random.Random(f"{state.config.seed}:upload:{len(state.uploads)}:{info_hash}")
+    if state.config.profile == "live":
+        # Live: an xid minted now, and a page id of its own (torrent-mate's samples).
+        guid = xid_at(int(state.config.wall_clock()), rng)
+        return guid, page_id(guid)
+    guid = cuid_from_rng(rng)
+    return guid, f"{slugify(title)}-{guid[-6:]}"
+
+
 async def upload(request: web.Request) -> web.StreamResponse:
     """``POST /api/external/upload``: validate the form and publish the torrent at once.
 
@@ -151,19 +171,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
     tmdb_id, tmdb_type = _tmdb(form)
     cover_url = _cover(form)
     parsed = _torrent(data, state)
-    nfo = _file(form, "nfoFile")
-    if nfo is None and state.config.nfo_required:
-        # Live: uploaders report NFO-less uploads rejected (Upload-Assistant's LACALE.py lists
-        # nfoFile as required; Seedarr refuses to send one under 50 bytes). Documented optional.
-        raise Reject(400, "Champs requis manquants : nfoFile")
-
-    rng = random.Random(f"{state.config.seed}:upload:{len(state.uploads)}:{parsed.info_hash}")
-    if state.config.profile == "live":
-        guid = xid_at(int(state.config.wall_clock()), rng)
-        slug = page_id(guid)
-    else:
-        guid = cuid_from_rng(rng)
-        slug = f"{slugify(title)}-{guid[-6:]}"
+    nfo = _nfo(form, state)
+    guid, slug = _identity(state, title, parsed.info_hash)
     hashes = tuple(h for h in (parsed.info_hash_v1, parsed.info_hash_v2) if h is not None)
     state.catalogue.add(
         CatalogueTorrent(
