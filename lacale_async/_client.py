@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -19,8 +20,11 @@ from ._backend import Backend, LocalBackend, derive_scope
 from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
 from ._clock import Clock, MonotonicClock
+from ._download_link import link_target
 from ._errors import (
+    APIError,
     ClientStateError,
+    ConfigurationError,
     ConflictError,
     LaCaleError,
     ResponseError,
@@ -33,7 +37,7 @@ from ._files import check_destination, resolve_destination, safe_filename, write
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
-from ._responses import decode_body, outcome_unknown_note
+from ._responses import decode_body, outcome_unknown_note, token_refused
 from ._retry import Backoff
 from ._secret import Secret
 from ._sender import Sender
@@ -124,6 +128,12 @@ class LaCaleClient:
         clock: Time source for limiters, caches and retry delays; tests pass a fake one.
         max_retry_wait: Longest ``Retry-After`` the client waits out before giving up.
         user_agent: User-Agent header.
+        allow_empty_search: Send searches with neither a query nor a TMDB id. The live tracker
+            refuses them, so by default they raise ``ValidationError`` before anything is sent;
+            set it for a server that lists the latest torrents instead, as the documentation
+            says (the sandbox's ``docs`` profile).
+        wall_clock: Current Unix time in seconds, read to tell whether a download link's token
+            has expired; default ``time.time``. Tests pass a fake one.
 
     Raises:
         ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates.
@@ -151,6 +161,8 @@ class LaCaleClient:
         clock: Clock | None = None,
         max_retry_wait: float = 120.0,
         user_agent: str | None = None,
+        allow_empty_search: bool = False,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("LACALE_API_KEY"))
         if base_url == DEFAULT_BASE_URL:
@@ -195,6 +207,8 @@ class LaCaleClient:
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._max_retry_wait = max_retry_wait
         self._user_agent = user_agent
+        self._allow_empty_search = _checked_flag("allow_empty_search", allow_empty_search)
+        self._wall_clock = _checked_wall_clock(wall_clock)
         # The scope names this key at this origin without revealing the key: limiters and cache
         # entries are shared within a scope and never across scopes.
         self._scope = derive_scope(key, self._base_url)
@@ -347,7 +361,9 @@ class LaCaleClient:
         categories, same TMDB id) share one cache entry and one request in flight.
 
         Args:
-            query: Text to search for (at most 200 characters), or None for the latest.
+            query: Text to search for (at most 200 characters). The live tracker refuses a
+                search without a query or TMDB id; indexers send ``"FRENCH"`` to list recent
+                releases. None is accepted only by a client built with ``allow_empty_search``.
             categories: One category slug or several (``films``, ``series``...).
             tmdb_id: Exact TMDB id.
             cache: ``use`` the cache, ``refresh`` it, or ``bypass`` it for this call.
@@ -356,7 +372,8 @@ class LaCaleClient:
             The matching torrents (a new list the caller may modify).
 
         Raises:
-            ValidationError: Input the API would refuse; nothing was sent.
+            ValidationError: Input the API would refuse (a search without a query or TMDB id
+                included, unless ``allow_empty_search``); nothing was sent.
             APIError: The server refused the search (after retries, for 429 and 5xx).
             TransportError: The server could not be reached (after retries).
             ResponseError: The answer was not the promised JSON.
@@ -422,6 +439,7 @@ class LaCaleClient:
             return known
         q = check_query(query)
         if categories == () and tmdb_id is None:
+            self._refuse_empty(q, None)
             # search("text"), the commonest call: nothing else to check or encode.
             prepared: tuple[str, Params] = (
                 search_cache_key(self._scope, q, (), None),
@@ -430,6 +448,7 @@ class LaCaleClient:
         else:
             cats = check_categories(categories)
             tmdb = check_tmdb_id(tmdb_id)
+            self._refuse_empty(q, tmdb)
             params: dict[str, str | tuple[str, ...]] = {"q": q} if q else {}
             if cats:
                 params["cat"] = cats
@@ -625,11 +644,17 @@ class LaCaleClient:
             )
         return msgspec.structs.replace(result, info_hash=info_hash, torrent=data)
 
-    async def download(self, info_hash: str) -> bytes:
-        """Download the .torrent of ``info_hash`` and check it is that torrent.
+    async def download(self, torrent: str | Torrent) -> bytes:
+        """Download a .torrent and check it is the torrent asked for.
+
+        Given a search result, its ``download_link`` is used when it is on this client's
+        origin and its token has not expired: that request carries the token, not the key.
+        Otherwise (no link, another origin, expired, or the token refused) the documented
+        ``/api/torrents/download/<infoHash>`` is requested with the key.
 
         Args:
-            info_hash: 40 (v1) or 64 (v2) hexadecimal characters.
+            torrent: An info hash (40 hex characters for v1, 64 for v2), or a :class:`Torrent`
+                from :meth:`search`.
 
         Returns:
             The .torrent bytes.
@@ -641,20 +666,40 @@ class LaCaleClient:
             APIError: Any other refusal.
             TransportError: The server could not be reached.
         """
-        body, _ = await self._download(info_hash)
+        body, _ = await self._download(torrent)
         return body
 
-    async def _download(self, info_hash: str) -> tuple[bytes, TorrentInfo]:
-        wanted = check_info_hash(info_hash)
-        self._require_open()
-        resp = await self._require_open().sender.send(
-            "download", "GET", f"/api/torrents/download/{wanted}"
+    async def _download(self, torrent: str | Torrent) -> tuple[bytes, TorrentInfo]:
+        wanted = _wanted_hash(torrent)
+        sender = self._require_open().sender
+        link = (
+            link_target(
+                torrent.download_link,
+                base_url=self._base_url,
+                info_hash=wanted,
+                now=self._wall_clock(),
+            )
+            if isinstance(torrent, Torrent)
+            else None
         )
+        resp: Response | None = None
+        if link is not None:
+            try:
+                # Same limiter (and key budget) as every download; only the key stays home.
+                resp = await sender.send(
+                    "download", "GET", link.path, params=link.params, authenticate=False
+                )
+            except APIError as exc:
+                if not token_refused(exc):
+                    raise
+                logger.debug("download link refused (HTTP %d); using the key", exc.status)
+        if resp is None:
+            resp = await sender.send("download", "GET", f"/api/torrents/download/{wanted}")
         return resp.body, verify_torrent(resp.body, wanted)
 
     async def download_to(
         self,
-        info_hash: str,
+        torrent: str | Torrent,
         path_or_dir: str | os.PathLike[str],
         *,
         overwrite: bool = False,
@@ -667,7 +712,8 @@ class LaCaleClient:
         is published, which is why it is held in memory (at most ``max_body_size``).
 
         Args:
-            info_hash: 40 or 64 hexadecimal characters.
+            torrent: An info hash (40 or 64 hexadecimal characters), or a :class:`Torrent`
+                (its download link is used as :meth:`download` does).
             path_or_dir: A file path, or an existing folder to save into under the torrent's
                 (sanitised) name.
             overwrite: Replace an existing file instead of raising.
@@ -682,7 +728,7 @@ class LaCaleClient:
             APIError: The server refused the download.
             TransportError: The server could not be reached.
         """
-        check_info_hash(info_hash)
+        info_hash = _wanted_hash(torrent)
         # Fail before spending a request (and rate budget) on a file we may not write.
         try:
             target, is_dir = await anyio.to_thread.run_sync(
@@ -693,7 +739,7 @@ class LaCaleClient:
         except OSError as exc:
             refused = StorageError(f"cannot write to {path_or_dir!s}: {exc.strerror or exc}")
             raise refused from None
-        body, info = await self._download(info_hash)
+        body, info = await self._download(torrent)
         try:
             if is_dir:
                 target = resolve_destination(target, info.name or info_hash)
@@ -731,8 +777,7 @@ class LaCaleClient:
         self._require_open()
         items: list[SearchQuery] = []
         for q in as_queries(queries):
-            check_query(q.query)
-            check_tmdb_id(q.tmdb_id)
+            self._refuse_empty(check_query(q.query), check_tmdb_id(q.tmdb_id))
             cats = check_categories(q.categories)
             if cats != q.categories:
                 # A list given for categories would make the query unhashable downstream.
@@ -745,6 +790,23 @@ class LaCaleClient:
         return search_many(run, items, concurrency=concurrency, on_progress=on_progress)
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def _refuse_empty(self, query: str | None, tmdb_id: str | None) -> None:
+        """Refuse, before sending, a search the live tracker answers 400 (no query, no TMDB id).
+
+        Prowlarr's definition says "API dont accept empty request" and, like Jackett's, sends
+        ``q=FRENCH`` when it has no keywords; the documentation calls ``q`` optional.
+        """
+        if (
+            tmdb_id is None
+            and (query is None or not query.strip())
+            and not (self._allow_empty_search)
+        ):
+            raise ValidationError(
+                "a search needs a query or a TMDB id: the live tracker refuses searches without "
+                "one (Prowlarr and Jackett send q='FRENCH' to list recent releases). For a "
+                "server that accepts them, create the client with allow_empty_search=True"
+            )
 
     def _scrub(self, text: str) -> str:
         """Remove the key (raw, URL-encoded, or as a query parameter) from server text."""
@@ -784,6 +846,25 @@ class _Live:
         )
         self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
+
+
+def _checked_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _checked_wall_clock(wall_clock: object) -> Callable[[], float]:
+    if wall_clock is None:
+        return time.time
+    if not callable(wall_clock):
+        raise ConfigurationError("wall_clock must be a callable returning Unix seconds")
+    return wall_clock
+
+
+def _wanted_hash(torrent: str | Torrent) -> str:
+    """Return the checked, lowercase info hash of a download's target."""
+    return check_info_hash(torrent.info_hash if isinstance(torrent, Torrent) else torrent)
 
 
 def _is_limiter_object(arg: object) -> bool:

@@ -9,8 +9,9 @@
     ├── ClientStateError (also RuntimeError)     client used before open() or after aclose()
     ├── APIError                                 the server answered with a non-2xx status
     │   ├── BadRequestError                      400, 422
-    │   ├── AuthenticationError                  401 (key missing)
-    │   ├── PermissionDeniedError                403 (key invalid)
+    │   ├── AuthenticationError                  401 (key missing, or refused by the live tracker)
+    │   ├── PermissionDeniedError                403 (key invalid per docs, client blocked,
+    │   │                                            Cloudflare challenge)
     │   ├── NotFoundError                        404
     │   ├── ConflictError                        409 (torrent already on the tracker)
     │   ├── RateLimitError                       429 (.retry_after)
@@ -147,11 +148,15 @@ class BadRequestError(APIError):
 
 
 class AuthenticationError(APIError):
-    """401: no API key reached the server."""
+    """401: no API key reached the server, or (live tracker) it was refused."""
 
 
 class PermissionDeniedError(APIError):
-    """403: the API key is invalid or lacks the right."""
+    """403: the key is invalid (documented), the client is blocked, or Cloudflare challenges it.
+
+    The message says which, from the answer: a JSON ``Access denied`` is a block, an HTML page
+    a Cloudflare challenge.
+    """
 
 
 class NotFoundError(APIError):

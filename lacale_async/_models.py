@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
+from ._errors import redact_url
 from ._magnet import magnet_uri
 
 __all__ = [
@@ -31,11 +32,17 @@ class Torrent(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
         guid: The tracker's internal id.
         size: Total size in bytes.
         pub_date: Publication time, always timezone-aware (UTC when the server omits the zone).
-        link: Download URL (v2) or details page (v1).
+        link: The torrent's page on the tracker (live tracker, v1 docs), or its download URL
+            (v2 docs).
         category: Category label, such as "Séries TV".
         seeders: Seeders at the time of the search.
         leechers: Leechers at the time of the search.
         info_hash: Hex info hash, the key for :meth:`LaCaleClient.download`.
+        download_link: The live tracker's ``downloadLink`` (``.../api/download/<infoHash>?token=
+            <JWT>``), or None where the server sends none (the documented API). Its token
+            downloads the torrent without the API key until it expires, so it is a secret:
+            reprs show it as ``token=***``; pass the whole ``Torrent`` to
+            :meth:`LaCaleClient.download` to use it.
     """
 
     title: str
@@ -50,6 +57,21 @@ class Torrent(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
     seeders: int
     leechers: int
     info_hash: str
+    # Live only (torrent-mate's samples recorded from the live API, 2026-05): neither
+    # documentation page has it.
+    download_link: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Torrent({', '.join(f'{name}={value!r}' for name, value in self.__rich_repr__())})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        # msgspec's generated repr (and rich's pretty printer, which reads this) would show
+        # the download token; the redacted link keeps its shape visible without it.
+        fields = [(name, getattr(self, name)) for name in self.__struct_fields__]
+        return [
+            (name, redact_url(value) if name == "download_link" and value else value)
+            for name, value in fields
+        ]
 
     @property
     def magnet(self) -> str:
@@ -211,6 +233,7 @@ class _LenientTorrent(msgspec.Struct, rename="camel", kw_only=True):
     seeders: int
     leechers: int
     info_hash: str
+    download_link: str | None = None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -248,6 +271,7 @@ def decode_search(body: bytes) -> tuple[Torrent, ...]:
             seeders=t.seeders,
             leechers=t.leechers,
             info_hash=t.info_hash,
+            download_link=t.download_link,
         )
         for t in lenient
     )

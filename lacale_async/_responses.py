@@ -12,20 +12,33 @@ from ._errors import APIError, ConflictError, RateLimitError, ResponseError, err
 from ._retry import parse_retry_after
 from ._transport import Response
 
-__all__ = ["api_error", "decode_body", "outcome_unknown_note", "server_message"]
+__all__ = ["api_error", "decode_body", "outcome_unknown_note", "server_message", "token_refused"]
 
 T = TypeVar("T")
 
+_KEY_REFUSED = "the API key was refused (invalid or revoked)"
 _HINTS: dict[int, str] = {
     400: "the tracker refused the request as malformed",
-    401: "no API key reached the server",
-    403: "the API key was refused (invalid or revoked)",
+    # Documented (v2 page): 401 "clé API manquante". Live: a wrong key is 401 too (see below).
+    401: "the API key is missing or was refused",
+    # Documented (v2 page): 403 "clé API invalide".
+    403: _KEY_REFUSED,
     404: "not found",
     409: "a torrent with the same info hash is already on the tracker",
     422: "the tracker refused a field",
     429: "rate limit exceeded for this key or IP",
 }
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+# The key texts, lowercased. Documented: "Clé API manquante" / "Clé API invalide". Live: 401
+# {"error": "Invalid API key"} for a wrong key (IznoCorp/torrent-mate, lacale-api.md, 2026-05);
+# Jackett's and Prowlarr's lacale-api definitions match "API key invalide" / "API key
+# manquant", their older passkey ones "Passkey invalide" / "Passkey manquant".
+_KEY_WORDS = ("api key", "clé api", "cle api", "passkey")
+_MISSING_WORDS = ("manquant", "missing", "required", "requis")
+_REFUSED_WORDS = ("invalid", "invalide", "unknown", "inconnu")
+# Cloudflare's browser challenge ("Just a moment...") comes back as a 403 or 503 HTML page when
+# its anti-DDoS mode is on (JigSawFr/lacale-prowlarr-indexer, API_IMPROVEMENTS.md).
+_CHALLENGE_MARKERS = (b"just a moment", b"attention required", b"cf-chl", b"challenge-platform")
 
 Scrub = Callable[[str], str]
 
@@ -77,8 +90,7 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
         The error, not raised.
     """
     server = scrub(server_message(resp))
-    hint = _HINTS.get(resp.status, "server error" if resp.status >= 500 else "refused")
-    text = f"{resp.method} {resp.url} -> HTTP {resp.status}: {hint}"
+    text = f"{resp.method} {resp.url} -> HTTP {resp.status}: {_hint(resp, server)}"
     if server:
         text += f" (server said: {server})"
     cls = error_for_status(resp.status)
@@ -101,6 +113,47 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
             text = f"{text}; info hash {info_hash}"
         return ConflictError(text, info_hash=info_hash, **common)
     return cls(text, **common)
+
+
+def _hint(resp: Response, server: str) -> str:
+    """Say what a refusal means, from its status and, where the tracker varies, its text."""
+    status = resp.status
+    said = server.lower()
+    if status == 403 or (status == 503 and _is_challenge(resp)):
+        if server.startswith("HTML page"):
+            return (
+                "a Cloudflare challenge page answered, not the API (its anti-bot protection is "
+                "on): retry later, or from another network"
+            )
+        if "access denied" in said:
+            # Live, Jackett issue #16499: 403 {"error":"Access denied"} after heavy use.
+            return (
+                "the tracker blocked this client (Access denied): too many requests, or a ban "
+                "on this key or address; wait before trying again"
+            )
+    if status in (401, 403) and any(word in said for word in _KEY_WORDS):
+        missing = any(word in said for word in _MISSING_WORDS)
+        refused = any(word in said for word in _REFUSED_WORDS)
+        if missing != refused:  # "invalide ou manquante" says nothing more than the status
+            return "no API key reached the server" if missing else _KEY_REFUSED
+    return _HINTS.get(status, "server error" if status >= 500 else "refused")
+
+
+def token_refused(error: APIError) -> bool:
+    """Tell whether a refused download-link request may be retried with the key instead.
+
+    401, 403 and 410 can mean the token expired or was refused (the tracker's clock and ours
+    may differ); a Cloudflare challenge or a blocked client would refuse the key just as well.
+    """
+    if error.status not in (401, 403, 410):
+        return False
+    said = error.server_message.lower()
+    return not (said.startswith("html page") or "access denied" in said)
+
+
+def _is_challenge(resp: Response) -> bool:
+    head = resp.body[:8192].lower()
+    return any(marker in head for marker in _CHALLENGE_MARKERS)
 
 
 def decode_body(resp: Response, decoder: Callable[[bytes], T], promised: str, scrub: Scrub) -> T:

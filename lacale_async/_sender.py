@@ -85,8 +85,11 @@ class Sender:
         form: Callable[[], aiohttp.FormData] | None = None,
         idempotent: bool = True,
         info_hash: str | None = None,
+        authenticate: bool = True,
     ) -> Response:
         """Send a request through ``endpoint``'s limiter and return its 2xx answer.
+
+        ``authenticate=False`` leaves the key off (a download link carries its own token).
 
         Raises:
             APIError: A non-2xx answer, after the retries it deserved.
@@ -102,7 +105,9 @@ class Sender:
             try:
                 if limiter is None:
                     counters.requests += 1
-                    resp = await transport.request(method, path, params=params, form=form)
+                    resp = await transport.request(
+                        method, path, params=params, form=form, authenticate=authenticate
+                    )
                 else:
                     started = clock.now()
                     async with limiter.slot():
@@ -111,7 +116,9 @@ class Sender:
                         if waited > 0.001:
                             logger.debug("%s waited %.3f s for its rate limiter", endpoint, waited)
                         counters.requests += 1
-                        resp = await transport.request(method, path, params=params, form=form)
+                        resp = await transport.request(
+                            method, path, params=params, form=form, authenticate=authenticate
+                        )
             except ConnectError:
                 if attempt >= self._max_retries:
                     counters.errors += 1

@@ -109,8 +109,10 @@ class Transport:
         self._max_body = max_body_size
         self._connection_limit = connection_limit
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
+        # Per request, not a session default: a download through a token link goes without it.
+        self._auth_headers: dict[str, str] | None = None
         if auth == "header":
-            self._headers["X-Api-Key"] = key.reveal()
+            self._auth_headers = {"X-Api-Key": key.reveal()}
         self._auth_params: dict[str, str] = {}
         if auth == "query":
             self._auth_params = {"apikey": key.reveal()}
@@ -165,6 +167,7 @@ class Transport:
         *,
         params: Params = NO_PARAMS,
         form: Callable[[], aiohttp.FormData] | None = None,
+        authenticate: bool = True,
     ) -> Response:
         """Send one request and read the whole answer.
 
@@ -174,6 +177,8 @@ class Transport:
             params: Query parameters; a tuple value repeats its key.
             form: Builds a fresh multipart body; called once per attempt because an aiohttp
                 FormData cannot be sent twice.
+            authenticate: Attach the key; False for a request whose params carry their own
+                credential (a download link's token).
 
         Returns:
             The response, whatever its status.
@@ -192,23 +197,32 @@ class Transport:
         if target is None:
             target = self._target(path)
         url, shown = target
-        query = {**params, **self._auth_params} if self._auth_params else params
+        auth_params = self._auth_params if authenticate else {}
+        headers = self._auth_headers if authenticate else None
+        query = {**params, **auth_params} if auth_params else params
         for _ in range(_MAX_REDIRECTS + 1):
             # Errors are built in the except clauses but raised after them: raising inside
             # would chain aiohttp's exception as __context__, and it holds the URL with the key.
             failure: LaCaleError
             try:
                 async with (
-                    session.request(method, url, params=query, allow_redirects=False)
+                    session.request(
+                        method, url, params=query, headers=headers, allow_redirects=False
+                    )
                     if form is None
                     else session.request(
-                        method, url, params=query, data=self._form(form), allow_redirects=False
+                        method,
+                        url,
+                        params=query,
+                        headers=headers,
+                        data=self._form(form),
+                        allow_redirects=False,
                     )
                 ) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         url = self._follow(url, resp.headers["Location"])
                         # The Location carries its own query; only the key is added again.
-                        query = self._auth_params
+                        query = auth_params
                         if resp.status == 303:
                             method, form = "GET", None
                         continue

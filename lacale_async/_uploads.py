@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,23 @@ from ._errors import ValidationError
 from ._files import safe_filename
 from ._models import Meta
 
-__all__ = ["UploadForm", "read_input", "resolve_category", "resolve_tag"]
+__all__ = ["UploadForm", "looks_like_id", "read_input", "resolve_category", "resolve_tag"]
+
+# The three shapes of the tracker's ids, as recorded from the live /meta (IznoCorp/torrent-mate
+# meta.json, 2026-05): 25-character cuids ("cmjoyv2cd00027eryreyk39gz"), 20-character xids in
+# base32hex ("d5ghcmpsup7s73b5j080"), and UUIDs ("71778794-4da9-43d3-8673-225fe726dc2a").
+_ID_SHAPE = re.compile(
+    r"c[0-9a-z]{24}|[0-9a-v]{20}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    re.IGNORECASE,
+)
+
+
+def looks_like_id(value: str) -> bool:
+    """Tell whether ``value`` has the shape of a tracker id (cuid, 20-character xid, UUID).
+
+    Slugs never match: they are words joined by dashes, rarely 20 characters of base32hex.
+    """
+    return _ID_SHAPE.fullmatch(value) is not None
 
 
 async def read_input(value: bytes | str | os.PathLike[str], what: str, limit: int) -> bytes:
@@ -60,17 +77,24 @@ def resolve_category(meta: Meta, id_or_slug: str) -> str:
 
 
 def resolve_tag(meta: Meta, id_or_slug: str) -> str:
-    """Return the id of the tag named by id or slug.
+    """Return the id of the tag named by id or slug; an id-shaped value is sent as given.
+
+    The live ``/meta`` lists the tags of only a few groups (most have ``"tags": null``), so an
+    id copied from the site is trusted when it has the shape of an id: the tracker, which
+    knows every tag, is the judge of it.
 
     Raises:
-        ValidationError: No such tag.
+        ValidationError: Neither a known id or slug nor shaped like an id.
     """
     tag = meta.find_tag(id_or_slug)
-    if tag is None:
-        raise ValidationError(
-            f"unknown tag {id_or_slug!r}; list tags with client.meta() (ids or slugs accepted)"
-        )
-    return tag.id
+    if tag is not None:
+        return tag.id
+    if looks_like_id(id_or_slug):
+        return id_or_slug
+    raise ValidationError(
+        f"unknown tag {id_or_slug[:80]!r}: not a slug client.meta() lists, nor shaped like a tag "
+        "id (the live tracker lists few tags; copy the tag's id from the site if meta lacks it)"
+    )
 
 
 @dataclass(frozen=True)

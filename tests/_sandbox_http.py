@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from lacale_async import FakeClock
-from lacale_async.testing import SandboxConfig, SandboxServer
+from lacale_async.testing import Profile, SandboxConfig, SandboxServer
 
 
 @pytest.fixture
@@ -18,9 +18,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def sandbox(clock: FakeClock) -> AsyncIterator[SandboxServer]:
-    """A sandbox on 127.0.0.1 reading ``clock``."""
-    async with SandboxServer(SandboxConfig(clock=clock)) as server:
+def sandbox_profile() -> Profile:
+    """The profile of ``sandbox``: ``docs`` (the documented behaviour); override for ``live``."""
+    return "docs"
+
+
+@pytest.fixture
+async def sandbox(clock: FakeClock, sandbox_profile: Profile) -> AsyncIterator[SandboxServer]:
+    """A sandbox on 127.0.0.1 reading ``clock``, answering in ``sandbox_profile``'s way."""
+    async with SandboxServer(SandboxConfig(clock=clock, profile=sandbox_profile)) as server:
         yield server
 
 

@@ -10,6 +10,13 @@ import pytest
 
 API_KEY = "test-key-0123456789abcdefSECRET"
 BASE = "https://tracker.test"
+NO_LIMITS: dict[str, Any] = {
+    "search_rate": None,
+    "meta_rate": None,
+    "download_rate": None,
+    "upload_rate": None,
+}
+"""Client options that turn every per-endpoint limiter off (unit tests fake the network)."""
 
 
 def make_torrent(name: str = "Amélie.2001.1080p", *, source: str | None = "lacale") -> bytes:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from datetime import datetime
@@ -155,6 +156,13 @@ def make_torrent(folder: Path, name: str = "Mon.Film.2024.1080p.mkv", **kw: Any)
     return out
 
 
+def make_nfo(folder: Path) -> Path:
+    """Write an NFO: the live tracker (and the sandbox's live profile) requires one."""
+    nfo = folder / "release.nfo"
+    nfo.write_text("Mon Film (2024) - 1080p - notes de version", encoding="utf-8")
+    return nfo
+
+
 @pytest.fixture(scope="module")
 def amelie_hash() -> str:
     result = invoke([*SANDBOX, "--json", "search", "amelie"])
@@ -175,6 +183,20 @@ def test_search_without_key_uses_the_sandbox_and_says_so_in_one_line() -> None:
     assert "Amélie" in result.stdout
     assert re.search(r"\d+\.\d (GiB|MiB)", result.stdout)
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", result.stdout)
+
+
+def test_search_json_shows_the_torrent_page_but_never_a_download_token() -> None:
+    result = invoke([*SANDBOX, "--json", "search", "amelie"])
+    assert result.exit_code == 0, result.stderr
+    items = json.loads(result.stdout)
+    assert items
+    assert all(
+        re.fullmatch(r"http://127\.0\.0\.1:\d+/torrents/[0-9a-z]{12}", i["link"]) for i in items
+    )
+    for stream in (result.stdout, result.stderr):
+        assert "token" not in stream
+        assert "/api/download/" not in stream
+        assert "eyJ" not in stream  # the start of every JWT
 
 
 def test_search_json_is_an_array_of_snake_case_objects_with_iso_dates() -> None:
@@ -202,7 +224,12 @@ def test_search_table_shows_short_hash_and_human_size() -> None:
 
 
 def test_search_cat_filter_and_tmdb() -> None:
-    series = json.loads(invoke([*SANDBOX, "--json", "search", "--cat", "series"]).stdout)
+    # The embedded sandbox answers like the live tracker: a search needs a query or a TMDB
+    # id, and "FRENCH" is the indexers' way to list recent releases.
+    refused = invoke([*SANDBOX, "--json", "search", "--cat", "series"])
+    assert refused.exit_code == 4
+    assert "FRENCH" in refused.stderr
+    series = json.loads(invoke([*SANDBOX, "--json", "search", "FRENCH", "--cat", "series"]).stdout)
     assert series
     assert {t["category"] for t in series} == {"Séries TV"}
     none = json.loads(invoke([*SANDBOX, "--json", "search", "amelie", "--cat", "music"]).stdout)
@@ -229,8 +256,11 @@ def test_meta_tree_shows_names_slugs_and_tags() -> None:
     assert "Tags" in out
     assert re.search(r"Films\s+films\s+c\w+", out)
     assert re.search(r"Séries TV\s+series", out)
-    assert "Qualité vidéo" in out
-    assert "1080p" in out
+    # The third level of the live tree, and its groups that list no tags.
+    assert re.search(r"Musique\s+music\s+\w+\n.*FLAC\s+flac\s+c\w+", out)
+    assert re.search(r"Qualité / Résolution\s+qualit-r-solution\s+\(tags not listed\)", out)
+    assert re.search(r"Qualité / Bitrate\s+qualit-bitrate\n", out)
+    assert re.search(r"320 kbps\s+320-kbps\s+c\w+", out)
 
 
 def test_meta_json_is_the_raw_structure() -> None:
@@ -251,8 +281,8 @@ def test_upload_defaults_title_sets_source_flag_and_saves(tmp_path: Path) -> Non
     assert original.source is None
     saved = tmp_path / "seed.torrent"
     result = invoke(
-        [*SANDBOX, "upload", str(path), "--category", "films", "--tag", "1080p",
-         "--save-torrent", str(saved)]
+        [*SANDBOX, "upload", str(path), "--category", "films", "--tag", "vostfr",
+         "--nfo", str(make_nfo(tmp_path)), "--save-torrent", str(saved)]
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     seeded = parse_torrent(saved.read_bytes())
@@ -269,10 +299,14 @@ def test_upload_json_sends_every_field(tmp_path: Path, remote: ThreadedSandbox) 
     path = make_torrent(tmp_path, "Album.FLAC", source="lacale")
     nfo = tmp_path / "album.nfo"
     nfo.write_text("NFO", encoding="utf-8")
+    # A tag id copied from the site: the live /meta does not list its group's tags.
+    hidden = remote.server.catalogue.taxonomy.tag_by_slug("1080p")
+    assert hidden is not None
+    hidden_tag = hidden.id
     result = invoke(
         ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key, "--json",
          "upload", str(path), "--category", "films", "--title", "Mon Film (2024)",
-         "--tag", "1080p", "--tag", "vff", "--description", "Un film", "--nfo", str(nfo),
+         "--tag", hidden_tag, "--tag", "vostfr", "--description", "Un film", "--nfo", str(nfo),
          "--tmdb-id", "603", "--tmdb-type", "movie", "--cover-url", "https://img.test/c.jpg",
          "--source-policy", "refuse"]
     )  # fmt: skip
@@ -284,6 +318,7 @@ def test_upload_json_sends_every_field(tmp_path: Path, remote: ThreadedSandbox) 
     assert data["saved_to"] is None
     record = next(u for u in remote.server.uploads if u.info_hash == data["info_hash"])
     assert record.title == "Mon Film (2024)"
+    assert record.tag_ids[0] == hidden_tag
     assert len(record.tag_ids) == 2
     assert record.description == "Un film"
     assert record.nfo == b"NFO"
@@ -313,9 +348,10 @@ def test_upload_refuse_policy_and_bad_torrent_exit_4(tmp_path: Path) -> None:
 
 def test_duplicate_upload_exits_7(tmp_path: Path, remote_args: list[str]) -> None:
     path = make_torrent(tmp_path, source="lacale")
-    first = invoke([*remote_args, "upload", str(path), "--category", "films"])
+    nfo = ["--nfo", str(make_nfo(tmp_path))]
+    first = invoke([*remote_args, "upload", str(path), "--category", "films", *nfo])
     assert first.exit_code == 0, first.stderr
-    second = invoke([*remote_args, "upload", str(path), "--category", "films"])
+    second = invoke([*remote_args, "upload", str(path), "--category", "films", *nfo])
     assert second.exit_code == 7
     assert len(error_lines(second)) == 1
 
@@ -731,10 +767,11 @@ def _python(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_sandbox_command_serves_until_terminated() -> None:
+@pytest.mark.parametrize("profile", ["live", "docs"])
+def test_sandbox_command_serves_until_terminated(profile: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lacale_async", "sandbox", "--port", "0"],
+        [sys.executable, "-m", "lacale_async", "sandbox", "--port", "0", "--profile", profile],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -763,6 +800,17 @@ def test_sandbox_command_serves_until_terminated() -> None:
         with urllib.request.urlopen(request, timeout=5) as response:  # loopback only
             assert response.status == 200
             assert "categories" in json.loads(response.read())
+        assert f"profile {profile}" in "".join(lines)
+        # A search without a query: refused live, the 50 newest as documented.
+        bare = urllib.request.Request(
+            url.group(0) + "/api/external", headers={"X-Api-Key": key.group(1)}
+        )
+        try:
+            with urllib.request.urlopen(bare, timeout=5) as response:  # loopback only
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status == (400 if profile == "live" else 200)
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)

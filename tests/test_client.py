@@ -192,11 +192,11 @@ async def test_search_sends_documented_params_and_decodes(
     assert "dn=One.Piece.S01E01.1080p" in first.magnet
 
 
-async def test_single_category_string_and_no_query(
-    client: LaCaleClient, mock: aioresponses
-) -> None:
+async def test_single_category_string_and_no_query(clock: FakeClock, mock: aioresponses) -> None:
+    # The documented API lists the latest torrents for a search without a query.
     mock.get(SEARCH, payload=[])
-    await client.search(categories="films")
+    async with make_client(clock, allow_empty_search=True) as client:
+        await client.search(categories="films")
     [(_, url, _)] = calls(mock)
     assert url.query.getall("cat") == ["films"]
     assert "q" not in url.query
@@ -895,7 +895,8 @@ async def test_search_many_refuses_bad_input(
 async def test_search_many_accepts_category_lists(client: LaCaleClient, mock: aioresponses) -> None:
     mock.get(SEARCH, payload=[], repeat=True)
     query = la.SearchQuery(query="x", categories=["films", "series"])  # type: ignore[arg-type]
-    outcomes = [o async for o in client.search_many([query, la.SearchQuery(categories=None)])]  # type: ignore[arg-type]
+    queries = [query, la.SearchQuery(query="y", categories=None)]  # type: ignore[arg-type]
+    outcomes = [o async for o in client.search_many(queries)]
     assert all(o.ok for o in outcomes)
     assert len(outcomes) == 2
 

@@ -32,7 +32,7 @@ PUB_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 @pytest.fixture(scope="module")
 def catalogue() -> Catalogue:
-    return Catalogue.generate(seed=0, size=300)
+    return Catalogue.generate(seed=0, size=300, profile="docs")
 
 
 def _fingerprint(catalogue: Catalogue) -> list[tuple[str, str, str, str, int]]:
@@ -40,13 +40,13 @@ def _fingerprint(catalogue: Catalogue) -> list[tuple[str, str, str, str, int]]:
 
 
 def test_same_seed_gives_the_same_catalogue(catalogue: Catalogue) -> None:
-    again = Catalogue.generate(seed=0, size=300)
+    again = Catalogue.generate(seed=0, size=300, profile="docs")
     assert _fingerprint(again) == _fingerprint(catalogue)
     assert [t.data for t in again] == [t.data for t in catalogue]
 
 
 def test_another_seed_gives_another_catalogue(catalogue: Catalogue) -> None:
-    other = Catalogue.generate(seed=1, size=300)
+    other = Catalogue.generate(seed=1, size=300, profile="docs")
     assert {t.info_hash for t in other}.isdisjoint({t.info_hash for t in catalogue})
     # Categories and tags do not depend on the seed: uploads can hard-code their ids.
     assert [c.id for c in other.taxonomy.categories()] == [
@@ -63,7 +63,7 @@ def test_size_is_respected_and_generation_is_fast() -> None:
 
 
 def test_a_minimal_catalogue_still_covers_every_category() -> None:
-    small = Catalogue.generate(seed=3, size=21)
+    small = Catalogue.generate(seed=3, size=21, profile="docs")
     assert {t.category.slug for t in small if t.approved} == set().union(*DOCUMENTED.values())
 
 

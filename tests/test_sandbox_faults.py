@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
-    async with SandboxServer() as server:
+    # Faults work alike in both profiles; the docs one answers the bare searches used here.
+    async with SandboxServer(SandboxConfig(profile="docs")) as server:
         yield server
 
 
@@ -144,7 +145,7 @@ async def test_real_delay_trips_a_client_timeout(
 async def test_delay_uses_the_sandbox_clock_then_answers_normally() -> None:
     clock = FakeClock(0.0, auto_advance=False)
     async with (
-        SandboxServer(SandboxConfig(clock=clock)) as sandbox,
+        SandboxServer(SandboxConfig(clock=clock, profile="docs")) as sandbox,
         aiohttp.ClientSession(headers={"X-Api-Key": sandbox.api_key}) as session,
     ):
         sandbox.faults.add(Fault.slow(45.0), endpoint="search")
@@ -168,7 +169,7 @@ async def test_delay_uses_the_sandbox_clock_then_answers_normally() -> None:
 async def test_latency_applies_to_every_request() -> None:
     clock = FakeClock(0.0, auto_advance=True)
     async with (
-        SandboxServer(SandboxConfig(clock=clock, latency=3.0)) as sandbox,
+        SandboxServer(SandboxConfig(clock=clock, latency=3.0, profile="docs")) as sandbox,
         aiohttp.ClientSession(headers={"X-Api-Key": sandbox.api_key}) as session,
     ):
         for path in ("/api/external", "/api/external/meta"):

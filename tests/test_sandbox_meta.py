@@ -22,7 +22,7 @@ CUID = re.compile(r"c[0-9a-z]{24}")
 
 async def fetch_meta(config: SandboxConfig | None = None) -> dict[str, Any]:
     async with (
-        SandboxServer(config) as sandbox,
+        SandboxServer(config or SandboxConfig(profile="docs")) as sandbox,
         aiohttp.ClientSession(headers={"X-Api-Key": sandbox.api_key}) as session,
         session.get(f"{sandbox.base_url}/api/external/meta") as response,
     ):
@@ -77,13 +77,13 @@ async def test_tag_groups_and_ungrouped_tags() -> None:
 
 
 async def test_ids_are_stable_between_seeds() -> None:
-    first = await fetch_meta(SandboxConfig(seed=1))
-    second = await fetch_meta(SandboxConfig(seed=2))
+    first = await fetch_meta(SandboxConfig(seed=1, profile="docs"))
+    second = await fetch_meta(SandboxConfig(seed=2, profile="docs"))
     assert first == second
 
 
 async def test_quirks_mimic_peers_seen_in_the_field() -> None:
-    meta = await fetch_meta(SandboxConfig(quirks=True))
+    meta = await fetch_meta(SandboxConfig(quirks=True, profile="docs"))
     leaves = [c for p in meta["categories"] for c in p["children"]]
     absent = [c for c in leaves if "children" not in c]
     null = [c for c in leaves if "children" in c and c["children"] is None]
@@ -97,7 +97,10 @@ async def test_quirks_mimic_peers_seen_in_the_field() -> None:
 
 
 async def test_meta_needs_a_key() -> None:
-    async with SandboxServer() as sandbox, aiohttp.ClientSession() as session:
+    async with (
+        SandboxServer(SandboxConfig(profile="docs")) as sandbox,
+        aiohttp.ClientSession() as session,
+    ):
         async with session.get(f"{sandbox.base_url}/api/external/meta") as response:
             assert response.status == 401
         async with session.get(

@@ -161,7 +161,10 @@ def make_config(
     ip: Mapping[str, RateLimit] | None = None,
     mode: str = "sliding",
 ) -> SandboxConfig:
+    # Per-endpoint windows work alike in both profiles; the docs one has no key-wide budget to
+    # mix in (that one is tested in test_sandbox_live.py).
     return SandboxConfig(
+        profile="docs",
         clock=clock,
         key_limits=key or {},
         ip_limits=ip or {},
@@ -250,7 +253,9 @@ async def test_ip_limit_is_shared_by_keys_and_counts_bad_keys(
 
 @pytest.mark.integration
 async def test_forwarded_for_is_ignored_unless_trusted(session: aiohttp.ClientSession) -> None:
-    async with SandboxServer(SandboxConfig(ip_limits={"meta": RateLimit(1, 60)})) as sandbox:
+    async with SandboxServer(
+        SandboxConfig(ip_limits={"meta": RateLimit(1, 60)}, profile="docs")
+    ) as sandbox:
         url = f"{sandbox.base_url}/api/external/meta?apikey={sandbox.api_key}"
         spoofed = {"X-Forwarded-For": "198.51.100.1"}
         assert await statuses(session, url, 1) == [200]

@@ -287,13 +287,15 @@ async def test_cache_headers_tell_the_remaining_lifetime(
 
 
 async def test_cache_headers_can_be_turned_off_and_ttl_zero_disables_the_cache() -> None:
-    config = SandboxConfig(cache_headers=False, clock=FakeClock(0, auto_advance=False))
+    config = SandboxConfig(
+        cache_headers=False, clock=FakeClock(0, auto_advance=False), profile="docs"
+    )
     async with SandboxServer(config) as sandbox, aiohttp.ClientSession() as session:
         url = f"{sandbox.base_url}/api/external?apikey={sandbox.api_key}"
         async with session.get(url) as response:
             assert "Cache-Control" not in response.headers
             assert "Age" not in response.headers
-    config = SandboxConfig(cache_ttl=0, clock=FakeClock(0, auto_advance=False))
+    config = SandboxConfig(cache_ttl=0, clock=FakeClock(0, auto_advance=False), profile="docs")
     async with SandboxServer(config) as sandbox, aiohttp.ClientSession() as session:
         url = f"{sandbox.base_url}/api/external?apikey={sandbox.api_key}"
         async with session.get(url) as response:

@@ -50,7 +50,8 @@ async def test_a_given_port_is_used() -> None:
 
 async def test_request_log_records_everything_but_the_key() -> None:
     clock = FakeClock(500.0, auto_advance=False)
-    config = SandboxConfig(api_key=SECRET, clock=clock)
+    # The documented 403 for a wrong key (live: 401, see test_sandbox_live.py).
+    config = SandboxConfig(api_key=SECRET, clock=clock, profile="docs")
     async with SandboxServer(config) as server, aiohttp.ClientSession() as session:
         base = server.base_url
         async with session.get(
@@ -118,6 +119,7 @@ async def test_reset_forgets_traffic_uploads_faults_and_cache() -> None:
         top[b"info"][b"name"] = b"Reset.Me.Unique"
         form = aiohttp.FormData({"title": "Reset me", "categoryId": template.category.id})
         form.add_field("file", bencode2.bencode(top), filename="r.torrent")
+        form.add_field("nfoFile", b"Reset me NFO", filename="r.nfo")
         async with session.post(
             f"{server.base_url}/api/external/upload", data=form, headers=headers
         ) as response:

@@ -22,6 +22,7 @@ from .._files import resolve_destination, write_atomic
 from .._secret import Secret
 from .._torrent import apply_source_flag, parse_torrent
 from .._version import __version__
+from ..testing import Profile
 from ._bulk import BulkLine, read_queries, run_bulk
 from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
 from ._render import meta_tree, torrent_dict, torrents_table
@@ -197,7 +198,7 @@ def cli(
 def search(
     settings: Settings, query: str | None, categories: tuple[str, ...], tmdb_id: str | None
 ) -> None:
-    """Search torrents (the latest ones when QUERY is omitted)."""
+    """Search by QUERY and/or --tmdb (the tracker needs one; "FRENCH" lists recent releases)."""
 
     async def go() -> int:
         async with open_client(settings, note=_note) as client:
@@ -481,10 +482,17 @@ def bulk(
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-def sandbox(host: str, port: int) -> None:
+@click.option(
+    "--profile",
+    type=click.Choice(["live", "docs"]),
+    default="live",
+    show_default=True,
+    help="Answer like the live tracker, or like its documentation.",
+)
+def sandbox(host: str, port: int, profile: Profile) -> None:
     """Run the sandbox tracker until Ctrl-C, and print how to point the SDK at it."""
     try:
-        run_standalone(host, port)
+        run_standalone(host, port, profile)
     except LaCaleError as exc:
         click.echo(error_line(exc), err=True)
         raise click.exceptions.Exit(exit_code(exc)) from None

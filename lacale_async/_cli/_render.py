@@ -136,7 +136,8 @@ def _tag_label(tag: Tag) -> Text:
 def meta_tree(meta: Meta) -> Tree:
     """Build the tree of categories, tag groups and ungrouped tags.
 
-    Each line shows the name, then the slug (what ``--cat`` and ``--tag`` take), then the id.
+    Each line shows the name, then the slug (what ``--cat`` and ``--tag`` take), then the id;
+    categories at every depth (the live tracker has three levels).
 
     Args:
         meta: The tracker's metadata.
@@ -153,6 +154,9 @@ def meta_tree(meta: Meta) -> Tree:
         label = Text(group.name, style="bold")
         if group.slug:
             label.append(f"  {group.slug}", style="cyan")
+        if not group.tags:
+            # The live tracker lists the tags of few groups; their ids are still accepted.
+            label.append("  (tags not listed)", style="dim")
         node = tags.add(label)
         for tag in group.tags:
             node.add(_tag_label(tag))

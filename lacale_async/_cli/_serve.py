@@ -10,7 +10,7 @@ import sys
 import click
 
 from .._errors import ConfigurationError
-from ..testing import SandboxServer, serve_sandbox
+from ..testing import Profile, SandboxServer, serve_sandbox
 from ._session import sandbox_config
 
 __all__ = ["run_standalone"]
@@ -20,7 +20,8 @@ def _announce(server: SandboxServer) -> None:
     lines = (
         f"La Cale sandbox listening on {server.base_url}",
         f"API key: {server.api_key}",
-        f"{len(server.catalogue)} torrents; Ctrl-C to stop. Point the SDK or the CLI at it with:",
+        f"{len(server.catalogue)} torrents, profile {server.config.profile}; Ctrl-C to stop. "
+        "Point the SDK or the CLI at it with:",
         f"export LACALE_BASE_URL={server.base_url} LACALE_API_KEY={server.api_key}",
     )
     for line in lines:
@@ -29,20 +30,20 @@ def _announce(server: SandboxServer) -> None:
     sys.stdout.flush()
 
 
-async def _serve(host: str, port: int) -> None:
+async def _serve(host: str, port: int, profile: Profile) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # SIGTERM (a service manager, a test harness) shuts down as cleanly as Ctrl-C does.
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-    server = SandboxServer(sandbox_config(), host=host, port=port)
+    server = SandboxServer(sandbox_config(profile), host=host, port=port)
     try:
         await serve_sandbox(server, on_start=_announce, stop=stop)
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def run_standalone(host: str, port: int) -> None:
+def run_standalone(host: str, port: int, profile: Profile = "live") -> None:
     """Serve the sandbox on ``host:port`` until Ctrl-C or SIGTERM.
 
     The key printed is a throwaway sandbox key: printing it is the point.
@@ -50,9 +51,10 @@ def run_standalone(host: str, port: int) -> None:
     Args:
         host: Interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (printed on start).
+        profile: ``live`` (what the live tracker answers) or ``docs`` (what its docs say).
 
     Raises:
         ConfigurationError: The address cannot be bound.
         KeyboardInterrupt: Ctrl-C (the caller treats it as the normal way to stop).
     """
-    asyncio.run(_serve(host, port))
+    asyncio.run(_serve(host, port, profile))

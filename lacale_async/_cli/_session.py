@@ -10,7 +10,7 @@ from .._client import DEFAULT_BASE_URL, LaCaleClient
 from .._errors import ConfigurationError
 from .._secret import Secret
 from .._transport import AuthMode
-from ..testing import RateLimit, SandboxConfig, SandboxServer
+from ..testing import Profile, RateLimit, SandboxConfig, SandboxServer
 
 __all__ = ["SANDBOX_RATES", "Settings", "open_client", "sandbox_config"]
 
@@ -58,10 +58,12 @@ class Settings:
         return (self.api_key.reveal(),) if self.api_key is not None else ()
 
 
-def sandbox_config() -> SandboxConfig:
+def sandbox_config(profile: Profile = "live") -> SandboxConfig:
     """Return the settings of the embedded sandbox: limits from :data:`SANDBOX_RATES`."""
     limits = {name: RateLimit(calls, period) for name, (calls, period) in SANDBOX_RATES.items()}
-    return SandboxConfig(key_limits=limits, ip_limits=limits, rate_limit_mode="sliding")
+    return SandboxConfig(
+        key_limits=limits, ip_limits=limits, rate_limit_mode="sliding", profile=profile
+    )
 
 
 @asynccontextmanager

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ._config import ENDPOINTS
+from ._downloads import details_page, download, download_with_token, token_key_of
 from ._faults import answer_fault
 from ._http import EXCHANGE, STATE, Exchange, Reject, charge, json_response, key_from_request
-from ._read_endpoints import download, meta, search
+from ._read_endpoints import meta, search
 from ._records import RecordedRequest, redact_query
 from ._state import SandboxState
 from ._upload import upload
@@ -21,6 +21,15 @@ MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Route name -> endpoint (for limits, faults and the log): a token link is a download.
+_ENDPOINT_OF_ROUTE = {
+    "search": "search",
+    "meta": "meta",
+    "upload": "upload",
+    "download": "download",
+    "download-token": "download",
+}
+
 
 def _client_ip(request: web.Request, trust_forwarded: bool) -> str | None:
     if trust_forwarded:
@@ -30,19 +39,28 @@ def _client_ip(request: web.Request, trust_forwarded: bool) -> str | None:
     return request.remote
 
 
-@web.middleware
-async def _middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Log the request, inject faults and latency, and answer every error in JSON."""
-    state = request.app[STATE]
+def _exchange(state: SandboxState, request: web.Request) -> Exchange:
+    """Describe the request at its arrival: endpoint, address, key (or token's key)."""
     route_name = request.match_info.route.name
     key, via = key_from_request(request)
     exchange = Exchange(
         arrived_at=state.clock.now(),
-        endpoint=route_name if route_name in ENDPOINTS else None,
+        endpoint=_ENDPOINT_OF_ROUTE.get(route_name or ""),
         client_ip=_client_ip(request, state.config.trust_forwarded_for),
         key=key,
         auth_via=via,
     )
+    if route_name == "download-token":
+        # Known at arrival, so a token download counts against its key like any download.
+        exchange.token_key = token_key_of(state, request)
+    return exchange
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Log the request, inject faults and latency, and answer every error in JSON."""
+    state = request.app[STATE]
+    exchange = _exchange(state, request)
     token = EXCHANGE.set(exchange)
     status: int | None = None
     fault_kind: str | None = None
@@ -114,4 +132,7 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_get("/api/external/meta", meta, name="meta")
     app.router.add_post("/api/external/upload", upload, name="upload")
     app.router.add_get("/api/torrents/download/{info_hash}", download, name="download")
+    if state.config.profile == "live":
+        app.router.add_get("/api/download/{info_hash}", download_with_token, name="download-token")
+        app.router.add_get("/torrents/{slug}", details_page, name="details")
     return app

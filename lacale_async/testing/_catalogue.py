@@ -8,41 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .._errors import ValidationError
-from ._ids import cuid_from_rng, slugify
+from ._docs_taxonomy import docs_taxonomy
+from ._ids import cuid_at, cuid_from_rng, page_id, slugify, xid_at
+from ._live_taxonomy import live_taxonomy
 from ._releases import make_release
-from ._taxonomy import Category, Taxonomy, build_taxonomy
+from ._taxonomy import Category, Profile, Taxonomy
 from ._torrentfile import build_torrent
 
-__all__ = ["Catalogue", "CatalogueTorrent", "format_pub_date"]
+__all__ = ["Catalogue", "CatalogueTorrent", "format_pub_date", "taxonomy_for"]
 
 # The newest catalogue torrent is published at this instant (2025-11-15T12:00:00Z); the others
 # are spread over the two years before it. A fixed anchor keeps the catalogue reproducible.
 _NEWEST_MS = 1_763_208_000_000
 _SPAN_MS = 730 * 86_400_000
-# Share of weight per leaf once each leaf has its first torrent: video and music dominate.
-_WEIGHTS = {
-    "films": 40,
-    "series": 45,
-    "spectacles": 6,
-    "music": 25,
-    "audio-divers": 6,
-    "pc": 14,
-    "consoles": 10,
-    "jeux-mobiles": 5,
-    "systemes": 8,
-    "software": 12,
-    "romans": 12,
-    "bd": 10,
-    "documentaires": 5,
-    "livres": 5,
-    "presse": 10,
-    "education": 5,
-    "h-t-ro": 4,
-    "gay": 2,
-    "lesbien": 2,
-    "trans": 2,
-    "divers": 5,
-}
+# The live catalogue spans the tracker's recorded life: December 2025 (the first cuid-shaped
+# ids) to 2026-04-30T12:00:00Z; from 2026-01-02 its guids are xids minted at publication.
+_LIVE_NEWEST_MS = 1_777_550_400_000
+_LIVE_SPAN_MS = 150 * 86_400_000
+_LIVE_XID_FROM_MS = 1_767_312_000_000
 # Every UNAPPROVED_EVERY-th torrent (offset 7) waits for moderation: never searchable.
 _UNAPPROVED_EVERY = 20
 _UNAPPROVED_OFFSET = 7
@@ -59,6 +42,18 @@ def format_pub_date(epoch_ms: int) -> str:
     """
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def taxonomy_for(profile: Profile) -> Taxonomy:
+    """Return the categories and tags of ``profile`` (``live`` or ``docs``)."""
+    return docs_taxonomy() if profile == "docs" else live_taxonomy()
+
+
+def _live_guid(published_ms: int, rng: random.Random) -> str:
+    # Recorded: cuids until the first days of 2026, then xids whose time is the publication's.
+    if published_ms < _LIVE_XID_FROM_MS:
+        return cuid_at(published_ms, rng)
+    return xid_at(published_ms // 1000, rng)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,34 +126,45 @@ class Catalogue:
         self._generated = 0
 
     @classmethod
-    def generate(cls, seed: int = 0, size: int = 300) -> Catalogue:
+    def generate(cls, seed: int = 0, size: int = 300, profile: Profile = "live") -> Catalogue:
         """Build a catalogue of ``size`` torrents from ``seed``.
 
-        The first torrents cover every leaf category once; the rest follow realistic weights,
-        and one in twenty of them is left unapproved.
+        The first torrents cover every category of the taxonomy's catalogue mix once; the rest
+        follow its weights, and one in twenty of them is left unapproved.
 
         Args:
             seed: Seed of the only random generator involved.
             size: Number of torrents, approved or not.
+            profile: Whose categories (``live`` or ``docs``) the torrents are published in.
 
         Returns:
             The new catalogue.
         """
-        taxonomy = build_taxonomy()
+        taxonomy = taxonomy_for(profile)
         catalogue = cls(taxonomy, seed)
         rng = random.Random(seed)
-        leaves = taxonomy.leaves()
-        weights = [_WEIGHTS[leaf.slug] for leaf in leaves]
+        mix = [
+            (category, kind, weight)
+            for slug, kind, weight in taxonomy.catalogue_mix
+            if (category := taxonomy.by_slug(slug)) is not None
+        ]
+        weights = [weight for _, _, weight in mix]
         for index in range(size):
-            leaf = leaves[index] if index < len(leaves) else rng.choices(leaves, weights)[0]
-            catalogue.add(catalogue._draw(rng, leaf, index))
+            category, kind, _ = mix[index] if index < len(mix) else rng.choices(mix, weights)[0]
+            # The first pass over the categories stays approved so every one is searchable.
+            approved = index < len(mix) or index % _UNAPPROVED_EVERY != _UNAPPROVED_OFFSET
+            catalogue.add(catalogue._draw(rng, category, kind, approved))
         catalogue._generated = size
         return catalogue
 
-    def _draw(self, rng: random.Random, leaf: Category, index: int) -> CatalogueTorrent:
-        release = make_release(leaf.slug, rng)
-        guid = cuid_from_rng(rng)
-        published_ms = _NEWEST_MS - rng.randrange(_SPAN_MS)
+    def _draw(
+        self, rng: random.Random, category: Category, kind: str, approved: bool
+    ) -> CatalogueTorrent:
+        release = make_release(kind, rng)
+        live = self.taxonomy.profile == "live"
+        docs_guid = None if live else cuid_from_rng(rng)
+        newest, span = (_LIVE_NEWEST_MS, _LIVE_SPAN_MS) if live else (_NEWEST_MS, _SPAN_MS)
+        published_ms = newest - rng.randrange(span)
         root = release.files[0][0] if len(release.files) == 1 else release.title
         built = build_torrent(
             root,
@@ -171,20 +177,19 @@ class Catalogue:
             for slug in release.tag_slugs
             if (tag := self.taxonomy.tag_by_slug(slug)) is not None
         )
+        guid = docs_guid or _live_guid(published_ms, rng)
         return CatalogueTorrent(
             guid=guid,
             title=release.title,
-            slug=f"{slugify(release.title)}-{guid[-6:]}",
-            category=leaf,
+            slug=page_id(guid) if live else f"{slugify(release.title)}-{guid[-6:]}",
+            category=category,
             size=release.size,
             seeders=int(rng.expovariate(1 / 30)),
             leechers=int(rng.expovariate(1 / 4)),
             published_ms=published_ms,
             info_hash=built.info_hash,
             data=built.data,
-            # The first pass over the leaves stays approved so every category is searchable.
-            approved=index < len(self.taxonomy.leaves())
-            or index % _UNAPPROVED_EVERY != _UNAPPROVED_OFFSET,
+            approved=approved,
             tmdb_id=release.tmdb_id,
             tmdb_type=release.tmdb_type,
             tag_ids=tags,

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .._clock import Clock, MonotonicClock
 from .._errors import ConfigurationError
 from ._ratelimit import RateLimit, WindowMode
+from ._taxonomy import Profile
 
-__all__ = ["ENDPOINTS", "UPLOAD_LIMIT", "SandboxConfig", "client_rates"]
+__all__ = [
+    "ENDPOINTS",
+    "LIVE_KEY_BUDGET",
+    "UPLOAD_LIMIT",
+    "SandboxConfig",
+    "client_key_rate",
+    "client_rates",
+]
 
 ENDPOINTS = frozenset({"search", "meta", "upload", "download"})
 """Endpoint names used by rate limits, faults and the request log."""
 
 UPLOAD_LIMIT = RateLimit(30, 60.0)
 """The documented upload limit: 30 requests per minute."""
+
+LIVE_KEY_BUDGET = (RateLimit(60, 60.0), RateLimit(200, 86_400.0))
+"""The key-wide budget the live tracker is reported to enforce over every endpoint: bursts of
+at most 60 per minute, 200 per day (Jackett pull request #16552, 2026-02-05)."""
 
 
 def _default_limits() -> dict[str, RateLimit]:
@@ -27,6 +40,10 @@ class SandboxConfig:
     """How a :class:`SandboxServer` behaves.
 
     Attributes:
+        profile: ``"live"`` (default) answers the way the live tracker was recorded to in 2026:
+            its taxonomy, ``downloadLink`` tokens, ``link`` to a details page, 401 for a wrong
+            key, 400 for a search without a query, exact category filtering, the key-wide
+            daily budget and NFO-required uploads. ``"docs"`` follows the documentation.
         seed: Seed of the catalogue; the same seed gives the same torrents and hashes.
         catalogue_size: Number of generated torrents (about 1 in 20 left unapproved).
         key_limits: Rate limit per API key, by endpoint; endpoints not listed are unlimited.
@@ -43,6 +60,17 @@ class SandboxConfig:
             test can play several clients; off by default, like a tracker behind no proxy.
         api_key: The default key; a random one is generated when None. Never shown in repr.
         clock: Time source for rate-limit windows, the search cache, latency and delays.
+        key_budget: Limits on every request of one key together, whatever the endpoint (on
+            top of ``key_limits``). None: the profile's (live: :data:`LIVE_KEY_BUDGET`, 60 per
+            60 s and 200 per day; docs: none); ``()`` for none. Tests scale it down, e.g.
+            ``(RateLimit(6, 1.0), RateLimit(20, 10.0))``.
+        require_nfo: Refuse uploads without ``nfoFile`` (400). None: the profile's (live:
+            yes, as uploaders report; docs: no, the field is documented as optional).
+        download_token_ttl: Seconds a ``downloadLink`` token stays valid (live profile).
+        link_origin: Origin written in ``link`` and ``downloadLink`` (live profile); None for
+            the sandbox's own. ``"http://localhost:3000"`` replays the links the tracker sent
+            for a while in early 2026 (Prowlarr/Indexers pull request #743).
+        wall_clock: Unix time, for token expiry (``exp``) and upload dates.
     """
 
     seed: int = 0
@@ -57,8 +85,34 @@ class SandboxConfig:
     trust_forwarded_for: bool = False
     api_key: str | None = field(default=None, repr=False)
     clock: Clock = field(default_factory=MonotonicClock)
+    profile: Profile = "live"
+    key_budget: Sequence[RateLimit] | None = None
+    require_nfo: bool | None = None
+    download_token_ttl: float = 3600.0
+    link_origin: str | None = None
+    wall_clock: Callable[[], float] = time.time
+
+    @property
+    def key_budget_limits(self) -> tuple[RateLimit, ...]:
+        """Return the key-wide limits in force: ``key_budget``, or the profile's default."""
+        if self.key_budget is not None:
+            return tuple(self.key_budget)
+        return LIVE_KEY_BUDGET if self.profile == "live" else ()
+
+    @property
+    def nfo_required(self) -> bool:
+        """Return whether uploads must carry ``nfoFile``: ``require_nfo`` or the profile's."""
+        return self.profile == "live" if self.require_nfo is None else self.require_nfo
 
     def __post_init__(self) -> None:
+        if self.profile not in ("live", "docs"):
+            raise ConfigurationError(f"profile must be 'live' or 'docs', not {self.profile!r}")
+        if self.key_budget is not None and not all(
+            isinstance(limit, RateLimit) for limit in self.key_budget
+        ):
+            raise ConfigurationError("key_budget must be a sequence of RateLimit")
+        if not self.download_token_ttl > 0:
+            raise ConfigurationError("download_token_ttl must be > 0 seconds")
         for name, limits in (("key_limits", self.key_limits), ("ip_limits", self.ip_limits)):
             unknown = set(limits) - ENDPOINTS
             if unknown:
@@ -98,3 +152,16 @@ def client_rates(config: SandboxConfig) -> dict[str, list[tuple[int, float]] | N
         }
         rates[endpoint] = sorted(limits) or None
     return rates
+
+
+def client_key_rate(config: SandboxConfig) -> list[tuple[int, float]] | None:
+    """Return the client's key-wide rate that matches ``config``'s key budget, or None.
+
+    Args:
+        config: The sandbox's settings.
+
+    Returns:
+        ``[(calls, period), ...]`` from :attr:`SandboxConfig.key_budget_limits`, or None when
+        the sandbox sets no key-wide budget.
+    """
+    return sorted((limit.calls, float(limit.period)) for limit in config.key_budget_limits) or None

@@ -102,9 +102,21 @@ class Fault:
         return cls.respond(429, '{"error": "Trop de requêtes"}', headers=headers)
 
     @classmethod
-    def html_challenge(cls) -> Fault:
-        """Answer 200 with Cloudflare's browser challenge page instead of JSON."""
-        return cls.respond(200, CHALLENGE_PAGE, content_type="text/html")
+    def html_challenge(cls, status: int = 200) -> Fault:
+        """Answer Cloudflare's browser challenge page instead of JSON (with 200, 403 or 503).
+
+        Live, the challenge comes back as a 403 or 503 page when Cloudflare's anti-DDoS mode is
+        on (JigSawFr/lacale-prowlarr-indexer, API_IMPROVEMENTS.md).
+        """
+        return cls.respond(status, CHALLENGE_PAGE, content_type="text/html")
+
+    @classmethod
+    def access_denied(cls) -> Fault:
+        """Answer 403 ``{"error":"Access denied"}``: the live tracker blocking a client.
+
+        Recorded by a Jackett user after heavy use (Jackett issue #16499, 2026-01).
+        """
+        return cls.respond(403, b'{"error":"Access denied"}')
 
     @classmethod
     def upload_rejected(cls, message: str = "Upload refusé") -> Fault:

@@ -20,6 +20,7 @@ __all__ = [
     "Exchange",
     "Reject",
     "admit",
+    "admit_token",
     "charge",
     "json_response",
     "key_from_request",
@@ -40,6 +41,8 @@ class Exchange:
         key: The key found so far (header, query, or the upload form), valid or not.
         auth_via: Where ``key`` was found.
         key_name: The key's name once it has been accepted.
+        token_key: For a download through a token link, the name of the key the valid token
+            was minted for (its requests count against that key), else None.
         charged: Whether the rate limiter has decided on this request yet.
         refused: The limiter's refusal (bucket and wait), when ``charged`` and refused.
     """
@@ -50,6 +53,7 @@ class Exchange:
     key: str | None
     auth_via: AuthVia | None
     key_name: str | None = None
+    token_key: str | None = None
     charged: bool = False
     refused: tuple[tuple[str, str, str], float] | None = None
 
@@ -119,18 +123,39 @@ def charge(state: SandboxState, exchange: Exchange) -> None:
     ip_limit = state.config.ip_limits.get(endpoint)
     if ip_limit is not None:
         checks.append((("ip", endpoint, exchange.client_ip or "?"), ip_limit))
-    name = state.key_name(exchange.key) if exchange.key is not None else None
+    name = state.key_name(exchange.key) if exchange.key is not None else exchange.token_key
     key_limit = state.config.key_limits.get(endpoint)
     if name is not None and key_limit is not None:
         checks.append((("key", endpoint, name), key_limit))
+    if name is not None and exchange.endpoint is not None:
+        # The key-wide budget: every endpoint of one key together (live profile).
+        for index, limit in enumerate(state.config.key_budget_limits):
+            checks.append((("budget", str(index), name), limit))
     # Both windows are charged together or not at all. A request without a valid key only
     # touches the IP window: that is what slows down key guessing.
     exchange.refused = state.limiter.acquire(checks, exchange.arrived_at)
     exchange.charged = True
 
 
+def _throttle(state: SandboxState, exchange: Exchange) -> None:
+    """Answer 429 with ``Retry-After`` when the limiter refused the request at its arrival."""
+    charge(state, exchange)
+    refused = exchange.refused
+    if refused is None:
+        return
+    (scope, _, _), wait = refused
+    state.throttled[(exchange.endpoint or "unknown", scope)] += 1
+    header = retry_after_header(wait)
+    if scope == "budget":
+        message = f"Quota de requêtes atteint pour cette clé API, réessayez dans {header} s"
+    else:
+        who = "IP" if scope == "ip" else "clé API"
+        message = f"Trop de requêtes ({who}), réessayez dans {header} s"
+    raise Reject(429, message, {"Retry-After": header})
+
+
 def admit(state: SandboxState, exchange: Exchange) -> str:
-    """Apply the IP limit, authenticate, then apply the key limit.
+    """Apply the IP limit, authenticate, then apply the key limits.
 
     Args:
         state: The sandbox.
@@ -140,24 +165,32 @@ def admit(state: SandboxState, exchange: Exchange) -> str:
         The name of the valid key (also stored on ``exchange``).
 
     Raises:
-        Reject: 429 with ``Retry-After`` (limit), 401 (no key) or 403 (unknown key).
+        Reject: 429 with ``Retry-After`` (limit), else 401 or 403 in the profile's words.
     """
-    endpoint = exchange.endpoint or "unknown"
-    charge(state, exchange)
-    refused = exchange.refused
-    if refused is not None:
-        (scope, _, _), wait = refused
-        state.throttled[(endpoint, scope)] += 1
-        header = retry_after_header(wait)
-        raise Reject(
-            429,
-            f"Trop de requêtes ({'IP' if scope == 'ip' else 'clé API'}), réessayez dans {header} s",
-            {"Retry-After": header},
-        )
-    name = state.key_name(exchange.key) if exchange.key is not None else None
+    _throttle(state, exchange)
+    live = state.config.profile == "live"
     if exchange.key is None:
-        raise Reject(401, "Clé API manquante")
+        # Live wording: the one Jackett's and Prowlarr's definitions match ("API key manquant").
+        raise Reject(401, "API key manquante" if live else "Clé API manquante")
+    name = state.key_name(exchange.key)
     if name is None:
-        raise Reject(403, "Clé API invalide")
+        # Live: 401 {"error": "Invalid API key"} (torrent-mate, 2026-05); documented: 403.
+        raise Reject(*((401, "Invalid API key") if live else (403, "Clé API invalide")))
     exchange.key_name = name
     return name
+
+
+def admit_token(state: SandboxState, exchange: Exchange) -> str:
+    """Admit a download through a token link: limits first, then the token (no key needed).
+
+    Returns:
+        The name of the key the token was minted for.
+
+    Raises:
+        Reject: 429 (limit), or 401 for a missing, forged, expired or other torrent's token.
+    """
+    _throttle(state, exchange)
+    if exchange.token_key is None:
+        raise Reject(401, "Lien de téléchargement invalide ou expiré")
+    exchange.key_name = exchange.token_key
+    return exchange.token_key

@@ -54,8 +54,8 @@ def run_search(
     Args:
         torrents: Every torrent the tracker knows.
         query: The normalised query ("" matches everything).
-        category_ids: Category ids to keep (a parent already expanded to its leaves), or None
-            for every category.
+        category_ids: Category ids to keep (docs profile: a parent already expanded to its
+            descendants; live: only those named), or None for every category.
         tmdb_id: Exact TMDB id to keep, or None.
 
     Returns:

@@ -68,7 +68,10 @@ class SandboxServer:
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
-        return f"SandboxServer({where}, torrents={len(self._state.catalogue)})"
+        return (
+            f"SandboxServer({where}, profile={self.config.profile!r}, "
+            f"torrents={len(self._state.catalogue)})"
+        )
 
     async def start(self) -> None:
         """Bind the socket and start serving.
@@ -189,7 +192,8 @@ class SandboxServer:
         """Return an unopened client for this sandbox: its key, its URL, its rate limits.
 
         The client's rates follow the sandbox's limits (see :func:`client_rates`), so it holds
-        requests back instead of the sandbox answering 429.
+        requests back instead of the sandbox answering 429. For the ``docs`` profile it is told
+        that searches without a query are accepted (``allow_empty_search``), as documented.
 
         Args:
             **options: Further ``LaCaleClient`` options (``auth``, ``cache_ttl``...); they win
@@ -203,6 +207,8 @@ class SandboxServer:
             "base_url": self.base_url,
             **{f"{endpoint}_rate": rate for endpoint, rate in rates.items()},
         }
+        if self.config.profile == "docs":
+            settings["allow_empty_search"] = True
         settings.update(options)
         return LaCaleClient(self.api_key, **settings)
 
@@ -261,7 +267,10 @@ def run_sandbox(
     def announce(server: SandboxServer) -> None:
         say(f"La Cale sandbox listening on {server.base_url}")
         say(f"API key: {server.api_key}")
-        say(f"{len(server.catalogue)} torrents (seed {server.config.seed}); Ctrl-C to stop")
+        say(
+            f"{len(server.catalogue)} torrents (seed {server.config.seed}, profile "
+            f"{server.config.profile}); Ctrl-C to stop"
+        )
 
     # Ctrl-C is the documented way to stop it: not an error worth a traceback.
     with contextlib.suppress(KeyboardInterrupt):

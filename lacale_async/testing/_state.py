@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import Counter
 
@@ -12,6 +13,7 @@ from ._config import SandboxConfig
 from ._faults import FaultInjector
 from ._ratelimit import WindowLimiter
 from ._records import RecordedRequest, UploadRecord
+from ._tokens import TokenSigner
 
 __all__ = ["DEFAULT_KEY_NAME", "SandboxState", "new_api_key"]
 
@@ -34,20 +36,23 @@ class SandboxState:
         faults: Queued faults.
         requests: The request log, in completion order.
         uploads: Accepted uploads, in order.
-        throttled: 429s sent by the rate limiter, by ``(endpoint, scope)`` with scope "ip"
-            or "key" (injected 429 faults are not counted).
+        throttled: 429s sent by the rate limiter, by ``(endpoint, scope)`` with scope "ip",
+            "key" or "budget" (the key-wide budget; injected 429 faults are not counted).
+        tokens: Mints and checks the live profile's download tokens.
     """
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.clock = config.clock
-        self.catalogue = Catalogue.generate(config.seed, config.catalogue_size)
+        self.catalogue = Catalogue.generate(config.seed, config.catalogue_size, config.profile)
         self.limiter = WindowLimiter(config.rate_limit_mode)
         self.cache = SearchCache(config.cache_ttl)
         self.faults = FaultInjector()
         self.requests: list[RecordedRequest] = []
         self.uploads: list[UploadRecord] = []
         self.throttled: Counter[tuple[str, str]] = Counter()
+        secret = hashlib.sha256(f"lacale-sandbox-token:{config.seed}".encode()).digest()
+        self.tokens = TokenSigner(secret, config.download_token_ttl)
         self._keys: dict[str, str] = {}
         self.default_key = config.api_key or new_api_key()
         self._keys[self.default_key] = DEFAULT_KEY_NAME

@@ -1,25 +1,48 @@
-"""The tracker's categories and tags, as ``/api/external/meta`` describes them."""
+"""The tracker's categories and tags, as ``/api/external/meta`` describes them, per profile.
+
+Two taxonomies: ``docs`` (the v1 documentation's list of slugs, two levels) and ``live`` (the
+shape recorded from the live tracker, three levels; see :mod:`._live_taxonomy`). Both are built
+from the same small specs, with ids that depend only on the slug, never on the catalogue seed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
-from ._ids import stable_cuid
+from ._ids import live_slugify, stable_cuid, stable_uuid, stable_xid
 
-__all__ = ["Category", "Tag", "TagGroup", "Taxonomy", "build_taxonomy"]
+__all__ = [
+    "Category",
+    "CategorySpec",
+    "IdShape",
+    "Profile",
+    "Tag",
+    "TagGroup",
+    "TagGroupSpec",
+    "Taxonomy",
+    "make_taxonomy",
+]
+
+Profile = Literal["live", "docs"]
+"""``live``: what the live tracker answers (recorded by peers in 2026). ``docs``: what its two
+documentation pages say."""
+
+IdShape = Literal["cuid", "xid", "uuid"]
+"""The three id shapes of the live tracker: 25-character cuid, 20-character xid, UUID."""
 
 
 @dataclass(frozen=True, slots=True)
 class Category:
-    """A category: a parent ("Vidéo") or one of its leaves ("Films").
+    """A category: a root ("Vidéo"), an inner node ("Musique") or a leaf ("FLAC").
 
     Attributes:
-        id: The cuid-like id uploads send as ``categoryId``.
+        id: The id uploads send as ``categoryId``.
         name: The label, also the ``category`` field of search results.
         slug: What search takes in ``cat``.
-        icon: A lucide icon name for parents, None for leaves.
-        parent_id: The parent's id, None for a parent.
+        icon: A lucide icon name for roots, None below.
+        parent_id: The parent's id, None for a root.
     """
 
     id: str
@@ -40,100 +63,50 @@ class Tag:
 
 @dataclass(frozen=True, slots=True)
 class TagGroup:
-    """A named, ordered group of tags ("Genres", "Langues"...)."""
+    """A named, ordered group of tags ("Genres", "Langues"...).
+
+    Attributes:
+        listed: Whether ``/meta`` lists the tags; the live tracker sends ``"tags": null`` for
+            most groups, yet accepts their tags' ids on upload.
+    """
 
     id: str
     name: str
     slug: str
     order: int
     tags: tuple[Tag, ...]
+    listed: bool = True
 
 
-# (parent name, parent slug, icon, ((leaf name, leaf slug), ...)): the v1 doc's list of slugs.
-# "h-t-ro" is the site's real slug for "Hétéro" (its slugifier dropped the accented letters).
-_CATEGORIES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
-    (
-        "Vidéo",
-        "video",
-        "Film",
-        (("Films", "films"), ("Séries TV", "series"), ("Spectacles", "spectacles")),
-    ),
-    ("Audio", "audio", "Music", (("Musique", "music"), ("Audio divers", "audio-divers"))),
-    (
-        "Jeux",
-        "jeux",
-        "Gamepad2",
-        (("Jeux PC", "pc"), ("Jeux consoles", "consoles"), ("Jeux mobiles", "jeux-mobiles")),
-    ),
-    (
-        "Applications",
-        "applications",
-        "AppWindow",
-        (("Systèmes", "systemes"), ("Logiciels", "software")),
-    ),
-    (
-        "E-books",
-        "ebooks",
-        "BookOpen",
-        (
-            ("Romans", "romans"),
-            ("BD", "bd"),
-            ("Documentaires", "documentaires"),
-            ("Livres", "livres"),
-            ("Presse", "presse"),
-            ("Éducation", "education"),
-        ),
-    ),
-    (
-        "XXX",
-        "xxx",
-        "EyeOff",
-        (("Hétéro", "h-t-ro"), ("Gay", "gay"), ("Lesbien", "lesbien"), ("Trans", "trans")),
-    ),
-    ("Autre", "autre", "Package", (("Divers", "divers"),)),
-)
+@dataclass(frozen=True, slots=True)
+class CategorySpec:
+    """How one category is written down: name, slug (derived when None), icon, children."""
 
-# (group name, group slug, order, ((tag name, tag slug), ...)); an empty group is kept on
-# purpose: it is the one peers have been seen to send as ``"tags": null``.
-_TAG_GROUPS: tuple[tuple[str, str, int, tuple[tuple[str, str], ...]], ...] = (
-    (
-        "Qualité vidéo",
-        "qualite-video",
-        10,
-        (("2160p", "2160p"), ("1080p", "1080p"), ("720p", "720p"), ("SD", "sd")),
-    ),
-    ("Codec vidéo", "codec-video", 20, (("x264", "x264"), ("x265", "x265"), ("AV1", "av1"))),
-    (
-        "Genres",
-        "genres",
-        30,
-        (
-            ("Action", "action"),
-            ("Animation", "animation"),
-            ("Comédie", "comedie"),
-            ("Drame", "drame"),
-            ("Horreur", "horreur"),
-            ("Science-fiction", "science-fiction"),
-            ("Thriller", "thriller"),
-        ),
-    ),
-    (
-        "Langues",
-        "langues",
-        40,
-        (("VFF", "vff"), ("VFQ", "vfq"), ("VOSTFR", "vostfr"), ("MULTi", "multi"), ("VO", "vo")),
-    ),
-    (
-        "Source",
-        "source",
-        50,
-        (("BluRay", "bluray"), ("WEB-DL", "web-dl"), ("WEBRip", "webrip"), ("HDTV", "hdtv")),
-    ),
-    ("Format audio", "format-audio", 60, (("FLAC", "flac"), ("MP3", "mp3"), ("AAC", "aac"))),
-    ("Archives", "archives", 90, ()),
-)
+    name: str
+    slug: str | None = None
+    icon: str | None = None
+    shape: IdShape = "cuid"
+    children: tuple[CategorySpec, ...] = ()
 
-_UNGROUPED: tuple[tuple[str, str], ...] = (("Coup de cœur", "coup-de-coeur"), ("Rétro", "retro"))
+
+@dataclass(frozen=True, slots=True)
+class TagGroupSpec:
+    """One tag group: ``tags`` as ``(name, slug or None, shape)``; ``listed`` as in TagGroup."""
+
+    name: str
+    order: int
+    tags: tuple[tuple[str, str | None, IdShape], ...] = ()
+    slug: str | None = None
+    shape: IdShape = "cuid"
+    listed: bool = True
+
+
+def _id(shape: IdShape, namespace: str, slug: str) -> str:
+    if shape == "xid":
+        return stable_xid(namespace, slug)
+    if shape == "uuid":
+        return stable_uuid(namespace, slug)
+    return stable_cuid(namespace, slug)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,26 +114,33 @@ class Taxonomy:
     """Every category and tag, with the lookups the handlers need.
 
     Attributes:
-        parents: The top-level categories, in display order.
-        children: Leaf categories by parent id, in display order.
+        profile: Which tracker this describes.
+        parents: The root categories, in display order.
+        children: Child categories by parent id, in display order (leaves map to ``()``).
         tag_groups: Tag groups sorted by ``order``.
         ungrouped_tags: Tags outside any group.
+        catalogue_mix: ``(category slug, release kind, weight)`` for every category torrents
+            are published in: the catalogue covers each once, then draws by weight.
     """
 
+    profile: Profile
     parents: tuple[Category, ...]
-    children: dict[str, tuple[Category, ...]]
+    children: Mapping[str, tuple[Category, ...]]
     tag_groups: tuple[TagGroup, ...]
     ungrouped_tags: tuple[Tag, ...]
+    catalogue_mix: tuple[tuple[str, str, int], ...] = field(default=())
 
     def categories(self) -> Iterator[Category]:
-        """Yield every category, each parent followed by its leaves."""
-        for parent in self.parents:
-            yield parent
-            yield from self.children[parent.id]
+        """Yield every category, depth first, each parent before its children."""
+        stack = list(reversed(self.parents))
+        while stack:
+            category = stack.pop()
+            yield category
+            stack.extend(reversed(self.children.get(category.id, ())))
 
     def leaves(self) -> tuple[Category, ...]:
-        """Return every leaf category, in display order."""
-        return tuple(leaf for parent in self.parents for leaf in self.children[parent.id])
+        """Return every category without children, in display order."""
+        return tuple(c for c in self.categories() if not self.children.get(c.id))
 
     def by_slug(self, slug: str) -> Category | None:
         """Return the category with this slug, or None."""
@@ -171,52 +151,68 @@ class Taxonomy:
         return next((c for c in self.categories() if c.id == category_id), None)
 
     def covered_ids(self, category: Category) -> frozenset[str]:
-        """Return the ids a search on ``category`` matches: itself and, for a parent, its leaves."""
-        return frozenset({category.id, *(c.id for c in self.children.get(category.id, ()))})
+        """Return ``category``'s id and every descendant's: what the documented filter matches."""
+        found, stack = {category.id}, [category]
+        while stack:
+            for child in self.children.get(stack.pop().id, ()):
+                found.add(child.id)
+                stack.append(child)
+        return frozenset(found)
+
+    def all_tags(self) -> Iterator[Tag]:
+        """Yield every tag the tracker knows, listed or not, grouped ones first."""
+        for group in self.tag_groups:
+            yield from group.tags
+        yield from self.ungrouped_tags
 
     def tag_ids(self) -> frozenset[str]:
-        """Return the id of every tag, grouped or not."""
-        grouped = (t.id for g in self.tag_groups for t in g.tags)
-        return frozenset({*grouped, *(t.id for t in self.ungrouped_tags)})
+        """Return the id of every tag, grouped or not, listed by ``/meta`` or not."""
+        return frozenset(t.id for t in self.all_tags())
 
     def tag_by_slug(self, slug: str) -> Tag | None:
         """Return the tag with this slug, or None."""
-        every = (*(t for g in self.tag_groups for t in g.tags), *self.ungrouped_tags)
-        return next((t for t in every if t.slug == slug), None)
+        return next((t for t in self.all_tags() if t.slug == slug), None)
 
 
-def _tag(name: str, slug: str) -> Tag:
-    return Tag(id=stable_cuid("tag", slug), name=name, slug=slug)
-
-
-def build_taxonomy() -> Taxonomy:
-    """Build the sandbox's categories and tags (the same every time).
-
-    Returns:
-        The :class:`Taxonomy`, with ids that never change between runs or seeds.
-    """
-    parents: list[Category] = []
+def make_taxonomy(
+    profile: Profile,
+    categories: tuple[CategorySpec, ...],
+    groups: tuple[TagGroupSpec, ...],
+    ungrouped: tuple[tuple[str, str | None, IdShape], ...],
+    catalogue_mix: tuple[tuple[str, str, int], ...],
+) -> Taxonomy:
+    """Build a taxonomy from specs; a spec without slug gets the live site's derived one."""
     children: dict[str, tuple[Category, ...]] = {}
-    for name, slug, icon, leaves in _CATEGORIES:
-        parent = Category(stable_cuid("category", slug), name, slug, icon, None)
-        parents.append(parent)
-        children[parent.id] = tuple(
-            Category(stable_cuid("category", leaf_slug), leaf_name, leaf_slug, None, parent.id)
-            for leaf_name, leaf_slug in leaves
+
+    def build(spec: CategorySpec, parent_id: str | None) -> Category:
+        slug = spec.slug or live_slugify(spec.name)
+        category = Category(
+            _id(spec.shape, "category", slug), spec.name, slug, spec.icon, parent_id
         )
-    groups = tuple(
+        children[category.id] = tuple(build(child, category.id) for child in spec.children)
+        return category
+
+    def tag(name: str, slug: str | None, shape: IdShape) -> Tag:
+        slug = slug or live_slugify(name)
+        return Tag(_id(shape, "tag", slug), name, slug)
+
+    parents = tuple(build(spec, None) for spec in categories)
+    tag_groups = tuple(
         TagGroup(
-            id=stable_cuid("tag-group", slug),
-            name=name,
-            slug=slug,
-            order=order,
-            tags=tuple(_tag(tag_name, tag_slug) for tag_name, tag_slug in tags),
+            id=_id(g.shape, "tag-group", g.slug or live_slugify(g.name)),
+            name=g.name,
+            slug=g.slug or live_slugify(g.name),
+            order=g.order,
+            tags=tuple(tag(*t) for t in g.tags),
+            listed=g.listed,
         )
-        for name, slug, order, tags in sorted(_TAG_GROUPS, key=lambda g: g[2])
+        for g in sorted(groups, key=lambda g: g.order)
     )
     return Taxonomy(
-        parents=tuple(parents),
+        profile=profile,
+        parents=parents,
         children=children,
-        tag_groups=groups,
-        ungrouped_tags=tuple(_tag(name, slug) for name, slug in _UNGROUPED),
+        tag_groups=tag_groups,
+        ungrouped_tags=tuple(tag(*t) for t in ungrouped),
+        catalogue_mix=catalogue_mix,
     )

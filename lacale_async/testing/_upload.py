@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +13,7 @@ from .._errors import InvalidTorrentError
 from .._torrent import SOURCE_FLAG, TorrentInfo, parse_torrent
 from ._catalogue import CatalogueTorrent
 from ._http import EXCHANGE, STATE, Reject, admit, json_response
-from ._ids import cuid_from_rng, slugify
+from ._ids import cuid_from_rng, page_id, slugify, xid_at
 from ._records import UploadRecord
 from ._state import SandboxState
 from ._taxonomy import Category
@@ -71,6 +70,10 @@ def _tags(form: Any, state: SandboxState) -> tuple[str, ...]:
     # The v2 quick reference spells the repeated field "tags[]"; the field lists say "tags".
     values = (v for name in ("tags", "tags[]") for v in form.getall(name, []))
     tag_ids = tuple(v.strip() for v in values if isinstance(v, str) and v.strip())
+    if state.config.profile == "live" and any(t.startswith("[") for t in tag_ids):
+        # Live: tags sent as one JSON array get a 500 (IsT3RiK/Seedarr's lacale_client.py).
+        raise Reject(500, "Internal Server Error")
+    # Every tag the tracker knows is accepted, also those /meta does not list (live).
     known = state.catalogue.taxonomy.tag_ids()
     for tag_id in tag_ids:
         if tag_id not in known:
@@ -124,6 +127,26 @@ def _required(form: Any, state: SandboxState) -> tuple[str, Category, tuple[byte
     return title, category, upload
 
 
+def _nfo(form: Any, state: SandboxState) -> tuple[bytes, str | None] | None:
+    nfo = _file(form, "nfoFile")
+    if nfo is None and state.config.nfo_required:
+        # Live: uploaders report NFO-less uploads rejected (Upload-Assistant's LACALE.py lists
+        # nfoFile as required; Seedarr refuses to send one under 50 bytes). Documented optional.
+        raise Reject(400, "Champs requis manquants : nfoFile")
+    return nfo
+
+
+def _identity(state: SandboxState, title: str, info_hash: str) -> tuple[str, str]:
+    """Return the new torrent's guid and page slug, the way the profile's tracker makes them."""
+    rng = random.Random(f"{state.config.seed}:upload:{len(state.uploads)}:{info_hash}")
+    if state.config.profile == "live":
+        # Live: an xid minted now, and a page id of its own (torrent-mate's samples).
+        guid = xid_at(int(state.config.wall_clock()), rng)
+        return guid, page_id(guid)
+    guid = cuid_from_rng(rng)
+    return guid, f"{slugify(title)}-{guid[-6:]}"
+
+
 async def upload(request: web.Request) -> web.StreamResponse:
     """``POST /api/external/upload``: validate the form and publish the torrent at once.
 
@@ -148,11 +171,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
     tmdb_id, tmdb_type = _tmdb(form)
     cover_url = _cover(form)
     parsed = _torrent(data, state)
-    nfo = _file(form, "nfoFile")
-
-    rng = random.Random(f"{state.config.seed}:upload:{len(state.uploads)}:{parsed.info_hash}")
-    guid = cuid_from_rng(rng)
-    slug = f"{slugify(title)}-{guid[-6:]}"
+    nfo = _nfo(form, state)
+    guid, slug = _identity(state, title, parsed.info_hash)
     hashes = tuple(h for h in (parsed.info_hash_v1, parsed.info_hash_v2) if h is not None)
     state.catalogue.add(
         CatalogueTorrent(
@@ -163,8 +183,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
             size=parsed.total_size,
             seeders=0,
             leechers=0,
-            # Uploads sort before every catalogue entry, whatever the machine's clock says.
-            published_ms=max(int(time.time() * 1000), state.catalogue.newest_ms + 1),
+            # Uploads sort before every catalogue entry, whatever the wall clock says.
+            published_ms=max(int(state.config.wall_clock() * 1000), state.catalogue.newest_ms + 1),
             info_hash=parsed.info_hash,
             data=data,
             tmdb_id=tmdb_id,
@@ -192,5 +212,5 @@ async def upload(request: web.Request) -> web.StreamResponse:
             key_name=key_name,
         )
     )
-    link = f"{request.url.origin()}/torrents/{slug}"
+    link = f"{state.config.link_origin or request.url.origin()}/torrents/{slug}"
     return json_response({"success": True, "id": guid, "slug": slug, "link": link})

@@ -5,8 +5,11 @@ Enable with ``pytest_plugins = ["lacale_async.testing.pytest_plugin"]`` in a roo
 harmless). Loading the plugin starts nothing: a sandbox only runs for tests that request one.
 
 Fixtures:
-    lacale_sandbox_config: The :class:`~lacale_async.testing.SandboxConfig`; override it in a
-        conftest.py or a test module to change seed, limits, quirks or clock.
+    lacale_sandbox_profile: ``"live"`` (default: answer like the live tracker) or ``"docs"``;
+        override it, or parametrize it (``@pytest.mark.parametrize("lacale_sandbox_profile",
+        ["live", "docs"])``) to run a test against both.
+    lacale_sandbox_config: The :class:`~lacale_async.testing.SandboxConfig` (of that profile);
+        override it in a conftest.py or a test module to change seed, limits, quirks or clock.
     lacale_sandbox: A running :class:`~lacale_async.testing.SandboxServer` (function scope).
     lacale_client: A ``lacale_async.LaCaleClient`` opened on the sandbox with its key, its
         rate limits those of ``lacale_sandbox_config`` (so it is paced, never answered 429).
@@ -20,7 +23,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from lacale_async import LaCaleClient
-from lacale_async.testing import SandboxConfig, SandboxServer
+from lacale_async.testing import Profile, SandboxConfig, SandboxServer
 
 try:
     import pytest_asyncio
@@ -52,9 +55,15 @@ def pytest_plugin_registered(
 
 
 @pytest.fixture
-def lacale_sandbox_config() -> SandboxConfig:
+def lacale_sandbox_profile() -> Profile:
+    """Return the profile ``lacale_sandbox_config`` uses: ``live``; override or parametrize."""
+    return "live"
+
+
+@pytest.fixture
+def lacale_sandbox_config(lacale_sandbox_profile: Profile) -> SandboxConfig:
     """Return the settings ``lacale_sandbox`` starts with; override to customise."""
-    return SandboxConfig()
+    return SandboxConfig(profile=lacale_sandbox_profile)
 
 
 if _HAVE_PYTEST_ASYNCIO:
