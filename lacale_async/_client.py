@@ -27,7 +27,6 @@ from ._errors import (
     StorageError,
     UploadRejectedError,
     ValidationError,
-    redact_url,
 )
 from ._files import check_destination, resolve_destination, safe_filename, write_atomic
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
@@ -40,7 +39,7 @@ from ._sender import Sender
 from ._singleflight import SingleFlight
 from ._stats import ClientStats, StatsRecorder
 from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, verify_torrent
-from ._transport import NO_PARAMS, AuthMode, Params, Response, Transport
+from ._transport import NO_PARAMS, AuthMode, Params, Response, Transport, wire_forms
 from ._uploads import UploadForm, read_input, resolve_category, resolve_tag
 from ._validation import (
     check_api_key,
@@ -172,7 +171,7 @@ class LaCaleClient:
             },
             user_agent=user_agent,
         )
-        self._key = Secret(key)
+        self._key = Secret(key, wire_forms(key))
         self._auth: AuthMode = auth
         # Validate rates now so a typo fails at construction, not at the first request.
         self._rate_args: dict[str, RateArg] = {
@@ -609,14 +608,15 @@ class LaCaleClient:
                 idempotent=False,
                 info_hash=info_hash,
             )
-        finally:
-            self._uploads_in_flight.discard(info_hash)
-        try:
             result, message = self._decode(resp, decode_upload, "the upload JSON object")
         except ResponseError as exc:
+            # An answer came, so the body had been sent: a redirect (never followed for an
+            # upload), an answer over the cap, or one that is not the upload JSON.
             exc.outcome_unknown = True
             exc.message += outcome_unknown_note(info_hash)
             raise
+        finally:
+            self._uploads_in_flight.discard(info_hash)
         if not result.success:
             raise UploadRejectedError(
                 f"the tracker refused the upload of {clean_title!r} "
@@ -747,8 +747,8 @@ class LaCaleClient:
     # -- plumbing --------------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        """Remove the key (raw, URL-encoded, or as a query parameter) from server text."""
-        return self._key.scrub(redact_url(text))
+        """Remove the key (in any form the SDK sends it, or as a query parameter) from text."""
+        return self._key.redact(text)
 
     def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
         return decode_body(resp, decoder, promised, self._scrub)
