@@ -28,10 +28,17 @@ from ._errors import (
     UploadRejectedError,
     ValidationError,
 )
-from ._files import check_destination, resolve_destination, safe_filename, write_atomic
+from ._files import (
+    check_destination,
+    check_path,
+    resolve_destination,
+    safe_filename,
+    write_atomic,
+)
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
+from ._options import check_bool, check_implements, check_options
 from ._responses import decode_body, outcome_unknown_note
 from ._retry import Backoff
 from ._secret import Secret
@@ -47,7 +54,6 @@ from ._validation import (
     check_categories,
     check_cover_url,
     check_info_hash,
-    check_options,
     check_query,
     check_tags,
     check_text,
@@ -74,6 +80,9 @@ _MAX_TORRENT_SIZE = 10 * 1024 * 1024
 # Searches whose validation and cache key are remembered per client (cleared when full).
 _PREPARED_MAX = 256
 _MAX_NFO_SIZE = 1024 * 1024
+# Upper bounds of durations: finite, and far beyond any sensible value.
+_DAY = 86_400.0
+_YEAR = 365 * _DAY
 
 T = TypeVar("T")
 
@@ -159,10 +168,10 @@ class LaCaleClient:
             auth=auth,
             source_policy=source_policy,
             seconds={
-                "cache_ttl": (cache_ttl, 0.0),
-                "meta_ttl": (meta_ttl, 0.0),
-                "max_retry_wait": (max_retry_wait, 0.0),
-                "timeout": (timeout, None),
+                "cache_ttl": (cache_ttl, 0.0, _YEAR),
+                "meta_ttl": (meta_ttl, 0.0, _YEAR),
+                "max_retry_wait": (max_retry_wait, 0.0, _YEAR),
+                "timeout": (timeout, None, _DAY),
             },
             counts={
                 "max_retries": (max_retries, 0),
@@ -171,6 +180,10 @@ class LaCaleClient:
             },
             user_agent=user_agent,
         )
+        if backend is not None:
+            check_implements(backend, Backend, "backend")
+        if clock is not None:
+            check_implements(clock, Clock, "clock")
         self._key = Secret(key, wire_forms(key))
         self._auth: AuthMode = auth
         # Validate rates now so a typo fails at construction, not at the first request.
@@ -362,10 +375,14 @@ class LaCaleClient:
             ClientStateError: The client is not open.
         """
         # Inlined memo hit for the commonest call, search("text"): the cache-hit path is
-        # otherwise dominated by call overhead.
+        # otherwise dominated by call overhead. Only an exact empty tuple counts as "no
+        # categories": False, 0 or {} are falsy too, and must still be refused.
         prepared = (
             self._prepared.get(query)
-            if tmdb_id is None and not categories and query.__class__ is str
+            if tmdb_id is None
+            and not categories
+            and categories.__class__ is tuple
+            and query.__class__ is str
             else None
         )
         key, params = prepared or self._prepare_search(query, categories, tmdb_id)
@@ -403,20 +420,13 @@ class LaCaleClient:
         """Validate a search and build its cache key and query parameters, memoised.
 
         Bots repeat the same few searches; memoising the validation, normalisation and key
-        makes a cache hit cost about as much as a dict lookup.
+        makes a cache hit cost about as much as a dict lookup. Only what passed validation
+        is stored, under a key that no invalid input can equal (see :func:`_memo_key`).
         """
         if categories.__class__ is list:
             categories = tuple(categories)
-        memo_key: object
-        if tmdb_id is None and not categories and query.__class__ is str:
-            memo_key = query  # the common case, and the cheapest key to hash
-        else:
-            # The type of tmdb_id is part of the key: True == 1 must not reuse 1's validation.
-            memo_key = (query, categories, tmdb_id.__class__, tmdb_id)
-        try:
-            known = self._prepared.get(memo_key)
-        except TypeError:  # an unhashable element: validation below explains what is wrong
-            known, memo_key = None, None
+        memo_key = _memo_key(query, categories, tmdb_id)
+        known = self._prepared.get(memo_key) if memo_key is not None else None
         if known is not None:
             return known
         q = check_query(query)
@@ -435,7 +445,7 @@ class LaCaleClient:
             if tmdb is not None:
                 params["tmdbId"] = tmdb
             prepared = (search_cache_key(self._scope, q, cats, tmdb), params)
-        if memo_key is not None and categories.__class__ in (str, tuple):
+        if memo_key is not None:
             if len(self._prepared) >= _PREPARED_MAX:
                 self._prepared.clear()
             self._prepared[memo_key] = prepared
@@ -677,12 +687,16 @@ class LaCaleClient:
 
         Raises:
             DestinationExistsError: The file exists and ``overwrite`` is False.
-            ValidationError: A malformed info hash or a destination whose folder is missing.
+            ValidationError: A malformed info hash, a destination whose folder is missing, or
+                a path that is not text (bytes, None) or holds a NUL or a lone surrogate.
+            ConfigurationError: ``overwrite`` is not a bool.
             IntegrityError: The answer is not the torrent asked for.
             APIError: The server refused the download.
             TransportError: The server could not be reached.
         """
         check_info_hash(info_hash)
+        check_path(path_or_dir, "destination")
+        check_bool(overwrite, "overwrite")
         # Fail before spending a request (and rate budget) on a file we may not write.
         try:
             target, is_dir = await anyio.to_thread.run_sync(
@@ -784,6 +798,31 @@ class _Live:
         )
         self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
+
+
+def _memo_key(query: object, categories: object, tmdb_id: object) -> object | None:
+    """Return the prepared-search memo key of a search, or None when it must not be memoised.
+
+    Only exact builtin types are memoised (str or None query, str or tuple-of-str categories,
+    int, str or None TMDB id), and their equality is the builtin one, so an input that merely
+    compares equal to a validated one (``True == 1``, ``1.0 == 1``, a str subclass or any
+    object with its own ``__eq__``) never reuses its validation. The types of categories and
+    TMDB id are in the key, so ``"films"`` and ``("films",)``, or ``1`` and ``"1"``, are kept
+    apart even though they validate alike. ``search("text")`` is keyed by the text alone: the
+    client's inlined fast path looks it up that way.
+    """
+    if query is not None and query.__class__ is not str:
+        return None
+    if tmdb_id is not None and tmdb_id.__class__ is not int and tmdb_id.__class__ is not str:
+        return None
+    if type(categories) is tuple:
+        if not all(type(c) is str for c in categories):
+            return None
+        if not categories and tmdb_id is None and query is not None:
+            return query
+    elif type(categories) is not str:
+        return None
+    return (query, categories.__class__, categories, tmdb_id.__class__, tmdb_id)
 
 
 def _is_limiter_object(arg: object) -> bool:

@@ -10,7 +10,7 @@ import aiohttp
 import anyio
 
 from ._errors import ValidationError
-from ._files import safe_filename
+from ._files import check_path, safe_filename
 from ._models import Meta
 
 __all__ = ["UploadForm", "read_input", "resolve_category", "resolve_tag"]
@@ -25,7 +25,7 @@ async def read_input(value: bytes | str | os.PathLike[str], what: str, limit: in
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     elif isinstance(value, (str, os.PathLike)):
-        shown = os.fspath(value)
+        shown = check_path(value, what)
         path = anyio.Path(shown)
         try:
             if (await path.stat()).st_size > limit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import pickle
 import string
 from collections.abc import AsyncIterator
 from urllib.parse import quote, quote_plus
@@ -148,6 +149,4 @@ def test_a_secret_never_prints() -> None:
     secret = Secret("Lq7wX")
     assert "Lq7wX" not in repr(secret) + str(secret)
     with pytest.raises(TypeError):
-        import pickle
-
         pickle.dumps(secret)
