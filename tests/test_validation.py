@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from aioresponses import aioresponses
 from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
@@ -134,6 +136,19 @@ async def test_upload_refuses_input_it_cannot_send_before_sending(
     args.update(kwargs)
     with pytest.raises(la.ValidationError):
         await client.upload(**args)
+    assert posted(mock) == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+async def test_upload_refuses_a_special_file_instead_of_reading_it_forever(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    # /dev/zero has no size to check: it was read until memory ran out (a raw MemoryError).
+    mock.get(META, payload=META_JSON, repeat=True)
+    with anyio.fail_after(10), pytest.raises(la.ValidationError, match="regular file"):
+        await client.upload(title="T", category="films", torrent="/dev/zero")
+    with anyio.fail_after(10), pytest.raises(la.ValidationError, match="regular file"):
+        await client.upload(title="T", category="films", torrent=make_torrent(), nfo="/dev/zero")
     assert posted(mock) == 0
 
 
