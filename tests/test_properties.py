@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from aioresponses import CallbackResult, aioresponses
-from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
+from conftest import API_KEY, BASE, META_JSON, info_hash_of, make_torrent, torrent_json
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from yarl import URL
@@ -348,3 +348,76 @@ def test_magnet_uri_takes_anything(info_hash: Any, name: Any, trackers: Any) -> 
 )
 def test_fake_clock_options_take_anything(start: Any, auto_advance: Any, idle_rounds: Any) -> None:
     settles(lambda: la.FakeClock(start, auto_advance=auto_advance, idle_rounds=idle_rounds))
+
+
+# -- a hostile server --------------------------------------------------------------------------
+
+HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
+ANSWERS = st.fixed_dictionaries(
+    {
+        "status": st.one_of(
+            st.sampled_from([200, 201, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 409]),
+            st.sampled_from([422, 429, 500, 502, 503, 520, 521]),
+            st.integers(200, 599),
+        ),
+        "body": st.one_of(
+            st.binary(max_size=120),
+            st.builds(
+                lambda t: json.dumps(t).encode(),
+                st.recursive(
+                    SCALARS.filter(
+                        lambda v: (
+                            not isinstance(v, bytes)
+                            and not (isinstance(v, float) and not math.isfinite(v))
+                        )
+                    ),
+                    lambda kids: st.one_of(
+                        st.lists(kids, max_size=3), st.dictionaries(TEXT, kids, max_size=3)
+                    ),
+                    max_leaves=8,
+                ),
+            ),
+            st.just(json.dumps(META_JSON).encode()),
+            st.just(json.dumps([torrent_json()]).encode()),
+            st.just(make_torrent()),
+        ),
+        "headers": st.dictionaries(
+            st.sampled_from(["Content-Type", "Location", "Retry-After", "Cache-Control"]),
+            st.one_of(
+                HEADER_TEXT,
+                st.sampled_from(["application/json", "text/html", "/elsewhere", "max-age=5"]),
+                st.sampled_from(["http://127.0.0.1:99999/x", "http://[::1/api", "javascript:x"]),
+            ),
+            max_size=3,
+        ),
+    }
+)
+
+
+@PROPERTY
+@given(answer=ANSWERS)
+async def test_any_server_answer_ends_in_a_result_or_an_sdk_error(answer: dict[str, Any]) -> None:
+    def reply(url: URL, **kwargs: Any) -> CallbackResult:
+        return CallbackResult(
+            status=answer["status"], body=answer["body"], headers=answer["headers"]
+        )
+
+    with aioresponses() as m:
+        m.get(ANY_URL, callback=reply, repeat=True)
+        m.post(ANY_URL, callback=reply, repeat=True)
+        async with LaCaleClient(
+            API_KEY,
+            base_url=BASE,
+            search_rate=None,
+            upload_rate=None,
+            download_rate=None,
+            meta_rate=None,
+            max_retries=1,
+            clock=FakeClock(),
+        ) as client:
+            await holds(m, lambda: client.search("x"))
+            await holds(m, lambda: client.meta())
+            await holds(m, lambda: client.download(info_hash_of(make_torrent())))
+            await holds(
+                m, lambda: client.upload(title="T", category="cat_films", torrent=make_torrent())
+            )
