@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _mocked import offline_client, sent
 from aioresponses import CallbackResult, aioresponses
 from conftest import API_KEY, BASE, META_JSON, info_hash_of, make_torrent, torrent_json
 from hypothesis import HealthCheck, event, example, given, settings
@@ -98,16 +99,7 @@ def mock() -> Iterator[aioresponses]:
 @pytest.fixture
 async def client(mock: aioresponses) -> AsyncIterator[LaCaleClient]:
     # One client for every example of a test: validation must not depend on history.
-    async with LaCaleClient(
-        API_KEY,
-        base_url=BASE,
-        search_rate=None,
-        upload_rate=None,
-        download_rate=None,
-        meta_rate=None,
-        max_retries=0,
-        clock=FakeClock(),
-    ) as c:
+    async with offline_client(max_retries=0) as c:
         yield c
 
 
@@ -117,11 +109,6 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     Path("film.torrent").write_bytes(make_torrent("Film.2024"))
     Path("film.nfo").write_bytes(b"NFO")
-
-
-def sent(m: aioresponses, method: str | None = None) -> int:
-    requests = (m.requests or {}).items()
-    return sum(len(calls) for (verb, _), calls in requests if method in (None, verb))
 
 
 async def holds(
@@ -405,16 +392,7 @@ async def test_any_server_answer_ends_in_a_result_or_an_sdk_error(answer: dict[s
     with aioresponses() as m:
         m.get(ANY_URL, callback=reply, repeat=True)
         m.post(ANY_URL, callback=reply, repeat=True)
-        async with LaCaleClient(
-            API_KEY,
-            base_url=BASE,
-            search_rate=None,
-            upload_rate=None,
-            download_rate=None,
-            meta_rate=None,
-            max_retries=1,
-            clock=FakeClock(),
-        ) as client:
+        async with offline_client(max_retries=1) as client:
             await holds(m, lambda: client.search("x"))
             await holds(m, lambda: client.meta())
             await holds(m, lambda: client.download(info_hash_of(make_torrent())))

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from _mocked import META, SEARCH, UPLOAD, offline_client
 from aioresponses import aioresponses
-from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
+from conftest import META_JSON, make_torrent, torrent_json
 
 import lacale_async as la
-from lacale_async import FakeClock, LaCaleClient
-
-SEARCH = re.compile(r"^https://tracker\.test/api/external(\?.*)?$")
-META = re.compile(r"^https://tracker\.test/api/external/meta(\?.*)?$")
-UPLOAD = re.compile(r"^https://tracker\.test/api/external/upload(\?.*)?$")
+from lacale_async import LaCaleClient
 
 NOT_META: list[Any] = [
     {"error": "Service en maintenance"},
@@ -41,16 +37,7 @@ def mock() -> Iterator[aioresponses]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[LaCaleClient]:
-    async with LaCaleClient(
-        API_KEY,
-        base_url=BASE,
-        search_rate=None,
-        upload_rate=None,
-        download_rate=None,
-        meta_rate=None,
-        max_retries=0,
-        clock=FakeClock(),
-    ) as c:
+    async with offline_client(max_retries=0) as c:
         yield c
 
 

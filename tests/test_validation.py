@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from _mocked import META, SEARCH, offline_client, sent
 from aioresponses import aioresponses
 from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
 
@@ -18,8 +18,6 @@ import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
 from lacale_async._validation import check_base_url, check_cover_url, check_tmdb_id
 
-SEARCH = re.compile(r"^https://tracker\.test/api/external(\?.*)?$")
-META = re.compile(r"^https://tracker\.test/api/external/meta(\?.*)?$")
 # str() of it raises ValueError (Python's int max str digits).
 HUGE = 10**5000
 
@@ -32,24 +30,8 @@ def mock() -> Iterator[aioresponses]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[LaCaleClient]:
-    async with LaCaleClient(
-        API_KEY,
-        base_url=BASE,
-        search_rate=None,
-        upload_rate=None,
-        download_rate=None,
-        meta_rate=None,
-        clock=FakeClock(),
-    ) as c:
+    async with offline_client() as c:
         yield c
-
-
-def sent(m: aioresponses) -> int:
-    return sum(len(calls) for calls in (m.requests or {}).values())
-
-
-def posted(m: aioresponses) -> int:
-    return sum(len(calls) for (method, _), calls in (m.requests or {}).items() if method == "POST")
 
 
 # -- TMDB ids ------------------------------------------------------------------------------
@@ -116,29 +98,6 @@ def test_cover_urls_that_cannot_be_sent_are_refused() -> None:
             check_cover_url(url)
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        pytest.param({"tmdb_id": HUGE}, id="tmdb_id=10**5000"),
-        {"tmdb_id": "\udcff"},
-        {"cover_url": "https://image.test/\udcff"},
-        {"cover_url": "https://[::1/c.jpg"},
-        {"torrent": "bad\x00name.torrent"},
-        {"nfo": "bad\x00name.nfo"},
-        {"torrent": "bad\udcffname.torrent"},
-    ],
-)
-async def test_upload_refuses_input_it_cannot_send_before_sending(
-    client: LaCaleClient, mock: aioresponses, kwargs: dict[str, Any]
-) -> None:
-    mock.get(META, payload=META_JSON, repeat=True)
-    args: dict[str, Any] = {"title": "T", "category": "films", "torrent": make_torrent()}
-    args.update(kwargs)
-    with pytest.raises(la.ValidationError):
-        await client.upload(**args)
-    assert posted(mock) == 0
-
-
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
 async def test_upload_refuses_a_special_file_instead_of_reading_it_forever(
     client: LaCaleClient, mock: aioresponses
@@ -149,7 +108,7 @@ async def test_upload_refuses_a_special_file_instead_of_reading_it_forever(
         await client.upload(title="T", category="films", torrent="/dev/zero")
     with anyio.fail_after(10), pytest.raises(la.ValidationError, match="regular file"):
         await client.upload(title="T", category="films", torrent=make_torrent(), nfo="/dev/zero")
-    assert posted(mock) == 0
+    assert sent(mock, "POST") == 0
 
 
 # -- download_to paths -------------------------------------------------------------------------
