@@ -84,8 +84,14 @@ def check_implements(obj: object, protocol: type, name: str) -> None:
     """Check that ``obj`` has every method of ``protocol``, so a stand-in fails at construction.
 
     Raises:
-        ConfigurationError: A method is missing or not callable; the message names them.
+        ConfigurationError: A class instead of an instance, or a method missing or not
+            callable; the message names them.
     """
+    if isinstance(obj, type):
+        # A class has the methods too, unbound: clock=MonotonicClock would fail at first use.
+        raise ConfigurationError(
+            f"{name} must be an instance (such as {obj.__name__}()), not the class itself"
+        )
     methods = [m for m, v in vars(protocol).items() if not m.startswith("_") and callable(v)]
     missing = [m for m in methods if not callable(getattr(obj, m, None))]
     if missing:

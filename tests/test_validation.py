@@ -173,7 +173,7 @@ def test_other_durations_must_be_finite_and_bounded(name: str, value: float) -> 
 
 
 @pytest.mark.parametrize("name", ["clock", "backend"])
-@pytest.mark.parametrize("value", [object(), "monotonic", 3])
+@pytest.mark.parametrize("value", [object(), "monotonic", 3, la.MonotonicClock, la.LocalBackend])
 def test_objects_without_the_protocol_are_refused_at_construction(name: str, value: Any) -> None:
     with pytest.raises(la.ConfigurationError, match=name):
         build(**{name: value})
