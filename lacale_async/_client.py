@@ -38,7 +38,7 @@ from ._files import (
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
-from ._options import check_bool, check_implements, check_options
+from ._options import check_bool, check_options
 from ._responses import decode_body, outcome_unknown_note
 from ._retry import Backoff
 from ._secret import Secret
@@ -179,11 +179,8 @@ class LaCaleClient:
                 "max_body_size": (max_body_size, 1),
             },
             user_agent=user_agent,
+            objects={"backend": (backend, Backend), "clock": (clock, Clock)},
         )
-        if backend is not None:
-            check_implements(backend, Backend, "backend")
-        if clock is not None:
-            check_implements(clock, Clock, "clock")
         self._key = Secret(key, wire_forms(key))
         self._auth: AuthMode = auth
         # Validate rates now so a typo fails at construction, not at the first request.

@@ -7,6 +7,7 @@ and never copies a huge input into an error.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from ._errors import ConfigurationError
 
@@ -20,6 +21,7 @@ def check_options(
     seconds: Mapping[str, tuple[object, float | None, float]],
     counts: Mapping[str, tuple[object, int]],
     user_agent: object,
+    objects: Mapping[str, tuple[object, type]] = MappingProxyType({}),
 ) -> None:
     """Check the client's constructor options, so a typo fails at once, not at a request.
 
@@ -30,6 +32,7 @@ def check_options(
             Durations must be finite: ``timeout=inf`` made every request raise OverflowError.
         counts: name -> (value, minimum) for integer options.
         user_agent: None, or printable ASCII (it becomes a header).
+        objects: name -> (object or None, protocol it must implement): a clock, a backend.
 
     Raises:
         ConfigurationError: The first option that is wrong, named.
@@ -51,6 +54,9 @@ def check_options(
         isinstance(user_agent, str) and user_agent.isprintable() and user_agent.isascii()
     ):
         raise ConfigurationError("user_agent must be printable ASCII text (no line breaks)")
+    for name, (obj, protocol) in objects.items():
+        if obj is not None:
+            check_implements(obj, protocol, name)
 
 
 def _check_seconds(name: str, value: object, minimum: float | None, maximum: float) -> None:

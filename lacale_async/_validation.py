@@ -1,7 +1,9 @@
 """Checks on user input, run before any request so the tracker never sees a doomed one.
 
 Limits come from the API documentation: ``q`` at most 200 characters, ``cat`` and ``tmdbId`` at
-most 64, ``tmdbType`` MOVIE or TV, an https cover URL, and hex info hashes.
+most 64 (TMDB ids are ASCII digits), ``tmdbType`` MOVIE or TV, an https cover URL, and hex
+info hashes. Whatever cannot be sent as given (lone surrogates, a NUL) is refused, never
+silently changed.
 """
 
 from __future__ import annotations
