@@ -24,6 +24,7 @@ import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._errors import LaCaleError, ValidationError
+from ._options import describe
 
 __all__ = [
     "SearchOutcome",
@@ -73,16 +74,22 @@ def as_queries(queries: Iterable[str | SearchQuery]) -> list[SearchQuery]:
     """Turn the caller's queries into :class:`SearchQuery` objects, in order.
 
     Raises:
-        ValidationError: A single string instead of an iterable, or an item that is neither a
-            str nor a SearchQuery.
+        ValidationError: A single string or a non-iterable instead of an iterable, or an item
+            that is neither a str nor a SearchQuery.
     """
     if isinstance(queries, (str, bytes)):
         raise ValidationError(
             "queries must be an iterable of queries, not a single string; "
             "use search() for one query"
         )
+    try:
+        iterator = iter(queries)
+    except TypeError:
+        raise ValidationError(
+            f"queries must be an iterable of str or SearchQuery, not {type(queries).__name__}"
+        ) from None
     items: list[SearchQuery] = []
-    for item in queries:
+    for item in iterator:
         if isinstance(item, str):
             item = SearchQuery(query=item)
         elif not isinstance(item, SearchQuery):
@@ -132,12 +139,17 @@ def search_many(
         cancel the rest deterministically when leaving the loop early).
 
     Raises:
-        ValidationError: ``concurrency`` is not an int >= 1, or a query has the wrong type.
+        ValidationError: ``concurrency`` is not an int >= 1, ``on_progress`` is not callable,
+            or a query has the wrong type.
     """
     if not (
         isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1
     ):
-        raise ValidationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        raise ValidationError(f"concurrency must be an int >= 1, got {describe(concurrency)}")
+    if on_progress is not None and not callable(on_progress):
+        raise ValidationError(
+            f"on_progress must be a callable or None, not {type(on_progress).__name__}"
+        )
     return _outcomes(search, _distinct(queries), concurrency, on_progress)
 
 

@@ -31,12 +31,18 @@ from ._errors import (
     StorageError,
     UploadRejectedError,
     ValidationError,
-    redact_url,
 )
-from ._files import check_destination, resolve_destination, safe_filename, write_atomic
+from ._files import (
+    check_destination,
+    check_path,
+    resolve_destination,
+    safe_filename,
+    write_atomic,
+)
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
+from ._options import check_bool, check_options
 from ._responses import decode_body, outcome_unknown_note, token_refused
 from ._retry import Backoff
 from ._secret import Secret
@@ -44,7 +50,7 @@ from ._sender import Sender
 from ._singleflight import SingleFlight
 from ._stats import ClientStats, StatsRecorder
 from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, verify_torrent
-from ._transport import NO_PARAMS, AuthMode, Params, Response, Transport
+from ._transport import NO_PARAMS, AuthMode, Params, Response, Transport, wire_forms
 from ._uploads import UploadForm, read_input, resolve_category, resolve_tag
 from ._validation import (
     check_api_key,
@@ -52,7 +58,6 @@ from ._validation import (
     check_categories,
     check_cover_url,
     check_info_hash,
-    check_options,
     check_query,
     check_tags,
     check_text,
@@ -79,6 +84,9 @@ _MAX_TORRENT_SIZE = 10 * 1024 * 1024
 # Searches whose validation and cache key are remembered per client (cleared when full).
 _PREPARED_MAX = 256
 _MAX_NFO_SIZE = 1024 * 1024
+# Upper bounds of durations: finite, and far beyond any sensible value.
+_DAY = 86_400.0
+_YEAR = 365 * _DAY
 
 T = TypeVar("T")
 
@@ -172,10 +180,10 @@ class LaCaleClient:
             auth=auth,
             source_policy=source_policy,
             seconds={
-                "cache_ttl": (cache_ttl, 0.0),
-                "meta_ttl": (meta_ttl, 0.0),
-                "max_retry_wait": (max_retry_wait, 0.0),
-                "timeout": (timeout, None),
+                "cache_ttl": (cache_ttl, 0.0, _YEAR),
+                "meta_ttl": (meta_ttl, 0.0, _YEAR),
+                "max_retry_wait": (max_retry_wait, 0.0, _YEAR),
+                "timeout": (timeout, None, _DAY),
             },
             counts={
                 "max_retries": (max_retries, 0),
@@ -183,8 +191,9 @@ class LaCaleClient:
                 "max_body_size": (max_body_size, 1),
             },
             user_agent=user_agent,
+            objects={"backend": (backend, Backend), "clock": (clock, Clock)},
         )
-        self._key = Secret(key)
+        self._key = Secret(key, wire_forms(key))
         self._auth: AuthMode = auth
         # Validate rates now so a typo fails at construction, not at the first request.
         self._rate_args: dict[str, RateArg] = {
@@ -207,7 +216,7 @@ class LaCaleClient:
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._max_retry_wait = max_retry_wait
         self._user_agent = user_agent
-        self._allow_empty_search = _checked_flag("allow_empty_search", allow_empty_search)
+        self._allow_empty_search = check_bool(allow_empty_search, "allow_empty_search")
         self._wall_clock = _checked_wall_clock(wall_clock)
         # The scope names this key at this origin without revealing the key: limiters and cache
         # entries are shared within a scope and never across scopes.
@@ -380,10 +389,14 @@ class LaCaleClient:
             ClientStateError: The client is not open.
         """
         # Inlined memo hit for the commonest call, search("text"): the cache-hit path is
-        # otherwise dominated by call overhead.
+        # otherwise dominated by call overhead. Only an exact empty tuple counts as "no
+        # categories": False, 0 or {} are falsy too, and must still be refused.
         prepared = (
             self._prepared.get(query)
-            if tmdb_id is None and not categories and query.__class__ is str
+            if tmdb_id is None
+            and not categories
+            and categories.__class__ is tuple
+            and query.__class__ is str
             else None
         )
         key, params = prepared or self._prepare_search(query, categories, tmdb_id)
@@ -421,20 +434,13 @@ class LaCaleClient:
         """Validate a search and build its cache key and query parameters, memoised.
 
         Bots repeat the same few searches; memoising the validation, normalisation and key
-        makes a cache hit cost about as much as a dict lookup.
+        makes a cache hit cost about as much as a dict lookup. Only what passed validation
+        is stored, under a key that no invalid input can equal (see :func:`_memo_key`).
         """
         if categories.__class__ is list:
             categories = tuple(categories)
-        memo_key: object
-        if tmdb_id is None and not categories and query.__class__ is str:
-            memo_key = query  # the common case, and the cheapest key to hash
-        else:
-            # The type of tmdb_id is part of the key: True == 1 must not reuse 1's validation.
-            memo_key = (query, categories, tmdb_id.__class__, tmdb_id)
-        try:
-            known = self._prepared.get(memo_key)
-        except TypeError:  # an unhashable element: validation below explains what is wrong
-            known, memo_key = None, None
+        memo_key = _memo_key(query, categories, tmdb_id)
+        known = self._prepared.get(memo_key) if memo_key is not None else None
         if known is not None:
             return known
         q = check_query(query)
@@ -455,7 +461,7 @@ class LaCaleClient:
             if tmdb is not None:
                 params["tmdbId"] = tmdb
             prepared = (search_cache_key(self._scope, q, cats, tmdb), params)
-        if memo_key is not None and categories.__class__ in (str, tuple):
+        if memo_key is not None:
             if len(self._prepared) >= _PREPARED_MAX:
                 self._prepared.clear()
             self._prepared[memo_key] = prepared
@@ -628,14 +634,15 @@ class LaCaleClient:
                 idempotent=False,
                 info_hash=info_hash,
             )
-        finally:
-            self._uploads_in_flight.discard(info_hash)
-        try:
             result, message = self._decode(resp, decode_upload, "the upload JSON object")
         except ResponseError as exc:
+            # An answer came, so the body had been sent: a redirect (never followed for an
+            # upload), an answer over the cap, or one that is not the upload JSON.
             exc.outcome_unknown = True
             exc.message += outcome_unknown_note(info_hash)
             raise
+        finally:
+            self._uploads_in_flight.discard(info_hash)
         if not result.success:
             raise UploadRejectedError(
                 f"the tracker refused the upload of {clean_title!r} "
@@ -723,12 +730,16 @@ class LaCaleClient:
 
         Raises:
             DestinationExistsError: The file exists and ``overwrite`` is False.
-            ValidationError: A malformed info hash or a destination whose folder is missing.
+            ValidationError: A malformed info hash, a destination whose folder is missing, or
+                a path that is not text (bytes, None) or holds a NUL or a lone surrogate.
+            ConfigurationError: ``overwrite`` is not a bool.
             IntegrityError: The answer is not the torrent asked for.
             APIError: The server refused the download.
             TransportError: The server could not be reached.
         """
         info_hash = _wanted_hash(torrent)
+        check_path(path_or_dir, "destination")
+        check_bool(overwrite, "overwrite")
         # Fail before spending a request (and rate budget) on a file we may not write.
         try:
             target, is_dir = await anyio.to_thread.run_sync(
@@ -809,8 +820,8 @@ class LaCaleClient:
             )
 
     def _scrub(self, text: str) -> str:
-        """Remove the key (raw, URL-encoded, or as a query parameter) from server text."""
-        return self._key.scrub(redact_url(text))
+        """Remove the key (in any form the SDK sends it, or as a query parameter) from text."""
+        return self._key.redact(text)
 
     def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
         return decode_body(resp, decoder, promised, self._scrub)
@@ -848,12 +859,6 @@ class _Live:
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
 
 
-def _checked_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{name} must be True or False, not {value!r}")
-    return value
-
-
 def _checked_wall_clock(wall_clock: object) -> Callable[[], float]:
     if wall_clock is None:
         return time.time
@@ -865,6 +870,31 @@ def _checked_wall_clock(wall_clock: object) -> Callable[[], float]:
 def _wanted_hash(torrent: str | Torrent) -> str:
     """Return the checked, lowercase info hash of a download's target."""
     return check_info_hash(torrent.info_hash if isinstance(torrent, Torrent) else torrent)
+
+
+def _memo_key(query: object, categories: object, tmdb_id: object) -> object | None:
+    """Return the prepared-search memo key of a search, or None when it must not be memoised.
+
+    Only exact builtin types are memoised (str or None query, str or tuple-of-str categories,
+    int, str or None TMDB id), and their equality is the builtin one, so an input that merely
+    compares equal to a validated one (``True == 1``, ``1.0 == 1``, a str subclass or any
+    object with its own ``__eq__``) never reuses its validation. The types of categories and
+    TMDB id are in the key, so ``"films"`` and ``("films",)``, or ``1`` and ``"1"``, are kept
+    apart even though they validate alike. ``search("text")`` is keyed by the text alone: the
+    client's inlined fast path looks it up that way.
+    """
+    if query is not None and query.__class__ is not str:
+        return None
+    if tmdb_id is not None and tmdb_id.__class__ is not int and tmdb_id.__class__ is not str:
+        return None
+    if type(categories) is tuple:
+        if not all(type(c) is str for c in categories):
+            return None
+        if not categories and tmdb_id is None and query is not None:
+            return query
+    elif type(categories) is not str:
+        return None
+    return (query, categories.__class__, categories, tmdb_id.__class__, tmdb_id)
 
 
 def _is_limiter_object(arg: object) -> bool:

@@ -12,6 +12,10 @@ from typing import Protocol, runtime_checkable
 import anyio
 
 from ._errors import ValidationError
+from ._options import check_bool, describe
+
+# Fake time starts anywhere finite; a float can still be advanced from there.
+_BIG = 1e300
 
 __all__ = ["Clock", "FakeClock", "MonotonicClock"]
 
@@ -88,8 +92,15 @@ class FakeClock:
     def __init__(
         self, start: float = 0.0, *, auto_advance: bool = True, idle_rounds: int = 3
     ) -> None:
-        if idle_rounds < 1:
-            raise ValidationError(f"idle_rounds must be >= 1, got {idle_rounds!r}")
+        if isinstance(idle_rounds, bool) or not isinstance(idle_rounds, int) or idle_rounds < 1:
+            raise ValidationError(f"idle_rounds must be an int >= 1, got {describe(idle_rounds)}")
+        if (
+            isinstance(start, bool)
+            or not isinstance(start, (int, float))
+            or not -_BIG < start < _BIG
+        ):
+            raise ValidationError(f"start must be a finite number, got {describe(start)}")
+        check_bool(auto_advance, "auto_advance")
         self._now = float(start)
         # (deadline, registration order, future): the order breaks ties deterministically.
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []

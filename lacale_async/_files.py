@@ -14,8 +14,15 @@ from pathlib import Path
 import anyio.to_thread
 
 from ._errors import DestinationExistsError, StorageError, ValidationError
+from ._validation import is_utf8
 
-__all__ = ["check_destination", "resolve_destination", "safe_filename", "write_atomic"]
+__all__ = [
+    "check_destination",
+    "check_path",
+    "resolve_destination",
+    "safe_filename",
+    "write_atomic",
+]
 
 _MAX_NAME_BYTES = 200
 # Characters Windows refuses in a file name (the separators among them are handled first).
@@ -35,6 +42,33 @@ _NO_LINK_ERRNOS = frozenset(
     if hasattr(errno, name)
 )
 _WRITE_BUFFER = 256 * 1024
+
+
+def check_path(path: object, what: str) -> str:
+    """Return ``path`` as text when the file system can be asked about it.
+
+    Checked before anything is sent: a NUL made ``open()`` raise ValueError, and a lone
+    surrogate failed only when the temp file was named, after the download.
+
+    Args:
+        path: A ``str`` or an ``os.PathLike`` giving one.
+        what: What the path is for, in the message ("torrent", "destination").
+
+    Raises:
+        ValidationError: Bytes, an int, None or another type; a NUL; a lone surrogate.
+    """
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    if not isinstance(text, str):
+        raise ValidationError(
+            f"{what} path must be a str or an os.PathLike of str, not {type(text).__name__}"
+        )
+    if "\x00" in text:
+        raise ValidationError(f"{what} path contains a NUL character")
+    if not is_utf8(text):
+        raise ValidationError(
+            f"{what} path contains characters that cannot be encoded (lone surrogates)"
+        )
+    return text
 
 
 def _clean(name: str) -> str:

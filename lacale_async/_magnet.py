@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from ._errors import ValidationError
+from ._options import describe
+from ._validation import check_text
 
 __all__ = ["magnet_uri"]
 
@@ -29,14 +31,19 @@ def magnet_uri(info_hash: str, name: str | None = None, trackers: Sequence[str] 
         The magnet URI.
 
     Raises:
-        ValidationError: ``info_hash`` is not 40 or 64 hexadecimal characters, or
-            ``trackers`` is a single string instead of a sequence of them.
+        ValidationError: ``info_hash`` is not 40 or 64 hexadecimal characters, ``trackers``
+            is not a list or tuple of strings, or a text cannot be encoded (lone surrogates).
     """
     if not isinstance(info_hash, str) or not _HEX_HASH.fullmatch(info_hash):
         raise ValidationError("an info hash must be 40 or 64 hexadecimal characters")
     if isinstance(trackers, str):
         # A lone URL would otherwise be iterated character by character.
         raise ValidationError("trackers must be a sequence of URLs, not a single string")
+    if not isinstance(trackers, (list, tuple)):
+        raise ValidationError(f"trackers must be a list or tuple of URLs, not {describe(trackers)}")
+    check_text(name, "name")
+    for tracker in trackers:
+        check_text(tracker, "each tracker")
     h = info_hash.lower()
     # BEP 9 names v1 torrents by btih; BEP 52 names v2 ones by a multihash (0x12 0x20 = sha2-256).
     xt = f"urn:btmh:1220{h}" if len(h) == 64 else f"urn:btih:{h}"

@@ -198,7 +198,9 @@ class _WireTagGroup(msgspec.Struct, rename="camel", kw_only=True):
 
 
 class _WireMeta(msgspec.Struct, rename="camel", kw_only=True):
-    categories: list[_WireCategory] | None = None
+    # Required: a 200 without it (a JSON error object during an outage) is not a meta answer,
+    # and decoding it as an empty Meta had it cached for an hour.
+    categories: list[_WireCategory]
     tag_groups: list[_WireTagGroup] | None = None
     ungrouped_tags: list[Tag] | None = None
 

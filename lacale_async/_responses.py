@@ -186,9 +186,11 @@ def decode_body(resp: Response, decoder: Callable[[bytes], T], promised: str, sc
     # Sniff only on failure: the success path must not copy the body. The error is raised
     # outside the except clauses so that msgspec's exception is not chained to it.
     if detail and resp.body[:512].lstrip()[:1] != b"<":
+        # A JSON error object with a 200 (an outage answered as success) says what went wrong.
+        said = scrub(server_message(resp)) if resp.body.lstrip()[:1] == b"{" else ""
         failure = ResponseError(
             f"{resp.method} {resp.url} answered {resp.status} with a body that is not "
-            f"{promised}: {scrub(detail)}"
+            f"{promised}: {scrub(detail)}{f' (server said: {said})' if said else ''}"
         )
     else:
         failure = ResponseError(

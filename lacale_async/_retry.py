@@ -8,6 +8,8 @@ from email.utils import parsedate_to_datetime
 
 __all__ = ["Backoff", "parse_retry_after"]
 
+_MAX_EXPONENT = 64
+
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Read a ``Retry-After`` header, in seconds from now.
@@ -68,5 +70,7 @@ class Backoff:
         """
         if retry_after is not None:
             return retry_after
-        ceiling = min(self.cap, self.base * 2.0**attempt)
+        # 2.0**1024 overflows a float: past _MAX_EXPONENT doublings every delay is at the cap
+        # anyway (0.5 s * 2**64 is centuries), so any max_retries is safe.
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt, _MAX_EXPONENT))
         return ceiling / 2 + self.rng.random() * ceiling / 2

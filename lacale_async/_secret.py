@@ -2,33 +2,80 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
+from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
+
+from ._errors import redact_url
 
 __all__ = ["Secret"]
 
+# A key cut off at the end of a text (servers and the SDK truncate echoes) is removed from this
+# many characters on: shorter tails match ordinary words too often to be worth hiding.
+_MIN_TAIL = 4
+
+
+def _echo_forms(form: str) -> set[str]:
+    """The ways a server commonly re-encodes a value it echoes: URL-quoting, JSON, HTML."""
+    return {
+        form,
+        quote(form, safe=""),
+        quote(form),
+        quote_plus(form),
+        json.dumps(form)[1:-1],
+        html.escape(form),
+    }
+
 
 class Secret:
-    """Holds a credential; every way of printing it shows ``***``."""
+    """Holds a credential; every way of printing it shows ``***``.
 
-    __slots__ = ("_forms", "_value")
+    Args:
+        value: The credential.
+        wire_forms: The value as the transport encodes it on the wire (see
+            ``_transport.wire_forms``); each is scrubbed too, with the usual re-encodings of
+            it a server may echo. Matching ignores case, so ``%2b`` goes with ``%2B``.
+    """
 
-    def __init__(self, value: str) -> None:
+    __slots__ = ("_forms", "_pattern", "_value")
+
+    def __init__(self, value: str, wire_forms: Iterable[str] = ()) -> None:
         self._value = value
-        # The key as it can appear in text a server echoes back: raw, or URL-encoded.
-        self._forms = tuple(
-            sorted({value, quote(value, safe=""), quote_plus(value), quote(value)}, key=len)[::-1]
-        )
+        forms: set[str] = set()
+        for form in {value, *wire_forms}:
+            forms |= _echo_forms(form)
+        forms.discard("")
+        # Longest first, so a form containing another is replaced whole.
+        self._forms = tuple(sorted((f.lower() for f in forms), key=len, reverse=True))
+        self._pattern = re.compile("|".join(map(re.escape, self._forms)), re.IGNORECASE)
 
     def reveal(self) -> str:
         """Return the key itself, for the one place that puts it on the wire."""
         return self._value
 
     def scrub(self, text: str) -> str:
-        """Return ``text`` with the key, raw or URL-encoded, replaced by ``***``."""
+        """Return ``text`` with the key, in any form it is known in, replaced by ``***``.
+
+        A text that ends with the start of a form (at least four characters) loses that tail
+        too: an echo cut at a length limit must not leave the first half of the key.
+        """
+        text = self._pattern.sub("***", text)
+        tail = text[-max(map(len, self._forms)) :].lower()
         for form in self._forms:
-            if form in text:
-                text = text.replace(form, "***")
+            for size in range(min(len(form), len(tail)), _MIN_TAIL - 1, -1):
+                if tail.endswith(form[:size]):
+                    return text[:-size] + "***"
         return text
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` without the key and without any credential query parameter.
+
+        The key goes first: redacting ``apikey=...`` first would stop at an ``&`` inside the
+        key and leave the rest of it.
+        """
+        return redact_url(self.scrub(text))
 
     def __repr__(self) -> str:
         return "Secret('***')"

@@ -11,6 +11,7 @@ import bencode2
 import msgspec
 
 from ._errors import IntegrityError, InvalidTorrentError, ValidationError
+from ._options import describe
 
 __all__ = [
     "SOURCE_FLAG",
@@ -307,8 +308,10 @@ def apply_source_flag(
         ValidationError: ``policy`` is unknown, ``source`` is empty, or ``policy`` is
             ``"refuse"`` and the flag is missing or different.
     """
-    if policy not in _POLICIES:
-        raise ValidationError(f"source policy must be 'set', 'refuse' or 'keep', not {policy!r}")
+    if not isinstance(policy, str) or policy not in _POLICIES:
+        raise ValidationError(
+            f"source policy must be 'set', 'refuse' or 'keep', not {describe(policy)}"
+        )
     if not isinstance(source, str) or not source:
         raise ValidationError("the source flag must be a non-empty string")
     top, info, info_bytes = _decode(data)

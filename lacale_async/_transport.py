@@ -29,7 +29,7 @@ from ._errors import (
 from ._secret import Secret
 from ._version import __version__
 
-__all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport"]
+__all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport", "wire_forms"]
 
 AuthMode = Literal["header", "query", "passkey"]
 # A mapping, because it is what aiohttp/yarl encode fastest; a tuple value repeats the key.
@@ -42,6 +42,21 @@ logger = logging.getLogger("lacale_async")
 _MAX_REDIRECTS = 3
 _MAX_TARGETS = 8
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Only these follow a redirect: following one with an upload would send its body again.
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def wire_forms(value: str) -> frozenset[str]:
+    """Return ``value`` in every form this transport can put it on the wire.
+
+    The header and the multipart ``passkey`` field carry it raw; aiohttp encodes ``params``
+    with yarl's ``URL.extend_query``, and a followed redirect's query is rebuilt with
+    ``URL.with_query``. The forms come from those same calls, so the scrubber learns how a
+    key is encoded without a hand-kept list of characters.
+    """
+    probe = URL("http://localhost/")
+    encoded = (probe.extend_query({"k": value}), probe.with_query({"k": value}))
+    return frozenset({value, *(url.raw_query_string.partition("=")[2] for url in encoded)})
 
 
 class Response:
@@ -158,7 +173,7 @@ class Transport:
 
     def scrub(self, text: str) -> str:
         """Remove the key from text that came from the server or from aiohttp."""
-        return self._key.scrub(redact_url(text))
+        return self._key.redact(text)
 
     async def request(
         self,
@@ -187,7 +202,9 @@ class Transport:
             ConnectError: No connection could be made; nothing was sent.
             RequestTimeoutError: The request did not complete within ``timeout``.
             TransportError: The connection broke, or the body was truncated or too large.
-            ResponseError: A redirect to another origin.
+            ResponseError: A redirect to another origin or to a URL that cannot be parsed, too
+                many redirects, or any 3xx answer to a method other than GET (an upload is
+                never sent again by following a redirect).
             ClientStateError: The transport is not open.
         """
         session = self._session
@@ -219,6 +236,8 @@ class Transport:
                         allow_redirects=False,
                     )
                 ) as resp:
+                    if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
+                        raise self._refuse_redirect(method, shown, resp)
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         url = self._follow(url, resp.headers["Location"])
                         # The Location carries its own query; only the key is added again.
@@ -278,15 +297,35 @@ class Transport:
         return form
 
     def _follow(self, current: URL, location: str) -> URL:
-        target = current.join(URL(location))
-        if target.origin() != self._origin:
+        try:
+            target = current.join(URL(location))
+            origin = target.origin()
+        except ValueError:
+            # yarl refuses "http://h:99999/", "http://[::1" and "javascript:..." (no origin).
+            origin = None
+        if origin is None:
+            raise ResponseError(
+                f"the server redirected to a URL that cannot be parsed "
+                f"({self.scrub(location[:200])!r}); not following it"
+            )
+        if origin != self._origin:
             # Following would hand the key (header or query) to a host the user never named.
             raise ResponseError(
-                f"the server redirected to another origin ({target.origin()}); not following "
+                f"the server redirected to another origin ({origin}); not following "
                 "it with the API key"
             )
         # The key is re-added from _auth_params; drop any copy the Location may echo.
         return target.with_query({k: v for k, v in target.query.items() if k not in _KEY_PARAMS})
+
+    def _refuse_redirect(
+        self, method: str, shown: str, resp: aiohttp.ClientResponse
+    ) -> ResponseError:
+        location = resp.headers.get("Location")
+        where = f" to {self.scrub(location[:200])!r}" if location else ""
+        return ResponseError(
+            f"{method} {shown} was answered HTTP {resp.status} (a redirect{where}); "
+            "not sending the request again"
+        )
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
         """Read a body of unknown, excessive or compressed size, never holding more than the cap.

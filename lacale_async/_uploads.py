@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import aiohttp
 import anyio
 
 from ._errors import ValidationError
-from ._files import safe_filename
+from ._files import check_path, safe_filename
 from ._models import Meta
 
 __all__ = ["UploadForm", "looks_like_id", "read_input", "resolve_category", "resolve_tag"]
@@ -42,12 +43,19 @@ async def read_input(value: bytes | str | os.PathLike[str], what: str, limit: in
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     elif isinstance(value, (str, os.PathLike)):
-        shown = os.fspath(value)
+        shown = check_path(value, what)
         path = anyio.Path(shown)
         try:
-            if (await path.stat()).st_size > limit:
+            info = await path.stat()
+            if stat.S_ISDIR(info.st_mode):
+                raise ValidationError(f"{what} path is a folder: {shown!r}")
+            if not stat.S_ISREG(info.st_mode):
+                # /dev/zero or a FIFO: no size to check, and reading would never end.
+                raise ValidationError(f"{what} path is not a regular file: {shown!r}")
+            if info.st_size > limit:
                 raise ValidationError(f"{what} file {shown!r} is over {limit} bytes")
-            data = await path.read_bytes()
+            async with await path.open("rb") as file:
+                data = await file.read(limit + 1)  # the file may grow after stat()
         except FileNotFoundError:
             raise ValidationError(f"{what} file not found: {shown!r}") from None
         except IsADirectoryError:

@@ -1,17 +1,22 @@
 """Checks on user input, run before any request so the tracker never sees a doomed one.
 
 Limits come from the API documentation: ``q`` at most 200 characters, ``cat`` and ``tmdbId`` at
-most 64, ``tmdbType`` MOVIE or TV, an https cover URL, and hex info hashes.
+most 64 (TMDB ids are ASCII digits), ``tmdbType`` MOVIE or TV, an https cover URL, and hex
+info hashes. Whatever cannot be sent as given (lone surrogates, a NUL) is refused, never
+silently changed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
-from urllib.parse import urlsplit
+from collections.abc import Sequence
+from urllib.parse import SplitResult, urlsplit
+
+from yarl import URL
 
 from ._errors import ConfigurationError, ValidationError
+from ._options import check_bool, describe
 
 __all__ = [
     "MAX_CATEGORY_LENGTH",
@@ -22,7 +27,6 @@ __all__ = [
     "check_categories",
     "check_cover_url",
     "check_info_hash",
-    "check_options",
     "check_query",
     "check_tags",
     "check_text",
@@ -36,6 +40,12 @@ __all__ = [
 MAX_QUERY_LENGTH = 200
 MAX_CATEGORY_LENGTH = 64
 MAX_TMDB_ID_LENGTH = 64
+MAX_COVER_URL_LENGTH = 2048
+MAX_BASE_URL_LENGTH = 2048
+
+_TMDB_INT_BOUND = 10**MAX_TMDB_ID_LENGTH
+# ASCII only: str.isdigit() also accepts "²" and Arabic-Indic digits, which TMDB ids never are.
+_DIGITS = re.compile(r"[0-9]+")
 
 _HEX_HASH = re.compile(r"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?")
 # Header values cannot hold control characters; a key with one would also be a header-injection
@@ -44,6 +54,9 @@ _KEY_OK = re.compile(r"[\x21-\x7e]+")
 # Slugs are short words joined by dashes; refusing separators keeps "films,series" (one
 # string) from silently matching nothing, and keeps cache keys unambiguous.
 _SLUG_OK = re.compile(r"[^\s,\x00-\x1f\x7f]+")
+# One DNS label (RFC 1123, plus "_" which internal names use); 253 characters for a whole name.
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
+_MAX_HOST_LENGTH = 253
 
 
 def is_utf8(text: str) -> bool:
@@ -141,22 +154,36 @@ def check_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def check_tmdb_id(tmdb_id: int | str | None) -> str | None:
-    """Return the TMDB id as the string the API expects.
+    """Return the TMDB id as the string the API expects: ASCII digits, at most 64 of them.
+
+    TMDB ids are positive integers; anything else ("abc", "12a", a lone surrogate) used to reach
+    the tracker and match nothing, or lose characters on the way.
 
     Raises:
-        ValidationError: A bool, an empty string, or more than 64 characters.
+        ValidationError: A bool or another type, a negative or too large int, or a string that
+            is empty or not made of ASCII digits.
     """
     if tmdb_id is None:
         return None
-    if isinstance(tmdb_id, bool) or not isinstance(tmdb_id, (int, str)):
+    if isinstance(tmdb_id, int) and not isinstance(tmdb_id, bool):
+        # Bounded before str(): str(10**5000) raises ValueError (Python's int digit limit).
+        if not 0 <= tmdb_id < _TMDB_INT_BOUND:
+            raise ValidationError(
+                "tmdb_id must be a non-negative integer of at most "
+                f"{MAX_TMDB_ID_LENGTH} digits (TMDB ids are digits)"
+            )
+        return str(int(tmdb_id))  # int(): an IntEnum's str() is its name
+    if not isinstance(tmdb_id, str):
         raise ValidationError(f"tmdb_id must be an int or a string, not {type(tmdb_id).__name__}")
-    text = str(tmdb_id).strip()
+    text = tmdb_id.strip()
     if not text:
         raise ValidationError("tmdb_id must not be empty")
     if len(text) > MAX_TMDB_ID_LENGTH:
         raise ValidationError(
             f"tmdb_id is {len(text)} characters long; the API accepts at most {MAX_TMDB_ID_LENGTH}"
         )
+    if not _DIGITS.fullmatch(text):
+        raise ValidationError(f"tmdb_id must be digits (a TMDB id such as 603), got {text!r}")
     return text
 
 
@@ -172,17 +199,39 @@ def check_tmdb_type(tmdb_type: str | None) -> str | None:
 
 
 def check_cover_url(url: str | None) -> str | None:
-    """Return the cover URL when it is an absolute https URL.
+    """Return the cover URL when it is an absolute https URL that can be sent as given.
 
     Raises:
-        ValidationError: Not https, or no host.
+        ValidationError: Not a string, not https, no host, unparseable, over 2048 characters,
+            or holding spaces, control characters or lone surrogates.
     """
     if url is None:
         return None
-    parts = urlsplit(url) if isinstance(url, str) else None
+    if not isinstance(url, str):
+        raise ValidationError(f"cover_url must be a string, not {type(url).__name__}")
+    parts = _split_url(url) if len(url) <= MAX_COVER_URL_LENGTH else None
     if parts is None or parts.scheme != "https" or not parts.hostname:
-        raise ValidationError(f"cover_url must be a public https URL, got {url!r}")
+        raise ValidationError(
+            f"cover_url must be a public https URL of at most {MAX_COVER_URL_LENGTH} characters, "
+            f"without spaces or control characters; got {describe(url)}"
+        )
     return url
+
+
+def _split_url(url: str) -> SplitResult | None:
+    """Split ``url``, or return None when it cannot travel as given.
+
+    None for spaces, control characters or lone surrogates (``isprintable`` is False for the
+    last two), and for what ``urlsplit`` refuses: ``[::1`` or a port out of range.
+    """
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port out of range
+    except ValueError:
+        return None
+    return parts
 
 
 def check_title(title: str) -> str:
@@ -243,26 +292,60 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def _yarl_accepts(url: str) -> bool:
+    # The transport builds its URLs with yarl, which refuses some URLs urlsplit takes.
+    try:
+        URL(url)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(host: str) -> bool:
+    """Tell whether a resolver would take ``host``: an IP literal, or a DNS name once IDNA-encoded.
+
+    The IDNA codec is the one asyncio's resolver applies, so what passes here connects (or
+    fails with a ConnectError) instead of raising UnicodeError at the first request.
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    try:
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    return len(name) <= _MAX_HOST_LENGTH and all(_LABEL.fullmatch(label) for label in labels)
+
+
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """Return the base URL without a trailing slash, refusing plain http to a remote host.
 
     Raises:
-        ConfigurationError: Not http(s), no host, a query or credentials in it, or http to a
-            non-loopback host without ``allow_insecure_http``.
+        ConfigurationError: Not http(s), over 2048 characters, no host or one that no resolver
+            would take (``...``, a label over 63 characters), a query or credentials in it, or
+            http to a non-loopback host without ``allow_insecure_http`` (a real bool).
     """
+    check_bool(allow_insecure_http, "allow_insecure_http")
     if not isinstance(base_url, str):
         raise ConfigurationError(f"base_url must be a string, not {type(base_url).__name__}")
-    try:
-        parts = urlsplit(base_url)
-        parts.port  # noqa: B018  # raises ValueError for a port out of range
-    except ValueError:
-        raise ConfigurationError(f"base_url is not a valid URL: {base_url!r}") from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() or not c.isprintable() for c in base_url)
-    ):
+    if len(base_url) > MAX_BASE_URL_LENGTH:
+        raise ConfigurationError(
+            f"base_url is {len(base_url)} characters long; at most {MAX_BASE_URL_LENGTH} accepted"
+        )
+    parts = _split_url(base_url)
+    if parts is None or not _yarl_accepts(base_url):
+        raise ConfigurationError(f"base_url is not a valid URL: {describe(base_url)}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if not _is_host_name(parts.hostname):
+        raise ConfigurationError(
+            f"base_url's host {describe(parts.hostname)} is not an IP address or a DNS name "
+            "(labels of 1 to 63 letters, digits or dashes, 253 characters in all)"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError(
             "base_url must not carry a query, fragment or credentials; pass the key as api_key"
@@ -273,44 +356,3 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
             "Use https, or pass allow_insecure_http=True if you really mean it"
         )
     return base_url.rstrip("/")
-
-
-def check_options(
-    *,
-    auth: object,
-    source_policy: object,
-    seconds: Mapping[str, tuple[object, float | None]],
-    counts: Mapping[str, tuple[object, int]],
-    user_agent: object,
-) -> None:
-    """Check the client's constructor options, so a typo fails at once, not at a request.
-
-    Args:
-        auth: Must be ``header``, ``query`` or ``passkey``.
-        source_policy: Must be ``set``, ``refuse`` or ``keep``.
-        seconds: name -> (value, minimum); None as minimum means "strictly above 0".
-        counts: name -> (value, minimum) for integer options.
-        user_agent: None, or printable ASCII (it becomes a header).
-
-    Raises:
-        ConfigurationError: The first option that is wrong, named.
-    """
-    if auth not in ("header", "query", "passkey"):
-        raise ConfigurationError(f"auth must be 'header', 'query' or 'passkey', not {auth!r}")
-    if source_policy not in ("set", "refuse", "keep"):
-        raise ConfigurationError(
-            f"source_policy must be 'set', 'refuse' or 'keep', not {source_policy!r}"
-        )
-    for name, (value, minimum) in seconds.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}")
-        if (minimum is None and not value > 0) or (minimum is not None and not value >= minimum):
-            bound = "> 0" if minimum is None else f">= {minimum:g}"
-            raise ConfigurationError(f"{name} must be {bound} seconds, not {value!r}")
-    for name, (count, least) in counts.items():
-        if isinstance(count, bool) or not isinstance(count, int) or count < least:
-            raise ConfigurationError(f"{name} must be an int >= {least}, not {count!r}")
-    if user_agent is not None and not (
-        isinstance(user_agent, str) and user_agent.isprintable() and user_agent.isascii()
-    ):
-        raise ConfigurationError("user_agent must be printable ASCII text (no line breaks)")

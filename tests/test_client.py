@@ -928,6 +928,14 @@ async def test_more_search_input_is_refused_before_sending(
         {"description": 5},
         {"tags": ["ok", 5]},
         {"tags": 5},
+        # Raised raw (ValueError, UnicodeEncodeError) instead of refusing before sending:
+        pytest.param({"tmdb_id": 10**5000}, id="tmdb_id=10**5000"),
+        {"tmdb_id": "\udcff"},
+        {"cover_url": "https://image.test/\udcff"},
+        {"cover_url": "https://[::1/c.jpg"},
+        {"torrent": "bad\x00name.torrent"},
+        {"nfo": "bad\x00name.nfo"},
+        {"torrent": "bad\udcffname.torrent"},
     ],
 )
 async def test_more_upload_input_is_refused_before_sending(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
+from _loopback import Server, client_for
 from aiohttp import web
 from conftest import API_KEY, META_JSON, torrent_json
 
@@ -15,43 +15,6 @@ import lacale_async as la
 from lacale_async import LaCaleClient
 
 pytestmark = pytest.mark.integration
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Server:
-    """A loopback aiohttp server whose routes a test fills in, recording what it received."""
-
-    def __init__(self) -> None:
-        self.app = web.Application()
-        self.seen: list[web.Request] = []
-        self.keys: list[str | None] = []
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    def route(self, method: str, path: str, handler: Handler) -> None:
-        async def recording(request: web.Request) -> web.StreamResponse:
-            self.seen.append(request)
-            self.keys.append(
-                request.headers.get("X-Api-Key")
-                or request.query.get("apikey")
-                or request.query.get("passkey")
-            )
-            return await handler(request)
-
-        self.app.router.add_route(method, path, recording)
-
-    async def start(self) -> None:
-        self.runner = web.AppRunner(self.app, handle_signals=False)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
 
 
 @pytest.fixture
@@ -66,19 +29,6 @@ async def other_server() -> AsyncIterator[Server]:
     srv = Server()
     yield srv
     await srv.stop()
-
-
-def client_for(server: Server, **kwargs: Any) -> LaCaleClient:
-    options: dict[str, Any] = {
-        "base_url": server.url,
-        "search_rate": None,
-        "meta_rate": None,
-        "download_rate": None,
-        "upload_rate": None,
-        "max_retries": 0,
-    }
-    options.update(kwargs)
-    return LaCaleClient(API_KEY, **options)
 
 
 async def test_search_and_meta_round_trip(server: Server) -> None:

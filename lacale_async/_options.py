@@ -1,0 +1,119 @@
+"""Checks on option values: durations, counts, booleans and protocol objects.
+
+Also the one way to quote a user's value in a message (:func:`describe`), which never raises
+and never copies a huge input into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from ._errors import ConfigurationError
+
+__all__ = ["check_bool", "check_implements", "check_options", "describe"]
+
+
+def check_options(
+    *,
+    auth: object,
+    source_policy: object,
+    seconds: Mapping[str, tuple[object, float | None, float]],
+    counts: Mapping[str, tuple[object, int]],
+    user_agent: object,
+    objects: Mapping[str, tuple[object, type]] = MappingProxyType({}),
+) -> None:
+    """Check the client's constructor options, so a typo fails at once, not at a request.
+
+    Args:
+        auth: Must be ``header``, ``query`` or ``passkey``.
+        source_policy: Must be ``set``, ``refuse`` or ``keep``.
+        seconds: name -> (value, minimum, maximum); None as minimum means "strictly above 0".
+            Durations must be finite: ``timeout=inf`` made every request raise OverflowError.
+        counts: name -> (value, minimum) for integer options.
+        user_agent: None, or printable ASCII (it becomes a header).
+        objects: name -> (object or None, protocol it must implement): a clock, a backend.
+
+    Raises:
+        ConfigurationError: The first option that is wrong, named.
+    """
+    if auth not in ("header", "query", "passkey"):
+        raise ConfigurationError(
+            f"auth must be 'header', 'query' or 'passkey', not {describe(auth)}"
+        )
+    if source_policy not in ("set", "refuse", "keep"):
+        raise ConfigurationError(
+            f"source_policy must be 'set', 'refuse' or 'keep', not {describe(source_policy)}"
+        )
+    for name, (value, minimum, maximum) in seconds.items():
+        _check_seconds(name, value, minimum, maximum)
+    for name, (count, least) in counts.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < least:
+            raise ConfigurationError(f"{name} must be an int >= {least}, not {describe(count)}")
+    if user_agent is not None and not (
+        isinstance(user_agent, str) and user_agent.isprintable() and user_agent.isascii()
+    ):
+        raise ConfigurationError("user_agent must be printable ASCII text (no line breaks)")
+    for name, (obj, protocol) in objects.items():
+        if obj is not None:
+            check_implements(obj, protocol, name)
+
+
+def _check_seconds(name: str, value: object, minimum: float | None, maximum: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{name} must be a number of seconds, not {describe(value)}")
+    low_ok = value > 0 if minimum is None else value >= minimum
+    # Also false for nan, which compares false with everything.
+    if not (low_ok and value <= maximum):
+        low = "> 0" if minimum is None else f">= {minimum:g}"
+        raise ConfigurationError(
+            f"{name} must be a finite number of seconds, {low} and <= {maximum:g}, "
+            f"not {describe(value)}"
+        )
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value`` when it is a real bool.
+
+    ``"no"``, ``"false"`` or ``0`` are refused rather than read: a truthy string once turned
+    plain http on.
+
+    Raises:
+        ConfigurationError: Anything but True or False.
+    """
+    if value is not True and value is not False:
+        raise ConfigurationError(f"{name} must be True or False, not {describe(value)}")
+    return value
+
+
+def check_implements(obj: object, protocol: type, name: str) -> None:
+    """Check that ``obj`` has every method of ``protocol``, so a stand-in fails at construction.
+
+    Raises:
+        ConfigurationError: A class instead of an instance, or a method missing or not
+            callable; the message names them.
+    """
+    if isinstance(obj, type):
+        # A class has the methods too, unbound: clock=MonotonicClock would fail at first use.
+        raise ConfigurationError(
+            f"{name} must be an instance (such as {obj.__name__}()), not the class itself"
+        )
+    methods = [m for m, v in vars(protocol).items() if not m.startswith("_") and callable(v)]
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if missing:
+        raise ConfigurationError(
+            f"{name} must implement {protocol.__name__} ({', '.join(methods)}); "
+            f"{type(obj).__name__} lacks {', '.join(missing)}"
+        )
+
+
+def describe(value: object, limit: int = 80) -> str:
+    """Return a short ``repr`` of user input for a message, whatever it is.
+
+    Cut to ``limit`` characters; never raises (``repr(10**5000)`` raises ValueError).
+    """
+    try:
+        text = repr(value)
+    except Exception:  # any repr may fail; the type name is enough then
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

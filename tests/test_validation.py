@@ -1,0 +1,237 @@
+"""Input checks: refused before anything is sent, with a LaCaleError that names the input."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from _mocked import META, SEARCH, offline_client, sent
+from aioresponses import aioresponses
+from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
+
+import lacale_async as la
+from lacale_async import FakeClock, LaCaleClient
+from lacale_async._validation import check_base_url, check_cover_url, check_tmdb_id
+
+# str() of it raises ValueError (Python's int max str digits).
+HUGE = 10**5000
+
+
+@pytest.fixture
+def mock() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[LaCaleClient]:
+    async with offline_client() as c:
+        yield c
+
+
+# -- TMDB ids ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(603, "603"), ("603", "603"), (" 1399 ", "1399"), (None, None)]
+)
+def test_tmdb_ids_are_digits(value: int | str | None, expected: str | None) -> None:
+    assert check_tmdb_id(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("abc", "digits"),
+        ("12a", "digits"),
+        ("-5", "digits"),
+        (-5, "digits"),
+        ("1.5", "digits"),
+        ("١٢", "digits"),  # Arabic-Indic digits: str.isdigit() says yes, the tracker would not
+        ("²", "digits"),
+        ("\udcff", "digits"),
+        ("12\udcff", "digits"),
+        ("", "empty"),
+        ("1" * 65, "64"),
+        (10**64, "64"),
+        pytest.param(HUGE, "64", id="10**5000"),
+        (True, "bool"),
+        (1.0, "float"),
+        (b"12", "bytes"),
+    ],
+)
+def test_tmdb_ids_that_are_not_bounded_digits_are_refused(value: Any, match: str) -> None:
+    with pytest.raises(la.ValidationError, match=match):
+        check_tmdb_id(value)
+
+
+@pytest.mark.parametrize(
+    "tmdb_id", [pytest.param(HUGE, id="10**5000"), "\udcff", "12\udcff", "abc"]
+)
+async def test_search_refuses_a_tmdb_id_it_cannot_send_as_given(
+    client: LaCaleClient, mock: aioresponses, tmdb_id: Any
+) -> None:
+    with pytest.raises(la.ValidationError, match="tmdb_id"):
+        await client.search("x", tmdb_id=tmdb_id)
+    assert sent(mock) == 0
+
+
+# -- uploads ---------------------------------------------------------------------------------
+
+
+def test_cover_urls_that_cannot_be_sent_are_refused() -> None:
+    assert check_cover_url("https://image.test/c.jpg") == "https://image.test/c.jpg"
+    for url in (
+        "https://image.test/\udcff.jpg",
+        "https://[::1/c.jpg",  # urlsplit raises ValueError
+        "https://image.test:99999/c.jpg",
+        "https://image.test/a b.jpg",
+        "https://image.test/\x00.jpg",
+        "https://image.test/" + "a" * 5000,
+    ):
+        with pytest.raises(la.ValidationError, match="cover_url"):
+            check_cover_url(url)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+async def test_upload_refuses_a_special_file_instead_of_reading_it_forever(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    # /dev/zero has no size to check: it was read until memory ran out (a raw MemoryError).
+    mock.get(META, payload=META_JSON, repeat=True)
+    with anyio.fail_after(10), pytest.raises(la.ValidationError, match="regular file"):
+        await client.upload(title="T", category="films", torrent="/dev/zero")
+    with anyio.fail_after(10), pytest.raises(la.ValidationError, match="regular file"):
+        await client.upload(title="T", category="films", torrent=make_torrent(), nfo="/dev/zero")
+    assert sent(mock, "POST") == 0
+
+
+# -- download_to paths -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["bad\x00name.torrent", "bad\udcffname.torrent", 12, None, b"x.torrent", 1.5]
+)
+async def test_download_to_refuses_a_bad_path_before_sending(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path, path: Any
+) -> None:
+    if isinstance(path, str):
+        path = f"{tmp_path}/{path}"
+    with pytest.raises(la.ValidationError, match="path"):
+        await client.download_to("a" * 40, path)
+    assert sent(mock) == 0
+
+
+# -- construction ------------------------------------------------------------------------------
+
+
+def build(**kwargs: Any) -> LaCaleClient:
+    return LaCaleClient(API_KEY, **{"base_url": BASE, **kwargs})
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        pytest.param("https://" + "a" * 10_000_000 + ".test", id="10 MB"),
+        "https://.../api",
+        "https://a..b/",
+        "https://" + "a" * 64 + ".test",  # a DNS label is at most 63 characters
+        "https://" + ".".join(["a" * 60] * 5),  # a DNS name is at most 253 characters
+        "https://exa_mple!.test",
+    ],
+)
+def test_base_urls_that_cannot_be_reached_are_refused_at_construction(base_url: str) -> None:
+    with pytest.raises(la.ConfigurationError, match="base_url"):
+        build(base_url=base_url)
+
+
+def test_base_url_hosts_that_are_fine() -> None:
+    for url in ("https://la-cale.space", "https://xn--caf-dma.test", "https://café.test/api/"):
+        assert check_base_url(url, allow_insecure_http=False) == url.rstrip("/")
+    for url in ("http://127.0.0.1:8080", "http://[::1]:1", "http://localhost"):
+        assert check_base_url(url, allow_insecure_http=False) == url
+
+
+@pytest.mark.parametrize(
+    "timeout", [math.inf, -math.inf, math.nan, 1e300, pytest.param(10**400, id="10**400")]
+)
+def test_timeouts_that_cannot_be_armed_are_refused_at_construction(timeout: Any) -> None:
+    with pytest.raises(la.ConfigurationError, match="timeout"):
+        build(timeout=timeout)
+
+
+@pytest.mark.parametrize("name", ["cache_ttl", "meta_ttl", "max_retry_wait"])
+@pytest.mark.parametrize("value", [math.inf, math.nan, 1e300])
+def test_other_durations_must_be_finite_and_bounded(name: str, value: float) -> None:
+    with pytest.raises(la.ConfigurationError, match=name):
+        build(**{name: value})
+
+
+@pytest.mark.parametrize("name", ["clock", "backend"])
+@pytest.mark.parametrize("value", [object(), "monotonic", 3, la.MonotonicClock, la.LocalBackend])
+def test_objects_without_the_protocol_are_refused_at_construction(name: str, value: Any) -> None:
+    with pytest.raises(la.ConfigurationError, match=name):
+        build(**{name: value})
+
+
+def test_protocol_objects_with_a_missing_method_are_named() -> None:
+    class HalfClock:
+        def now(self) -> float:
+            return 0.0
+
+    with pytest.raises(la.ConfigurationError, match="sleep"):
+        build(clock=HalfClock())
+
+
+@pytest.mark.parametrize("value", ["no", "false", "0", "off", "", 0, 1, None, [], "yes"])
+def test_allow_insecure_http_takes_a_real_bool(value: Any) -> None:
+    with pytest.raises(la.ConfigurationError, match="allow_insecure_http"):
+        build(base_url="http://tracker.lan", allow_insecure_http=value)
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None])
+async def test_download_to_overwrite_takes_a_real_bool(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path, value: Any
+) -> None:
+    with pytest.raises(la.ConfigurationError, match="overwrite"):
+        await client.download_to("a" * 40, tmp_path / "x.torrent", overwrite=value)
+    assert sent(mock) == 0
+
+
+def test_fake_clock_auto_advance_takes_a_real_bool() -> None:
+    with pytest.raises(la.ConfigurationError, match="auto_advance"):
+        FakeClock(auto_advance="no")  # type: ignore[arg-type]
+
+
+# -- validation does not depend on history -----------------------------------------------------
+
+
+@pytest.mark.parametrize("categories", [False, 0, b"", {}, 0.0])
+async def test_search_validation_does_not_depend_on_earlier_searches(
+    client: LaCaleClient, mock: aioresponses, categories: Any
+) -> None:
+    mock.get(SEARCH, payload=[torrent_json()], repeat=True)
+    await client.search("same text")
+    before = sent(mock)
+    with pytest.raises(la.ValidationError, match="categories"):
+        await client.search("same text", categories=categories)
+    with pytest.raises(la.ValidationError, match="categories"):
+        await client.search("same text", categories=categories)  # and not memoised either
+    assert sent(mock) == before
+
+
+async def test_a_tmdb_id_that_equals_a_valid_one_is_still_checked(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    await client.search("x", tmdb_id=1)
+    aliases: tuple[Any, ...] = (True, 1.0)
+    for alias in aliases:
+        with pytest.raises(la.ValidationError, match="tmdb_id"):
+            await client.search("x", tmdb_id=alias)
+    assert sent(mock) == 1
