@@ -68,7 +68,9 @@ def resolve_tag(meta: Meta, id_or_slug: str) -> str:
     tag = meta.find_tag(id_or_slug)
     if tag is None:
         raise ValidationError(
-            f"unknown tag {id_or_slug!r}; list tags with client.meta() (ids or slugs accepted)"
+            f"unknown tag {id_or_slug!r}",
+            option="meta",
+            hint="list tags with client.meta() (ids or slugs accepted)",
         )
     return tag.id
 
