@@ -9,6 +9,9 @@ from typing import Any
 import bencode2
 import pytest
 
+# Helper modules whose fixtures test modules load with pytest_plugins after importing them.
+pytest.register_assert_rewrite("_cli")
+
 API_KEY = "test-key-0123456789abcdefSECRET"
 BASE = "https://tracker.test"
 
