@@ -12,7 +12,6 @@ from _cli import KEY, ThreadedSandbox, error_lines, invoke
 from lacale_async import LaCaleClient
 from lacale_async._cli._commands import COMMANDS, cli
 from lacale_async._cli._options import GLOBAL_OPTIONS
-from lacale_async._cli._session import Settings
 from lacale_async.testing import Fault
 
 pytest_plugins = ["_cli"]  # fixtures: remote, remote_args
@@ -48,11 +47,11 @@ def test_key_and_base_url_after_the_command(remote: ThreadedSandbox) -> None:
 def test_a_value_typed_after_the_command_wins(
     remote: ThreadedSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[Settings] = []
+    seen: list[float] = []
     real = LaCaleClient.__init__
 
     def spy(self: LaCaleClient, *args: Any, **kwargs: Any) -> None:
-        seen.append(kwargs.get("timeout"))  # type: ignore[arg-type]
+        seen.append(kwargs["timeout"])
         real(self, *args, **kwargs)
 
     monkeypatch.setattr(LaCaleClient, "__init__", spy)
