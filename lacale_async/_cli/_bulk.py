@@ -158,6 +158,53 @@ class _Report:
         self.out.print(torrents_table(results, title=heading, limit=self.top))
 
 
+def _progress_bar(out: Console, err: Console, watch: WaitWatch | None) -> Progress | None:
+    """Return the progress bar for a terminal's stderr, or None on a pipe or file."""
+    if not err.is_terminal:
+        return None
+    return Progress(
+        TextColumn("searching"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        _WaitColumn(watch),
+        console=err,
+        transient=True,
+        # Results printed to a terminal go above the bar; to a pipe or file, untouched.
+        redirect_stdout=out.is_terminal,
+        redirect_stderr=False,
+    )
+
+
+async def _search_all(
+    client: LaCaleClient,
+    by_key: dict[SearchQuery, list[BulkLine]],
+    report: _Report,
+    *,
+    concurrency: int,
+    progress: Progress | None,
+) -> None:
+    """Search one query per group of equal lines, reporting each outcome for every line."""
+    with progress if progress is not None else contextlib.nullcontext():
+        task = progress.add_task("searching", total=len(by_key)) if progress is not None else None
+
+        def on_progress(done: int, total: int) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=done, total=total)
+
+        queries = [group[0].query for group in by_key.values()]
+        outcomes = client.search_many(queries, concurrency=concurrency, on_progress=on_progress)
+        try:
+            async for outcome in outcomes:
+                for line in by_key.get(_key(outcome.query), ()):
+                    report.emit(line, outcome)
+        finally:
+            # Leaving early (Ctrl-C, an unexpected error) must cancel the searches still running.
+            closer = getattr(outcomes, "aclose", None)
+            if closer is not None:
+                await closer()
+
+
 async def run_bulk(
     client: LaCaleClient,
     lines: list[BulkLine],
@@ -202,40 +249,9 @@ async def run_bulk(
     # Lines the API would refuse fail on their own, first, without stopping the others.
     for line in refused:
         report.emit(line, SearchOutcome(query=line.query, error=line.error))
-    progress = (
-        Progress(
-            TextColumn("searching"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            _WaitColumn(watch),
-            console=err,
-            transient=True,
-            # Results printed to a terminal go above the bar; to a pipe or file, untouched.
-            redirect_stdout=out.is_terminal,
-            redirect_stderr=False,
-        )
-        if err.is_terminal
-        else None
+    await _search_all(
+        client, by_key, report, concurrency=concurrency, progress=_progress_bar(out, err, watch)
     )
-    with progress if progress is not None else contextlib.nullcontext():
-        task = progress.add_task("searching", total=len(by_key)) if progress is not None else None
-
-        def on_progress(done: int, total: int) -> None:
-            if progress is not None and task is not None:
-                progress.update(task, completed=done, total=total)
-
-        queries = [group[0].query for group in by_key.values()]
-        outcomes = client.search_many(queries, concurrency=concurrency, on_progress=on_progress)
-        try:
-            async for outcome in outcomes:
-                for line in by_key.get(_key(outcome.query), ()):
-                    report.emit(line, outcome)
-        finally:
-            # Leaving early (Ctrl-C, an unexpected error) must cancel the searches still running.
-            closer = getattr(outcomes, "aclose", None)
-            if closer is not None:
-                await closer()
     save_hashes(report.hashes)
     summary = stats_line(
         client.stats,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -92,6 +93,69 @@ def _report(
         )
 
 
+@dataclass(frozen=True)
+class _Fields:
+    """The upload's form fields, as the command line gave them."""
+
+    title: str | None
+    category: str
+    tags: tuple[str, ...]
+    description: str | None
+    nfo: Path | None
+    tmdb_id: str | None
+    tmdb_type: Literal["MOVIE", "TV"] | None
+    cover_url: str | None
+    source_policy: Literal["set", "refuse", "keep"]
+
+
+async def _upload(
+    settings: Settings,
+    torrent_path: Path,
+    fields: _Fields,
+    save_torrent: Path | None,
+    sending: list[str],
+) -> int:
+    """Upload, then report; ``sending`` gets the info hash once the body may have gone out."""
+    data = _read_torrent_file(torrent_path)
+    info = parse_torrent(data)
+    uploaded_hash = apply_source_flag(data, fields.source_policy)[1].info_hash
+    name = fields.title if fields.title is not None else info.name
+    # Checked before uploading: failing to save after a successful upload would leave the
+    # user without the file to seed.
+    save_to = (
+        resolve_destination(save_torrent, info.name or torrent_path.stem)
+        if save_torrent is not None
+        else None
+    )
+    async with connect(settings) as client:
+        try:
+            result = await client.upload(
+                title=name,
+                category=fields.category,
+                torrent=data,
+                tags=fields.tags,
+                description=fields.description,
+                tmdb_id=fields.tmdb_id,
+                tmdb_type=fields.tmdb_type,
+                cover_url=fields.cover_url,
+                nfo=fields.nfo,
+                source_policy=fields.source_policy,
+            )
+        except LaCaleError:
+            # An unknown tag or category: the slugs just fetched help complete the next try.
+            await _keep_meta(client)
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            # Ctrl-C reaches the coroutine as a cancellation. The request counter moves just
+            # before the body goes out: from then on the outcome is unknown.
+            if client.stats.endpoints["upload"].requests:
+                sending.append(uploaded_hash)
+            raise
+        await _keep_meta(client)
+    _report(settings, result, name, info.info_hash, await _save_seed(result, save_to))
+    return 0
+
+
 @command()
 @click.argument("torrent_path", metavar="TORRENT_PATH", type=click.Path(path_type=Path))
 @click.option(
@@ -160,44 +224,19 @@ def upload(
             f"search for info hash {sending[0]} before uploading again"
         )
 
+    fields = _Fields(
+        title=title,
+        category=category,
+        tags=tags,
+        description=description,
+        nfo=nfo,
+        tmdb_id=tmdb_id,
+        tmdb_type=tmdb_type,
+        cover_url=cover_url,
+        source_policy=source_policy,
+    )
+
     async def go() -> int:
-        data = _read_torrent_file(torrent_path)
-        info = parse_torrent(data)
-        uploaded_hash = apply_source_flag(data, source_policy)[1].info_hash
-        name = title if title is not None else info.name
-        # Checked before uploading: failing to save after a successful upload would leave the
-        # user without the file to seed.
-        save_to = (
-            resolve_destination(save_torrent, info.name or torrent_path.stem)
-            if save_torrent is not None
-            else None
-        )
-        async with connect(settings) as client:
-            try:
-                result = await client.upload(
-                    title=name,
-                    category=category,
-                    torrent=data,
-                    tags=tags,
-                    description=description,
-                    tmdb_id=tmdb_id,
-                    tmdb_type=tmdb_type,
-                    cover_url=cover_url,
-                    nfo=nfo,
-                    source_policy=source_policy,
-                )
-            except LaCaleError:
-                # An unknown tag or category: the slugs just fetched help complete the next try.
-                await _keep_meta(client)
-                raise
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                # Ctrl-C reaches the coroutine as a cancellation. The request counter moves
-                # just before the body goes out: from then on the outcome is unknown.
-                if client.stats.endpoints["upload"].requests:
-                    sending.append(uploaded_hash)
-                raise
-            await _keep_meta(client)
-        _report(settings, result, name, info.info_hash, await _save_seed(result, save_to))
-        return 0
+        return await _upload(settings, torrent_path, fields, save_torrent, sending)
 
     run_command(settings, go, interrupt_hint=interrupt_hint)
