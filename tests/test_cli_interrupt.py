@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _interrupt(args: list[str], after: float) -> tuple[int, str]:
-    """Start ``lacale ARGS`` with stdin left open, send SIGINT after ``after`` seconds."""
+@contextlib.contextmanager
+def _lacale(args: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """Run ``lacale ARGS`` (stdin left open); killed on the way out if still running."""
     proc = subprocess.Popen(
         [*_ENTRY, *args],
         stdin=subprocess.PIPE,
@@ -37,45 +40,34 @@ def _interrupt(args: list[str], after: float) -> tuple[int, str]:
         env=_env(),
     )
     try:
-        time.sleep(after)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
+        yield proc
     finally:
         if proc.returncode is None:
             proc.kill()
             proc.wait()
-    return proc.returncode, stderr
 
 
 @pytest.mark.parametrize("after", [0.1, 0.2, 0.35, 0.5, 0.8, 1.5])
 def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(after: float) -> None:
     # `bulk -` waits on stdin once started, so every delay lands in start-up or in the wait:
     # imports (the first half second), click, the sandbox starting, the read.
-    code, stderr = _interrupt(["--sandbox", "bulk", "-"], after)
-    assert code == 130, stderr
+    with _lacale(["--sandbox", "bulk", "-"]) as proc:
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "KeyboardInterrupt" not in stderr
     assert stderr.strip().splitlines()[-1] == "interrupted"
 
 
 def test_ctrl_c_stops_the_sandbox_server_with_130() -> None:
-    proc = subprocess.Popen(
-        [*_ENTRY, "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
-    try:
+    with _lacale(["sandbox", "--port", "0"]) as proc:
         assert proc.stdout is not None
         while not proc.stdout.readline().startswith("export "):
             assert proc.poll() is None, "the sandbox exited before serving"
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "sandbox stopped"

@@ -27,7 +27,7 @@ from .._client import LaCaleClient
 from .._errors import LaCaleError, ValidationError
 from .._validation import check_query
 from ._app import command
-from ._completion import complete_category
+from ._completion import cat_option
 from ._exit import error_line, error_text, exit_code
 from ._render import stats_line, torrent_dict, torrents_table
 from ._run import connect, handled, run_command, stderr_console, stdout_console
@@ -269,14 +269,7 @@ async def run_bulk(
 
 @command()
 @click.argument("file", required=False, type=click.File("r", encoding="utf-8-sig"))
-@click.option(
-    "--cat",
-    "categories",
-    multiple=True,
-    metavar="SLUG",
-    shell_complete=complete_category,
-    help="Category for all.",
-)
+@cat_option("Category for all.")
 @click.option(
     "--concurrency",
     default=8,

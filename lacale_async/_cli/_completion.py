@@ -7,13 +7,26 @@ nothing, and ``lacale meta`` once fills it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
 import click
 from click.shell_completion import CompletionItem
 
 from ._sanitize import clean
 from ._userdata import load_meta
 
-__all__ = ["complete_category", "complete_tag"]
+__all__ = ["cat_option", "complete_category", "complete_tag"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _matching(pairs: Iterable[tuple[str, str]], incomplete: str) -> list[CompletionItem]:
+    return [
+        CompletionItem(clean(slug), help=clean(name))
+        for slug, name in pairs
+        if slug.startswith(incomplete)
+    ]
 
 
 def complete_category(
@@ -23,11 +36,7 @@ def complete_category(
     meta = load_meta()
     if meta is None:
         return []
-    return [
-        CompletionItem(clean(c.slug), help=clean(c.name))
-        for c in meta.iter_categories()
-        if c.slug.startswith(incomplete)
-    ]
+    return _matching(((c.slug, c.name) for c in meta.iter_categories()), incomplete)
 
 
 def complete_tag(
@@ -37,8 +46,16 @@ def complete_tag(
     meta = load_meta()
     if meta is None:
         return []
-    return [
-        CompletionItem(clean(t.slug), help=clean(t.name))
-        for t in meta.iter_tags()
-        if t.slug.startswith(incomplete)
-    ]
+    return _matching(((t.slug, t.name) for t in meta.iter_tags()), incomplete)
+
+
+def cat_option(help: str) -> Callable[[F], F]:
+    """Return the ``--cat SLUG`` option (repeatable, completed from the cached meta)."""
+    return click.option(
+        "--cat",
+        "categories",
+        multiple=True,
+        metavar="SLUG",
+        shell_complete=complete_category,
+        help=help,
+    )

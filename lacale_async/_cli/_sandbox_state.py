@@ -46,20 +46,8 @@ _decoder = msgspec.json.Decoder(list[_Saved])
 
 
 def _saved(torrent: CatalogueTorrent) -> _Saved:
-    return _Saved(
-        guid=torrent.guid,
-        title=torrent.title,
-        slug=torrent.slug,
-        category_id=torrent.category.id,
-        size=torrent.size,
-        published_ms=torrent.published_ms,
-        info_hash=torrent.info_hash,
-        data=torrent.data,
-        tmdb_id=torrent.tmdb_id,
-        tmdb_type=torrent.tmdb_type,
-        tag_ids=torrent.tag_ids,
-        other_hashes=torrent.other_hashes,
-    )
+    names = [f for f in _Saved.__struct_fields__ if f != "category_id"]
+    return _Saved(category_id=torrent.category.id, **{f: getattr(torrent, f) for f in names})
 
 
 class SavedUploads:
@@ -88,24 +76,11 @@ class SavedUploads:
             if category is None:
                 continue
             with contextlib.suppress(ValidationError):  # already there (a hash collision)
-                server.catalogue.add(
-                    CatalogueTorrent(
-                        guid=item.guid,
-                        title=item.title,
-                        slug=item.slug,
-                        category=category,
-                        size=item.size,
-                        seeders=0,
-                        leechers=0,
-                        published_ms=item.published_ms,
-                        info_hash=item.info_hash,
-                        data=item.data,
-                        tmdb_id=item.tmdb_id,
-                        tmdb_type=item.tmdb_type,
-                        tag_ids=item.tag_ids,
-                        other_hashes=item.other_hashes,
-                    )
-                )
+                fields = msgspec.structs.asdict(item)
+                del fields["category_id"]
+                # Seeders and leechers are the catalogue's own business: a new upload has none.
+                torrent = CatalogueTorrent(category=category, seeders=0, leechers=0, **fields)
+                server.catalogue.add(torrent)
                 added += 1
         return added
 

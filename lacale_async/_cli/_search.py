@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._app import command
-from ._completion import complete_category
+from ._completion import cat_option
 from ._render import meta_tree, snake_builtins, torrent_dict, torrents_table
 from ._run import connect, echo_json, run_command, stdout_console
 from ._session import Settings
@@ -16,14 +16,7 @@ __all__ = ["meta", "search"]
 
 @command()
 @click.argument("words", nargs=-1, metavar="[QUERY]...")
-@click.option(
-    "--cat",
-    "categories",
-    multiple=True,
-    metavar="SLUG",
-    shell_complete=complete_category,
-    help="Category (repeatable).",
-)
+@cat_option("Category (repeatable).")
 @click.option("--tmdb", "tmdb_id", metavar="ID", help="Exact TMDB id.")
 def search(
     settings: Settings, words: tuple[str, ...], categories: tuple[str, ...], tmdb_id: str | None
