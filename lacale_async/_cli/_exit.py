@@ -76,7 +76,7 @@ CLI_HINTS: dict[str, str] = {
     "api_key": "pass the key with --api-key or LACALE_API_KEY",
     "meta": "list them with 'lacale meta' (ids or slugs accepted)",
     "overwrite": "pass --overwrite to replace it",
-    "source_policy": "or upload with --source-policy set and seed the file --save-torrent writes",
+    "source_policy": "or upload with --source-policy set and seed the file saved by --save-torrent",
 }
 """What the command line says for an error's ``option`` (the SDK's hint names Python calls)."""
 
