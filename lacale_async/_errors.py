@@ -85,16 +85,27 @@ class LaCaleError(Exception):
     """Root of every error raised by ``lacale_async``.
 
     Attributes:
-        message: The message, also what ``str()`` gives.
+        message: The message, also what ``str()`` gives (the hint included).
         outcome_unknown: True when a non-idempotent upload had been sent before the failure,
             so the tracker may or may not have recorded it (search before re-uploading).
+        reason: What went wrong, without the hint.
+        option: The option or call that gets past the error (``"overwrite"``,
+            ``"allow_insecure_http"``, ``"source_policy"``, ``"api_key"``, ``"meta"``), or None.
+            A front end (the ``lacale`` command) names its own equivalent from it.
+        hint: The advice in Python terms (``"pass overwrite=True to replace it"``), or None.
     """
 
     outcome_unknown: bool = False
+    option: str | None = None
+    hint: str | None = None
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, option: str | None = None, hint: str | None = None) -> None:
+        text = f"{message}; {hint}" if hint else message
+        super().__init__(text)
+        self.message = text
+        self.reason = message
+        self.option = option
+        self.hint = hint
 
     def __str__(self) -> str:
         return self.message

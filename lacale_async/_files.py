@@ -191,6 +191,12 @@ class _TempFile:
                 self.path.unlink()
 
 
+def _exists(dest: Path) -> DestinationExistsError:
+    return DestinationExistsError(
+        f"{dest} already exists", option="overwrite", hint="pass overwrite=True to replace it"
+    )
+
+
 def _publish(tmp: _TempFile, dest: Path, *, overwrite: bool) -> None:
     """Give the finished temp file its final name, without clobbering unless ``overwrite``."""
     if overwrite:
@@ -202,7 +208,7 @@ def _publish(tmp: _TempFile, dest: Path, *, overwrite: bool) -> None:
         # downloading is never clobbered, and dest is complete from the moment it exists.
         os.link(tmp.path, dest)
     except FileExistsError:
-        raise DestinationExistsError(f"{dest} already exists") from None
+        raise _exists(dest) from None
     except OSError as exc:
         if exc.errno not in _NO_LINK_ERRNOS:
             raise
@@ -211,7 +217,7 @@ def _publish(tmp: _TempFile, dest: Path, *, overwrite: bool) -> None:
         try:
             os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
-            raise DestinationExistsError(f"{dest} already exists") from None
+            raise _exists(dest) from None
         os.replace(tmp.path, dest)
         tmp.published = True
         return
@@ -223,7 +229,7 @@ def _publish(tmp: _TempFile, dest: Path, *, overwrite: bool) -> None:
 def _check_destination(dest: Path, overwrite: bool) -> None:
     # Fails before anything is downloaded; _publish re-checks atomically at the end.
     if not overwrite and os.path.lexists(dest):
-        raise DestinationExistsError(f"{dest} already exists")
+        raise _exists(dest)
     if not dest.parent.is_dir():
         raise ValidationError(f"the folder of the destination file does not exist: {dest.parent}")
 
@@ -321,7 +327,7 @@ def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> t
         raise ValidationError(f"folder {text!r} does not exist")
     target = resolve_destination(target, target.name)
     if target.exists() and not overwrite:
-        raise DestinationExistsError(f"{target} exists; pass overwrite=True to replace it")
+        raise _exists(target)
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise StorageError(f"cannot write into folder {target.parent}")
     return target, False

@@ -323,8 +323,9 @@ def apply_source_flag(
         raise ValidationError(
             f"torrent {parsed.name!r} {found}, but the tracker requires source {source!r}:"
             f" re-create it with the source set (e.g. `mktorrent -s {source}`,"
-            f" `torf --source {source}`), or upload with source_policy='set' and seed the"
-            " re-encoded file it returns"
+            f" `torf --source {source}`)",
+            option="source_policy",
+            hint="or upload with source_policy='set' and seed the re-encoded file it returns",
         )
     info[b"source"] = source.encode("utf-8")
     new_data: bytes = _bencode(top)

@@ -100,8 +100,12 @@ def resolve_tag(meta: Meta, id_or_slug: str) -> str:
     if looks_like_id(id_or_slug):
         return id_or_slug
     raise ValidationError(
-        f"unknown tag {id_or_slug[:80]!r}: not a slug client.meta() lists, nor shaped like a tag "
-        "id (the live tracker lists few tags; copy the tag's id from the site if meta lacks it)"
+        f"unknown tag {id_or_slug[:80]!r}: neither a slug meta lists nor shaped like a tag id",
+        option="meta",
+        hint=(
+            "list tags with client.meta(); the live tracker lists few tags, so copy the tag's "
+            "id from the site if meta lacks it"
+        ),
     )
 
 

@@ -348,11 +348,14 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError(
-            "base_url must not carry a query, fragment or credentials; pass the key as api_key"
+            "base_url must not carry a query, fragment or credentials",
+            option="api_key",
+            hint="pass the key as api_key",
         )
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise ConfigurationError(
-            f"refusing plain http to {parts.hostname}: the API key would travel in clear text. "
-            "Use https, or pass allow_insecure_http=True if you really mean it"
+            f"refusing plain http to {parts.hostname}: the API key would travel in clear text",
+            option="allow_insecure_http",
+            hint="use https, or pass allow_insecure_http=True if you really mean it",
         )
     return base_url.rstrip("/")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import bencode2
 import pytest
+
+# Helper modules whose fixtures test modules load with pytest_plugins after importing them.
+pytest.register_assert_rewrite("_cli")
 
 API_KEY = "test-key-0123456789abcdefSECRET"
 BASE = "https://tracker.test"
@@ -17,6 +21,14 @@ NO_LIMITS: dict[str, Any] = {
     "upload_rate": None,
 }
 """Client options that turn every per-endpoint limiter off (unit tests fake the network)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep what the CLI remembers (last search, meta, sandbox uploads) out of the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LACALE_CACHE_DIR", str(tmp_path_factory.mktemp("lacale-cache")))
+        yield
 
 
 def make_torrent(name: str = "Amélie.2001.1080p", *, source: str | None = "lacale") -> bytes:

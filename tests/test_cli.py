@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
 import json
@@ -11,18 +10,25 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import torf
-from click.testing import CliRunner, Result
+from _cli import (
+    KEY,
+    SANDBOX,
+    TORRENT_FIELDS,
+    ThreadedSandbox,
+    error_lines,
+    invoke,
+    make_nfo,
+    make_torrent,
+)
+from click.testing import CliRunner
 
 from lacale_async import (
     APIError,
@@ -53,122 +59,9 @@ from lacale_async import (
 from lacale_async._cli._commands import cli
 from lacale_async._cli._exit import EXIT_CODES, error_line, exit_code
 from lacale_async._cli._render import human_size
-from lacale_async.testing import Fault, SandboxConfig, SandboxServer
+from lacale_async.testing import Fault
 
-# Recognisable so any leak into stdout/stderr is caught by every invoke().
-KEY = "cli-KEY-0f9e8d7c6b5a-SECRET"
-SANDBOX = ["--sandbox", "--api-key", KEY]
-TORRENT_FIELDS = {
-    "title",
-    "guid",
-    "size",
-    "pub_date",
-    "link",
-    "category",
-    "seeders",
-    "leechers",
-    "info_hash",
-    "magnet",
-}
-T = TypeVar("T")
-
-
-def invoke(
-    args: list[str], *, input: str | None = None, env: dict[str, str] | None = None
-) -> Result:
-    """Run the CLI in-process; fail on a leaked key or a traceback."""
-    base_env: dict[str, str | None] = {
-        "LACALE_API_KEY": None,
-        "LACALE_BASE_URL": None,
-        "COLUMNS": "200",
-    }
-    base_env.update(env or {})
-    result = CliRunner(env=base_env).invoke(cli, args, input=input, catch_exceptions=False)
-    for stream in (result.stdout, result.stderr):
-        assert KEY not in stream
-    assert "Traceback" not in result.stderr
-    return result
-
-
-def error_lines(result: Result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
-
-
-class ThreadedSandbox:
-    """A SandboxServer on its own event loop in a thread, so sync CLI calls can reach it."""
-
-    def __init__(self, config: SandboxConfig) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.server = SandboxServer(config)
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    def start(self) -> None:
-        self._thread.start()
-        self.call(self.server.start())
-
-    def stop(self) -> None:
-        self.call(self.server.close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    def add_fault(self, fault: Fault, endpoint: str, times: int | None = 1) -> None:
-        async def add() -> None:
-            self.server.faults.add(fault, endpoint=endpoint, times=times)
-
-        self.call(add())
-
-    def reset(self) -> None:
-        async def reset() -> None:
-            self.server.reset()
-
-        self.call(reset())
-
-
-@pytest.fixture(scope="module")
-def remote() -> Iterator[ThreadedSandbox]:
-    sandbox = ThreadedSandbox(SandboxConfig(seed=0))
-    sandbox.start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture
-def remote_args(remote: ThreadedSandbox) -> Iterator[list[str]]:
-    remote.reset()
-    yield ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key]
-    remote.reset()
-
-
-def make_torrent(folder: Path, name: str = "Mon.Film.2024.1080p.mkv", **kw: Any) -> Path:
-    """Create a real single-file torrent with torf (no source flag unless given)."""
-    content = folder / name
-    content.write_bytes(os.urandom(40_000))
-    torrent = torf.Torrent(path=content, private=True, trackers=["https://t.test/announce"], **kw)
-    torrent.generate()
-    out = folder / f"{name}.torrent"
-    torrent.write(out)
-    return out
-
-
-def make_nfo(folder: Path) -> Path:
-    """Write an NFO: the live tracker (and the sandbox's live profile) requires one."""
-    nfo = folder / "release.nfo"
-    nfo.write_text("Mon Film (2024) - 1080p - notes de version", encoding="utf-8")
-    return nfo
-
-
-@pytest.fixture(scope="module")
-def amelie_hash() -> str:
-    result = invoke([*SANDBOX, "--json", "search", "amelie"])
-    assert result.exit_code == 0
-    return str(json.loads(result.stdout)[0]["info_hash"])
-
+pytest_plugins = ["_cli"]  # fixtures: remote, remote_args, amelie_hash
 
 # -- search ---------------------------------------------------------------------------------
 
@@ -263,13 +156,17 @@ def test_meta_tree_shows_names_slugs_and_tags() -> None:
     assert re.search(r"320 kbps\s+320-kbps\s+c\w+", out)
 
 
-def test_meta_json_is_the_raw_structure() -> None:
+def test_meta_json_uses_snake_case_like_the_structs() -> None:
     result = invoke([*SANDBOX, "--json", "meta"])
     data = json.loads(result.stdout)
-    assert set(data) == {"categories", "tagGroups", "ungroupedTags"}
+    assert set(data) == {"categories", "tag_groups", "ungrouped_tags"}
     slugs = {c["slug"] for parent in data["categories"] for c in parent["children"]}
     assert {"films", "series", "music"} <= slugs
-    assert all("tags" in group for group in data["tagGroups"])
+    assert all("tags" in group for group in data["tag_groups"])
+    assert all("parent_id" in c for parent in data["categories"] for c in parent["children"])
+    text = result.stdout
+    assert "parentId" not in text
+    assert "tagGroups" not in text
 
 
 # -- upload ---------------------------------------------------------------------------------
@@ -401,9 +298,8 @@ def test_download_errors(tmp_path: Path, amelie_hash: str) -> None:
     missing = invoke([*SANDBOX, "download", "0" * 40])
     assert missing.exit_code == 6
     assert len(error_lines(missing)) == 1
-    no_dir = invoke([*SANDBOX, "download", amelie_hash, "-o", str(tmp_path / "nodir") + "/"])
-    assert no_dir.exit_code == 4
-    assert not (tmp_path / "nodir").exists()
+    # A folder given with a trailing slash that does not exist is created (wget -P habit);
+    # see test_cli_download.py.
 
 
 # -- bulk -----------------------------------------------------------------------------------

@@ -9,14 +9,30 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+__all__ = ["EXIT_INTERRUPTED", "interrupted", "main"]
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as a shell reports a process killed by SIGINT (also in ``._exit``)."""
 
 _EXTRA_MODULES = frozenset({"click", "rich"})
 _HINT = "lacale: the command line needs click and rich: pip install 'lacale-async[cli]'"
 
 
+def interrupted() -> SystemExit:
+    """Say "interrupted" on stderr and return the exit to raise: Ctrl-C outside a command."""
+    try:
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed: nothing left to tell
+        pass
+    return SystemExit(EXIT_INTERRUPTED)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the ``lacale`` command.
+
+    Ctrl-C at any point, imports and argument parsing included, ends with exit code 130 and
+    no traceback.
 
     Args:
         argv: Arguments without the program name; ``sys.argv[1:]`` when None.
@@ -25,10 +41,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         SystemExit: Always, with the command's exit code.
     """
     try:
-        from ._commands import cli
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] not in _EXTRA_MODULES:
-            raise
-        print(_HINT, file=sys.stderr)
-        raise SystemExit(2) from None
-    cli.main(args=list(argv) if argv is not None else None, prog_name="lacale")
+        try:
+            from ._commands import cli
+        except ImportError as exc:
+            if (exc.name or "").split(".")[0] not in _EXTRA_MODULES:
+                raise
+            print(_HINT, file=sys.stderr)
+            raise SystemExit(2) from None
+        cli.main(args=list(argv) if argv is not None else None, prog_name="lacale")
+    except KeyboardInterrupt:
+        raise interrupted() from None

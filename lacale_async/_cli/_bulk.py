@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TextIO
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
 from .._bulk import SearchOutcome, SearchQuery
 from .._client import LaCaleClient
 from .._errors import LaCaleError, ValidationError
 from .._validation import check_query
+from ._app import command
+from ._completion import cat_option
 from ._exit import error_line, error_text, exit_code
 from ._render import stats_line, torrent_dict, torrents_table
+from ._run import connect, handled, run_command, stderr_console, stdout_console
+from ._sanitize import clean, json_text
+from ._session import Settings
+from ._userdata import save_hashes
+from ._waits import WaitWatch
 
-__all__ = ["BulkLine", "read_queries", "run_bulk"]
+__all__ = ["BulkLine", "bulk", "read_queries", "run_bulk"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,19 @@ def read_queries(lines: Iterable[str], categories: tuple[str, ...] = ()) -> list
     return out
 
 
+class _WaitColumn(ProgressColumn):
+    """The progress bar's last column: which rate limit holds searches back, if any."""
+
+    def __init__(self, watch: WaitWatch | None) -> None:
+        super().__init__()
+        self._watch = watch
+
+    def render(self, task: Task) -> Text:
+        """Return the watch's description of the current wait (empty when none)."""
+        reason = self._watch.describe() if self._watch is not None else None
+        return Text(reason or "", style="yellow")
+
+
 # A query line this long is cut in the table: the error already says how long it is.
 _SHOWN = 60
 
@@ -90,9 +118,11 @@ class _Report:
         self.secrets = secrets
         self.failed = 0
         self.first_error: LaCaleError | None = None
+        self.hashes: list[str] = []
 
     def emit(self, line: BulkLine, outcome: SearchOutcome) -> None:
         results = outcome.results or []
+        self.hashes.extend(t.info_hash for t in results)
         if outcome.error is not None:
             self.failed += 1
             if self.first_error is None:
@@ -108,23 +138,71 @@ class _Report:
             }
             # sys.stdout looked up per line: while the progress bar runs on a terminal, rich swaps
             # in a proxy that prints above the bar. Flushed so `| jq` sees each line as it comes.
-            sys.stdout.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            sys.stdout.write(json_text(record) + "\n")
             sys.stdout.flush()
             return
+        text = clean(line.text)
         if outcome.error is not None:
-            shown = line.text if len(line.text) <= _SHOWN else line.text[: _SHOWN - 1] + "…"
+            shown = text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
             message = Text(f"{shown}: ", style="bold")
             message.append(error_line(outcome.error, self.secrets), style="red")
             self.out.print(message)
             return
         if not results:
-            self.out.print(Text(f"{line.text}  (no results)", style="dim"))
+            self.out.print(Text(f"{text}  (no results)", style="dim"))
             return
-        heading = f"{line.text}  ({len(results)} result{'s' if len(results) != 1 else ''})"
+        heading = f"{text}  ({len(results)} result{'s' if len(results) != 1 else ''})"
         if self.top == 0:
             self.out.print(Text(heading))
             return
         self.out.print(torrents_table(results, title=heading, limit=self.top))
+
+
+def _progress_bar(out: Console, err: Console, watch: WaitWatch | None) -> Progress | None:
+    """Return the progress bar for a terminal's stderr, or None on a pipe or file."""
+    if not err.is_terminal:
+        return None
+    return Progress(
+        TextColumn("searching"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        _WaitColumn(watch),
+        console=err,
+        transient=True,
+        # Results printed to a terminal go above the bar; to a pipe or file, untouched.
+        redirect_stdout=out.is_terminal,
+        redirect_stderr=False,
+    )
+
+
+async def _search_all(
+    client: LaCaleClient,
+    by_key: dict[SearchQuery, list[BulkLine]],
+    report: _Report,
+    *,
+    concurrency: int,
+    progress: Progress | None,
+) -> None:
+    """Search one query per group of equal lines, reporting each outcome for every line."""
+    with progress if progress is not None else contextlib.nullcontext():
+        task = progress.add_task("searching", total=len(by_key)) if progress is not None else None
+
+        def on_progress(done: int, total: int) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=done, total=total)
+
+        queries = [group[0].query for group in by_key.values()]
+        outcomes = client.search_many(queries, concurrency=concurrency, on_progress=on_progress)
+        try:
+            async for outcome in outcomes:
+                for line in by_key.get(_key(outcome.query), ()):
+                    report.emit(line, outcome)
+        finally:
+            # Leaving early (Ctrl-C, an unexpected error) must cancel the searches still running.
+            closer = getattr(outcomes, "aclose", None)
+            if closer is not None:
+                await closer()
 
 
 async def run_bulk(
@@ -137,6 +215,7 @@ async def run_bulk(
     out: Console,
     err: Console,
     secrets: tuple[str, ...] = (),
+    watch: WaitWatch | None = None,
 ) -> int:
     """Search every line, print the outcomes as they come, then the client's statistics.
 
@@ -150,6 +229,7 @@ async def run_bulk(
         out: Console for results.
         err: Console for the progress bar (shown only on a terminal) and messages.
         secrets: Values never to print.
+        watch: The limiter waits of ``client``, for the wall-clock wait in the stats line.
 
     Returns:
         0 when every query succeeded, else the exit code of the first failure.
@@ -169,43 +249,15 @@ async def run_bulk(
     # Lines the API would refuse fail on their own, first, without stopping the others.
     for line in refused:
         report.emit(line, SearchOutcome(query=line.query, error=line.error))
-    progress = (
-        Progress(
-            TextColumn("searching"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            # Results printed to a terminal go above the bar; to a pipe or file, untouched.
-            redirect_stdout=out.is_terminal,
-            redirect_stderr=False,
-        )
-        if err.is_terminal
-        else None
+    await _search_all(
+        client, by_key, report, concurrency=concurrency, progress=_progress_bar(out, err, watch)
     )
-    with progress if progress is not None else contextlib.nullcontext():
-        task = progress.add_task("searching", total=len(by_key)) if progress is not None else None
-
-        def on_progress(done: int, total: int) -> None:
-            if progress is not None and task is not None:
-                progress.update(task, completed=done, total=total)
-
-        queries = [group[0].query for group in by_key.values()]
-        outcomes = client.search_many(queries, concurrency=concurrency, on_progress=on_progress)
-        try:
-            async for outcome in outcomes:
-                for line in by_key.get(_key(outcome.query), ()):
-                    report.emit(line, outcome)
-        finally:
-            # Leaving early (Ctrl-C, an unexpected error) must cancel the searches still running.
-            closer = getattr(outcomes, "aclose", None)
-            if closer is not None:
-                await closer()
+    save_hashes(report.hashes)
     summary = stats_line(
         client.stats,
         merged=len(lines) - len(refused) - len(by_key),
         elapsed=time.monotonic() - started,
+        waited=watch.wall if watch is not None else None,
     )
     # Plain echo, not rich: one unwrapped line that a script can grep, whatever the width.
     click.echo(summary, err=as_json)
@@ -213,3 +265,59 @@ async def run_bulk(
         click.echo(f"error: {report.failed} of {len(lines)} queries failed", err=True)
         return exit_code(report.first_error)
     return 0
+
+
+@command()
+@click.argument("file", required=False, type=click.File("r", encoding="utf-8-sig"))
+@cat_option("Category for all.")
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most searches in flight (the rate limiter still paces them).",
+)
+@click.option(
+    "--top", default=5, show_default=True, type=click.IntRange(min=0), help="Rows per query."
+)
+def bulk(
+    settings: Settings,
+    file: TextIO | None,
+    categories: tuple[str, ...],
+    concurrency: int,
+    top: int,
+) -> None:
+    """Run many searches: one query per line of FILE, or of stdin ('-' or piped).
+
+    Blank lines and lines starting with '#' are skipped. Searches run concurrently under the
+    rate limiter; duplicate queries (same text once case, accents and spaces are ignored) are
+    sent once. Ends with the client's traffic statistics.
+    """
+    if file is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("give a FILE of queries, or pipe them on stdin")
+        file = sys.stdin
+    lines: list[BulkLine] = []
+    # Reading a pipe can take long (the producer is slow): Ctrl-C there is an interruption too.
+    with handled(settings):
+        try:
+            lines = read_queries(file, categories)
+        except UnicodeDecodeError:
+            raise ValidationError("the queries are not UTF-8 text") from None
+
+    async def go() -> int:
+        watch = WaitWatch()
+        async with connect(settings, watch=watch, spin=False) as client:
+            return await run_bulk(
+                client,
+                lines,
+                concurrency=concurrency,
+                top=top,
+                as_json=settings.json,
+                out=stdout_console(),
+                err=stderr_console(),
+                secrets=settings.secrets,
+                watch=watch,
+            )
+
+    run_command(settings, go)

@@ -17,8 +17,11 @@ from .._errors import (
     TransportError,
     ValidationError,
 )
+from . import EXIT_INTERRUPTED
+from ._sanitize import clean
 
 __all__ = [
+    "CLI_HINTS",
     "EXIT_CODES",
     "EXIT_INTERRUPTED",
     "EXIT_OTHER",
@@ -32,8 +35,6 @@ EXIT_OTHER = 1
 """Any LaCaleError not listed in :data:`EXIT_CODES`."""
 EXIT_USAGE = 2
 """Bad command line (click's own code), or the ``cli`` extra is not installed."""
-EXIT_INTERRUPTED = 130
-"""Ctrl-C, as a shell reports a process killed by SIGINT."""
 
 EXIT_CODES: dict[type[LaCaleError], int] = {
     ConfigurationError: 3,
@@ -70,17 +71,36 @@ def exit_code(error: LaCaleError) -> int:
     return EXIT_OTHER
 
 
+CLI_HINTS: dict[str, str] = {
+    "allow_insecure_http": "use https, or pass --allow-insecure-http if you really mean it",
+    "api_key": "pass the key with --api-key or LACALE_API_KEY",
+    "meta": "list them with 'lacale meta' (ids or slugs accepted)",
+    "overwrite": "pass --overwrite to replace it",
+    "source_policy": "or upload with --source-policy set and seed the file saved by --save-torrent",
+}
+"""What the command line says for an error's ``option`` (the SDK's hint names Python calls)."""
+
+
 def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
-    """Return the message of ``error`` on one line, with every secret replaced by ``***``.
+    """Return the message of ``error`` on one line, safe for a terminal, secrets masked.
+
+    An SDK error whose ``option`` names a Python argument gets the command line's own hint
+    instead (``--overwrite`` rather than ``overwrite=True``).
 
     Args:
         error: The failure to describe.
         secrets: Values that must never be shown (the API key); empty strings are ignored.
 
     Returns:
-        The message, whitespace collapsed (the class name when the message is empty).
+        The message, whitespace collapsed, control characters and escape sequences removed
+        (the class name when the message is empty).
     """
-    text = " ".join(str(error).split()) or type(error).__name__
+    text = str(error)
+    option = getattr(error, "option", None)
+    hint = CLI_HINTS.get(option) if isinstance(option, str) else None
+    if hint is not None:
+        text = f"{getattr(error, 'reason', text)}; {hint}"
+    text = " ".join(clean(text).split()) or type(error).__name__
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
+from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from .._models import Category, Meta, Tag, Torrent
 from .._stats import ClientStats
+from ._sanitize import clean
 
 __all__ = [
     "human_size",
     "local_date",
     "meta_tree",
     "short_hash",
+    "snake_builtins",
     "stats_line",
     "torrent_dict",
     "torrents_table",
@@ -44,9 +50,9 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def local_date(moment: datetime) -> str:
-    """Return an aware datetime in the machine's time zone, to the minute."""
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+def local_date(moment: datetime, *, with_time: bool = True) -> str:
+    """Return an aware datetime in the machine's time zone, to the minute (or the day)."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
 
 def short_hash(info_hash: str) -> str:
@@ -77,59 +83,144 @@ def torrent_dict(torrent: Torrent) -> dict[str, Any]:
     }
 
 
-def torrents_table(
-    torrents: Sequence[Torrent], *, title: str | None = None, limit: int | None = None
-) -> Table:
-    """Build the table of search results.
+_TITLE_MIN = 24
+# A column costs its content plus 3 characters: a space each side and the separator.
+_GAP = 3
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    cell: Callable[[Torrent], str]
+    justify: Literal["left", "right"] = "left"
+    style: str = ""
+    max_width: int | None = None  # longer cells end with an ellipsis
+
+
+_COLUMNS: dict[str, _Column] = {
+    "category": _Column("Category", lambda t: clean(t.category), max_width=12),
+    "size": _Column("Size", lambda t: human_size(t.size), "right"),
+    "seeders": _Column("S", lambda t: str(t.seeders), "right", "green"),
+    "leechers": _Column("L", lambda t: str(t.leechers), "right", "red"),
+    "date": _Column("Date", lambda t: local_date(t.pub_date)),
+    "day": _Column("Date", lambda t: local_date(t.pub_date, with_time=False)),
+    "hash": _Column("Hash", lambda t: short_hash(t.info_hash), style="dim"),
+}
+# What a narrower console gives up first: the time of day, leechers, the category, the date,
+# seeders, the size. The title wraps before any of these goes; the hash is never cut.
+_LAYOUTS: tuple[tuple[str, ...], ...] = (
+    ("category", "size", "seeders", "leechers", "date", "hash"),
+    ("category", "size", "seeders", "leechers", "day", "hash"),
+    ("category", "size", "seeders", "day", "hash"),
+    ("size", "seeders", "day", "hash"),
+    ("size", "seeders", "hash"),
+    ("size", "hash"),
+    ("hash",),
+)
+
+
+def _layout(rows: Sequence[Torrent], width: int) -> tuple[str, ...]:
+    for layout in _LAYOUTS:
+        needed = _TITLE_MIN
+        for name in layout:
+            column = _COLUMNS[name]
+            cells = [len(column.cell(t)) for t in rows]
+            widest = max([len(column.header), *cells])
+            needed += _GAP + min(widest, column.max_width or widest)
+        if needed <= width:
+            return layout
+    return _LAYOUTS[-1]
+
+
+class TorrentsTable:
+    """The table of search results, laid out for the width it is printed at.
+
+    At 80 columns the title wraps and the least useful columns go (see ``_LAYOUTS``) so that
+    the hash prefix :func:`download <short_hash>` takes is always whole. Every cell is cleaned
+    of control characters: titles are chosen by uploaders.
 
     Args:
         torrents: The results, in the order the tracker gave them (newest first).
         title: Caption above the table (the query, in bulk mode).
         limit: Show at most this many rows and say how many were left out.
-
-    Returns:
-        A rich table; titles are plain text, never read as rich markup.
     """
-    shown = torrents if limit is None else torrents[:limit]
-    table = Table(title=Text(title) if title is not None else None, title_justify="left")
-    table.add_column("Title", overflow="fold", ratio=1, min_width=20)
-    table.add_column("Category", no_wrap=True)
-    table.add_column("Size", justify="right", no_wrap=True)
-    table.add_column("S", justify="right", header_style="green", no_wrap=True)
-    table.add_column("L", justify="right", header_style="red", no_wrap=True)
-    table.add_column("Date", no_wrap=True)
-    table.add_column("Hash", style="dim", no_wrap=True)
-    for t in shown:
-        table.add_row(
-            Text(t.title),
-            Text(t.category),
-            human_size(t.size),
-            str(t.seeders),
-            str(t.leechers),
-            local_date(t.pub_date),
-            short_hash(t.info_hash),
+
+    def __init__(
+        self, torrents: Sequence[Torrent], *, title: str | None = None, limit: int | None = None
+    ) -> None:
+        self.torrents = torrents
+        self.title = title
+        self.shown = torrents if limit is None else torrents[:limit]
+
+    def table(self, width: int) -> Table:
+        """Return the rich table for a console ``width`` columns wide."""
+        layout = _layout(self.shown, width)
+        table = Table(
+            title=Text(clean(self.title)) if self.title is not None else None,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
         )
-    hidden = len(torrents) - len(shown)
-    if not torrents:
-        table.caption = "no results"
-    elif hidden:
-        table.caption = f"{hidden} more not shown"
-    return table
+        table.add_column("Title", overflow="fold", ratio=1, min_width=_TITLE_MIN)
+        for name in layout:
+            column = _COLUMNS[name]
+            table.add_column(
+                column.header,
+                justify=column.justify,
+                header_style=column.style,
+                style="dim" if name == "hash" else "",
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=column.max_width,
+                min_width=len(short_hash("0" * 40)) if name == "hash" else None,
+            )
+        for t in self.shown:
+            table.add_row(Text(clean(t.title)), *(Text(_COLUMNS[n].cell(t)) for n in layout))
+        hidden = len(self.torrents) - len(self.shown)
+        if not self.torrents:
+            table.caption = "no results"
+        elif hidden:
+            table.caption = f"{hidden} more not shown"
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table(options.max_width)
+
+
+def torrents_table(
+    torrents: Sequence[Torrent], *, title: str | None = None, limit: int | None = None
+) -> TorrentsTable:
+    """Build the table of search results (see :class:`TorrentsTable`)."""
+    return TorrentsTable(torrents, title=title, limit=limit)
+
+
+def snake_builtins(value: object) -> Any:
+    """Return a struct as JSON-ready builtins keyed by its Python field names (snake_case).
+
+    msgspec's own ``to_builtins`` uses the wire names (``parentId``); the CLI's JSON follows
+    the SDK's structs, as ``search --json`` does.
+    """
+    if isinstance(value, msgspec.Struct):
+        return {f: snake_builtins(getattr(value, f)) for f in value.__struct_fields__}
+    if isinstance(value, (list, tuple)):
+        return [snake_builtins(v) for v in value]
+    return msgspec.to_builtins(value)
 
 
 def _category_node(parent: Tree, category: Category) -> None:
-    label = Text(category.name, style="bold" if category.children else "")
-    label.append(f"  {category.slug}", style="cyan")
-    label.append(f"  {category.id}", style="dim")
+    label = Text(clean(category.name), style="bold" if category.children else "")
+    label.append(f"  {clean(category.slug)}", style="cyan")
+    label.append(f"  {clean(category.id)}", style="dim")
     node = parent.add(label)
     for child in category.children:
         _category_node(node, child)
 
 
 def _tag_label(tag: Tag) -> Text:
-    label = Text(tag.name)
-    label.append(f"  {tag.slug}", style="cyan")
-    label.append(f"  {tag.id}", style="dim")
+    label = Text(clean(tag.name))
+    label.append(f"  {clean(tag.slug)}", style="cyan")
+    label.append(f"  {clean(tag.id)}", style="dim")
     return label
 
 
@@ -151,9 +242,9 @@ def meta_tree(meta: Meta) -> Tree:
         _category_node(categories, category)
     tags = root.add(Text("Tags", style="bold magenta"))
     for group in meta.tag_groups:
-        label = Text(group.name, style="bold")
+        label = Text(clean(group.name), style="bold")
         if group.slug:
-            label.append(f"  {group.slug}", style="cyan")
+            label.append(f"  {clean(group.slug)}", style="cyan")
         if not group.tags:
             # The live tracker lists the tags of few groups; their ids are still accepted.
             label.append("  (tags not listed)", style="dim")
@@ -167,16 +258,24 @@ def meta_tree(meta: Meta) -> Tree:
     return root
 
 
-def stats_line(stats: ClientStats, *, merged: int = 0, elapsed: float | None = None) -> str:
+def stats_line(
+    stats: ClientStats,
+    *,
+    merged: int = 0,
+    elapsed: float | None = None,
+    waited: float | None = None,
+) -> str:
     """Summarise a client's traffic on one line.
 
     Args:
         stats: The client's counters at the end of the run.
         merged: Input lines that were duplicates of another query and so sent nothing.
         elapsed: Wall-clock seconds of the run, shown when given.
+        waited: Wall-clock seconds during which at least one call waited on a limiter.
 
     Returns:
-        ``stats: requests sent N, cache hits N, ...``.
+        ``stats: requests sent N, cache hits N, ...``; the limiter wait is wall-clock time,
+        and the sum over calls (which exceeds it when calls queue together) says it is a sum.
     """
     parts = [
         f"requests sent {stats.requests}",
@@ -185,12 +284,12 @@ def stats_line(stats: ClientStats, *, merged: int = 0, elapsed: float | None = N
     ]
     if merged:
         parts.append(f"duplicates merged {merged}")
-    parts += [
-        f"retries {stats.retries}",
-        f"429s received {stats.rate_limited}",
-        # Summed over every call, so it exceeds the elapsed time when calls queue together.
-        f"limiter wait {stats.limiter_wait:.1f} s (all calls)",
-    ]
+    parts += [f"retries {stats.retries}", f"429s received {stats.rate_limited}"]
+    summed = f"{stats.limiter_wait:.1f} s summed over calls"
+    if waited is not None:
+        parts.append(f"waited for the rate limit {waited:.1f} s ({summed})")
+    else:
+        parts.append(f"limiter wait {summed}")
     if elapsed is not None:
         parts.append(f"elapsed {elapsed:.1f} s")
     return "stats: " + ", ".join(parts)

@@ -1,4 +1,4 @@
-"""``lacale sandbox``: the sandbox tracker as a standalone server."""
+"""``lacale sandbox``: a standalone sandbox server, or ``--reset`` of the embedded one."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import sys
 
 import click
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, StorageError
 from ..testing import Profile, SandboxServer, serve_sandbox
-from ._session import sandbox_config
+from ._app import command
+from ._exit import EXIT_INTERRUPTED
+from ._run import handled, note
+from ._sandbox_state import SavedUploads
+from ._session import Settings, sandbox_config
 
-__all__ = ["run_standalone"]
+__all__ = ["run_standalone", "sandbox"]
 
 
 def _announce(server: SandboxServer) -> None:
@@ -58,3 +62,48 @@ def run_standalone(host: str, port: int, profile: Profile = "live") -> None:
         KeyboardInterrupt: Ctrl-C (the caller treats it as the normal way to stop).
     """
     asyncio.run(_serve(host, port, profile))
+
+
+def _reset() -> None:
+    saved = SavedUploads()
+    try:
+        count = saved.forget()
+    except OSError as exc:
+        raise StorageError(f"cannot remove {saved.path.parent}: {exc.strerror or exc}") from None
+    click.echo(
+        f"embedded sandbox reset: {count} upload{'s' if count != 1 else ''} forgotten "
+        f"({saved.path.parent})"
+    )
+
+
+@command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Forget the uploads the embedded sandbox (--sandbox) keeps between commands, and exit.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["live", "docs"]),
+    default="live",
+    show_default=True,
+    help="Answer like the live tracker, or like its documentation.",
+)
+def sandbox(settings: Settings, host: str, port: int, reset: bool, profile: Profile) -> None:
+    """Run the sandbox tracker until Ctrl-C, and print how to point the SDK at it.
+
+    This server starts from the seeded catalogue every time; the embedded sandbox that
+    'lacale --sandbox ...' starts keeps its uploads between commands until --reset.
+    """
+    with handled(settings):
+        if reset:
+            _reset()
+            return
+        try:
+            run_standalone(host, port, profile)
+        except KeyboardInterrupt:
+            # Ctrl-C is how this command is meant to end; still 130, as everywhere.
+            note("sandbox stopped")
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None

@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from .._client import DEFAULT_BASE_URL, LaCaleClient
+from .._client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_DOWNLOAD_RATE,
+    DEFAULT_META_RATE,
+    DEFAULT_SEARCH_RATE,
+    DEFAULT_UPLOAD_RATE,
+    LaCaleClient,
+)
+from .._clock import MonotonicClock
 from .._errors import ConfigurationError
+from .._limiter import RateArg, WindowLimiter, parse_rates
 from .._secret import Secret
 from .._transport import AuthMode
 from ..testing import Profile, RateLimit, SandboxConfig, SandboxServer
+from ._sandbox_state import SavedUploads
+from ._waits import WaitWatch
 
 __all__ = ["SANDBOX_RATES", "Settings", "open_client", "sandbox_config"]
 
@@ -38,6 +50,8 @@ class Settings:
         json: Machine-readable output on stdout.
         sandbox: Run against the embedded sandbox even when a key is given.
         verbose: DEBUG logging of ``lacale_async`` on stderr.
+        timeout: Seconds for one request.
+        allow_insecure_http: Plain http to a host that is not loopback.
     """
 
     api_key: Secret | None = field(default=None, repr=False)
@@ -46,6 +60,8 @@ class Settings:
     json: bool = False
     sandbox: bool = False
     verbose: bool = False
+    timeout: float = 30.0
+    allow_insecure_http: bool = False
 
     @property
     def uses_sandbox(self) -> bool:
@@ -66,15 +82,40 @@ def sandbox_config(profile: Profile = "live") -> SandboxConfig:
     )
 
 
+_TRACKER_RATES: dict[str, RateArg] = {
+    "search": DEFAULT_SEARCH_RATE,
+    "meta": DEFAULT_META_RATE,
+    "download": DEFAULT_DOWNLOAD_RATE,
+    "upload": DEFAULT_UPLOAD_RATE,
+}
+
+
+def _watched_rates(watch: WaitWatch, rates: dict[str, Any]) -> dict[str, Any]:
+    """Return ``<endpoint>_rate`` options: the same limits, each wait reported to ``watch``."""
+    options: dict[str, Any] = {}
+    clock = MonotonicClock()
+    for endpoint, arg in rates.items():
+        if arg is None:
+            options[f"{endpoint}_rate"] = None
+            continue
+        pairs = parse_rates(arg, name=f"{endpoint}_rate")
+        limiter = WindowLimiter(pairs, clock=clock, name=endpoint)
+        options[f"{endpoint}_rate"] = watch.wrap(endpoint, limiter, pairs)
+    return options
+
+
 @asynccontextmanager
 async def open_client(
-    settings: Settings, *, note: Callable[[str], None]
+    settings: Settings, *, note: Callable[[str], None], watch: WaitWatch | None = None
 ) -> AsyncIterator[LaCaleClient]:
     """Open a client for the selected target, starting the embedded sandbox when needed.
+
+    The embedded sandbox gets back the uploads of earlier commands, and keeps this one's.
 
     Args:
         settings: The global options.
         note: Prints one informational line on stderr.
+        watch: Sees every limiter wait (for the spinner and the stats line).
 
     Yields:
         An open client; it (and the sandbox) are closed on every way out.
@@ -82,15 +123,21 @@ async def open_client(
     Raises:
         ConfigurationError: No key for a real tracker, or a bad base URL.
     """
+    watch = watch if watch is not None else WaitWatch()
+    common: dict[str, Any] = {"auth": settings.auth, "timeout": settings.timeout}
     async with AsyncExitStack() as stack:
         if settings.uses_sandbox:
             server = await stack.enter_async_context(SandboxServer(sandbox_config()))
+            saved = SavedUploads()
+            saved.load(server)
+            stack.callback(saved.save, server)
             if not settings.sandbox:
                 note(
                     "note: no API key given (--api-key or LACALE_API_KEY): "
                     f"using the embedded sandbox at {server.base_url}"
                 )
-            client = server.client(auth=settings.auth)
+            rates = {name: [pair] for name, pair in SANDBOX_RATES.items()}
+            client = server.client(**common, **_watched_rates(watch, rates))
         else:
             if settings.api_key is None:
                 raise ConfigurationError(
@@ -100,6 +147,8 @@ async def open_client(
             client = LaCaleClient(
                 settings.api_key.reveal(),
                 base_url=settings.base_url or DEFAULT_BASE_URL,
-                auth=settings.auth,
+                allow_insecure_http=settings.allow_insecure_http,
+                **common,
+                **_watched_rates(watch, _TRACKER_RATES),
             )
         yield await stack.enter_async_context(client)

@@ -1,8 +1,12 @@
 """pytest fixtures for code that talks to La Cale: a running sandbox and a client bound to it.
 
-Enable with ``pytest_plugins = ["lacale_async.testing.pytest_plugin"]`` in a root conftest.py
-(an installed ``lacale-async`` also registers it as a pytest11 plugin; listing it as well is
-harmless). Loading the plugin starts nothing: a sandbox only runs for tests that request one.
+Install ``lacale-async[testing]`` (it brings pytest and pytest-asyncio): the plugin registers
+itself (pytest11 entry point), and ``async def test_x(lacale_client)`` runs as is, in
+pytest-asyncio's strict mode (its default) as in auto mode: a coroutine test that requests one
+of these fixtures is marked ``asyncio`` for you, unless it already carries an ``asyncio``,
+``anyio`` or ``trio`` mark. Listing ``"lacale_async.testing.pytest_plugin"`` in
+``pytest_plugins`` as well is harmless. Loading the plugin starts nothing: a sandbox only runs
+for tests that request one.
 
 Fixtures:
     lacale_sandbox_profile: ``"live"`` (default: answer like the live tracker) or ``"docs"``;
@@ -17,9 +21,12 @@ Fixtures:
 
 from __future__ import annotations
 
+import inspect
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
+from typing import Any
 
+import pluggy
 import pytest
 
 from lacale_async import LaCaleClient
@@ -32,7 +39,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 else:
     _HAVE_PYTEST_ASYNCIO = True
 
-_NEEDS = "the lacale_sandbox fixtures need pytest-asyncio: pip install 'lacale-async[test]'"
+_NEEDS = "the lacale_sandbox fixtures need pytest-asyncio: pip install 'lacale-async[testing]'"
+
+# The fixtures that need an event loop: a coroutine test using any of them is an asyncio test.
+_ASYNC_FIXTURES = frozenset({"lacale_sandbox", "lacale_client"})
+_RUNNER_MARKS = ("asyncio", "anyio", "trio")
 
 # The names this module can be registered under: the pytest11 entry point's (pyproject.toml)
 # and its own, used by ``pytest_plugins = [...]`` and ``-p``.
@@ -52,6 +63,33 @@ def pytest_plugin_registered(
         for alias in _ALIASES - {plugin_name}:
             if manager.get_plugin(alias) is None:
                 manager.set_blocked(alias)
+
+
+def _mark_asyncio(item: object) -> None:
+    if (
+        isinstance(item, pytest.Function)
+        and inspect.iscoroutinefunction(item.obj)
+        and _ASYNC_FIXTURES & set(item.fixturenames)
+        and not any(item.get_closest_marker(name) for name in _RUNNER_MARKS)
+    ):
+        item.add_marker(pytest.mark.asyncio)
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Generator[None, pluggy.Result[Any], None]:
+    """Mark coroutine tests that use the sandbox fixtures as asyncio tests.
+
+    This wrapper runs inside pytest-asyncio's own (``trylast``), so pytest-asyncio sees the
+    mark when it decides which items it runs: strict mode then needs no mark from the user.
+    """
+    outcome = yield
+    if not _HAVE_PYTEST_ASYNCIO or outcome.exception is not None:
+        return
+    result = outcome.get_result()
+    for item in result if isinstance(result, list) else [result]:
+        _mark_asyncio(item)
 
 
 @pytest.fixture

@@ -1,0 +1,78 @@
+"""Text from the network, made safe for a terminal: one sanitiser for everything ``lacale`` prints.
+
+A torrent title, a category name or a server's error message is chosen by someone else. Printed
+as is, ``ESC[2J`` clears the user's screen, an OSC sequence retitles the window or writes the
+clipboard, and a C1 ``CSI`` (U+009B) does the same on terminals that read 8-bit controls. Every
+such string goes through :func:`clean` before it reaches a table, an error line, a note or a
+progress line. JSON output is not stripped (it must stay exact): :func:`json_text` escapes the
+same characters instead, so a decoder gets the original string back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+__all__ = ["clean", "json_text"]
+
+# Whole escape sequences go, not just their ESC: "[2J" left behind would still be noise.
+# CSI (ESC [ or 8-bit U+009B) ... final byte; OSC/DCS/SOS/PM/APC (ESC ] P X ^ _ or their C1
+# forms) up to BEL or ST, or to the end of an unterminated one; any other two-byte ESC x.
+_SEQUENCES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|$)"
+    r"|\x1b[ -~]?",
+    re.DOTALL,
+)
+# Bidirectional overrides and isolates reorder what follows them (a title that shows as
+# something else); marks (U+200E/U+200F) are harmless and kept.
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_C0 = "".join(map(chr, range(0x20)))
+_C1 = "".join(map(chr, range(0x7F, 0xA0)))  # DEL, then C1
+_DROP = {ord(c): None for c in _C0 + _C1 + _BIDI}
+_ONE_LINE = {**_DROP, ord("\t"): " ", ord("\n"): " ", ord("\r"): None}
+_MULTI_LINE = {**_DROP, ord("\t"): "\t", ord("\n"): "\n"}
+_JSON_ESCAPES = re.compile(f"[{re.escape(_C1 + _BIDI)}]")
+
+
+def clean(text: str, *, multiline: bool = False) -> str:
+    """Return ``text`` without control characters or terminal escape sequences.
+
+    Args:
+        text: Text that came from the network (or from a file someone else wrote).
+        multiline: Keep newlines and tabs; otherwise they become spaces, for one-line output
+            (table cells, error lines).
+
+    Returns:
+        The printable text: C0 and C1 controls, DEL, ESC sequences (CSI, OSC, DCS...) and
+        bidirectional overrides removed.
+    """
+    if text.isprintable():
+        return text
+    return _SEQUENCES.sub("", text).translate(_MULTI_LINE if multiline else _ONE_LINE)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def json_text(value: object, *, indent: int | None = None) -> str:
+    """Return ``value`` as JSON that is safe on a terminal and decodes to the same value.
+
+    ``json.dumps`` already escapes C0 controls; DEL, C1 controls and bidirectional overrides
+    (legal raw in JSON) are written as ``\\uXXXX`` escapes too. Other non-ASCII text stays
+    readable.
+
+    Args:
+        value: A JSON-ready value.
+        indent: Pretty-print with this indent; compact (one line) when None.
+
+    Returns:
+        The JSON text.
+    """
+    if indent is None:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = json.dumps(value, ensure_ascii=False, indent=indent)
+    # Outside strings JSON is ASCII, so each of these characters sits inside a string.
+    return _JSON_ESCAPES.sub(_escape, text)

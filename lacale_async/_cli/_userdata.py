@@ -1,0 +1,122 @@
+"""What ``lacale`` remembers between runs, in the user's cache directory.
+
+- ``last-search.json``: the info hashes of the last ``search`` or ``bulk``, so ``download``
+  takes a unique prefix of one (the 12 characters a table shows).
+- ``meta.json``: the last meta answer fetched (by ``lacale meta`` or an upload), which shell
+  completion reads for category and tag slugs without any network request.
+- ``sandbox/``: the embedded sandbox's uploads (see :mod:`._sandbox_state`).
+
+The folder is ``platformdirs``' user cache directory for ``lacale-async`` (on Linux
+``~/.cache/lacale-async``), or ``LACALE_CACHE_DIR`` when set. Everything here is a cache: a file
+that cannot be read or written is treated as absent, never as an error of the command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+from .._models import Meta
+
+__all__ = [
+    "cache_dir",
+    "load_hashes",
+    "load_meta",
+    "sandbox_dir",
+    "save_hashes",
+    "save_meta",
+    "write_file",
+]
+
+logger = logging.getLogger("lacale_async.cli")
+
+_HASHES = "last-search.json"
+_META = "meta.json"
+_hashes_decoder = msgspec.json.Decoder(list[str])
+_meta_decoder = msgspec.json.Decoder(Meta)
+
+
+def cache_dir() -> Path:
+    """Return the folder ``lacale`` keeps its files in (not created here)."""
+    override = os.environ.get("LACALE_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs  # imported late: only commands that remember something need it
+
+    return Path(platformdirs.user_cache_dir("lacale-async", appauthor=False))
+
+
+def sandbox_dir() -> Path:
+    """Return the folder that keeps the embedded sandbox's uploads."""
+    return cache_dir() / "sandbox"
+
+
+def write_file(path: Path, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` atomically (a temporary file, then a rename).
+
+    Args:
+        path: The file; its folder is created when missing (private to the user).
+        data: The new content.
+
+    Returns:
+        True when written; False (logged at DEBUG) when the file system refused.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+    except OSError as exc:
+        logger.debug("cannot write %s: %s", path, exc)
+        return False
+    return True
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def save_hashes(hashes: list[str]) -> None:
+    """Remember the info hashes of the results just shown (in their order)."""
+    write_file(cache_dir() / _HASHES, msgspec.json.encode(hashes))
+
+
+def load_hashes() -> list[str]:
+    """Return the info hashes of the last search, or an empty list when none was kept."""
+    data = _read(cache_dir() / _HASHES)
+    if data is None:
+        return []
+    try:
+        return _hashes_decoder.decode(data)
+    except msgspec.DecodeError:
+        return []
+
+
+def save_meta(meta: Meta) -> None:
+    """Remember a meta answer for shell completion."""
+    write_file(cache_dir() / _META, msgspec.json.encode(meta))
+
+
+def load_meta() -> Meta | None:
+    """Return the remembered meta answer, or None when none (or an unreadable one) is kept."""
+    data = _read(cache_dir() / _META)
+    if data is None:
+        return None
+    try:
+        return _meta_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None

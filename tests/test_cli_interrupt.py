@@ -1,0 +1,73 @@
+"""Ctrl-C: exit 130 and one line, never a traceback, from the first instant to the last."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The console script as pip installs it, or the same entry point through -c.
+_SCRIPT = Path(sys.executable).with_name("lacale")
+_ENTRY = (
+    [str(_SCRIPT)]
+    if _SCRIPT.exists()
+    else [sys.executable, "-c", "import _lacale_async_cli as m, sys; m.main()"]
+)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    env["LACALE_CACHE_DIR"] = os.environ["LACALE_CACHE_DIR"]
+    return env
+
+
+@contextlib.contextmanager
+def _lacale(args: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """Run ``lacale ARGS`` (stdin left open); killed on the way out if still running."""
+    proc = subprocess.Popen(
+        [*_ENTRY, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("after", [0.1, 0.2, 0.35, 0.5, 0.8, 1.5])
+def test_ctrl_c_at_any_moment_of_start_up_exits_130_quietly(after: float) -> None:
+    # `bulk -` waits on stdin once started, so every delay lands in start-up or in the wait:
+    # imports (the first half second), click, the sandbox starting, the read.
+    with _lacale(["--sandbox", "bulk", "-"]) as proc:
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "KeyboardInterrupt" not in stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted"
+
+
+def test_ctrl_c_stops_the_sandbox_server_with_130() -> None:
+    with _lacale(["sandbox", "--port", "0"]) as proc:
+        assert proc.stdout is not None
+        while not proc.stdout.readline().startswith("export "):
+            assert proc.poll() is None, "the sandbox exited before serving"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "sandbox stopped"

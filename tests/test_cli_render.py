@@ -1,0 +1,119 @@
+"""The search table at 60, 80 and 120 columns; meta JSON keys; the stats line."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timezone
+
+import pytest
+from rich.console import Console
+
+from lacale_async import Category, ClientStats, EndpointStats, Meta, Tag, TagGroup, Torrent
+from lacale_async._cli._render import (
+    short_hash,
+    snake_builtins,
+    stats_line,
+    torrents_table,
+)
+
+
+def _torrent(i: int, title: str, category: str = "Séries TV") -> Torrent:
+    return Torrent(
+        title=title,
+        guid=f"g{i}",
+        size=(i + 1) * 1_234_567_890,
+        pub_date=datetime(2025, 1, 2 + i, 10, 30, tzinfo=timezone.utc),
+        link=f"https://t.test/{i}",
+        category=category,
+        seeders=1000 + i,
+        leechers=i,
+        info_hash=f"{i:02x}" * 20,
+    )
+
+
+ROWS = [
+    _torrent(0, "Breaking.Bad.S01.VFF.1080p.BluRay.x264-LACALE"),
+    _torrent(1, "Le Fabuleux Destin d'Amélie Poulain (2001) MULTi 2160p UHD BluRay HDR10 x265"),
+    _torrent(2, "x" * 150, category="Systèmes d'exploitation et logiciels"),
+    _torrent(3, "Court"),
+]
+
+
+def render(width: int, rows: list[Torrent] = ROWS) -> list[str]:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False)
+    console.print(torrents_table(rows))
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_table_fits_and_every_hash_prefix_is_whole(width: int) -> None:
+    lines = render(width)
+    assert all(len(line) <= width for line in lines)
+    text = "\n".join(lines)
+    for t in ROWS:
+        assert re.search(rf"(^|\s){short_hash(t.info_hash)}(\s|$)", text, re.M), (
+            f"hash prefix cut at {width} columns"
+        )
+    assert "Title" in lines[0]
+    assert "Hash" in lines[0]
+
+
+def test_what_each_width_keeps() -> None:
+    wide = render(120)[0].split()
+    assert wide == ["Title", "Category", "Size", "S", "L", "Date", "Hash"]
+    assert re.search(r"2025-01-02 \d\d:\d\d", "\n".join(render(120)))
+    at80 = render(80)[0].split()
+    assert at80 == ["Title", "Size", "S", "Date", "Hash"], "title keeps room at 80 columns"
+    at60 = render(60)[0].split()
+    assert at60 == ["Title", "Size", "S", "Hash"]
+
+
+def test_long_titles_wrap_instead_of_pushing_columns_out() -> None:
+    lines = render(80)
+    assert sum("x" * 20 in line for line in lines) >= 4, "150 x's wrap over several lines"
+    amelie = "\n".join(lines)
+    assert "Amélie" in amelie
+    assert "Poulain" in amelie
+
+
+def test_long_category_is_cut_with_an_ellipsis_not_the_hash() -> None:
+    lines = render(120)
+    assert any("Systèmes d'…" in line for line in lines)
+
+
+def test_no_results_and_hidden_rows_are_said() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None)
+    console.print(torrents_table([]))
+    console.print(torrents_table(ROWS, title="q", limit=1))
+    assert "no results" in out.getvalue()
+    assert "3 more not shown" in out.getvalue()
+
+
+def test_snake_builtins_follows_the_struct_field_names() -> None:
+    value = Meta(
+        categories=(Category(id="c", name="C", slug="c", children=(Category(id="d", name="D",
+                    slug="d", parent_id="c"),)),),
+        tag_groups=(TagGroup(id="g", name="G", tags=(Tag(id="t", name="T", slug="t"),)),),
+    )  # fmt: skip
+    data = snake_builtins(value)
+    assert set(data) == {"categories", "tag_groups", "ungrouped_tags"}
+    assert data["categories"][0]["children"][0]["parent_id"] == "c"
+    assert data["tag_groups"][0]["tags"] == [{"id": "t", "name": "T", "slug": "t"}]
+
+
+def _stats(wait: float) -> ClientStats:
+    return ClientStats(
+        endpoints={"search": EndpointStats(requests=10, limiter_wait=wait)}, cache_hits=2
+    )
+
+
+def test_stats_line_shows_wall_clock_wait_and_labels_the_sum() -> None:
+    line = stats_line(_stats(67.3), waited=8.2, elapsed=10.4)
+    assert "waited for the rate limit 8.2 s (67.3 s summed over calls)" in line
+    assert "elapsed 10.4 s" in line
+    assert "requests sent 10" in line
+    bare = stats_line(_stats(3.0))
+    assert "limiter wait 3.0 s summed over calls" in bare
