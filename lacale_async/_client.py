@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import os
@@ -15,12 +16,14 @@ import aiolimiter
 import anyio
 import msgspec
 
-from ._backend import Backend, LocalBackend, derive_scope
+from ._backend import Backend, KeyLedgerBackend, LocalBackend, derive_scope
+from ._batch_quota import BatchPlan
 from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
-from ._clock import Clock, MonotonicClock
+from ._clock import Clock, MonotonicClock, wall_clock
 from ._errors import (
     ClientStateError,
+    ConfigurationError,
     ConflictError,
     LaCaleError,
     ResponseError,
@@ -30,9 +33,22 @@ from ._errors import (
     redact_url,
 )
 from ._files import check_destination, resolve_destination, safe_filename, write_atomic
+from ._gate import running_loop
+from ._keybudget import build_key_budget
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
+from ._quota import (
+    DEFAULT_KEY_RATE,
+    KeyRateArg,
+    OnQuota,
+    Quota,
+    QuotaStoreArg,
+    resolve_key_rate,
+    resolve_quota_store,
+    utc,
+)
+from ._quota_store import auto_store_path
 from ._responses import decode_body, outcome_unknown_note
 from ._retry import Backoff
 from ._secret import Secret
@@ -70,6 +86,10 @@ DEFAULT_DOWNLOAD_RATE: RateArg = (1, 2.0)
 DEFAULT_META_RATE: RateArg = (1, 2.0)
 # Documented: "rate limiting strict (30/min)".
 DEFAULT_UPLOAD_RATE: RateArg = (30, 60.0)
+# Live, not documented: about 200 a day per key, 60 a minute at most (see DEFAULT_KEY_RATE).
+_DEFAULT_KEY_RATE: KeyRateArg = tuple(DEFAULT_KEY_RATE)
+# A unit in flight in a shared store counts as done this long after the request's timeout.
+_LEASE_EXTRA = 10.0
 
 _MAX_TORRENT_SIZE = 10 * 1024 * 1024
 # Searches whose validation and cache key are remembered per client (cleared when full).
@@ -124,9 +144,23 @@ class LaCaleClient:
         clock: Time source for limiters, caches and retry delays; tests pass a fake one.
         max_retry_wait: Longest ``Retry-After`` the client waits out before giving up.
         user_agent: User-Agent header.
+        key_rate: The key-wide budget over every endpoint together, spent by every request
+            that reaches the network: ``(calls, period)``, several pairs that must all hold,
+            or None. Default ``[(60, 60.0), (200, 86400.0)]`` (the tracker's reported live
+            limits), or ``LACALE_KEY_RATE`` (``"60/60,200/86400"`` or ``"off"``) when set.
+        quota_store: Where the key budget is kept across restarts and between processes of
+            this machine: a SQLite file path, ``"auto"`` (a file in the user's cache folder,
+            or ``LACALE_QUOTA_STORE`` when set) or None (this process's memory). Not used with
+            a fleet backend, which keeps the budget itself.
+        on_quota: When a long key window (the daily budget) is spent: ``"raise"``
+            :class:`QuotaExceededError` before sending, or ``"wait"`` up to
+            ``max_quota_wait`` seconds. Short windows (the 60 a minute) are always waited out.
+        max_quota_wait: Longest wait for the key budget with ``on_quota="wait"``; windows no
+            longer than this are burst windows, waited out in both modes.
 
     Raises:
-        ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates.
+        ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates,
+            a bad quota option.
     """
 
     def __init__(
@@ -151,6 +185,10 @@ class LaCaleClient:
         clock: Clock | None = None,
         max_retry_wait: float = 120.0,
         user_agent: str | None = None,
+        key_rate: KeyRateArg = _DEFAULT_KEY_RATE,
+        quota_store: QuotaStoreArg = "auto",
+        on_quota: OnQuota = "raise",
+        max_quota_wait: float = 120.0,
     ) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("LACALE_API_KEY"))
         if base_url == DEFAULT_BASE_URL:
@@ -163,6 +201,7 @@ class LaCaleClient:
                 "cache_ttl": (cache_ttl, 0.0),
                 "meta_ttl": (meta_ttl, 0.0),
                 "max_retry_wait": (max_retry_wait, 0.0),
+                "max_quota_wait": (max_quota_wait, 0.0),
                 "timeout": (timeout, None),
             },
             counts={
@@ -195,6 +234,10 @@ class LaCaleClient:
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._max_retry_wait = max_retry_wait
         self._user_agent = user_agent
+        self._key_rate = resolve_key_rate(key_rate, is_default=key_rate is _DEFAULT_KEY_RATE)
+        self._quota_store = self._check_quota_store(quota_store, on_quota)
+        self._on_quota: OnQuota = on_quota
+        self._max_quota_wait = float(max_quota_wait)
         # The scope names this key at this origin without revealing the key: limiters and cache
         # entries are shared within a scope and never across scopes.
         self._scope = derive_scope(key, self._base_url)
@@ -221,6 +264,37 @@ class LaCaleClient:
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters."""
         return self._stats.snapshot()
+
+    def _check_quota_store(self, quota_store: QuotaStoreArg, on_quota: object) -> Path | None:
+        if on_quota not in ("raise", "wait"):
+            raise ConfigurationError(f"on_quota must be 'raise' or 'wait', not {on_quota!r}")
+        backend = self._backend
+        if (
+            isinstance(backend, KeyLedgerBackend)
+            and not isinstance(backend, LocalBackend)
+            and quota_store not in ("auto", None)
+        ):
+            raise ConfigurationError(
+                f"quota_store does not apply with {type(backend).__name__}: it keeps the key "
+                "budget itself, one store for every process; drop quota_store"
+            )
+        return resolve_quota_store(quota_store, auto=auto_store_path())
+
+    async def quota(self) -> Quota:
+        """Return what is left of the key-wide budget, every client of the key counted.
+
+        Returns:
+            The remaining requests under every key window, each window's usage and when a
+            request may go (``remaining`` None when ``key_rate`` is None).
+
+        Raises:
+            ClientStateError: The client is not open.
+            BackendError: A fleet backend's Redis failed (``on_redis_error="fail"``).
+        """
+        budget = self._require_open().sender.budget
+        if budget is None:
+            return Quota(remaining=None, at=utc(wall_clock(self._clock)()))
+        return await budget.quota()
 
     async def open(self) -> LaCaleClient:
         """Create the HTTP session, limiters and caches; ``async with`` calls this for you.
@@ -271,6 +345,18 @@ class LaCaleClient:
             max_retries=self._max_retries,
             max_retry_wait=self._max_retry_wait,
             scrub=self._scrub,
+            budget=build_key_budget(
+                backend,
+                scope=scope,
+                rates=self._key_rate,
+                store=self._quota_store,
+                clock=clock,
+                on_quota=self._on_quota,
+                max_quota_wait=self._max_quota_wait,
+                max_retry_wait=self._max_retry_wait,
+                lease=self._timeout + _LEASE_EXTRA,
+                stats=self._stats.key,
+            ),
         )
         return _Live(
             sender=sender,
@@ -284,6 +370,8 @@ class LaCaleClient:
         """Cancel work in flight and close the HTTP session; closing twice is harmless."""
         if self._state is ClientState.CLOSED:
             return
+        if self._live is not None:
+            self._require_open()  # from another loop, its session cannot be closed here
         self._state = ClientState.CLOSED
         live, self._live = self._live, None
         if live is not None:
@@ -322,8 +410,15 @@ class LaCaleClient:
         )
 
     def _require_open(self) -> _Live:
-        if self._live is not None:
-            return self._live
+        live = self._live
+        if live is not None:
+            if running_loop() is live.loop:
+                return live
+            raise ClientStateError(
+                "this client was opened on another event loop (another thread, or another "
+                "asyncio.run): a client belongs to the loop that opened it. Open one client "
+                "per loop; clients of one key share its rate budget whatever their loop"
+            )
         if self._state is ClientState.UNOPENED:
             raise ClientStateError(
                 "the client is not open: use 'async with LaCaleClient(...) as client:' "
@@ -370,7 +465,9 @@ class LaCaleClient:
             else None
         )
         key, params = prepared or self._prepare_search(query, categories, tmdb_id)
-        live = self._live or self._require_open()
+        live = self._live
+        if live is None or live.loop is not _get_running_loop():
+            live = self._require_open()
         stats = self._stats
         if cache == "use":
             if self._cache_ttl > 0:
@@ -739,7 +836,24 @@ class LaCaleClient:
                 q = msgspec.structs.replace(q, categories=cats)
             items.append(q)
 
+        live = self._require_open()
+        budget = live.sender.budget
+        plan = (
+            BatchPlan(
+                budget,
+                items,
+                request_key=lambda q: self._prepare_search(q.query, q.categories, q.tmdb_id)[0],
+                cached=lambda key: (
+                    live.search_peek is not None and live.search_peek(key) is not None
+                ),
+            )
+            if budget is not None
+            else None
+        )
+
         async def run(item: SearchQuery) -> list[Torrent]:
+            if plan is not None:
+                await plan.admit(item)
             return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
 
         return search_many(run, items, concurrency=concurrency, on_progress=on_progress)
@@ -758,6 +872,7 @@ class _Live:
     """What exists only while the client is open (created in open(), dropped in aclose())."""
 
     __slots__ = (
+        "loop",
         "meta_cache",
         "meta_flight",
         "search_cache",
@@ -774,6 +889,8 @@ class _Live:
         search_cache: Cache[tuple[Torrent, ...]],
         meta_cache: Cache[Meta],
     ) -> None:
+        # The loop that opened the client: its session and single-flight live there.
+        self.loop = asyncio.get_running_loop()
         self.sender = sender
         self.transport = sender.transport
         self.search_cache = search_cache
@@ -784,6 +901,14 @@ class _Live:
         )
         self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
+
+    def is_cached(self, key: str) -> bool:
+        """True when the in-process search cache answers ``key`` now (False: unknown)."""
+        peek = self.search_peek
+        return peek is not None and peek(key) is not None
+
+
+_get_running_loop = asyncio.get_running_loop
 
 
 def _is_limiter_object(arg: object) -> bool:

@@ -201,6 +201,9 @@ class SandboxServer:
         rates = client_rates(self.config)
         settings: dict[str, Any] = {
             "base_url": self.base_url,
+            # A throwaway key on a new port each run: its budget must not land in (and litter)
+            # the user's cache folder.
+            "quota_store": None,
             **{f"{endpoint}_rate": rate for endpoint, rate in rates.items()},
         }
         settings.update(options)
