@@ -35,8 +35,8 @@ from ._errors import (
 )
 from ._limiter import AsyncLimiterAdapter, RateLimiter, WindowLimiter
 from ._magnet import magnet_uri
-from ._quota import DEFAULT_KEY_RATE, OnQuota, Quota, QuotaWindow
 from ._models import Category, Meta, Tag, TagGroup, Torrent, UploadResult
+from ._quota import DEFAULT_KEY_RATE, OnQuota, Quota, QuotaWindow
 from ._stats import ClientStats, EndpointStats, KeyBudgetStats
 from ._torrent import (
     SOURCE_FLAG,
