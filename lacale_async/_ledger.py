@@ -240,6 +240,10 @@ class MemoryLedger:
         """``"memory"``, or what the ledger mirrors."""
         return self._where
 
+    def now(self) -> float:
+        """Return the ledger's time (Unix seconds)."""
+        return self._wall()
+
     def seed(self, done: Sequence[float], pause_until: float) -> None:
         """Start from units recorded elsewhere (a store's history), oldest first."""
         with self._lock:
