@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 from ._bulk import SearchQuery
 from ._errors import QuotaExceededError
@@ -83,13 +84,18 @@ class BatchPlan:
                 needed.setdefault(key, []).append(item)
         if len(needed) <= room:
             return {}
-        frees_at = quota.paused_until or tightest.next_free_at or quota.at
+        # The oldest unit counted frees first; in an empty window, the batch's own first one.
+        frees_at = (
+            quota.paused_until
+            or tightest.next_free_at
+            or quota.at + timedelta(seconds=tightest.period)
+        )
         retry_after = max(0.0, (frees_at - quota.at).total_seconds())
         message = (
             f"not run: this batch needs {len(needed)} requests but the key-wide budget "
             f"({describe_window(tightest.calls, tightest.period)}) allows {room} more now, so "
-            f"the first {room} ran; the budget frees up in {describe_wait(retry_after)}, at "
-            f"{frees_at:%Y-%m-%d %H:%M:%S} UTC; nothing was sent"
+            f"only the first {room} run; the budget frees up in {describe_wait(retry_after)}, "
+            f"at {frees_at:%Y-%m-%d %H:%M:%S} UTC; nothing was sent"
         )
         error = QuotaExceededError(
             message,

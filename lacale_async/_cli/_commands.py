@@ -24,6 +24,7 @@ from .._torrent import apply_source_flag, parse_torrent
 from .._version import __version__
 from ._bulk import BulkLine, read_queries, run_bulk
 from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
+from ._quota import show_quota
 from ._render import meta_tree, torrent_dict, torrents_table
 from ._serve import run_standalone
 from ._session import Settings, open_client
@@ -476,6 +477,13 @@ def bulk(
             )
 
     _run(settings, go)
+
+
+@cli.command()
+@click.pass_obj
+def quota(settings: Settings) -> None:
+    """Show what is left of the key-wide request budget, per window, and when it frees up."""
+    _run(settings, lambda: show_quota(settings, note=_note))
 
 
 @cli.command()
