@@ -465,9 +465,7 @@ class LaCaleClient:
             else None
         )
         key, params = prepared or self._prepare_search(query, categories, tmdb_id)
-        live = self._live
-        if live is None or live.loop is not _get_running_loop():
-            live = self._require_open()
+        live = self._live or self._require_open()
         stats = self._stats
         if cache == "use":
             if self._cache_ttl > 0:
@@ -478,9 +476,12 @@ class LaCaleClient:
                     return list(hit)
         elif cache == "bypass":
             stats.cache_misses += 1
-            return list(await self._fetch_search(live, params, None))
+            return list(await self._fetch_search(self._require_open(), params, None))
         elif cache != "refresh":
             raise ValidationError(f"cache must be 'use', 'refresh' or 'bypass', not {cache!r}")
+        # Past a cache hit (which touches nothing bound to a loop): the session and the
+        # single-flight belong to the loop that opened the client.
+        live = self._require_open()
         stats.cache_misses += 1
         if self._cache_ttl <= 0:
             fetch = partial(self._fetch_search, live, params, None)
@@ -906,9 +907,6 @@ class _Live:
         """True when the in-process search cache answers ``key`` now (False: unknown)."""
         peek = self.search_peek
         return peek is not None and peek(key) is not None
-
-
-_get_running_loop = asyncio.get_running_loop
 
 
 def _is_limiter_object(arg: object) -> bool:
