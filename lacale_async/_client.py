@@ -16,14 +16,13 @@ import aiolimiter
 import anyio
 import msgspec
 
-from ._backend import Backend, KeyLedgerBackend, LocalBackend, derive_scope
+from ._backend import Backend, LocalBackend, derive_scope
 from ._batch_quota import BatchPlan
 from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
 from ._clock import Clock, MonotonicClock, wall_clock
 from ._errors import (
     ClientStateError,
-    ConfigurationError,
     ConflictError,
     LaCaleError,
     ResponseError,
@@ -34,7 +33,7 @@ from ._errors import (
 )
 from ._files import check_destination, resolve_destination, safe_filename, write_atomic
 from ._gate import running_loop
-from ._keybudget import build_key_budget
+from ._keybudget import build_key_budget, check_quota_options
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
@@ -45,10 +44,8 @@ from ._quota import (
     Quota,
     QuotaStoreArg,
     resolve_key_rate,
-    resolve_quota_store,
     utc,
 )
-from ._quota_store import auto_store_path
 from ._responses import decode_body, outcome_unknown_note
 from ._retry import Backoff
 from ._secret import Secret
@@ -235,7 +232,7 @@ class LaCaleClient:
         self._max_retry_wait = max_retry_wait
         self._user_agent = user_agent
         self._key_rate = resolve_key_rate(key_rate, is_default=key_rate is _DEFAULT_KEY_RATE)
-        self._quota_store = self._check_quota_store(quota_store, on_quota)
+        self._quota_store = check_quota_options(self._backend, quota_store, on_quota)
         self._on_quota: OnQuota = on_quota
         self._max_quota_wait = float(max_quota_wait)
         # The scope names this key at this origin without revealing the key: limiters and cache
@@ -264,21 +261,6 @@ class LaCaleClient:
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters."""
         return self._stats.snapshot()
-
-    def _check_quota_store(self, quota_store: QuotaStoreArg, on_quota: object) -> Path | None:
-        if on_quota not in ("raise", "wait"):
-            raise ConfigurationError(f"on_quota must be 'raise' or 'wait', not {on_quota!r}")
-        backend = self._backend
-        if (
-            isinstance(backend, KeyLedgerBackend)
-            and not isinstance(backend, LocalBackend)
-            and quota_store not in ("auto", None)
-        ):
-            raise ConfigurationError(
-                f"quota_store does not apply with {type(backend).__name__}: it keeps the key "
-                "budget itself, one store for every process; drop quota_store"
-            )
-        return resolve_quota_store(quota_store, auto=auto_store_path())
 
     async def quota(self) -> Quota:
         """Return what is left of the key-wide budget, every client of the key counted.

@@ -25,13 +25,23 @@ from types import TracebackType
 
 from ._backend import KeyLedgerBackend, LocalBackend
 from ._clock import Clock
-from ._errors import NOT_SENT, ClientStateError, QuotaExceededError
+from ._errors import NOT_SENT, ClientStateError, ConfigurationError, QuotaExceededError
 from ._ledger import PAUSE, Grant, Ledger, Refusal, Span
 from ._limiter import Rate, default_margin
-from ._quota import OnQuota, Quota, QuotaWindow, describe_wait, describe_window, utc
+from ._quota import (
+    OnQuota,
+    Quota,
+    QuotaStoreArg,
+    QuotaWindow,
+    describe_wait,
+    describe_window,
+    resolve_quota_store,
+    utc,
+)
+from ._quota_store import auto_store_path
 from ._stats import KeyCounters
 
-__all__ = ["KeyBudget", "build_key_budget"]
+__all__ = ["KeyBudget", "build_key_budget", "check_quota_options"]
 
 logger = logging.getLogger("lacale_async")
 
@@ -308,3 +318,26 @@ def build_key_budget(
         lease=lease,
         stats=stats,
     )
+
+
+def check_quota_options(
+    backend: object, quota_store: QuotaStoreArg, on_quota: object
+) -> Path | None:
+    """Validate ``on_quota`` and ``quota_store``; return the local store's file or None.
+
+    Raises:
+        ConfigurationError: A bad ``on_quota`` or ``quota_store``, or a store path given with
+            a backend that keeps the key budget itself (the fleet's one store is Redis).
+    """
+    if on_quota not in ("raise", "wait"):
+        raise ConfigurationError(f"on_quota must be 'raise' or 'wait', not {on_quota!r}")
+    if (
+        isinstance(backend, KeyLedgerBackend)
+        and not isinstance(backend, LocalBackend)
+        and quota_store not in ("auto", None)
+    ):
+        raise ConfigurationError(
+            f"quota_store does not apply with {type(backend).__name__}: it keeps the key "
+            "budget itself, one store for every process; drop quota_store"
+        )
+    return resolve_quota_store(quota_store, auto=auto_store_path())

@@ -21,6 +21,7 @@ warnings say what that costs. Nothing here raises to the caller.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import sqlite3
@@ -31,8 +32,9 @@ from pathlib import Path
 
 import platformdirs
 
-from ._gate import ExitSignal, FifoGate
+from ._gate import ExitSignal
 from ._ledger import Grant, MemoryLedger, Refusal, Span, Usage, assess, measure
+from ._mirrored import MirroredLedger
 
 __all__ = ["SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
 
@@ -118,7 +120,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class SqliteLedger:
+class SqliteLedger(MirroredLedger):
     """The units of one scope in a :class:`StoreFile`, mirrored in memory.
 
     Args:
@@ -128,22 +130,27 @@ class SqliteLedger:
         mirror: Records this process's units, and takes over if the file fails.
     """
 
-    __slots__ = ("__weakref__", "_exits", "_file", "_mirror", "_scope", "_wall", "gate")
+    errors = _STORE_ERRORS
 
     def __init__(
         self, file: StoreFile, scope: str, wall: Callable[[], float], mirror: MemoryLedger
     ) -> None:
+        super().__init__(mirror)
         self._file = file
         self._scope = scope
         self._wall = wall
-        self._mirror = mirror
         self._exits = ExitSignal()
-        self.gate = FifoGate()
 
     @property
     def where(self) -> str:
         """The database file's path (the mirror's name once the file failed)."""
         return self._mirror.where if self._file.failed else str(self._file.path)
+
+    def _usable(self) -> bool:
+        return not self._file.failed
+
+    def _failed(self, exc: BaseException, doing: str, *, ending: bool = False) -> None:
+        self._file.fail(exc, doing)
 
     def _rows(self, horizon: float, now: float) -> tuple[int, list[float], float]:
         """Return units in flight, exit stamps (oldest first) and the pause deadline."""
@@ -153,15 +160,15 @@ class SqliteLedger:
             (self._scope, now - horizon),
         ).fetchall()
         in_flight = sum(1 for at, live in rows if live and at > now)
+        # A live unit past its lease counts as done at the lease end (its process vanished).
         done = sorted(at for at, live in rows if not (live and at > now))
         pause = conn.execute("SELECT until FROM pauses WHERE scope = ?", (self._scope,)).fetchone()
-        return in_flight, done, (pause[0] if pause else -float("inf"))
+        return in_flight, done, (pause[0] if pause else -math.inf)
 
     def history(self) -> tuple[list[float], float]:
         """Return the scope's exit stamps and pause (to seed the mirror at open)."""
         with self._file.lock:
-            now = self._wall()
-            _, done, pause = self._rows(2 * 86_400.0, now)
+            _, done, pause = self._rows(2 * 86_400.0, self._wall())
             return done, pause
 
     def _take_locked(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
@@ -189,83 +196,46 @@ class SqliteLedger:
             return Refusal(None, refusal.binding, refusal.used, now, self._exits.arm(), _POLL)
         return refusal
 
-    async def take(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
-        """Take one unit if every window (all processes' units) and the pause allow it."""
-        if not self._file.failed:
-            try:
-                with self._file.lock:
-                    result = self._take_locked(spans, lease)
-            except _STORE_ERRORS as exc:
-                self._file.fail(exc, "taking a unit of the key budget")
-            else:
-                if isinstance(result, Grant):
-                    self._mirror.force()
-                return result
-        return self._mirror.admit(spans)
+    async def _take(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
+        with self._file.lock:
+            return self._take_locked(spans, lease)
 
-    async def give_back(self, grant: Grant, *, counted: bool) -> None:
-        """Stamp the unit's exit (or drop it when the request never left)."""
-        self._mirror.release(counted=counted)
-        if self._file.failed or not grant.token:
-            return
-        try:
-            with self._file.lock:
-                if counted:
-                    now = self._wall()
-                    # expires - at of a live row is the horizon it was written with.
-                    self._file.conn.execute(
-                        "UPDATE units SET at = ?, live = 0, expires = ? + (expires - at) "
-                        "WHERE scope = ? AND token = ?",
-                        (now, now, self._scope, grant.token),
-                    )
-                else:
-                    self._file.conn.execute(
-                        "DELETE FROM units WHERE scope = ? AND token = ?",
-                        (self._scope, grant.token),
-                    )
-                self._exits.fire()
-        except _STORE_ERRORS as exc:
-            self._file.fail(exc, "recording the end of a request")
-
-    async def pause(self, seconds: float) -> bool:
-        """Let no process take a unit for ``seconds``, kept across restarts.
-
-        Returns:
-            True if a pause was already running.
-        """
-        now = self._wall()
-        until = now + seconds
-        before = self._mirror.hold(until)
-        if self._file.failed:
-            return before > now
-        try:
-            with self._file.lock:
-                row = self._file.conn.execute(
-                    "SELECT until FROM pauses WHERE scope = ?", (self._scope,)
-                ).fetchone()
+    async def _end(self, grant: Grant, counted: bool) -> None:
+        with self._file.lock:
+            if counted:
+                now = self._wall()
+                # expires - at of a live row is the horizon it was written with.
                 self._file.conn.execute(
-                    "INSERT INTO pauses VALUES (?, ?) ON CONFLICT (scope) DO UPDATE "
-                    "SET until = max(until, excluded.until)",
-                    (self._scope, until),
+                    "UPDATE units SET at = ?, live = 0, expires = ? + (expires - at) "
+                    "WHERE scope = ? AND token = ?",
+                    (now, now, self._scope, grant.token),
                 )
-                self._file.conn.execute("DELETE FROM pauses WHERE until < ?", (now,))
-        except _STORE_ERRORS as exc:
-            self._file.fail(exc, "recording a 429 pause")
-            return before > now
-        return max(before, row[0] if row else before) > now
-
-    async def usage(self, spans: Sequence[Span]) -> Usage:
-        """Return every window's usage, all processes counted."""
-        if not self._file.failed:
-            try:
-                with self._file.lock:
-                    now = self._wall()
-                    in_flight, done, pause = self._rows(max(s for _, _, s in spans), now)
-            except _STORE_ERRORS as exc:
-                self._file.fail(exc, "reading the key budget")
             else:
-                return measure(spans, in_flight, done, pause, now)
-        return self._mirror.snapshot(spans)
+                self._file.conn.execute(
+                    "DELETE FROM units WHERE scope = ? AND token = ?", (self._scope, grant.token)
+                )
+            self._exits.fire()
+
+    async def _hold(self, seconds: float) -> bool:
+        with self._file.lock:
+            conn = self._file.conn
+            now = self._wall()
+            row = conn.execute(
+                "SELECT until FROM pauses WHERE scope = ?", (self._scope,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO pauses VALUES (?, ?) ON CONFLICT (scope) DO UPDATE "
+                "SET until = max(until, excluded.until)",
+                (self._scope, now + seconds),
+            )
+            conn.execute("DELETE FROM pauses WHERE until < ?", (now,))
+            return row is not None and row[0] > now
+
+    async def _read(self, spans: Sequence[Span]) -> Usage:
+        with self._file.lock:
+            now = self._wall()
+            in_flight, done, pause = self._rows(max(s for _, _, s in spans), now)
+        return measure(spans, in_flight, done, pause, now)
 
     def __repr__(self) -> str:
         return f"SqliteLedger({str(self._file.path)!r})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,16 +25,6 @@ pytestmark = pytest.mark.redis
 SEARCH = re.compile(r"^https://tracker\.test/api/external(\?.*)?$")
 SCOPE = "q" * 64
 SPANS: list[Span] = [(3, 1.0, 1.02), (5, 3600.0, 3600.25)]
-
-
-@pytest.fixture
-async def backends(redis_url: str, redis_prefix: str) -> AsyncIterator[list[RedisBackend]]:
-    """Two backends with their own connections: two "processes" sharing one Redis."""
-    async with (
-        RedisBackend(redis_url, prefix=redis_prefix) as one,
-        RedisBackend(redis_url, prefix=redis_prefix) as two,
-    ):
-        yield [one, two]
 
 
 @pytest.fixture

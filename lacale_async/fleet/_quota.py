@@ -19,8 +19,9 @@ import math
 import secrets
 from collections.abc import Sequence
 
-from .._gate import FifoGate
 from .._ledger import PAUSE, Grant, MemoryLedger, Refusal, Span, Usage, measure
+from .._mirrored import MirroredLedger
+from ._limiter import RECLAIM_LUA
 from ._link import REDIS_ERRORS, RedisLink
 
 __all__ = ["RedisLedger"]
@@ -32,17 +33,11 @@ _POLL = 1.0
 # ARGV: 1 token, 2 lease, 3 longest span, then (calls, span) pairs.
 # Returns {1, now} when a unit is taken, else {0, wait (-1: after an exit), window index
 # (-1: the pause), used, now}; numbers as strings since Redis truncates Lua numbers.
-_TAKE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+_TAKE = (
+    RECLAIM_LUA
+    + """
 local lease = tonumber(ARGV[2])
 local horizon = tonumber(ARGV[3])
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now),
-                         'WITHSCORES')
-for i = 1, #stale, 2 do
-  redis.call('ZADD', KEYS[2], stale[i + 1], stale[i])
-  redis.call('ZREM', KEYS[1], stale[i])
-end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.6f', now - horizon))
 local busy = redis.call('ZCARD', KEYS[1])
 local best, wait, index, used = -1, 0, -2, 0
@@ -81,6 +76,7 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 return {1, string.format('%.6f', now)}
 """
+)
 
 # KEYS: 1 in flight, 2 done. ARGV: 1 token, 2 counted (1/0), 3 longest span.
 _GIVE_BACK = """
@@ -143,7 +139,7 @@ def _parse_read(reply: Sequence[object]) -> tuple[float, float, int, list[float]
     return now, pause, in_flight, done
 
 
-class RedisLedger:
+class RedisLedger(MirroredLedger):
     """The key budget of one scope in Redis, mirrored in this process.
 
     Built by :meth:`RedisBackend.key_ledger`, not directly.
@@ -154,40 +150,37 @@ class RedisLedger:
         mirror: This process's record, used once the backend has gone local.
     """
 
-    __slots__ = (
-        "_horizon",
-        "_keys",
-        "_link",
-        "_mirror",
-        "_pause",
-        "_read",
-        "_release",
-        "_take",
-        "gate",
-    )
+    errors = REDIS_ERRORS
 
     def __init__(self, link: RedisLink, *, scope: str, mirror: MemoryLedger) -> None:
+        super().__init__(mirror)
         self._link = link
-        self._mirror = mirror
         self._keys = [link.key(scope, "kb", part) for part in ("busy", "done", "pause")]
-        self._take = link.client.register_script(_TAKE)
-        self._release = link.client.register_script(_GIVE_BACK)
-        self._pause = link.client.register_script(_PAUSE)
-        self._read = link.client.register_script(_READ)
+        self._take_script = link.client.register_script(_TAKE)
+        self._end_script = link.client.register_script(_GIVE_BACK)
+        self._pause_script = link.client.register_script(_PAUSE)
+        self._read_script = link.client.register_script(_READ)
         self._horizon = 0.0  # longest window + margin seen: how long exits must be kept
-        self.gate = FifoGate()
 
     @property
     def where(self) -> str:
         """The Redis server (the mirror's name once it failed under ``"local"``)."""
         return "memory (Redis failed)" if self._link.degraded else f"Redis at {self._link.where}"
 
+    def _usable(self) -> bool:
+        return not self._link.degraded
+
+    def _failed(self, exc: BaseException, doing: str, *, ending: bool = False) -> None:
+        if ending and self._link.on_error == "fail":
+            return  # raising would throw away an answer the tracker sent; the lease ends it
+        self._link.failed(exc, doing)
+
     async def _try(self, token: str, spans: Sequence[Span], lease: float) -> Grant | Refusal:
         self._horizon = max(self._horizon, *(s for _, _, s in spans))
         args: list[str | int] = [token, f"{lease:.6f}", f"{self._horizon:.6f}"]
         for calls, _, span in spans:
             args += [calls, f"{span:.6f}"]
-        reply = await self._take(keys=self._keys, args=args)
+        reply = await self._take_script(keys=self._keys, args=args)
         if int(reply[0]) == 1:
             return Grant(token, float(_text(reply[1])))
         wait = float(_text(reply[1]))
@@ -204,80 +197,38 @@ class RedisLedger:
         try:
             result = await call
             if isinstance(result, Grant):
-                await self._release(keys=self._keys[:2], args=[result.token, "0", "0"])
+                await self._end_script(keys=self._keys[:2], args=[result.token, "0", "0"])
         except REDIS_ERRORS:
             pass  # the lease frees the unit
 
-    async def take(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
-        """Take one unit if every window (the whole fleet's units) and the pause allow it."""
+    async def _take(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
         link = self._link
-        if not link.degraded:
-            link.check_open()
-            # Shielded: cancelling a waiter must not lose a unit the script already took.
-            call = link.spawn(self._try(secrets.token_hex(12), spans, lease))
-            try:
-                result = await asyncio.shield(call)
-            except asyncio.CancelledError:
-                link.spawn(self._drop_if_taken(call))
-                raise
-            except REDIS_ERRORS as exc:
-                link.failed(exc, "taking a unit of the key-wide budget")
-            else:
-                if isinstance(result, Grant):
-                    self._mirror.force()
-                return result
-        return self._mirror.admit(spans)
-
-    async def give_back(self, grant: Grant, *, counted: bool) -> None:
-        """Stamp the unit's exit on the Redis clock (or drop it when it never left)."""
-        self._mirror.release(counted=counted)
-        link = self._link
-        if not grant.token or link.degraded or link.closed:
-            return  # the lease frees a unit Redis cannot be told about
-        call = link.spawn(
-            self._release(
-                keys=self._keys[:2], args=[grant.token, int(counted), f"{self._horizon:.6f}"]
-            )
-        )
-        try:
-            await asyncio.shield(call)
-        except REDIS_ERRORS as exc:
-            if link.on_error == "local":
-                link.failed(exc, "ending a request of the key-wide budget")
-            # Under "fail", raising would throw away an answer the tracker already sent.
-
-    async def pause(self, seconds: float) -> bool:
-        """Let no process of the fleet take a unit for ``seconds``.
-
-        Returns:
-            True if a pause was already running.
-        """
-        now = self._mirror.now()
-        before = self._mirror.hold(now + seconds)
-        link = self._link
-        if link.degraded:
-            return before > now
         link.check_open()
+        # Shielded: cancelling a waiter must not lose a unit the script already took.
+        call = link.spawn(self._try(secrets.token_hex(12), spans, lease))
         try:
-            return int(await self._pause(keys=self._keys[2:], args=[f"{seconds:.6f}"])) == 1
-        except REDIS_ERRORS as exc:
-            link.failed(exc, "sharing a 429 pause of the key-wide budget")
-        return before > now
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            link.spawn(self._drop_if_taken(call))
+            raise
 
-    async def usage(self, spans: Sequence[Span]) -> Usage:
-        """Return every window's usage, the whole fleet counted, on the Redis clock."""
+    async def _end(self, grant: Grant, counted: bool) -> None:
         link = self._link
-        if not link.degraded:
-            link.check_open()
-            horizon = max((s for _, _, s in spans), default=0.0)
-            try:
-                reply = await self._read(keys=self._keys, args=[f"{horizon:.6f}"])
-            except REDIS_ERRORS as exc:
-                link.failed(exc, "reading the key-wide budget")
-            else:
-                now, pause, in_flight, done = _parse_read(reply)
-                return measure(spans, in_flight, done, pause, now)
-        return self._mirror.snapshot(spans)
+        if link.closed:
+            return  # the lease frees the unit; a closed client must not reconnect
+        args: list[str | int] = [grant.token, int(counted), f"{self._horizon:.6f}"]
+        await asyncio.shield(link.spawn(self._end_script(keys=self._keys[:2], args=args)))
+
+    async def _hold(self, seconds: float) -> bool:
+        self._link.check_open()
+        return int(await self._pause_script(keys=self._keys[2:], args=[f"{seconds:.6f}"])) == 1
+
+    async def _read(self, spans: Sequence[Span]) -> Usage:
+        self._link.check_open()
+        horizon = max((s for _, _, s in spans), default=0.0)
+        reply = await self._read_script(keys=self._keys, args=[f"{horizon:.6f}"])
+        now, pause, in_flight, done = _parse_read(reply)
+        return measure(spans, in_flight, done, pause, now)
 
     def __repr__(self) -> str:
         return f"RedisLedger({self.where!r})"
