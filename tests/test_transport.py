@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 from _strict_server import StrictServer
+from aiohttp import web
 from conftest import API_KEY
 
 import lacale_async as la
@@ -56,3 +57,41 @@ async def test_every_arrival_is_a_request_in_stats_with_retries() -> None:
             assert client.stats.retries == 3
             # Each retry waited for its own slot: 10 s of fake time apart at least.
             assert clock.now() >= 40.0
+
+
+async def test_a_redirect_hop_takes_its_own_slot_and_unit() -> None:
+    arrivals: list[str] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        arrivals.append(request.path)
+        raise web.HTTPFound("/api/external/v2")
+
+    async def answer(request: web.Request) -> web.Response:
+        arrivals.append(request.path)
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_get("/api/external", moved)
+    app.router.add_get("/api/external/v2", answer)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        clock = FakeClock()
+        async with LaCaleClient(
+            API_KEY,
+            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+            search_rate=(1, 10.0),
+            key_rate=(5, 86_400.0),
+            quota_store=None,
+            clock=clock,
+        ) as client:
+            await client.search("x")
+            quota = await client.quota()
+    finally:
+        await runner.cleanup()
+    assert arrivals == ["/api/external", "/api/external/v2"]
+    assert client.stats.requests == 2
+    assert client.stats.key_budget.requests == 2
+    assert quota.windows[0].used == 2
+    assert clock.now() >= 10.0  # the hop waited for a slot of its own
