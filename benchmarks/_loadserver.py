@@ -6,6 +6,8 @@ it is never the bottleneck of a client benchmark, and serves:
 * ``GET /api/external`` — a realistic 50-result search answer (same body whatever the query),
   after an optional fixed latency, or 429 + ``Retry-After`` when a strict sliding-window rate
   limit (N arrivals per T seconds, counted at arrival) is exceeded; 401 without a key.
+  With ``reset_rate`` p, a fraction p of searches is counted, then its connection is aborted
+  unanswered (a reset after the server counted the request).
 * ``GET /__stats`` — JSON counters (``?arrivals=1`` adds every arrival time and status).
 * ``GET /__reset`` — zero the counters and the rate window.
 
@@ -20,6 +22,7 @@ import asyncio
 import json
 import math
 import os
+import random
 import select
 import subprocess
 import sys
@@ -56,6 +59,8 @@ class _State:
     latency: float
     rate: tuple[int, float] | None
     record: bool
+    reset_rate: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(1))
     ok: bytes = b""
     unauthorized: bytes = _response("401 Unauthorized", b'{"error":"API key missing"}')
     not_found: bytes = _response("404 Not Found", b'{"error":"not found"}')
@@ -158,6 +163,9 @@ class _HttpProtocol(asyncio.Protocol):
                 self._write(state.unauthorized, close)
                 return
             status, response = state.admit(now)
+            if state.reset_rate and state.rng.random() < state.reset_rate:
+                self._abort()
+                return
             if state.latency > 0 and status == 200:
                 self._loop.call_later(state.latency, self._write, response, close)
             else:
@@ -182,12 +190,18 @@ class _HttpProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def _abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
 
 async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     rate = (int(args.rate_calls), float(args.rate_period)) if args.rate_calls else None
     # The link host does not matter to the benchmarks; a fixed one keeps the body size stable.
-    state = _State(search_body("http://127.0.0.1:8080"), args.latency, rate, args.record)
+    state = _State(
+        search_body("http://127.0.0.1:8080"), args.latency, rate, args.record, args.reset_rate
+    )
     server = await loop.create_server(lambda: _HttpProtocol(state), "127.0.0.1", args.port)
     port = server.sockets[0].getsockname()[1]
     print(f"{_READY} {port}", flush=True)
@@ -214,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate-calls", type=int, default=0)
     parser.add_argument("--rate-period", type=float, default=0.0)
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--reset-rate", type=float, default=0.0)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--parent-pid", type=int, default=os.getppid())
     asyncio.run(_serve(parser.parse_args(argv)))
@@ -249,6 +264,7 @@ class LoadServer:
         rate: ``(N, T)``: strict sliding-window limit, at most N accepted arrivals in any T s.
         record: Keep every arrival time (for the limiter plot; costs a little per request).
         timeout: The child exits after this many seconds whatever happens.
+        reset_rate: Fraction of searches counted, then answered by a connection reset.
     """
 
     def __init__(
@@ -258,6 +274,7 @@ class LoadServer:
         rate: tuple[int, float] | None = None,
         record: bool = False,
         timeout: float = 900.0,
+        reset_rate: float = 0.0,
     ) -> None:
         self._argv = [
             sys.executable,
@@ -271,6 +288,8 @@ class LoadServer:
             self._argv += [f"--rate-calls={rate[0]}", f"--rate-period={rate[1]}"]
         if record:
             self._argv.append("--record")
+        if reset_rate:
+            self._argv.append(f"--reset-rate={reset_rate}")
         self._proc: subprocess.Popen[str] | None = None
         self.base_url = ""
         self.api_key = API_KEY

@@ -15,7 +15,8 @@ class SdkFetch:
     Args:
         base_url: Load server URL (plain http is allowed on loopback).
         api_key: Any key; the load server only checks one is sent.
-        **options: Passed to ``LaCaleClient``; the default turns every limiter and the cache off.
+        **options: Passed to ``LaCaleClient``; the default turns every limiter, the key budget
+            and the cache off (and never writes a quota store).
     """
 
     def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
@@ -24,6 +25,8 @@ class SdkFetch:
             "download_rate": None,
             "meta_rate": None,
             "cache_ttl": 0,
+            "key_rate": None,
+            "quota_store": None,
         }
         settings.update(options)
         self.client = LaCaleClient(api_key=api_key, base_url=base_url, **settings)

@@ -23,6 +23,7 @@ from ._errors import (
     LaCaleError,
     NotFoundError,
     PermissionDeniedError,
+    QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
     ResponseError,
@@ -35,7 +36,8 @@ from ._errors import (
 from ._limiter import AsyncLimiterAdapter, RateLimiter, WindowLimiter
 from ._magnet import magnet_uri
 from ._models import Category, Meta, Tag, TagGroup, Torrent, UploadResult
-from ._stats import ClientStats, EndpointStats
+from ._quota import DEFAULT_KEY_RATE, OnQuota, Quota, QuotaWindow
+from ._stats import ClientStats, EndpointStats, KeyBudgetStats
 from ._torrent import (
     SOURCE_FLAG,
     SourcePolicy,
@@ -50,6 +52,7 @@ from ._version import __version__
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_KEY_RATE",
     "SOURCE_FLAG",
     "APIError",
     "AsyncLimiterAdapter",
@@ -72,6 +75,7 @@ __all__ = [
     "FakeClock",
     "IntegrityError",
     "InvalidTorrentError",
+    "KeyBudgetStats",
     "LaCaleClient",
     "LaCaleError",
     "LocalBackend",
@@ -79,7 +83,11 @@ __all__ = [
     "Meta",
     "MonotonicClock",
     "NotFoundError",
+    "OnQuota",
     "PermissionDeniedError",
+    "Quota",
+    "QuotaExceededError",
+    "QuotaWindow",
     "RateLimitError",
     "RateLimiter",
     "RequestTimeoutError",

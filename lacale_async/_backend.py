@@ -1,23 +1,28 @@
 """Where limiters and caches live: the :class:`Backend` seam and the in-process default.
 
-A backend hands the client one rate limiter per endpoint and its caches. The client never
-builds them itself, so a shared backend (Redis, for several processes on one key) plugs in
-without touching it.
+A backend hands the client one rate limiter per endpoint, the key budget's ledger and its
+caches. The client never builds them itself, so a shared backend (Redis, for several processes
+on one key) plugs in without touching it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
+import threading
 import weakref
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._cache import Cache, MemoryCache
-from ._clock import Clock
+from ._clock import Clock, wall_clock
+from ._ledger import Ledger, MemoryLedger
 from ._limiter import Rate, RateLimiter, WindowLimiter, WindowLog
+from ._quota_store import open_ledger
 
-__all__ = ["Backend", "LocalBackend", "derive_scope"]
+__all__ = ["Backend", "KeyLedgerBackend", "LocalBackend", "derive_scope"]
+
+T = TypeVar("T")
 
 
 def derive_scope(api_key: str, base_url: str) -> str:
@@ -57,33 +62,41 @@ class Backend(Protocol):
         ...
 
 
-# (event loop or None, scope, endpoint) -> the shared history. Weak values: an entry lives
-# exactly as long as some limiter uses its log; the key then keeps its loop alive, so a loop's
-# id can never be reused for a stale entry. Creating a dict binds nothing to a loop.
-_LogKey = tuple[asyncio.AbstractEventLoop | None, str, str]
-_LOGS: weakref.WeakValueDictionary[_LogKey, WindowLog] = weakref.WeakValueDictionary()
+@runtime_checkable
+class KeyLedgerBackend(Protocol):
+    """A backend that also keeps the key-wide budget (optional: others get the local one)."""
+
+    def key_ledger(self, *, scope: str, clock: Clock, store: Path | None) -> Ledger:
+        """Return the ledger of the key-wide budget of ``scope``."""
+        ...
 
 
-def _shared_log(scope: str, endpoint: str) -> WindowLog:
-    try:
-        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    key = (loop, scope, endpoint)
-    log = _LOGS.get(key)
-    if log is None:
-        log = WindowLog()
-        _LOGS[key] = log
-    return log
+# (clock, scope, what) -> the shared state, one per process whatever the event loops or
+# threads: the state is thread-safe and wakes each waiter on its own loop. Keyed by clock too,
+# because stamps of one clock mean nothing to another (MonotonicClock instances are equal;
+# each FakeClock is its own). Weak values: an entry lives exactly as long as a client uses it.
+_SHARED: weakref.WeakValueDictionary[Hashable, Any] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(key: Hashable, make: Callable[[], T]) -> T:
+    with _SHARED_LOCK:
+        value: T | None = _SHARED.get(key)
+        if value is None:
+            value = make()
+            _SHARED[key] = value
+        return value
 
 
 class LocalBackend:
     """The default backend: limiters and caches in this process's memory.
 
     Limiters of every client with the same scope share one budget per endpoint (one
-    :class:`WindowLog` per running event loop, scope and endpoint), so two clients on the same
-    key never add up to more than the tracker allows, and two keys never share. Each
-    :meth:`cache` call returns a new :class:`MemoryCache`: caches are per client.
+    :class:`WindowLog` per clock, scope and endpoint, whatever the event loops and threads), so
+    two clients on the same key never add up to more than the tracker allows, and two keys
+    never share. The key-wide budget is one ledger per clock, scope and store, persisted in
+    the store when there is one. Each :meth:`cache` call returns a new :class:`MemoryCache`:
+    caches are per client.
     """
 
     __slots__ = ()
@@ -92,8 +105,6 @@ class LocalBackend:
         self, *, scope: str, endpoint: str, rates: Sequence[Rate], clock: Clock
     ) -> RateLimiter:
         """Return a :class:`WindowLimiter` on the log shared by ``scope`` and ``endpoint``.
-
-        Call it from the event loop that will use the limiter (the client does, in ``open()``).
 
         Args:
             scope: Opaque key-and-origin scope.
@@ -107,7 +118,24 @@ class LocalBackend:
         Raises:
             ConfigurationError: A rate is invalid.
         """
-        return WindowLimiter(rates, clock=clock, log=_shared_log(scope, endpoint), name=endpoint)
+        log = _shared((clock, scope, "endpoint", endpoint), WindowLog)
+        return WindowLimiter(rates, clock=clock, log=log, name=endpoint)
+
+    def key_ledger(self, *, scope: str, clock: Clock, store: Path | None) -> Ledger:
+        """Return the key-wide budget's ledger of ``scope``, shared in the process.
+
+        Args:
+            scope: Opaque key-and-origin scope.
+            clock: The time source (the ledger reads its wall-clock time).
+            store: The SQLite file shared by restarts and processes, or None for memory.
+
+        Returns:
+            A SQLite-backed ledger, or a memory one (``store`` None, or unusable: warned).
+        """
+        wall = wall_clock(clock)
+        if store is None:
+            return _shared((clock, scope, "key"), lambda: MemoryLedger(wall))
+        return _shared((clock, scope, "key", str(store)), lambda: open_ledger(store, scope, wall))
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
         """Return a new in-memory TTL + LRU cache.

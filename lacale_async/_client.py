@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -17,14 +17,14 @@ import anyio
 import msgspec
 
 from ._backend import Backend, LocalBackend, derive_scope
+from ._batch_quota import BatchPlan
 from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
-from ._clock import Clock, MonotonicClock
+from ._clock import Clock, MonotonicClock, wall_clock
 from ._download_link import link_target
 from ._errors import (
     APIError,
     ClientStateError,
-    ConfigurationError,
     ConflictError,
     LaCaleError,
     ResponseError,
@@ -39,10 +39,21 @@ from ._files import (
     safe_filename,
     write_atomic,
 )
+from ._gate import running_loop
+from ._keybudget import build_key_budget, check_quota_options
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._normalize import search_cache_key
 from ._options import check_bool, check_options
+from ._quota import (
+    DEFAULT_KEY_RATE,
+    KeyRateArg,
+    OnQuota,
+    Quota,
+    QuotaStoreArg,
+    resolve_key_rate,
+    utc,
+)
 from ._responses import decode_body, outcome_unknown_note, token_refused
 from ._retry import Backoff
 from ._secret import Secret
@@ -79,6 +90,10 @@ DEFAULT_DOWNLOAD_RATE: RateArg = (1, 2.0)
 DEFAULT_META_RATE: RateArg = (1, 2.0)
 # Documented: "rate limiting strict (30/min)".
 DEFAULT_UPLOAD_RATE: RateArg = (30, 60.0)
+# Live, not documented: about 200 a day per key, 60 a minute at most (see DEFAULT_KEY_RATE).
+_DEFAULT_KEY_RATE: KeyRateArg = tuple(DEFAULT_KEY_RATE)
+# A unit in flight in a shared store counts as done this long after the request's timeout.
+_LEASE_EXTRA = 10.0
 
 _MAX_TORRENT_SIZE = 10 * 1024 * 1024
 # Searches whose validation and cache key are remembered per client (cleared when full).
@@ -140,11 +155,23 @@ class LaCaleClient:
             refuses them, so by default they raise ``ValidationError`` before anything is sent;
             set it for a server that lists the latest torrents instead, as the documentation
             says (the sandbox's ``docs`` profile).
-        wall_clock: Current Unix time in seconds, read to tell whether a download link's token
-            has expired; default ``time.time``. Tests pass a fake one.
+        key_rate: The key-wide budget over every endpoint together, spent by every request
+            that reaches the network: ``(calls, period)``, several pairs that must all hold,
+            or None. Default ``[(60, 60.0), (200, 86400.0)]`` (the tracker's reported live
+            limits), or ``LACALE_KEY_RATE`` (``"60/60,200/86400"`` or ``"off"``) when set.
+        quota_store: Where the key budget is kept across restarts and between processes of
+            this machine: a SQLite file path, ``"auto"`` (a file in the user's cache folder,
+            or ``LACALE_QUOTA_STORE`` when set) or None (this process's memory). Not used with
+            a fleet backend, which keeps the budget itself.
+        on_quota: When a long key window (the daily budget) is spent: ``"raise"``
+            :class:`QuotaExceededError` before sending, or ``"wait"`` up to
+            ``max_quota_wait`` seconds. Short windows (the 60 a minute) are always waited out.
+        max_quota_wait: Longest wait for the key budget with ``on_quota="wait"``; windows no
+            longer than this are burst windows, waited out in both modes.
 
     Raises:
-        ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates.
+        ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates,
+            a bad quota option.
     """
 
     def __init__(
@@ -170,7 +197,10 @@ class LaCaleClient:
         max_retry_wait: float = 120.0,
         user_agent: str | None = None,
         allow_empty_search: bool = False,
-        wall_clock: Callable[[], float] | None = None,
+        key_rate: KeyRateArg = _DEFAULT_KEY_RATE,
+        quota_store: QuotaStoreArg = "auto",
+        on_quota: OnQuota = "raise",
+        max_quota_wait: float = 120.0,
     ) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("LACALE_API_KEY"))
         if base_url == DEFAULT_BASE_URL:
@@ -183,6 +213,7 @@ class LaCaleClient:
                 "cache_ttl": (cache_ttl, 0.0, _YEAR),
                 "meta_ttl": (meta_ttl, 0.0, _YEAR),
                 "max_retry_wait": (max_retry_wait, 0.0, _YEAR),
+                "max_quota_wait": (max_quota_wait, 0.0, _YEAR),
                 "timeout": (timeout, None, _DAY),
             },
             counts={
@@ -217,7 +248,13 @@ class LaCaleClient:
         self._max_retry_wait = max_retry_wait
         self._user_agent = user_agent
         self._allow_empty_search = check_bool(allow_empty_search, "allow_empty_search")
-        self._wall_clock = _checked_wall_clock(wall_clock)
+        # Wall time (Unix seconds) for what outlives this process: persisted key windows, and
+        # the expiry of download-link tokens. It moves with ``clock``, so tests need only one.
+        self._wall = wall_clock(self._clock)
+        self._key_rate = resolve_key_rate(key_rate, is_default=key_rate is _DEFAULT_KEY_RATE)
+        self._quota_store = check_quota_options(self._backend, quota_store, on_quota)
+        self._on_quota: OnQuota = on_quota
+        self._max_quota_wait = float(max_quota_wait)
         # The scope names this key at this origin without revealing the key: limiters and cache
         # entries are shared within a scope and never across scopes.
         self._scope = derive_scope(key, self._base_url)
@@ -244,6 +281,22 @@ class LaCaleClient:
     def stats(self) -> ClientStats:
         """A snapshot of this client's counters."""
         return self._stats.snapshot()
+
+    async def quota(self) -> Quota:
+        """Return what is left of the key-wide budget, every client of the key counted.
+
+        Returns:
+            The remaining requests under every key window, each window's usage and when a
+            request may go (``remaining`` None when ``key_rate`` is None).
+
+        Raises:
+            ClientStateError: The client is not open.
+            BackendError: A fleet backend's Redis failed (``on_redis_error="fail"``).
+        """
+        budget = self._require_open().sender.budget
+        if budget is None:
+            return Quota(remaining=None, at=utc(self._wall()))
+        return await budget.quota()
 
     async def open(self) -> LaCaleClient:
         """Create the HTTP session, limiters and caches; ``async with`` calls this for you.
@@ -294,6 +347,18 @@ class LaCaleClient:
             max_retries=self._max_retries,
             max_retry_wait=self._max_retry_wait,
             scrub=self._scrub,
+            budget=build_key_budget(
+                backend,
+                scope=scope,
+                rates=self._key_rate,
+                store=self._quota_store,
+                clock=clock,
+                on_quota=self._on_quota,
+                max_quota_wait=self._max_quota_wait,
+                max_retry_wait=self._max_retry_wait,
+                lease=self._timeout + _LEASE_EXTRA,
+                stats=self._stats.key,
+            ),
         )
         return _Live(
             sender=sender,
@@ -307,6 +372,8 @@ class LaCaleClient:
         """Cancel work in flight and close the HTTP session; closing twice is harmless."""
         if self._state is ClientState.CLOSED:
             return
+        if self._live is not None:
+            self._require_open()  # from another loop, its session cannot be closed here
         self._state = ClientState.CLOSED
         live, self._live = self._live, None
         if live is not None:
@@ -345,8 +412,15 @@ class LaCaleClient:
         )
 
     def _require_open(self) -> _Live:
-        if self._live is not None:
-            return self._live
+        live = self._live
+        if live is not None:
+            if running_loop() is live.loop:
+                return live
+            raise ClientStateError(
+                "this client was opened on another event loop (another thread, or another "
+                "asyncio.run): a client belongs to the loop that opened it. Open one client "
+                "per loop; clients of one key share its rate budget whatever their loop"
+            )
         if self._state is ClientState.UNOPENED:
             raise ClientStateError(
                 "the client is not open: use 'async with LaCaleClient(...) as client:' "
@@ -411,9 +485,12 @@ class LaCaleClient:
                     return list(hit)
         elif cache == "bypass":
             stats.cache_misses += 1
-            return list(await self._fetch_search(live, params, None))
+            return list(await self._fetch_search(self._require_open(), params, None))
         elif cache != "refresh":
             raise ValidationError(f"cache must be 'use', 'refresh' or 'bypass', not {cache!r}")
+        # Past a cache hit (which touches nothing bound to a loop): the session and the
+        # single-flight belong to the loop that opened the client.
+        live = self._require_open()
         stats.cache_misses += 1
         if self._cache_ttl <= 0:
             fetch = partial(self._fetch_search, live, params, None)
@@ -684,7 +761,7 @@ class LaCaleClient:
                 torrent.download_link,
                 base_url=self._base_url,
                 info_hash=wanted,
-                now=self._wall_clock(),
+                now=self._wall(),
             )
             if isinstance(torrent, Torrent)
             else None
@@ -795,7 +872,24 @@ class LaCaleClient:
                 q = msgspec.structs.replace(q, categories=cats)
             items.append(q)
 
+        live = self._require_open()
+        budget = live.sender.budget
+        plan = (
+            BatchPlan(
+                budget,
+                items,
+                request_key=lambda q: self._prepare_search(q.query, q.categories, q.tmdb_id)[0],
+                cached=lambda key: (
+                    live.search_peek is not None and live.search_peek(key) is not None
+                ),
+            )
+            if budget is not None
+            else None
+        )
+
         async def run(item: SearchQuery) -> list[Torrent]:
+            if plan is not None:
+                await plan.admit(item)
             return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
 
         return search_many(run, items, concurrency=concurrency, on_progress=on_progress)
@@ -831,6 +925,7 @@ class _Live:
     """What exists only while the client is open (created in open(), dropped in aclose())."""
 
     __slots__ = (
+        "loop",
         "meta_cache",
         "meta_flight",
         "search_cache",
@@ -847,6 +942,8 @@ class _Live:
         search_cache: Cache[tuple[Torrent, ...]],
         meta_cache: Cache[Meta],
     ) -> None:
+        # The loop that opened the client: its session and single-flight live there.
+        self.loop = asyncio.get_running_loop()
         self.sender = sender
         self.transport = sender.transport
         self.search_cache = search_cache
@@ -858,13 +955,10 @@ class _Live:
         self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
 
-
-def _checked_wall_clock(wall_clock: object) -> Callable[[], float]:
-    if wall_clock is None:
-        return time.time
-    if not callable(wall_clock):
-        raise ConfigurationError("wall_clock must be a callable returning Unix seconds")
-    return wall_clock
+    def is_cached(self, key: str) -> bool:
+        """True when the in-process search cache answers ``key`` now (False: unknown)."""
+        peek = self.search_peek
+        return peek is not None and peek(key) is not None
 
 
 def _wanted_hash(torrent: str | Torrent) -> str:

@@ -7,7 +7,8 @@ import heapq
 import itertools
 import math
 import time
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, cast, runtime_checkable
 
 import anyio
 
@@ -17,7 +18,10 @@ from ._options import check_bool, describe
 # Fake time starts anywhere finite; a float can still be advanced from there.
 _BIG = 1e300
 
-__all__ = ["Clock", "FakeClock", "MonotonicClock"]
+__all__ = ["FAKE_WALL_START", "Clock", "FakeClock", "MonotonicClock", "wall_clock"]
+
+FAKE_WALL_START = 1_767_225_600.0
+"""The wall-clock time (2026-01-01T00:00:00Z) a :class:`FakeClock` reads at its start by default."""
 
 
 @runtime_checkable
@@ -27,6 +31,11 @@ class Clock(Protocol):
     Everything in the SDK that depends on time (rate limiters, cache expiry, retry backoff)
     reads ``now()`` and waits with ``sleep()`` of one clock, so a test can swap in a fake one
     and never sleep for real.
+
+    A clock may also have ``wall()``, the matching wall-clock time in Unix seconds: the key-wide
+    budget is kept in wall-clock time because it must survive a restart (monotonic time does
+    not). A clock without it gets one anchored to ``time.time()`` when first read (see
+    :func:`wall_clock`), so this protocol stays what it always was.
     """
 
     def now(self) -> float:
@@ -45,6 +54,15 @@ class MonotonicClock:
 
     # The C function itself, not a wrapper: the cache-hit path reads the clock on every call.
     now = staticmethod(time.monotonic)
+    wall = staticmethod(time.time)
+
+    # Every instance reads the same time: equal, so clients built with separate instances
+    # still share one rate budget (the budget registries are keyed by clock).
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MonotonicClock)
+
+    def __hash__(self) -> int:
+        return hash(MonotonicClock)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep for ``seconds`` (nothing for zero or negative values, but still yield)."""
@@ -71,10 +89,14 @@ class FakeClock:
     The auto-advance assumes everything time-related goes through this clock: a task blocked on
     real I/O or on a real timer does not hold time back. It runs on asyncio (the SDK's loop).
 
+    ``wall()`` moves with ``now()``: pass ``wall_start`` to simulate a restart (a new clock that
+    starts where an earlier one's wall time left off, plus the downtime).
+
     Args:
         start: The value ``now()`` returns before time has moved.
         auto_advance: Jump to the next deadline whenever the loop is otherwise idle.
         idle_rounds: How many consecutive idle loop iterations count as "everyone is waiting".
+        wall_start: The value ``wall()`` returns before time has moved (Unix seconds).
     """
 
     __slots__ = (
@@ -85,12 +107,18 @@ class FakeClock:
         "_live",
         "_now",
         "_seq",
+        "_wall_offset",
         "auto_advance",
         "idle_rounds",
     )
 
     def __init__(
-        self, start: float = 0.0, *, auto_advance: bool = True, idle_rounds: int = 3
+        self,
+        start: float = 0.0,
+        *,
+        auto_advance: bool = True,
+        idle_rounds: int = 3,
+        wall_start: float = FAKE_WALL_START,
     ) -> None:
         if isinstance(idle_rounds, bool) or not isinstance(idle_rounds, int) or idle_rounds < 1:
             raise ValidationError(f"idle_rounds must be an int >= 1, got {describe(idle_rounds)}")
@@ -102,6 +130,7 @@ class FakeClock:
             raise ValidationError(f"start must be a finite number, got {describe(start)}")
         check_bool(auto_advance, "auto_advance")
         self._now = float(start)
+        self._wall_offset = float(wall_start) - self._now
         # (deadline, registration order, future): the order breaks ties deterministically.
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
@@ -115,6 +144,10 @@ class FakeClock:
     def now(self) -> float:
         """Return the fake time."""
         return self._now
+
+    def wall(self) -> float:
+        """Return the fake wall-clock time (Unix seconds), moving with :meth:`now`."""
+        return self._now + self._wall_offset
 
     @property
     def sleepers(self) -> int:
@@ -202,3 +235,21 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self._now!r}, sleepers={self._live})"
+
+
+def wall_clock(clock: Clock) -> Callable[[], float]:
+    """Return the wall-clock reader matching ``clock``: its ``wall()``, or one anchored to it.
+
+    Args:
+        clock: Any :class:`Clock`.
+
+    Returns:
+        A function returning Unix seconds. For a clock without ``wall()``, it is
+        ``time.time()`` read once, moved on by ``clock.now()`` since: so waits computed in
+        wall time end when the clock says so, even on a test's own clock.
+    """
+    wall = getattr(clock, "wall", None)
+    if callable(wall):
+        return cast("Callable[[], float]", wall)
+    anchor_wall, anchor_now = time.time(), clock.now()
+    return lambda: anchor_wall + (clock.now() - anchor_now)

@@ -6,7 +6,8 @@
     ├── ValidationError (also ValueError)        bad input, raised before any request
     │   └── InvalidTorrentError                  not a torrent the tracker would accept
     ├── ConfigurationError (also ValueError)     no key, plain http to a remote host, bad options
-    ├── ClientStateError (also RuntimeError)     client used before open() or after aclose()
+    ├── ClientStateError (also RuntimeError)     client used before open(), after aclose(), or
+    │                                            from another event loop than the one it opened on
     ├── APIError                                 the server answered with a non-2xx status
     │   ├── BadRequestError                      400, 422
     │   ├── AuthenticationError                  401 (key missing, or refused by the live tracker)
@@ -15,6 +16,7 @@
     │   ├── NotFoundError                        404
     │   ├── ConflictError                        409 (torrent already on the tracker)
     │   ├── RateLimitError                       429 (.retry_after)
+    │   │   └── QuotaExceededError               key-wide budget spent: refused before sending
     │   └── ServerError                          5xx and Cloudflare 52x
     ├── ResponseError                            2xx, but not what the endpoint promises
     │   ├── UploadRejectedError                  upload answered ``success: false``
@@ -36,8 +38,10 @@ put in a message.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 __all__ = [
+    "NOT_SENT",
     "STATUS_ERRORS",
     "APIError",
     "AuthenticationError",
@@ -53,6 +57,7 @@ __all__ = [
     "LaCaleError",
     "NotFoundError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseError",
@@ -124,7 +129,7 @@ class ConfigurationError(LaCaleError, ValueError):
 
 
 class ClientStateError(LaCaleError, RuntimeError):
-    """The client was used before it was opened or after it was closed."""
+    """The client was used before it was opened, after it was closed, or from another loop."""
 
 
 class APIError(LaCaleError):
@@ -228,6 +233,35 @@ class RateLimitError(APIError):
         self.retry_after = retry_after
 
 
+class QuotaExceededError(RateLimitError):
+    """The key-wide budget is spent: the SDK refused the request *before anything was sent*.
+
+    Raised with ``on_quota="raise"`` (default) when a long key window (the daily budget) or a
+    429 pause holds the next request back, and with ``on_quota="wait"`` when the wait would be
+    longer than ``max_quota_wait``. ``status`` is 429, what the tracker would have answered.
+
+    Attributes:
+        retry_after: Seconds until one request may go (at least; more may be in flight).
+        retry_at: The same moment as an aware UTC datetime.
+        window: The ``(calls, period)`` window that is spent, or None for a 429 pause.
+        used: Requests counted in that window when refused.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        retry_at: datetime,
+        window: tuple[int, float] | None = None,
+        used: int = 0,
+    ) -> None:
+        super().__init__(message, status=429, retry_after=retry_after)
+        self.retry_at = retry_at
+        self.window = window
+        self.used = used
+
+
 class ServerError(APIError):
     """5xx, or a Cloudflare 52x: the tracker or its proxy failed."""
 
@@ -275,6 +309,9 @@ class DestinationExistsError(StorageError, FileExistsError):
 class BackendError(LaCaleError):
     """A shared limiter or cache backend (such as Redis) failed or is unreachable."""
 
+
+NOT_SENT: tuple[type[LaCaleError], ...] = (ConnectError, QuotaExceededError)
+"""Errors that prove the request never reached the server: its slot spent no budget."""
 
 STATUS_ERRORS: dict[int, type[APIError]] = {
     400: BadRequestError,

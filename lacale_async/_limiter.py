@@ -23,9 +23,7 @@ A user-supplied one is still accepted, wrapped by :class:`AsyncLimiterAdapter`.
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections import deque
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -34,7 +32,8 @@ from typing import Protocol, TypeAlias, runtime_checkable
 import aiolimiter
 
 from ._clock import Clock
-from ._errors import ClientStateError, ConfigurationError, ConnectError
+from ._errors import NOT_SENT, ClientStateError, ConfigurationError
+from ._windowlog import WindowLog
 
 __all__ = [
     "AsyncLimiterAdapter",
@@ -92,110 +91,6 @@ def default_margin(period: float) -> float:
     return min(0.02 * period, 0.25)
 
 
-class WindowLog:
-    """The shared history behind one rate-limit budget: request timestamps and the pause.
-
-    Several :class:`WindowLimiter` objects built on the same log (several clients using the
-    same key and base URL, possibly with different rates) share one budget and one FIFO queue.
-    They must all use the same clock. The log is not bound to an event loop until waited on.
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "_done",
-        "_exit_waiter",
-        "_gate",
-        "_gate_busy",
-        "_horizon",
-        "_in_flight",
-        "_keep",
-        "_pause_until",
-    )
-
-    def __init__(self) -> None:
-        # Exit times of finished requests, oldest first; exits happen in time order.
-        self._done: deque[float] = deque()
-        self._in_flight = 0
-        self._pause_until = -math.inf
-        # Pruning bounds, raised by every limiter that registers (never lowered: cheap, safe).
-        self._horizon = 0.0  # longest window + margin in use
-        self._keep = 0  # largest N in use
-        # FIFO gate: the one task holding it (the head of the queue) decides admissions.
-        self._gate: deque[asyncio.Future[None]] = deque()
-        self._gate_busy = False
-        self._exit_waiter: asyncio.Future[None] | None = None
-
-    @property
-    def in_flight(self) -> int:
-        """How many requests are inside a slot right now."""
-        return self._in_flight
-
-    @property
-    def pause_until(self) -> float:
-        """Clock time before which nobody is let in (``-inf`` when not paused)."""
-        return self._pause_until
-
-    def _register(self, rates: Sequence[tuple[int, float, float]]) -> None:
-        for calls, period, margin in rates:
-            self._horizon = max(self._horizon, period + margin)
-            self._keep = max(self._keep, calls)
-
-    def _prune(self, now: float) -> None:
-        done = self._done
-        while done and (len(done) > self._keep or done[0] + self._horizon <= now):
-            done.popleft()
-
-    def _pause(self, until: float) -> None:
-        if until > self._pause_until:
-            self._pause_until = until
-
-    async def _enter_gate(self) -> None:
-        if not self._gate_busy and not self._gate:
-            self._gate_busy = True
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._gate.append(fut)
-        try:
-            await fut
-        except BaseException:
-            if fut.done() and not fut.cancelled():
-                # The gate was handed to us just as we were cancelled: pass it on.
-                self._leave_gate()
-            else:
-                fut.cancel()  # still queued: _leave_gate() skips done futures
-            raise
-
-    def _leave_gate(self) -> None:
-        while self._gate:
-            fut = self._gate.popleft()
-            if not fut.done():
-                fut.set_result(None)  # ownership moves to that waiter; stay busy
-                return
-        self._gate_busy = False
-
-    async def _wait_exit(self) -> None:
-        fut = self._exit_waiter
-        if fut is None or fut.done():
-            fut = asyncio.get_running_loop().create_future()
-            self._exit_waiter = fut
-        await fut
-
-    def _admit(self) -> None:
-        self._in_flight += 1
-
-    def _release(self, now: float, *, counted: bool = True) -> None:
-        self._in_flight -= 1
-        self._prune(now)
-        if counted:
-            self._done.append(now)
-        fut = self._exit_waiter
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    def __repr__(self) -> str:
-        return f"WindowLog(in_flight={self._in_flight}, recent={len(self._done)})"
-
-
 # A deadline this close to "now" is reached: float rounding in clock arithmetic must not
 # turn into an endless series of nanosecond sleeps.
 _EPSILON = 1e-9
@@ -224,9 +119,9 @@ class _Slot:
     ) -> None:
         # Synchronous on purpose: a cancellation here cannot leave the slot occupied.
         limiter = self._limiter
-        # A request that never got a connection never reached the server, so it used no
-        # budget: give the slot back at once (a retry need not wait a whole window).
-        counted = exc_type is None or not issubclass(exc_type, ConnectError)
+        # A request that never got a connection (or was refused by the key budget) never
+        # reached the server, so it used no budget: give the slot back at once.
+        counted = exc_type is None or not issubclass(exc_type, NOT_SENT)
         limiter._log._release(limiter._clock.now(), counted=counted)
 
 
@@ -303,7 +198,7 @@ class WindowLimiter:
         if seconds > 0:
             self._log._pause(self._clock.now() + seconds)
 
-    def _delay(self, now: float) -> float | None:
+    def _delay_locked(self, now: float) -> float | None:
         """Seconds to wait before one more request may enter, or None to await an exit."""
         log = self._log
         wait = log._pause_until - now
@@ -323,18 +218,22 @@ class WindowLimiter:
         await log._enter_gate()
         try:
             while True:
-                now = clock.now()
-                wait = self._delay(now)
+                # Decide and admit (or arm the exit signal) under the lock: another thread's
+                # exit between "every slot is busy" and "wait for an exit" cannot be missed.
+                with log.lock:
+                    now = clock.now()
+                    wait = self._delay_locked(now)
+                    if wait is None:
+                        exited = log._arm_exit_locked()
+                    elif wait <= _EPSILON:
+                        log._admit_locked(now)
+                        return
                 if wait is None:
-                    await log._wait_exit()
-                elif wait > _EPSILON:
+                    await exited
+                else:
                     # The deadline can only move later while we sleep (a pause, never an
                     # earlier exit), so sleeping the full delay never admits too late.
                     await clock.sleep(wait)
-                else:
-                    log._prune(now)
-                    log._admit()
-                    return
         finally:
             log._leave_gate()
 

@@ -1,23 +1,102 @@
-"""Sending one call: through the endpoint's limiter, retrying only what is safe to retry."""
+"""Sending one call: through the endpoint's limiter and the key budget, retrying what is safe.
+
+One send, one slot: every attempt that may reach the network holds its own endpoint slot and
+its own key-budget unit, taken right before it is sent and stamped when its answer arrived. A
+retry takes new ones; so does a redirect hop (the transport calls back before each hop), and
+the transport refuses aiohttp's hidden re-send of a reset request (see ``_transport``).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 
 import aiohttp
 
 from ._clock import Clock
 from ._errors import ConnectError, RateLimitError, TransportError
+from ._keybudget import KeyBudget
 from ._limiter import RateLimiter
 from ._responses import Scrub, api_error, outcome_unknown_note
 from ._retry import Backoff
-from ._stats import StatsRecorder
+from ._stats import EndpointCounters, StatsRecorder
 from ._transport import NO_PARAMS, Params, Response, Transport
 
 __all__ = ["Sender"]
 
 logger = logging.getLogger("lacale_async")
+
+
+class _Slots:
+    """The endpoint slot and the key-budget unit of one attempt, entered and left together.
+
+    The endpoint slot comes first: a caller queued on its endpoint holds no key unit, so the
+    other endpoints' requests are not held back by it. A key budget that refuses (nothing was
+    sent) gives the endpoint slot back unspent.
+    """
+
+    __slots__ = ("_budget", "_clock", "_counters", "_endpoint", "_held", "_limiter", "_name")
+
+    def __init__(
+        self,
+        name: str,
+        limiter: RateLimiter | None,
+        budget: KeyBudget | None,
+        counters: EndpointCounters,
+        clock: Clock,
+    ) -> None:
+        self._name = name
+        self._limiter = limiter
+        self._budget = budget
+        self._counters = counters
+        self._clock = clock
+        self._held: list[AbstractAsyncContextManager[None]] = []
+
+    async def __aenter__(self) -> None:
+        clock = self._clock
+        started = clock.now()
+        if self._limiter is not None:
+            slot = self._limiter.slot()
+            await slot.__aenter__()
+            self._held.append(slot)
+        if self._budget is not None:
+            unit = self._budget.slot()
+            try:
+                await unit.__aenter__()
+            except BaseException as exc:
+                await self._leave(type(exc), exc, exc.__traceback__)
+                raise
+            self._held.append(unit)
+        waited = clock.now() - started
+        self._counters.limiter_wait += waited
+        if waited > 0.001:
+            logger.debug("%s waited %.3f s for its rate limits", self._name, waited)
+        self._counters.requests += 1
+
+    async def _leave(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        held, self._held = self._held, []
+        for slot in reversed(held):
+            await slot.__aexit__(exc_type, exc, tb)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._leave(exc_type, exc, tb)
+
+    async def renew(self) -> None:
+        """End this attempt (its answer arrived) and take new slots for the next hop."""
+        await self._leave(None, None, None)
+        await self.__aenter__()
 
 
 class Sender:
@@ -36,10 +115,12 @@ class Sender:
         max_retries: Retries after the first attempt.
         max_retry_wait: Longest Retry-After waited out (and longest shared pause).
         scrub: Removes the key from server text.
+        budget: The key-wide budget every attempt spends a unit of, or None.
     """
 
     __slots__ = (
         "_backoff",
+        "_budget",
         "_clock",
         "_limiters",
         "_max_retries",
@@ -60,6 +141,7 @@ class Sender:
         max_retries: int,
         max_retry_wait: float,
         scrub: Scrub,
+        budget: KeyBudget | None = None,
     ) -> None:
         self._transport = transport
         self._limiters = limiters
@@ -69,11 +151,58 @@ class Sender:
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
         self._scrub = scrub
+        self._budget = budget
 
     @property
     def transport(self) -> Transport:
         """The transport requests go through."""
         return self._transport
+
+    @property
+    def budget(self) -> KeyBudget | None:
+        """The key-wide budget, or None."""
+        return self._budget
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        params: Params,
+        form: Callable[[], aiohttp.FormData] | None,
+        authenticate: bool,
+    ) -> Response:
+        slots = _Slots(
+            endpoint,
+            self._limiters[endpoint],
+            self._budget,
+            self._stats.endpoints[endpoint],
+            self._clock,
+        )
+        async with slots:
+            return await self._transport.request(
+                method,
+                path,
+                params=params,
+                form=form,
+                authenticate=authenticate,
+                before_redirect=slots.renew,
+            )
+
+    async def _rate_limited(self, error: RateLimitError, endpoint: str, attempt: int) -> None:
+        """Share a 429's pause with every caller of the endpoint and of the key."""
+        self._stats.endpoints[endpoint].rate_limited += 1
+        retry_after = error.retry_after
+        pause = retry_after if retry_after is not None else self._backoff.delay(attempt)
+        limiter = self._limiters[endpoint]
+        if limiter is not None:
+            # Everyone queued on this endpoint waits, not only this caller; never longer than
+            # max_retry_wait, or one 429 could stall the client for days.
+            await limiter.pause(min(pause, self._max_retry_wait))
+        if self._budget is not None:
+            # The budget let this request go, yet the tracker refused it: the key's real
+            # budget is smaller. The whole key waits, as long as the tracker said.
+            await self._budget.unexpected_429(pause, endpoint)
 
     async def send(
         self,
@@ -87,38 +216,22 @@ class Sender:
         info_hash: str | None = None,
         authenticate: bool = True,
     ) -> Response:
-        """Send a request through ``endpoint``'s limiter and return its 2xx answer.
+        """Send a request through ``endpoint``'s limiter and the key budget; return its 2xx.
 
         ``authenticate=False`` leaves the key off (a download link carries its own token).
 
         Raises:
+            QuotaExceededError: The key budget is spent (nothing was sent for that attempt).
             APIError: A non-2xx answer, after the retries it deserved.
             TransportError: The request failed, after the retries it deserved.
         """
-        transport = self._transport
-        limiter = self._limiters[endpoint]
         counters = self._stats.endpoints[endpoint]
-        clock = self._clock
+        limited = self._limiters[endpoint] is not None or self._budget is not None
         attempt = 0
         while True:
             retry_after: float | None = None
             try:
-                if limiter is None:
-                    counters.requests += 1
-                    resp = await transport.request(
-                        method, path, params=params, form=form, authenticate=authenticate
-                    )
-                else:
-                    started = clock.now()
-                    async with limiter.slot():
-                        waited = clock.now() - started
-                        counters.limiter_wait += waited
-                        if waited > 0.001:
-                            logger.debug("%s waited %.3f s for its rate limiter", endpoint, waited)
-                        counters.requests += 1
-                        resp = await transport.request(
-                            method, path, params=params, form=form, authenticate=authenticate
-                        )
+                resp = await self._attempt(endpoint, method, path, params, form, authenticate)
             except ConnectError:
                 if attempt >= self._max_retries:
                     counters.errors += 1
@@ -139,13 +252,8 @@ class Sender:
                     resp, scrub=self._scrub, idempotent=idempotent, info_hash=info_hash
                 )
                 if isinstance(error, RateLimitError):
-                    counters.rate_limited += 1
+                    await self._rate_limited(error, endpoint, attempt)
                     retry_after = error.retry_after
-                    pause = retry_after if retry_after is not None else self._backoff.delay(attempt)
-                    if limiter is not None:
-                        # Everyone queued on this endpoint waits, not only this caller; never
-                        # longer than max_retry_wait, or one 429 could stall the client for days.
-                        await limiter.pause(min(pause, self._max_retry_wait))
                     if retry_after is not None and retry_after > self._max_retry_wait:
                         counters.errors += 1
                         raise error
@@ -157,6 +265,6 @@ class Sender:
             attempt += 1
             counters.retries += 1
             logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
-            if not (limiter is not None and retry_after is not None):
+            if not (limited and retry_after is not None):
                 # With a limiter the pause above already holds the next attempt back.
-                await clock.sleep(delay)
+                await self._clock.sleep(delay)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["ClientStats", "EndpointStats", "StatsRecorder"]
+__all__ = [
+    "ClientStats",
+    "EndpointCounters",
+    "EndpointStats",
+    "KeyBudgetStats",
+    "KeyCounters",
+    "StatsRecorder",
+]
 
 ENDPOINTS = ("search", "meta", "upload", "download")
 
@@ -27,6 +34,24 @@ class EndpointStats(msgspec.Struct, frozen=True, kw_only=True):
     limiter_wait: float = 0.0
 
 
+class KeyBudgetStats(msgspec.Struct, frozen=True, kw_only=True):
+    """This client's use of the key-wide budget (``client.stats.key_budget``).
+
+    Attributes:
+        requests: Units this client spent: requests that reached the network (retries,
+            uploads and downloads included; a refused connection spends none).
+        wait: Seconds spent waiting for the key budget.
+        refused: Requests refused with :class:`QuotaExceededError` (nothing was sent).
+        unexpected_429: 429 answers to requests the key budget had allowed; each paused the
+            whole key budget (the tracker's real budget is smaller than ``key_rate``).
+    """
+
+    requests: int = 0
+    wait: float = 0.0
+    refused: int = 0
+    unexpected_429: int = 0
+
+
 class ClientStats(msgspec.Struct, frozen=True, kw_only=True):
     """A snapshot of a client's counters (``client.stats``).
 
@@ -36,12 +61,15 @@ class ClientStats(msgspec.Struct, frozen=True, kw_only=True):
         cache_misses: Calls that had to ask the server (or join a request in flight).
         coalesced: Calls that waited on an identical request already in flight instead of
             sending their own.
+        key_budget: Use of the key-wide budget (all zeros with ``key_rate=None``); what is
+            left of it: ``await client.quota()``.
     """
 
     endpoints: dict[str, EndpointStats]
     cache_hits: int = 0
     cache_misses: int = 0
     coalesced: int = 0
+    key_budget: KeyBudgetStats = msgspec.field(default_factory=KeyBudgetStats)
 
     @property
     def requests(self) -> int:
@@ -64,7 +92,9 @@ class ClientStats(msgspec.Struct, frozen=True, kw_only=True):
         return sum(e.limiter_wait for e in self.endpoints.values())
 
 
-class _Counters:
+class EndpointCounters:
+    """The mutable side of :class:`EndpointStats`."""
+
     __slots__ = ("errors", "limiter_wait", "rate_limited", "requests", "retries")
 
     def __init__(self) -> None:
@@ -75,13 +105,26 @@ class _Counters:
         self.limiter_wait = 0.0
 
 
+class KeyCounters:
+    """The mutable side of :class:`KeyBudgetStats`; only the key budget writes to it."""
+
+    __slots__ = ("refused", "requests", "unexpected_429", "wait")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.wait = 0.0
+        self.refused = 0
+        self.unexpected_429 = 0
+
+
 class StatsRecorder:
     """The mutable side of :class:`ClientStats`; only the client writes to it."""
 
-    __slots__ = ("cache_hits", "cache_misses", "coalesced", "endpoints")
+    __slots__ = ("cache_hits", "cache_misses", "coalesced", "endpoints", "key")
 
     def __init__(self) -> None:
-        self.endpoints = {name: _Counters() for name in ENDPOINTS}
+        self.endpoints = {name: EndpointCounters() for name in ENDPOINTS}
+        self.key = KeyCounters()
         self.cache_hits = 0
         self.cache_misses = 0
         self.coalesced = 0
@@ -102,4 +145,10 @@ class StatsRecorder:
             cache_hits=self.cache_hits,
             cache_misses=self.cache_misses,
             coalesced=self.coalesced,
+            key_budget=KeyBudgetStats(
+                requests=self.key.requests,
+                wait=self.key.wait,
+                refused=self.key.refused,
+                unexpected_429=self.key.unexpected_429,
+            ),
         )

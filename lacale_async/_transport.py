@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -40,6 +40,36 @@ NO_PARAMS: Params = MappingProxyType({})
 logger = logging.getLogger("lacale_async")
 
 _MAX_REDIRECTS = 3
+
+
+class _ResetNotResent(aiohttp.ClientError):
+    """A connection reset that aiohttp must not re-send on its own (see :func:`_one_send`)."""
+
+    def __init__(self, cause: aiohttp.ClientError) -> None:
+        super().__init__(str(cause) or type(cause).__name__)
+
+
+async def _one_send(
+    req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Client middleware: one network attempt per ``session.request``, never a hidden second.
+
+    aiohttp re-sends an idempotent request once when its connection is reset
+    (``retry_persistent_connection`` in its ``client.py``), inside the single limiter slot and
+    key-budget unit the SDK granted, while the tracker may already have counted the first one.
+    aiohttp runs middlewares per attempt, and re-sends only on ``ClientOSError`` or
+    ``ServerDisconnectedError``: handing the reset back as another ``ClientError`` ends the
+    request instead, and the SDK's own retry takes a new slot and unit. Connection failures
+    (nothing sent) pass unchanged: they stay ``ConnectError``.
+    """
+    try:
+        return await handler(req)
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+        raise
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        raise _ResetNotResent(exc) from None
+
+
 _MAX_TARGETS = 8
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Only these follow a redirect: following one with an upload would send its body again.
@@ -152,6 +182,7 @@ class Transport:
             # Proxies from the environment would see the key; an explicit opt-in is safer.
             trust_env=False,
             raise_for_status=False,
+            middlewares=(_one_send,),
         )
 
     async def aclose(self) -> None:
@@ -183,6 +214,7 @@ class Transport:
         params: Params = NO_PARAMS,
         form: Callable[[], aiohttp.FormData] | None = None,
         authenticate: bool = True,
+        before_redirect: Callable[[], Awaitable[None]] | None = None,
     ) -> Response:
         """Send one request and read the whole answer.
 
@@ -194,6 +226,8 @@ class Transport:
                 FormData cannot be sent twice.
             authenticate: Attach the key; False for a request whose params carry their own
                 credential (a download link's token).
+            before_redirect: Awaited before following a redirect: a hop is one more request
+                on the network, and the sender takes new slots for it.
 
         Returns:
             The response, whatever its status.
@@ -217,7 +251,9 @@ class Transport:
         auth_params = self._auth_params if authenticate else {}
         headers = self._auth_headers if authenticate else None
         query = {**params, **auth_params} if auth_params else params
-        for _ in range(_MAX_REDIRECTS + 1):
+        for hop in range(_MAX_REDIRECTS + 1):
+            if hop and before_redirect is not None:
+                await before_redirect()
             # Errors are built in the except clauses but raised after them: raising inside
             # would chain aiohttp's exception as __context__, and it holds the URL with the key.
             failure: LaCaleError
@@ -242,8 +278,6 @@ class Transport:
                         url = self._follow(url, resp.headers["Location"])
                         # The Location carries its own query; only the key is added again.
                         query = auth_params
-                        if resp.status == 303:
-                            method, form = "GET", None
                         continue
                     length = resp.content_length
                     if (

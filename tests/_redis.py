@@ -16,13 +16,16 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import redis
+
+from lacale_async.fleet import RedisBackend
 
 NO_SERVER = (
     "no Redis for the fleet tests: set REDIS_URL=redis://host:port/db, or install "
@@ -234,3 +237,13 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
         if keys:
             client.delete(*keys)
+
+
+@pytest_asyncio.fixture
+async def backends(redis_url: str, redis_prefix: str) -> AsyncIterator[list[RedisBackend]]:
+    """Two backends with their own connections: two "processes" sharing one Redis."""
+    async with (
+        RedisBackend(redis_url, prefix=redis_prefix) as one,
+        RedisBackend(redis_url, prefix=redis_prefix) as two,
+    ):
+        yield [one, two]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import bencode2
@@ -98,3 +99,22 @@ META_JSON: dict[str, Any] = {
 @pytest.fixture
 def api_key() -> str:
     return API_KEY
+
+
+@pytest.fixture(autouse=True)
+def _private_quota_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Give every test its own key-budget store, never the user's cache folder.
+
+    The default ``quota_store="auto"`` stays in force (the suite exercises the real default),
+    but ``LACALE_QUOTA_STORE`` points it at a fresh file per test: no test writes to the real
+    cache folder, and no budget spent by one test is seen by the next. ``XDG_CACHE_HOME`` is
+    moved too, for the subprocesses that tests start without any ``LACALE_`` variable.
+    ``LACALE_KEY_RATE`` from the developer's environment is ignored for the same reason.
+    """
+    folder = tmp_path_factory.mktemp("quota")
+    path = folder / "quota.sqlite3"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LACALE_QUOTA_STORE", str(path))
+        patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
+        patch.delenv("LACALE_KEY_RATE", raising=False)
+        yield path

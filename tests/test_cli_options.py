@@ -83,9 +83,8 @@ def test_help_lists_global_options_once_and_names_them_per_command() -> None:
     assert top.exit_code == 0
     assert "Global options (before or after the command)" in top.stdout
     assert top.stdout.count("--allow-insecure-http") == 1
-    assert [line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line][
-        :6
-    ] == ["search", "meta", "upload", "download", "bulk", "sandbox"]
+    listed = [line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line]
+    assert listed[: len(COMMANDS)] == [c.name for c in COMMANDS]
     sub = invoke(["search", "--help"])
     assert sub.exit_code == 0
     own, shared = sub.stdout.split("Global options")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -21,16 +21,6 @@ pytestmark = pytest.mark.redis
 
 CLOCK = MonotonicClock()
 SCOPE = "b" * 64
-
-
-@pytest.fixture
-async def backends(redis_url: str, redis_prefix: str) -> AsyncIterator[list[RedisBackend]]:
-    """Two backends with their own connections: two "processes" sharing one Redis."""
-    async with (
-        RedisBackend(redis_url, prefix=redis_prefix) as one,
-        RedisBackend(redis_url, prefix=redis_prefix) as two,
-    ):
-        yield [one, two]
 
 
 def limiters(backends: list[RedisBackend], rates: Sequence[Rate]) -> list[RedisLimiter]:

@@ -46,8 +46,9 @@ async def test_thousands_of_retries_against_an_always_503_server_end_in_server_e
     # 2**1024 overflowed a float: attempt 1,025 raised OverflowError instead of retrying.
     mock.get(SEARCH, status=503, body="down", repeat=True)
     clock = FakeClock()
+    # No key budget either: 1,101 requests would spend five days of it.
     async with LaCaleClient(
-        API_KEY, base_url=BASE, search_rate=None, max_retries=1100, clock=clock
+        API_KEY, base_url=BASE, search_rate=None, key_rate=None, max_retries=1100, clock=clock
     ) as client:
         with pytest.raises(la.ServerError):
             await client.search("x")

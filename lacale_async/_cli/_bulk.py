@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TextIO
 
 import click
@@ -24,11 +25,12 @@ from rich.text import Text
 
 from .._bulk import SearchOutcome, SearchQuery
 from .._client import LaCaleClient
-from .._errors import LaCaleError, ValidationError
+from .._errors import LaCaleError, QuotaExceededError, ValidationError
 from .._validation import check_query
 from ._app import command
 from ._completion import cat_option
 from ._exit import error_line, error_text, exit_code
+from ._quota import budget_line, not_run_line
 from ._render import stats_line, torrent_dict, torrents_table
 from ._run import connect, handled, run_command, stderr_console, stdout_console
 from ._sanitize import clean, json_text
@@ -119,10 +121,18 @@ class _Report:
         self.failed = 0
         self.first_error: LaCaleError | None = None
         self.hashes: list[str] = []
+        self.not_run = 0  # refused by the key budget: nothing was sent for them
+        self.not_run_until: datetime | None = None
 
     def emit(self, line: BulkLine, outcome: SearchOutcome) -> None:
         results = outcome.results or []
         self.hashes.extend(t.info_hash for t in results)
+        if isinstance(outcome.error, QuotaExceededError):
+            self.not_run += 1
+            until = outcome.error.retry_at
+            self.not_run_until = (
+                until if self.not_run_until is None else min(self.not_run_until, until)
+            )
         if outcome.error is not None:
             self.failed += 1
             if self.first_error is None:
@@ -261,6 +271,9 @@ async def run_bulk(
     )
     # Plain echo, not rich: one unwrapped line that a script can grep, whatever the width.
     click.echo(summary, err=as_json)
+    click.echo(budget_line(await client.quota()), err=as_json)
+    if report.not_run_until is not None:
+        click.echo(not_run_line(report.not_run, report.not_run_until), err=True)
     if report.first_error is not None:
         click.echo(f"error: {report.failed} of {len(lines)} queries failed", err=True)
         return exit_code(report.first_error)

@@ -11,13 +11,14 @@ import click
 from ._app import cli
 from ._bulk import bulk
 from ._download import download
+from ._quota import quota
 from ._search import meta, search
 from ._serve import sandbox
 from ._upload import upload
 
 __all__ = ["COMMANDS", "cli"]
 
-COMMANDS: tuple[click.Command, ...] = (search, meta, upload, download, bulk, sandbox)
+COMMANDS: tuple[click.Command, ...] = (search, meta, upload, download, bulk, quota, sandbox)
 """The subcommands, in the order ``lacale --help`` lists them."""
 
 for _command in COMMANDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from .._client import (
 from .._clock import MonotonicClock
 from .._errors import ConfigurationError
 from .._limiter import RateArg, WindowLimiter, parse_rates
+from .._quota import resolve_key_rate
 from .._secret import Secret
 from .._transport import AuthMode
 from ..testing import Profile, RateLimit, SandboxConfig, SandboxServer
@@ -137,6 +139,10 @@ async def open_client(
                     f"using the embedded sandbox at {server.base_url}"
                 )
             rates = {name: [pair] for name, pair in SANDBOX_RATES.items()}
+            if "LACALE_KEY_RATE" in os.environ:
+                # The user's own statement of the budget wins over the sandbox's, as it does
+                # over the SDK's default (try `LACALE_KEY_RATE=3/86400 lacale --sandbox bulk`).
+                common["key_rate"] = resolve_key_rate(None, is_default=True)
             client = server.client(**common, **_watched_rates(watch, rates))
         else:
             if settings.api_key is None:

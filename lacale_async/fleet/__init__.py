@@ -21,5 +21,6 @@ from ._backend import RedisBackend
 from ._cache import RedisCache
 from ._limiter import RedisLimiter
 from ._link import OnRedisError
+from ._quota import RedisLedger
 
-__all__ = ["OnRedisError", "RedisBackend", "RedisCache", "RedisLimiter"]
+__all__ = ["OnRedisError", "RedisBackend", "RedisCache", "RedisLedger", "RedisLimiter"]

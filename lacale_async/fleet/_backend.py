@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -15,8 +16,9 @@ from redis.backoff import ExponentialBackoff
 
 from .._backend import LocalBackend
 from .._cache import Cache, MemoryCache
-from .._clock import Clock
+from .._clock import Clock, wall_clock
 from .._errors import BackendError, ClientStateError, ConfigurationError
+from .._ledger import MemoryLedger
 from .._limiter import Rate, RateLimiter, WindowLimiter
 from ._cache import RedisCache
 from ._codec import CODECS
@@ -28,6 +30,7 @@ from ._link import (
     redact_redis_url,
     redis_url_is_malformed,
 )
+from ._quota import RedisLedger
 
 __all__ = ["RedisBackend"]
 
@@ -55,7 +58,7 @@ def _client_address(client: aioredis.Redis) -> str:
 
 
 class RedisBackend:
-    """Limiters and caches in Redis: processes using one key share one budget and one cache.
+    """Limiters, key budget and caches in Redis: processes using one key share them all.
 
     Use it when several processes (workers of a bot, a bulk job over several machines) use
     the same API key: with the default in-process backend each would spend the whole budget.
@@ -305,6 +308,25 @@ class RedisBackend:
             clock=clock,
             mirror=fallback.log if isinstance(fallback, WindowLimiter) else None,
         )
+
+    def key_ledger(self, *, scope: str, clock: Clock, store: Path | None) -> RedisLedger:
+        """Return the key-wide budget of ``scope``, kept in Redis for the whole fleet.
+
+        Args:
+            scope: Opaque key-and-origin scope.
+            clock: Drives only the in-process mirror used after a Redis failure under
+                ``"local"`` (Redis time drives the shared windows).
+            store: Ignored: the fleet's one shared store is Redis (``quota_store`` does not
+                apply).
+
+        Returns:
+            A :class:`RedisLedger`.
+
+        Raises:
+            ClientStateError: The backend is not open.
+        """
+        link = self._require_link()
+        return RedisLedger(link, scope=scope, mirror=MemoryLedger(wall_clock(clock)))
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
         """Return the shared cache of ``namespace`` for ``scope``.

@@ -50,7 +50,7 @@ from .._errors import ClientStateError
 from .._limiter import Rate, RateLimiter, WindowLog, default_margin, parse_rates
 from ._link import REDIS_ERRORS, RedisLink
 
-__all__ = ["RedisLimiter"]
+__all__ = ["RECLAIM_LUA", "RedisLimiter"]
 
 logger = logging.getLogger("lacale_async.fleet")
 
@@ -58,15 +58,9 @@ logger = logging.getLogger("lacale_async.fleet")
 # burst of calls.
 _MIN_SLEEP = 0.001
 
-# KEYS: 1 slots in flight (token -> lease end), 2 finished slots (token -> exit time),
-#       3 pause deadline, 4 longest window + margin in use (how long history must be kept).
-# ARGV: 1 token, 2 lease, 3 this limiter's longest span, then (calls, period + margin) pairs.
-# Returns {1, now} when the slot is taken, else {0, seconds to wait}; numbers as strings since
-# Redis truncates Lua numbers to integers.
-_ACQUIRE = """
+RECLAIM_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local lease = tonumber(ARGV[2])
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now),
                          'WITHSCORES')
 for i = 1, #stale, 2 do
@@ -74,6 +68,19 @@ for i = 1, #stale, 2 do
   redis.call('ZADD', KEYS[2], stale[i + 1], stale[i])
   redis.call('ZREM', KEYS[1], stale[i])
 end
+"""
+"""The start of a script on (KEYS[1] in flight, KEYS[2] done): ``now`` from the Redis clock,
+and the slots whose lease ended moved to done at their lease end. Shared with the key budget."""
+
+# KEYS: 1 slots in flight (token -> lease end), 2 finished slots (token -> exit time),
+#       3 pause deadline, 4 longest window + margin in use (how long history must be kept).
+# ARGV: 1 token, 2 lease, 3 this limiter's longest span, then (calls, period + margin) pairs.
+# Returns {1, now} when the slot is taken, else {0, seconds to wait}; numbers as strings since
+# Redis truncates Lua numbers to integers.
+_ACQUIRE = (
+    RECLAIM_LUA
+    + """
+local lease = tonumber(ARGV[2])
 local wait = 0
 local pause = redis.call('GET', KEYS[3])
 if pause then wait = tonumber(pause) - now end
@@ -105,6 +112,7 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 return {1, string.format('%.6f', now)}
 """
+)
 
 # KEYS: 1 in flight, 2 finished, 4 horizon (as above). ARGV: 1 token, 2 lease, 3 span.
 # Stamps the exit with the server's clock; also re-stamps a slot already reclaimed as stale,

@@ -16,7 +16,7 @@ from .._client import LaCaleClient
 from .._errors import ClientStateError, redact_url
 from ._app import build_app
 from ._catalogue import Catalogue
-from ._config import SandboxConfig, client_rates
+from ._config import SandboxConfig, client_key_rate, client_rates
 from ._faults import FaultInjector
 from ._records import RecordedRequest, UploadRecord
 from ._state import SandboxState
@@ -191,8 +191,9 @@ class SandboxServer:
     def client(self, **options: Any) -> LaCaleClient:
         """Return an unopened client for this sandbox: its key, its URL, its rate limits.
 
-        The client's rates follow the sandbox's limits (see :func:`client_rates`), so it holds
-        requests back instead of the sandbox answering 429. For the ``docs`` profile it is told
+        The client's rates follow the sandbox's limits (see :func:`client_rates`), and its
+        key-wide budget the sandbox's (see :func:`client_key_rate`), so it holds requests back
+        instead of the sandbox answering 429. For the ``docs`` profile it is told
         that searches without a query are accepted (``allow_empty_search``), as documented.
 
         Args:
@@ -205,6 +206,10 @@ class SandboxServer:
         rates = client_rates(self.config)
         settings: dict[str, Any] = {
             "base_url": self.base_url,
+            # A throwaway key on a new port each run: its budget must not land in (and litter)
+            # the user's cache folder.
+            "quota_store": None,
+            "key_rate": client_key_rate(self.config),
             **{f"{endpoint}_rate": rate for endpoint, rate in rates.items()},
         }
         if self.config.profile == "docs":

@@ -1,0 +1,111 @@
+"""``search_many`` and the key budget: run what fits today, report the rest, drop nothing.
+
+Before the first search starts, the plan reads what the key's quota windows (the daily budget)
+still allow and counts the requests the batch needs: distinct *requests*, so queries the
+tracker answers alike ("Amélie", "amelie ") count once and queries already in the cache count
+not at all. The first queries that fit run; every other one gets an outcome whose error is
+:class:`QuotaExceededError` (saying how many did not fit and when the budget frees up), without
+anything being sent for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from ._bulk import SearchQuery
+from ._errors import QuotaExceededError
+from ._keybudget import KeyBudget
+from ._quota import describe_wait, describe_window
+
+__all__ = ["BatchPlan"]
+
+
+class BatchPlan:
+    """Decides, once, which queries of a batch the key budget lets run.
+
+    Args:
+        budget: The client's key budget.
+        items: The batch, in input order (duplicates already merged).
+        request_key: The cache key of a query (equal for queries answered alike).
+        cached: True when a cache key is answered from the cache now.
+    """
+
+    __slots__ = ("_budget", "_cached", "_items", "_lock", "_refused", "_request_key")
+
+    def __init__(
+        self,
+        budget: KeyBudget,
+        items: Sequence[SearchQuery],
+        *,
+        request_key: Callable[[SearchQuery], str],
+        cached: Callable[[str], bool],
+    ) -> None:
+        self._budget = budget
+        self._items = items
+        self._request_key = request_key
+        self._cached = cached
+        self._lock = asyncio.Lock()
+        self._refused: dict[SearchQuery, QuotaExceededError] | None = None
+
+    async def admit(self, item: SearchQuery) -> None:
+        """Return when ``item`` may run.
+
+        Raises:
+            QuotaExceededError: The item does not fit in what the budget allows today.
+        """
+        if self._refused is None:
+            async with self._lock:
+                if self._refused is None:
+                    self._refused = await self._plan()
+        error = self._refused.get(item)
+        if error is not None:
+            raise QuotaExceededError(
+                error.message,
+                retry_after=error.retry_after or 0.0,
+                retry_at=error.retry_at,
+                window=error.window,
+                used=error.used,
+            )
+
+    async def _plan(self) -> dict[SearchQuery, QuotaExceededError]:
+        quota_windows = self._budget.quota_windows()
+        if not quota_windows:
+            return {}
+        quota = await self._budget.quota()
+        windows = [quota.windows[i] for i in quota_windows]
+        tightest = min(windows, key=lambda w: w.remaining)
+        room = 0 if quota.paused_until is not None else tightest.remaining
+        needed: dict[str, list[SearchQuery]] = {}
+        for item in self._items:
+            key = self._request_key(item)
+            if not self._cached(key):
+                needed.setdefault(key, []).append(item)
+        if len(needed) <= room:
+            return {}
+        # The oldest unit counted frees first; in an empty window, the batch's own first one.
+        frees_at = (
+            quota.paused_until
+            or tightest.next_free_at
+            or quota.at + timedelta(seconds=tightest.period)
+        )
+        retry_after = max(0.0, (frees_at - quota.at).total_seconds())
+        message = (
+            f"not run: this batch needs {len(needed)} requests but the key-wide budget "
+            f"({describe_window(tightest.calls, tightest.period)}) allows {room} more now, so "
+            f"only the first {room} run; the budget frees up in {describe_wait(retry_after)}, "
+            f"at {frees_at:%Y-%m-%d %H:%M:%S} UTC; nothing was sent"
+        )
+        error = QuotaExceededError(
+            message,
+            retry_after=retry_after,
+            retry_at=frees_at,
+            window=(tightest.calls, tightest.period),
+            used=tightest.used,
+        )
+        refused: dict[SearchQuery, QuotaExceededError] = {}
+        for group in list(needed.values())[room:]:
+            for item in group:
+                refused[item] = error
+        return refused
