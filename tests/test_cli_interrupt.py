@@ -71,3 +71,32 @@ def test_ctrl_c_stops_the_sandbox_server_with_130() -> None:
     assert proc.returncode == 130
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "sandbox stopped"
+
+
+def test_ctrl_c_while_click_dispatches_exits_130_not_click_aborted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression: a SIGINT landing in click's own code (parsing, dispatch: outside any
+    # command's handler) met click's standalone mode, which printed "Aborted!" and exited 1.
+    from lacale_async._cli import main
+    from lacale_async._cli._commands import cli
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.commands["search"], "callback", interrupt)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "dune"])
+    assert exit_info.value.code == 130
+    err = capsys.readouterr().err
+    assert "Aborted" not in err
+    assert err.strip().splitlines()[-1] == "interrupted"
+
+
+def test_usage_errors_still_exit_2_with_clicks_message(capsys: pytest.CaptureFixture[str]) -> None:
+    from lacale_async._cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "--no-such-option"])
+    assert exit_info.value.code == 2
+    assert "No such option" in capsys.readouterr().err

@@ -48,6 +48,21 @@ def main(argv: Sequence[str] | None = None) -> None:
                 raise
             print(_HINT, file=sys.stderr)
             raise SystemExit(2) from None
-        cli.main(args=list(argv) if argv is not None else None, prog_name="lacale")
+        import click
+
+        try:
+            # Not standalone: click's own mode answers a Ctrl-C that lands while it parses or
+            # dispatches with "Aborted!" and exit 1; here it becomes 130 like everywhere else.
+            code = cli.main(
+                args=list(argv) if argv is not None else None,
+                prog_name="lacale",
+                standalone_mode=False,
+            )
+        except click.exceptions.Abort:
+            raise interrupted() from None
+        except click.ClickException as exc:
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise SystemExit(code if isinstance(code, int) else 0)
     except KeyboardInterrupt:
         raise interrupted() from None
