@@ -132,6 +132,26 @@ def test_search_cat_filter_and_tmdb() -> None:
     assert all("am" in t["title"].lower() for t in by_tmdb)
 
 
+@pytest.mark.parametrize("tmdb", ["abc", "12a", "-5", "1.5", "١٢"])
+def test_a_tmdb_id_that_is_not_digits_exits_4_before_sending(
+    tmdb: str, tmp_path: Path, remote: ThreadedSandbox, remote_args: list[str]
+) -> None:
+    # Regression: `--tmdb abc` was sent and silently found nothing; `upload --tmdb-id abc`
+    # was sent and answered 400 by the server.
+    search = invoke([*remote_args, "search", "dune", "--tmdb", tmdb])
+    assert search.exit_code == 4, search.stderr
+    assert "TMDB" in error_lines(search)[0]
+    path = make_torrent(tmp_path, source="lacale")
+    upload = invoke(
+        [*remote_args, "upload", str(path), "--category", "films", "--tmdb-id", tmdb,
+         "--nfo", str(make_nfo(tmp_path))]
+    )  # fmt: skip
+    assert upload.exit_code == 4, upload.stderr
+    sent = [r.path for r in remote.server.requests]
+    assert "/api/external" not in sent
+    assert "/api/external/upload" not in sent
+
+
 def test_empty_search_says_no_results() -> None:
     result = invoke([*SANDBOX, "search", "zzzz introuvable"])
     assert result.exit_code == 0
