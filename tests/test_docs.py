@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import lacale_async
 import lacale_async.testing
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+_SNIPPET = re.compile(r'^--8<-- "([^":]+):([^"]+)"$', re.MULTILINE)
+
+
+def _page(name: str) -> str:
+    """A docs page as MkDocs renders it: README sections it includes are expanded."""
+
+    def expand(match: re.Match[str]) -> str:
+        source = (ROOT / match[1]).read_text(encoding="utf-8")
+        start, end = f"<!-- --8<-- [start:{match[2]}] -->", f"<!-- --8<-- [end:{match[2]}] -->"
+        assert start in source, f"{match[0]} names no marked section"
+        assert end in source, f"{match[0]} names a section that never ends"
+        return source.split(start, 1)[1].split(end, 1)[0]
+
+    return _SNIPPET.sub(expand, (DOCS / name).read_text(encoding="utf-8"))
 
 
 def _reference() -> str:
@@ -17,7 +33,7 @@ def _reference() -> str:
 
 def test_every_public_class_and_function_has_a_reference_entry() -> None:
     reference = _reference()
-    errors = (DOCS / "errors.md").read_text(encoding="utf-8")
+    errors = _page("errors.md")
     for module in (lacale_async, lacale_async.testing):
         for name in module.__all__:
             obj = getattr(module, name)
