@@ -22,6 +22,13 @@ from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
 from ._clock import Clock, MonotonicClock, wall_clock
 from ._download_link import link_target
+from ._endpoints import (
+    META_PATH,
+    SEARCH_PATH,
+    UPLOAD_PATH,
+    Endpoint,
+    download_path,
+)
 from ._errors import (
     APIError,
     ClientStateError,
@@ -227,7 +234,7 @@ class LaCaleClient:
         self._key = Secret(key, wire_forms(key))
         self._auth: AuthMode = auth
         # Validate rates now so a typo fails at construction, not at the first request.
-        self._rate_args: dict[str, RateArg] = {
+        self._rate_args: dict[Endpoint, RateArg] = {
             "search": search_rate,
             "upload": upload_rate,
             "download": download_rate,
@@ -399,7 +406,7 @@ class LaCaleClient:
             f"state={self._state.value}>"
         )
 
-    def _make_limiter(self, endpoint: str, arg: RateArg) -> RateLimiter | None:
+    def _make_limiter(self, endpoint: Endpoint, arg: RateArg) -> RateLimiter | None:
         if arg is None:
             return None
         if _is_limiter_object(arg):
@@ -557,7 +564,7 @@ class LaCaleClient:
         self, live: _Live, params: Params, key: str | None
     ) -> tuple[Torrent, ...]:
         """Send a search and cache the answer under ``key`` (None: do not cache)."""
-        resp = await live.sender.send("search", "GET", "/api/external", params=params)
+        resp = await live.sender.send("search", "GET", SEARCH_PATH, params=params)
         torrents = self._decode(resp, decode_search, "a JSON list of torrents")
         if key is not None:
             ttl = ttl_from_headers(resp.headers, self._cache_ttl)
@@ -611,7 +618,7 @@ class LaCaleClient:
             return await self._request_meta(key)
 
     async def _request_meta(self, key: str | None) -> Meta:
-        resp = await self._require_open().sender.send("meta", "GET", "/api/external/meta")
+        resp = await self._require_open().sender.send("meta", "GET", META_PATH)
         meta = self._decode(resp, decode_meta, "the meta JSON object")
         if key is not None and self._live is not None:
             ttl = ttl_from_headers(resp.headers, self._meta_ttl)
@@ -706,7 +713,7 @@ class LaCaleClient:
             resp = await self._require_open().sender.send(
                 "upload",
                 "POST",
-                "/api/external/upload",
+                UPLOAD_PATH,
                 form=form,
                 idempotent=False,
                 info_hash=info_hash,
@@ -778,7 +785,7 @@ class LaCaleClient:
                     raise
                 logger.debug("download link refused (HTTP %d); using the key", exc.status)
         if resp is None:
-            resp = await sender.send("download", "GET", f"/api/torrents/download/{wanted}")
+            resp = await sender.send("download", "GET", download_path(wanted))
         return resp.body, verify_torrent(resp.body, wanted)
 
     async def download_to(

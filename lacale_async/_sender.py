@@ -16,6 +16,7 @@ from types import TracebackType
 import aiohttp
 
 from ._clock import Clock
+from ._endpoints import Endpoint
 from ._errors import ConnectError, RateLimitError, TransportError
 from ._keybudget import KeyBudget
 from ._limiter import RateLimiter
@@ -41,7 +42,7 @@ class _Slots:
 
     def __init__(
         self,
-        name: str,
+        name: Endpoint,
         limiter: RateLimiter | None,
         budget: KeyBudget | None,
         counters: EndpointCounters,
@@ -134,7 +135,7 @@ class Sender:
         self,
         *,
         transport: Transport,
-        limiters: Mapping[str, RateLimiter | None],
+        limiters: Mapping[Endpoint, RateLimiter | None],
         stats: StatsRecorder,
         clock: Clock,
         backoff: Backoff,
@@ -165,7 +166,7 @@ class Sender:
 
     async def _attempt(
         self,
-        endpoint: str,
+        endpoint: Endpoint,
         method: str,
         path: str,
         params: Params,
@@ -189,7 +190,7 @@ class Sender:
                 before_redirect=slots.renew,
             )
 
-    async def _rate_limited(self, error: RateLimitError, endpoint: str, attempt: int) -> None:
+    async def _rate_limited(self, error: RateLimitError, endpoint: Endpoint, attempt: int) -> None:
         """Share a 429's pause with every caller of the endpoint and of the key."""
         self._stats.endpoints[endpoint].rate_limited += 1
         retry_after = error.retry_after
@@ -206,7 +207,7 @@ class Sender:
 
     async def send(
         self,
-        endpoint: str,
+        endpoint: Endpoint,
         method: str,
         path: str,
         *,

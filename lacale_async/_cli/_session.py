@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,7 @@ from .._client import (
     LaCaleClient,
 )
 from .._clock import MonotonicClock
+from .._endpoints import Endpoint
 from .._errors import ConfigurationError
 from .._limiter import RateArg, WindowLimiter, parse_rates
 from .._quota import resolve_key_rate
@@ -28,7 +29,7 @@ from ._waits import WaitWatch
 
 __all__ = ["SANDBOX_RATES", "Settings", "open_client", "sandbox_config"]
 
-SANDBOX_RATES: dict[str, tuple[int, float]] = {
+SANDBOX_RATES: dict[Endpoint, tuple[int, float]] = {
     "search": (5, 2.0),
     "meta": (5, 2.0),
     "download": (5, 2.0),
@@ -78,13 +79,15 @@ class Settings:
 
 def sandbox_config(profile: Profile = "live") -> SandboxConfig:
     """Return the settings of the embedded sandbox: limits from :data:`SANDBOX_RATES`."""
-    limits = {name: RateLimit(calls, period) for name, (calls, period) in SANDBOX_RATES.items()}
+    limits: dict[str, RateLimit] = {
+        name: RateLimit(calls, period) for name, (calls, period) in SANDBOX_RATES.items()
+    }
     return SandboxConfig(
         key_limits=limits, ip_limits=limits, rate_limit_mode="sliding", profile=profile
     )
 
 
-_TRACKER_RATES: dict[str, RateArg] = {
+_TRACKER_RATES: dict[Endpoint, RateArg] = {
     "search": DEFAULT_SEARCH_RATE,
     "meta": DEFAULT_META_RATE,
     "download": DEFAULT_DOWNLOAD_RATE,
@@ -92,7 +95,7 @@ _TRACKER_RATES: dict[str, RateArg] = {
 }
 
 
-def _watched_rates(watch: WaitWatch, rates: dict[str, Any]) -> dict[str, Any]:
+def _watched_rates(watch: WaitWatch, rates: Mapping[Endpoint, Any]) -> dict[str, Any]:
     """Return ``<endpoint>_rate`` options: the same limits, each wait reported to ``watch``."""
     options: dict[str, Any] = {}
     clock = MonotonicClock()
