@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any, Literal
 
 import bencode2
@@ -12,6 +11,7 @@ import msgspec
 
 from ._errors import IntegrityError, InvalidTorrentError, ValidationError
 from ._options import describe
+from ._validation import is_info_hash
 
 __all__ = [
     "SOURCE_FLAG",
@@ -31,7 +31,6 @@ SourcePolicy = Literal["set", "refuse", "keep"]
 """What :func:`apply_source_flag` does when ``info.source`` is not the expected flag."""
 
 _POLICIES: frozenset[str] = frozenset({"set", "refuse", "keep"})
-_HEX_HASH = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _MAX_DETAIL = 160
 
 # Indirection so a test can swap in a lenient decoder and prove the canonical check works.
@@ -372,7 +371,7 @@ def verify_torrent(data: bytes, expected_info_hash: str) -> TorrentInfo:
         IntegrityError: ``data`` is not a torrent (the message says what it looks like), or
             none of its info hashes equals ``expected_info_hash``.
     """
-    if not isinstance(expected_info_hash, str) or not _HEX_HASH.fullmatch(expected_info_hash):
+    if not is_info_hash(expected_info_hash):
         raise ValidationError("an info hash must be 40 or 64 hexadecimal characters")
     expected = expected_info_hash.lower()
     try:
