@@ -32,6 +32,7 @@ from ._endpoints import (
 from ._errors import (
     APIError,
     ClientStateError,
+    ConfigurationError,
     ConflictError,
     LaCaleError,
     ResponseError,
@@ -67,7 +68,13 @@ from ._secret import Secret
 from ._sender import Sender
 from ._singleflight import SingleFlight
 from ._stats import ClientStats, StatsRecorder
-from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, verify_torrent
+from ._torrent import (
+    SourcePolicy,
+    TorrentInfo,
+    apply_source_flag,
+    check_source_policy,
+    verify_torrent,
+)
 from ._transport import NO_PARAMS, AuthMode, Params, Response, Transport, wire_forms
 from ._uploads import UploadForm, read_input, resolve_category, resolve_tag
 from ._validation import (
@@ -215,7 +222,6 @@ class LaCaleClient:
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         check_options(
             auth=auth,
-            source_policy=source_policy,
             seconds={
                 "cache_ttl": (cache_ttl, 0.0, _YEAR),
                 "meta_ttl": (meta_ttl, 0.0, _YEAR),
@@ -249,7 +255,7 @@ class LaCaleClient:
         self._max_retries = max_retries
         self._timeout = float(timeout)
         self._max_body = max_body_size
-        self._source_policy: SourcePolicy = source_policy
+        self._source_policy = check_source_policy(source_policy, ConfigurationError)
         self._backend: Backend = backend if backend is not None else LocalBackend()
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._max_retry_wait = max_retry_wait
@@ -679,11 +685,9 @@ class LaCaleClient:
             raise ValidationError("category must be a category id or slug")
         tag_list = check_tags(tags)
         check_text(description, "description")
-        policy = self._source_policy if source_policy is None else source_policy
-        if policy not in ("set", "refuse", "keep"):
-            raise ValidationError(
-                f"source_policy must be 'set', 'refuse' or 'keep', not {policy!r}"
-            )
+        policy = (
+            self._source_policy if source_policy is None else check_source_policy(source_policy)
+        )
         self._require_open()
         raw = await read_input(torrent, "torrent", _MAX_TORRENT_SIZE)
         nfo_bytes = await read_input(nfo, "nfo", _MAX_NFO_SIZE) if nfo is not None else None

@@ -17,7 +17,6 @@ __all__ = ["check_bool", "check_implements", "check_options", "describe"]
 def check_options(
     *,
     auth: object,
-    source_policy: object,
     seconds: Mapping[str, tuple[object, float | None, float]],
     counts: Mapping[str, tuple[object, int]],
     user_agent: object,
@@ -27,7 +26,6 @@ def check_options(
 
     Args:
         auth: Must be ``header``, ``query`` or ``passkey``.
-        source_policy: Must be ``set``, ``refuse`` or ``keep``.
         seconds: name -> (value, minimum, maximum); None as minimum means "strictly above 0".
             Durations must be finite: ``timeout=inf`` made every request raise OverflowError.
         counts: name -> (value, minimum) for integer options.
@@ -40,10 +38,6 @@ def check_options(
     if auth not in ("header", "query", "passkey"):
         raise ConfigurationError(
             f"auth must be 'header', 'query' or 'passkey', not {describe(auth)}"
-        )
-    if source_policy not in ("set", "refuse", "keep"):
-        raise ConfigurationError(
-            f"source_policy must be 'set', 'refuse' or 'keep', not {describe(source_policy)}"
         )
     for name, (value, minimum, maximum) in seconds.items():
         _check_seconds(name, value, minimum, maximum)

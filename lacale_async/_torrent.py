@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import bencode2
 import msgspec
 
-from ._errors import IntegrityError, InvalidTorrentError, ValidationError
+from ._errors import IntegrityError, InvalidTorrentError, LaCaleError, ValidationError
 from ._options import describe
 from ._validation import is_info_hash
 
@@ -18,6 +18,7 @@ __all__ = [
     "SourcePolicy",
     "TorrentInfo",
     "apply_source_flag",
+    "check_source_policy",
     "info_hash_v1",
     "info_hash_v2",
     "parse_torrent",
@@ -30,7 +31,7 @@ SOURCE_FLAG = "lacale"
 SourcePolicy = Literal["set", "refuse", "keep"]
 """What :func:`apply_source_flag` does when ``info.source`` is not the expected flag."""
 
-_POLICIES: frozenset[str] = frozenset({"set", "refuse", "keep"})
+_POLICIES: frozenset[str] = frozenset(get_args(SourcePolicy))
 _MAX_DETAIL = 160
 
 # Indirection so a test can swap in a lenient decoder and prove the canonical check works.
@@ -286,6 +287,22 @@ def info_hash_v2(data: bytes) -> str | None:
     return parse_torrent(data).info_hash_v2
 
 
+def check_source_policy(policy: object, error: type[LaCaleError] = ValidationError) -> SourcePolicy:
+    """Return ``policy`` when it is a :data:`SourcePolicy`.
+
+    Args:
+        policy: The value given as ``source_policy``.
+        error: What to raise: ``ValidationError`` for a call's argument, ``ConfigurationError``
+            for a client option.
+
+    Raises:
+        LaCaleError: ``error``, naming the three policies.
+    """
+    if isinstance(policy, str) and policy in _POLICIES:
+        return policy  # type: ignore[return-value]  # one of the Literal's values
+    raise error(f"source_policy must be 'set', 'refuse' or 'keep', not {describe(policy)}")
+
+
 def apply_source_flag(
     data: bytes, policy: SourcePolicy = "set", source: str = SOURCE_FLAG
 ) -> tuple[bytes, TorrentInfo]:
@@ -307,10 +324,7 @@ def apply_source_flag(
         ValidationError: ``policy`` is unknown, ``source`` is empty, or ``policy`` is
             ``"refuse"`` and the flag is missing or different.
     """
-    if not isinstance(policy, str) or policy not in _POLICIES:
-        raise ValidationError(
-            f"source policy must be 'set', 'refuse' or 'keep', not {describe(policy)}"
-        )
+    check_source_policy(policy)
     if not isinstance(source, str) or not source:
         raise ValidationError("the source flag must be a non-empty string")
     top, info, info_bytes = _decode(data)
