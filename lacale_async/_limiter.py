@@ -33,6 +33,7 @@ import aiolimiter
 
 from ._clock import Clock
 from ._errors import NOT_SENT, ClientStateError, ConfigurationError
+from ._options import is_count, is_finite
 from ._windowlog import WindowLog
 
 __all__ = [
@@ -154,12 +155,7 @@ class WindowLimiter:
         margin: float | None = None,
     ) -> None:
         checked = parse_rates(rates, name=f"{name}_rate" if name else "rates")
-        if margin is not None and not (
-            isinstance(margin, (int, float))
-            and not isinstance(margin, bool)
-            and math.isfinite(margin)
-            and margin >= 0
-        ):
+        if margin is not None and not (is_finite(margin) and margin >= 0):
             raise ConfigurationError(
                 f"rate limit margin must be a finite number >= 0, got {margin!r}"
             )
@@ -319,14 +315,9 @@ def _check_rate(rate: object, name: str) -> Rate:
             f"got {rate!r}"
         )
     calls, period = rate
-    if not (isinstance(calls, int) and not isinstance(calls, bool) and calls >= 1):
+    if not is_count(calls):
         raise ConfigurationError(f"{name}: calls must be an int >= 1, got {calls!r}")
-    if not (
-        isinstance(period, (int, float))
-        and not isinstance(period, bool)
-        and math.isfinite(period)
-        and period > 0
-    ):
+    if not (is_finite(period) and period > 0):
         raise ConfigurationError(
             f"{name}: period must be a finite number of seconds > 0, got {period!r}"
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +19,7 @@ from .._clock import Clock, wall_clock
 from .._errors import BackendError, ClientStateError, ConfigurationError
 from .._ledger import MemoryLedger
 from .._limiter import Rate, RateLimiter, WindowLimiter
+from .._options import is_finite
 from ._cache import RedisCache
 from ._codec import CODECS
 from ._limiter import RedisLimiter
@@ -40,12 +40,7 @@ _SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _positive(name: str, value: object) -> float:
-    if not (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    ):
+    if not (is_finite(value) and value > 0):
         raise ConfigurationError(f"{name} must be a finite number of seconds > 0, not {value!r}")
     return float(value)
 
