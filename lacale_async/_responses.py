@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
-from ._errors import APIError, ConflictError, RateLimitError, ResponseError, error_for_status
+from ._errors import (
+    APIError,
+    APIErrorDetails,
+    ConflictError,
+    RateLimitError,
+    ResponseError,
+    error_for_status,
+)
 from ._retry import parse_retry_after
 from ._transport import Response
 
@@ -97,8 +104,7 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
     outcome_unknown = not idempotent and resp.status >= 500
     if outcome_unknown:
         text += outcome_unknown_note(info_hash)
-    common: dict[str, Any] = {
-        "status": resp.status,
+    details: APIErrorDetails = {
         "server_message": server,
         "url": resp.url,
         "outcome_unknown": outcome_unknown,
@@ -107,12 +113,12 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         if retry_after is not None:
             text += f"; retry after {retry_after:g} s"
-        return RateLimitError(text, retry_after=retry_after, **common)
+        return RateLimitError(text, retry_after=retry_after, status=resp.status, **details)
     if cls is ConflictError:
         if info_hash:
             text = f"{text}; info hash {info_hash}"
-        return ConflictError(text, info_hash=info_hash, **common)
-    return cls(text, **common)
+        return ConflictError(text, info_hash=info_hash, status=resp.status, **details)
+    return cls(text, status=resp.status, **details)
 
 
 def _hint(resp: Response, server: str) -> str:
