@@ -34,7 +34,7 @@ import aiolimiter
 from ._clock import Clock
 from ._errors import NOT_SENT, ClientStateError, ConfigurationError
 from ._options import is_count, is_finite
-from ._windowlog import WindowLog
+from ._windowlog import Window, WindowLog
 
 __all__ = [
     "AsyncLimiterAdapter",
@@ -109,7 +109,7 @@ class _Slot:
     async def __aenter__(self) -> None:
         if self._entered:
             raise ClientStateError("a rate-limit slot cannot be entered twice")
-        await self._limiter._acquire()
+        await self._limiter.acquire()
         self._entered = True
 
     async def __aexit__(
@@ -119,11 +119,9 @@ class _Slot:
         tb: TracebackType | None,
     ) -> None:
         # Synchronous on purpose: a cancellation here cannot leave the slot occupied.
-        limiter = self._limiter
         # A request that never got a connection (or was refused by the key budget) never
         # reached the server, so it used no budget: give the slot back at once.
-        counted = exc_type is None or not issubclass(exc_type, NOT_SENT)
-        limiter._log._release(limiter._clock.now(), counted=counted)
+        self._limiter.release(counted=exc_type is None or not issubclass(exc_type, NOT_SENT))
 
 
 class WindowLimiter:
@@ -159,12 +157,12 @@ class WindowLimiter:
             raise ConfigurationError(
                 f"rate limit margin must be a finite number >= 0, got {margin!r}"
             )
-        self._rates = tuple(
+        self._rates: tuple[Window, ...] = tuple(
             (n, t, default_margin(t) if margin is None else float(margin)) for n, t in checked
         )
         self._clock = clock
         self._log = WindowLog() if log is None else log
-        self._log._register(self._rates)
+        self._log.register(self._rates)
         self._name = name
 
     @property
@@ -192,46 +190,34 @@ class WindowLimiter:
             seconds: Pause length; NaN and values ``<= 0`` are ignored.
         """
         if seconds > 0:
-            self._log._pause(self._clock.now() + seconds)
+            self._log.pause(self._clock.now() + seconds)
 
-    def _delay_locked(self, now: float) -> float | None:
-        """Seconds to wait before one more request may enter, or None to await an exit."""
-        log = self._log
-        wait = log._pause_until - now
-        in_flight = log._in_flight
-        done = log._done
-        for calls, period, margin in self._rates:
-            if in_flight >= calls:
-                return None  # every slot of this window is taken by a running request
-            need = calls - in_flight  # the need-th most recent exit must be old enough
-            if len(done) >= need:
-                wait = max(wait, done[-need] + period + margin - now)
-        return wait
+    async def acquire(self) -> None:
+        """Wait, first come first served, until one more request may enter; enter it.
 
-    async def _acquire(self) -> None:
+        Prefer :meth:`slot`, which pairs this with :meth:`release`.
+        """
         log = self._log
         clock = self._clock
-        await log._enter_gate()
+        await log.wait_turn()
         try:
-            while True:
-                # Decide and admit (or arm the exit signal) under the lock: another thread's
-                # exit between "every slot is busy" and "wait for an exit" cannot be missed.
-                with log.lock:
-                    now = clock.now()
-                    wait = self._delay_locked(now)
-                    if wait is None:
-                        exited = log._arm_exit_locked()
-                    elif wait <= _EPSILON:
-                        log._admit_locked(now)
-                        return
-                if wait is None:
-                    await exited
-                else:
+            while (wait := log.try_admit(clock.now(), self._rates)) is not None:
+                if isinstance(wait, float):
                     # The deadline can only move later while we sleep (a pause, never an
                     # earlier exit), so sleeping the full delay never admits too late.
                     await clock.sleep(wait)
+                else:
+                    await wait  # every slot is taken: the next exit wakes us
         finally:
-            log._leave_gate()
+            log.end_turn()
+
+    def release(self, *, counted: bool = True) -> None:
+        """End a request entered by :meth:`acquire`, stamped now.
+
+        Args:
+            counted: False when it never reached the server: its slot is given back unspent.
+        """
+        self._log.release(self._clock.now(), counted=counted)
 
     def __repr__(self) -> str:
         label = f"name={self._name!r}, " if self._name else ""
@@ -278,6 +264,15 @@ class AsyncLimiterAdapter:
         if seconds > 0:
             self._pause_until = max(self._pause_until, self._clock.now() + seconds)
 
+    async def acquire(self) -> None:
+        """Wait out any pause, then take one unit of the aiolimiter.
+
+        A pause announced while this caller queued in the bucket still applies to it.
+        """
+        await self._wait_pause()
+        await self._limiter.acquire()
+        await self._wait_pause()
+
     async def _wait_pause(self) -> None:
         while (wait := self._pause_until - self._clock.now()) > _EPSILON:
             await self._clock.sleep(wait)
@@ -294,10 +289,7 @@ class _AdapterSlot:
         self._adapter = adapter
 
     async def __aenter__(self) -> None:
-        await self._adapter._wait_pause()
-        await self._adapter._limiter.acquire()
-        # A pause announced while we queued in the bucket still applies to us.
-        await self._adapter._wait_pause()
+        await self._adapter.acquire()
 
     async def __aexit__(
         self,

@@ -281,8 +281,12 @@ class RedisLimiter:
         except REDIS_ERRORS:
             pass  # the lease frees the slot
 
-    async def _acquire(self) -> str | None:
-        """Wait for a slot in Redis; return its token, or None once the backend went local."""
+    async def acquire(self) -> str | None:
+        """Wait for a slot in Redis; return its token, or None once the backend went local.
+
+        A slot taken is also counted in the fallback's log (when it keeps one), synchronously
+        right after Redis granted it: no cancellation can come between. Prefer :meth:`slot`.
+        """
         link = self._link
         async with self._gate:
             token = secrets.token_hex(12)
@@ -299,11 +303,20 @@ class RedisLimiter:
                     link.failed(exc, f"waiting for a {self._endpoint} rate-limit slot")
                     return None
                 if taken:
+                    if self._mirror is not None:
+                        self._mirror.admit()
                     return token
                 await asyncio.sleep(max(wait, _MIN_SLEEP))
         return None
 
-    async def _release(self, token: str) -> None:
+    async def release(self, token: str) -> None:
+        """End the slot ``token`` taken by :meth:`acquire`, stamped now.
+
+        The fallback's log is stamped first, so a cancelled exit still frees it; a Redis
+        failure here never raises (the slot frees when its lease ends).
+        """
+        if self._mirror is not None:
+            self._mirror.release(self._clock.now())
         link = self._link
         if link.closed:
             return  # the lease frees the slot; a closed client must not reconnect
@@ -343,15 +356,12 @@ class _RedisSlot:
             raise ClientStateError("a rate-limit slot cannot be entered twice")
         self._entered = True
         limiter = self._limiter
-        token = await limiter._acquire()
+        token = await limiter.acquire()
         if token is not None:
             self._token = token
-            if limiter._mirror is not None:
-                # Synchronous, right after the slot was taken: no cancellation can come between.
-                limiter._mirror._admit()
             return
         # Redis failed under on_redis_error="local": the request still passes a limiter.
-        local = limiter._fallback.slot()
+        local = limiter.fallback.slot()
         await local.__aenter__()
         self._local = local
 
@@ -364,8 +374,4 @@ class _RedisSlot:
         if self._local is not None:
             await self._local.__aexit__(exc_type, exc, tb)
         elif self._token is not None:
-            limiter = self._limiter
-            if limiter._mirror is not None:
-                # Stamped before the Redis call, so a cancelled exit still frees the mirror.
-                limiter._mirror._release(limiter._clock.now())
-            await limiter._release(self._token)
+            await self._limiter.release(self._token)
