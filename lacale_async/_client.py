@@ -966,11 +966,6 @@ class _Live:
         self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
         self.meta_flight: SingleFlight[Meta] = SingleFlight()
 
-    def is_cached(self, key: str) -> bool:
-        """True when the in-process search cache answers ``key`` now (False: unknown)."""
-        peek = self.search_peek
-        return peek is not None and peek(key) is not None
-
 
 def _wanted_hash(torrent: str | Torrent) -> str:
     """Return the checked, lowercase info hash of a download's target."""

@@ -70,7 +70,7 @@ class RateLimiter(Protocol):
 
 
 RateArg: TypeAlias = Rate | Sequence[Rate] | RateLimiter | aiolimiter.AsyncLimiter | None
-"""Everything the client's ``rate_limit`` option accepts (see :func:`build_limiter`)."""
+"""Everything a client's ``<endpoint>_rate`` option accepts (see :func:`build_limiter`)."""
 
 
 def default_margin(period: float) -> float:
@@ -327,7 +327,7 @@ def _check_rates(rates: object, name: str) -> list[Rate]:
     return checked
 
 
-def parse_rates(arg: object, *, name: str = "rate_limit") -> list[Rate]:
+def parse_rates(arg: object, *, name: str = "rates") -> list[Rate]:
     """Validate one ``(calls, period)`` rate or a sequence of them.
 
     Args:
@@ -358,7 +358,7 @@ def build_limiter(
     name: str = "",
     margin: float | None = None,
 ) -> RateLimiter | None:
-    """Turn the client's ``rate_limit`` option into a :class:`RateLimiter`.
+    """Turn a client's ``<endpoint>_rate`` option into a :class:`RateLimiter`.
 
     Args:
         arg: None (no limiting), one ``(calls, period)`` rate, a sequence of rates (all must
@@ -381,5 +381,5 @@ def build_limiter(
         return AsyncLimiterAdapter(arg, clock=clock)
     if isinstance(arg, RateLimiter):
         return arg
-    rates = parse_rates(arg, name=f"{name}_rate" if name else "rate_limit")
+    rates = parse_rates(arg, name=f"{name}_rate" if name else "rates")
     return WindowLimiter(rates, clock=clock, log=log, name=name, margin=margin)

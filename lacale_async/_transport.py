@@ -1,6 +1,6 @@
 """The HTTP layer: one aiohttp session, auth, timeouts, size caps and exception mapping.
 
-Everything aiohttp can raise is turned into a :class:`TransportError` here, so the client above
+Everything aiohttp can raise is turned into a :class:`TransportError` here, so the sender above
 only ever sees responses or SDK errors. The API key is attached here and nowhere else, and a
 redirect to another origin is never followed with it.
 """
@@ -130,7 +130,6 @@ class Transport:
             and a ``passkey`` form field on uploads).
         timeout: Seconds for one whole request, connection and body read included.
         max_body_size: Largest body accepted, in bytes; a larger answer is an error.
-        connection_limit: Most connections open at once.
         user_agent: Value of the User-Agent header.
     """
 
@@ -142,7 +141,6 @@ class Transport:
         auth: AuthMode,
         timeout: float,
         max_body_size: int,
-        connection_limit: int = 100,
         user_agent: str | None = None,
     ) -> None:
         self._base = URL(base_url)
@@ -152,7 +150,6 @@ class Transport:
         self._timeout = timeout
         self._connect_timeout = max(0.05, min(10.0, timeout / 2))
         self._max_body = max_body_size
-        self._connection_limit = connection_limit
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
         # Per request, not a session default: a download through a token link goes without it.
         self._auth_headers: dict[str, str] | None = None
@@ -166,15 +163,10 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._targets: dict[str, tuple[URL, str]] = {}
 
-    @property
-    def auth(self) -> AuthMode:
-        """How the key travels."""
-        return self._auth
-
     def open(self) -> None:
         """Create the aiohttp session; must run inside the event loop that will use it."""
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(ttl_dns_cache=300),
             headers=self._headers,
             # A separate, shorter connect timeout makes a hung connect a ConnectError (nothing
             # was sent, safe to retry even for an upload) rather than an ambiguous timeout.
