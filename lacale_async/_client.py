@@ -360,6 +360,7 @@ class LaCaleClient:
             max_retries=self._max_retries,
             max_retry_wait=self._max_retry_wait,
             scrub=self._scrub,
+            wall=self._wall,
             budget=build_key_budget(
                 backend,
                 scope=scope,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import TypeVar
 
 import msgspec
@@ -84,7 +85,9 @@ def server_message(resp: Response) -> str:
     return body[:300].decode("utf-8", "replace").strip()
 
 
-def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str | None) -> APIError:
+def api_error(
+    resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str | None, now: float
+) -> APIError:
     """Build the error for a non-2xx answer, its class picked by the status table.
 
     Args:
@@ -92,6 +95,8 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
         scrub: Removes the key from server text.
         idempotent: False for an upload, whose 5xx leaves the outcome unknown.
         info_hash: The uploaded torrent's hash, named in 409 and unknown-outcome messages.
+        now: The client's wall-clock time (Unix seconds), which a ``Retry-After`` date is
+            read against.
 
     Returns:
         The error, not raised.
@@ -110,7 +115,9 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
         "outcome_unknown": outcome_unknown,
     }
     if cls is RateLimitError:
-        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        retry_after = parse_retry_after(
+            resp.headers.get("Retry-After"), now=datetime.fromtimestamp(now, timezone.utc)
+        )
         if retry_after is not None:
             text += f"; retry after {retry_after:g} s"
         return RateLimitError(text, retry_after=retry_after, status=resp.status, **details)

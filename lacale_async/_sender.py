@@ -116,6 +116,8 @@ class Sender:
         max_retries: Retries after the first attempt.
         max_retry_wait: Longest Retry-After waited out (and longest shared pause).
         scrub: Removes the key from server text.
+        wall: Reads the wall-clock time (Unix seconds) matching ``clock``, for
+            ``Retry-After`` dates.
         budget: The key-wide budget every attempt spends a unit of, or None.
     """
 
@@ -129,6 +131,7 @@ class Sender:
         "_scrub",
         "_stats",
         "_transport",
+        "_wall",
     )
 
     def __init__(
@@ -142,6 +145,7 @@ class Sender:
         max_retries: int,
         max_retry_wait: float,
         scrub: Scrub,
+        wall: Callable[[], float],
         budget: KeyBudget | None = None,
     ) -> None:
         self._transport = transport
@@ -152,6 +156,7 @@ class Sender:
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
         self._scrub = scrub
+        self._wall = wall
         self._budget = budget
 
     @property
@@ -250,7 +255,11 @@ class Sender:
                 if resp.status < 300:
                     return resp
                 error = api_error(
-                    resp, scrub=self._scrub, idempotent=idempotent, info_hash=info_hash
+                    resp,
+                    scrub=self._scrub,
+                    idempotent=idempotent,
+                    info_hash=info_hash,
+                    now=self._wall(),
                 )
                 if isinstance(error, RateLimitError):
                     await self._rate_limited(error, endpoint, attempt)

@@ -460,6 +460,18 @@ async def test_429_with_http_date_retry_after(clock: FakeClock, mock: aiorespons
     assert sent_count(mock) == 2
 
 
+async def test_an_http_date_retry_after_is_read_on_the_clients_wall_clock(
+    clock: FakeClock, mock: aioresponses
+) -> None:
+    # FakeClock's wall starts at 2026-01-01T00:00:00Z: the date is 9 s after it.
+    mock.get(SEARCH, status=429, headers={"Retry-After": "Thu, 01 Jan 2026 00:00:09 GMT"})
+    mock.get(SEARCH, payload=[])
+    async with make_client(clock) as client:
+        start = clock.now()
+        await client.search("x")
+    assert clock.now() - start == pytest.approx(9.0)
+
+
 async def test_429_longer_than_max_retry_wait_raises_at_once(
     clock: FakeClock, mock: aioresponses
 ) -> None:
