@@ -3,7 +3,6 @@
 Everything public is re-exported here; the ``_``-prefixed modules are implementation details.
 """
 
-from ._backend import Backend, LocalBackend
 from ._bulk import SearchOutcome, SearchQuery
 from ._cache import Cache, MemoryCache
 from ._client import DEFAULT_BASE_URL, CacheMode, ClientState, LaCaleClient
@@ -38,6 +37,7 @@ from ._magnet import magnet_uri
 from ._models import Category, Meta, Tag, TagGroup, Torrent, UploadResult
 from ._quota import DEFAULT_KEY_RATE, OnQuota, Quota, QuotaWindow
 from ._stats import ClientStats, EndpointStats, KeyBudgetStats
+from ._stores import Backend, LocalBackend
 from ._torrent import (
     SOURCE_FLAG,
     SourcePolicy,

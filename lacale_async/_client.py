@@ -16,7 +16,6 @@ import aiolimiter
 import anyio
 import msgspec
 
-from ._backend import Backend, LocalBackend, derive_scope
 from ._batch_quota import BatchPlan
 from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
 from ._cache import Cache, MemoryCache, ttl_from_headers
@@ -68,6 +67,7 @@ from ._secret import Secret
 from ._sender import Sender
 from ._singleflight import SingleFlight
 from ._stats import ClientStats, StatsRecorder
+from ._stores import Backend, LocalBackend, derive_scope
 from ._torrent import (
     SourcePolicy,
     TorrentInfo,

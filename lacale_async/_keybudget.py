@@ -23,7 +23,6 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 
-from ._backend import KeyLedgerBackend, LocalBackend
 from ._clock import Clock
 from ._errors import NOT_SENT, ClientStateError, ConfigurationError, QuotaExceededError
 from ._ledger import PAUSE, Grant, Ledger, Refusal, Span
@@ -40,6 +39,7 @@ from ._quota import (
 )
 from ._quota_store import auto_store_path
 from ._stats import KeyCounters
+from ._stores import KeyLedgerBackend, LocalBackend
 
 __all__ = ["KeyBudget", "build_key_budget", "check_quota_options"]
 

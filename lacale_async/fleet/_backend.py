@@ -13,13 +13,13 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .._backend import LocalBackend
 from .._cache import Cache, MemoryCache
 from .._clock import Clock, wall_clock
 from .._errors import BackendError, ClientStateError, ConfigurationError
 from .._ledger import MemoryLedger
 from .._limiter import Rate, RateLimiter, WindowLimiter
 from .._options import is_finite
+from .._stores import LocalBackend
 from ._cache import RedisCache
 from ._codec import CODECS
 from ._limiter import RedisLimiter
