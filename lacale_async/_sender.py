@@ -186,7 +186,7 @@ class Sender:
             self._clock,
         )
         async with slots:
-            return await self._transport.request(
+            return await self._transport.round_trip(
                 method,
                 path,
                 params=params,
