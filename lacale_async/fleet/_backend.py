@@ -22,15 +22,11 @@ from .._options import is_finite
 from .._stores import LocalBackend
 from ._cache import RedisCache
 from ._codec import CODECS
+from ._failure import REDIS_ERRORS, FailurePolicy, OnRedisError
 from ._limiter import RedisLimiter
-from ._link import (
-    REDIS_ERRORS,
-    OnRedisError,
-    RedisLink,
-    redact_redis_url,
-    redis_url_is_malformed,
-)
+from ._link import RedisLink
 from ._quota import RedisLedger
+from ._redis_url import redact_redis_url, redis_url_is_malformed
 
 __all__ = ["RedisBackend"]
 
@@ -165,7 +161,7 @@ class RedisBackend:
     @property
     def degraded(self) -> bool:
         """True once Redis failed under ``"local"``: this process limits and caches alone."""
-        return self._link is not None and self._link.degraded
+        return self._link is not None and self._link.policy.degraded
 
     @property
     def client(self) -> aioredis.Redis:
@@ -211,15 +207,18 @@ class RedisBackend:
                     "user name and password"
                 ) from None
         password = client.connection_pool.connection_kwargs.get("password")
+        policy = FailurePolicy(
+            self._on_error,
+            where=self._where,
+            secret=password if isinstance(password, str) else None,
+            opaque=self._url is not None and redis_url_is_malformed(self._url),
+        )
         link = RedisLink(
             client,
             prefix=self._prefix,
-            on_error=self._on_error,
-            where=self._where,
-            secret=password if isinstance(password, str) else None,
+            policy=policy,
             lease=self._slot_lease,
             lock_timeout=self._lock_timeout,
-            opaque=self._url is not None and redis_url_is_malformed(self._url),
         )
         try:
             await asyncio.wait_for(client.ping(), self._timeout)
@@ -227,7 +226,7 @@ class RedisBackend:
             if self._given is None:
                 await client.aclose()
             raise BackendError(
-                f"cannot reach Redis at {self._where}: {link.describe(exc)}; is redis-server "
+                f"cannot reach Redis at {self._where}: {policy.describe(exc)}; is redis-server "
                 "running and the URL (host, port, password) right?"
             ) from None
         self._client = client

@@ -48,7 +48,8 @@ from types import TracebackType
 from .._clock import Clock
 from .._errors import ClientStateError
 from .._limiter import Rate, RateLimiter, WindowLog, default_margin, parse_rates
-from ._link import REDIS_ERRORS, RedisLink
+from ._failure import REDIS_ERRORS
+from ._link import RedisLink
 
 __all__ = ["RECLAIM_LUA", "RedisLimiter"]
 
@@ -251,13 +252,13 @@ class RedisLimiter:
         # Also held locally, so the pause survives a fall back to the in-process limiter.
         await self._fallback.pause(seconds)
         link = self._link
-        if link.degraded:
+        if link.policy.degraded:
             return
         link.check_open()
         try:
             await self._pause_script(keys=[self._keys[2]], args=[f"{seconds:.6f}"])
         except REDIS_ERRORS as exc:
-            link.failed(exc, f"sharing a 429 pause of {self._endpoint}")
+            link.policy.failed(exc, f"sharing a 429 pause of {self._endpoint}")
 
     async def _try(self, token: str) -> tuple[bool, float]:
         link = self._link
@@ -290,17 +291,17 @@ class RedisLimiter:
         link = self._link
         async with self._gate:
             token = secrets.token_hex(12)
-            while not link.degraded:
+            while not link.policy.degraded:
                 link.check_open()
                 # Shielded: cancelling a waiter must not lose a slot the script already took.
-                call = link.spawn(self._try(token))
+                call = link.tasks.spawn(self._try(token))
                 try:
                     taken, wait = await asyncio.shield(call)
                 except asyncio.CancelledError:
-                    link.spawn(self._release_if_taken(call, token))
+                    link.tasks.spawn(self._release_if_taken(call, token))
                     raise
                 except REDIS_ERRORS as exc:
-                    link.failed(exc, f"waiting for a {self._endpoint} rate-limit slot")
+                    link.policy.failed(exc, f"waiting for a {self._endpoint} rate-limit slot")
                     return None
                 if taken:
                     if self._mirror is not None:
@@ -320,20 +321,20 @@ class RedisLimiter:
         link = self._link
         if link.closed:
             return  # the lease frees the slot; a closed client must not reconnect
-        call = link.spawn(self._exit(token))
+        call = link.tasks.spawn(self._exit(token))
         try:
             await asyncio.shield(call)
         except REDIS_ERRORS as exc:
-            if link.on_error == "local":
-                link.failed(exc, f"ending a {self._endpoint} request")
+            if link.policy.on_error == "local":
+                link.policy.failed(exc, f"ending a {self._endpoint} request")
             else:
                 # Raising here would throw away a response the tracker already sent.
                 logger.warning(
                     "Redis at %s failed while ending a %s request (%s); its slot frees when "
                     "its lease ends",
-                    link.where,
+                    link.policy.where,
                     self._endpoint,
-                    link.describe(exc),
+                    link.policy.describe(exc),
                 )
 
     def __repr__(self) -> str:
