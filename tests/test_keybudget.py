@@ -361,7 +361,19 @@ def test_quota_store_auto_follows_lacale_quota_store(
     monkeypatch.setenv("LACALE_QUOTA_STORE", str(tmp_path / "x.db"))
     assert LaCaleClient(API_KEY, base_url=BASE)._quota_store == tmp_path / "x.db"
     monkeypatch.delenv("LACALE_QUOTA_STORE")
+    monkeypatch.delenv("LACALE_CACHE_DIR")
     auto = LaCaleClient(API_KEY, base_url=BASE)._quota_store
     assert auto is not None
     assert auto.name == "quota.sqlite3"
     assert "lacale-async" in str(auto)
+
+
+def test_quota_store_auto_lives_in_lacale_cache_dir_like_the_cli_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LACALE_QUOTA_STORE")
+    monkeypatch.setenv("LACALE_CACHE_DIR", str(tmp_path))
+    assert LaCaleClient(API_KEY, base_url=BASE)._quota_store == tmp_path / "quota.sqlite3"
+    # LACALE_QUOTA_STORE still names the store file itself.
+    monkeypatch.setenv("LACALE_QUOTA_STORE", str(tmp_path / "elsewhere.db"))
+    assert LaCaleClient(API_KEY, base_url=BASE)._quota_store == tmp_path / "elsewhere.db"
