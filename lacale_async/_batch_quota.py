@@ -11,16 +11,48 @@ anything being sent for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from functools import partial
 
 from ._bulk import SearchQuery
 from ._errors import QuotaExceededError
 from ._keybudget import KeyBudget
+from ._models import Torrent
 from ._quota import describe_wait, describe_window
 
-__all__ = ["BatchPlan"]
+__all__ = ["BatchPlan", "planned"]
+
+SearchFn = Callable[[SearchQuery], Awaitable[list[Torrent]]]
+
+
+def planned(
+    search: SearchFn,
+    items: Sequence[SearchQuery],
+    budget: KeyBudget | None,
+    *,
+    request_key: Callable[[SearchQuery], str],
+    cached: Callable[[str], bool],
+) -> SearchFn:
+    """Return ``search`` held to the batch's plan (``search`` itself without a key budget).
+
+    Args:
+        search: Runs one query.
+        items: The batch (see :class:`BatchPlan`), and the other arguments likewise.
+
+    Returns:
+        A search that raises :class:`QuotaExceededError`, sending nothing, for the queries
+        that do not fit in what the budget allows today.
+    """
+    if budget is None:
+        return search
+    plan = BatchPlan(budget, items, request_key=request_key, cached=cached)
+
+    async def run(item: SearchQuery) -> list[Torrent]:
+        await plan.admit(item)
+        return await search(item)
+
+    return run
 
 
 class BatchPlan:

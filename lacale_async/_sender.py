@@ -38,7 +38,7 @@ class _Slots:
     sent) gives the endpoint slot back unspent.
     """
 
-    __slots__ = ("_budget", "_clock", "_counters", "_endpoint", "_held", "_limiter", "_name")
+    __slots__ = ("_budget", "_clock", "_counters", "_held", "_limiter", "_name")
 
     def __init__(
         self,
@@ -159,15 +159,9 @@ class Sender:
         self._wall = wall
         self._budget = budget
 
-    @property
-    def transport(self) -> Transport:
-        """The transport requests go through."""
-        return self._transport
-
-    @property
-    def budget(self) -> KeyBudget | None:
-        """The key-wide budget, or None."""
-        return self._budget
+    async def aclose(self) -> None:
+        """Close the transport (its HTTP session); harmless when already closed."""
+        await self._transport.aclose()
 
     async def _attempt(
         self,
@@ -238,39 +232,19 @@ class Sender:
             retry_after: float | None = None
             try:
                 resp = await self._attempt(endpoint, method, path, params, form, authenticate)
-            except ConnectError:
-                if attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise
             except TransportError as exc:
-                if not idempotent:
-                    counters.errors += 1
+                # An upload body that may have gone out is never sent again: it could land twice.
+                sent = not idempotent and not isinstance(exc, ConnectError)
+                if sent:
                     exc.outcome_unknown = True
                     exc.message += outcome_unknown_note(info_hash)
-                    raise
-                if attempt >= self._max_retries:
+                if sent or attempt >= self._max_retries:
                     counters.errors += 1
                     raise
             else:
                 if resp.status < 300:
                     return resp
-                error = api_error(
-                    resp,
-                    scrub=self._scrub,
-                    idempotent=idempotent,
-                    info_hash=info_hash,
-                    now=self._wall(),
-                )
-                if isinstance(error, RateLimitError):
-                    await self._rate_limited(error, endpoint, attempt)
-                    retry_after = error.retry_after
-                    if retry_after is not None and retry_after > self._max_retry_wait:
-                        counters.errors += 1
-                        raise error
-                retryable = resp.status == 429 or (idempotent and resp.status >= 500)
-                if not retryable or attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise error
+                retry_after = await self._refused(resp, endpoint, attempt, idempotent, info_hash)
             delay = self._backoff.delay(attempt, retry_after)
             attempt += 1
             counters.retries += 1
@@ -278,3 +252,32 @@ class Sender:
             if not (limited and retry_after is not None):
                 # With a limiter the pause above already holds the next attempt back.
                 await self._clock.sleep(delay)
+
+    async def _refused(
+        self,
+        resp: Response,
+        endpoint: Endpoint,
+        attempt: int,
+        idempotent: bool,
+        info_hash: str | None,
+    ) -> float | None:
+        """Raise a non-2xx answer's error, or return the ``Retry-After`` its retry waits.
+
+        Raises:
+            APIError: The answer deserves no (more) retry: not 429 or 5xx, a 5xx to an upload,
+                a ``Retry-After`` over ``max_retry_wait``, or the retries are spent.
+        """
+        error = api_error(
+            resp, scrub=self._scrub, idempotent=idempotent, info_hash=info_hash, now=self._wall()
+        )
+        retry_after: float | None = None
+        too_long = False
+        if isinstance(error, RateLimitError):
+            await self._rate_limited(error, endpoint, attempt)
+            retry_after = error.retry_after
+            too_long = retry_after is not None and retry_after > self._max_retry_wait
+        retryable = (resp.status == 429 and not too_long) or (idempotent and resp.status >= 500)
+        if not retryable or attempt >= self._max_retries:
+            self._stats.endpoints[endpoint].errors += 1
+            raise error
+        return retry_after

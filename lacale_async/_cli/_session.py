@@ -8,15 +8,15 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._client import (
+from .._client import LaCaleClient
+from .._clock import MonotonicClock
+from .._config import (
     DEFAULT_BASE_URL,
     DEFAULT_DOWNLOAD_RATE,
     DEFAULT_META_RATE,
     DEFAULT_SEARCH_RATE,
     DEFAULT_UPLOAD_RATE,
-    LaCaleClient,
 )
-from .._clock import MonotonicClock
 from .._endpoints import Endpoint
 from .._errors import ConfigurationError
 from .._limiter import RateArg, WindowLimiter, parse_rates
