@@ -37,6 +37,7 @@ from ._torrent import SourcePolicy
 from ._transport import NO_PARAMS, AuthMode
 from ._uploads import UploadFields
 from ._validation import check_info_hash
+from ._wait_event import OnWait
 
 __all__ = ["DEFAULT_BASE_URL", "CacheMode", "ClientState", "LaCaleClient"]
 
@@ -89,6 +90,8 @@ class LaCaleClient(Openable[Engine]):
             :class:`QuotaExceededError` before sending, or ``"wait"`` up to ``max_quota_wait``
             seconds. Windows no longer than that (the 60 a minute) are always waited out.
         max_quota_wait: Longest wait for the key budget with ``on_quota="wait"``.
+        on_wait: Called with a :class:`WaitEvent` when a request starts waiting for its
+            endpoint's limiter or the key budget, and when that wait ends (progress displays).
 
     Raises:
         ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates,
@@ -122,6 +125,7 @@ class LaCaleClient(Openable[Engine]):
         quota_store: QuotaStoreArg = "auto",
         on_quota: OnQuota = "raise",
         max_quota_wait: float = 120.0,
+        on_wait: OnWait | None = None,
     ) -> None:
         self._config = config = ClientConfig(
             api_key,
@@ -150,6 +154,7 @@ class LaCaleClient(Openable[Engine]):
             quota_store=quota_store,
             on_quota=on_quota,
             max_quota_wait=max_quota_wait,
+            on_wait=on_wait,
         )
         self._life = Lifecycle("client", how_to_open=_HOW_TO_OPEN, after_close=_AFTER_CLOSE)
         self._opened: Engine | None = None  # the engine, exactly while open

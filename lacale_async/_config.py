@@ -31,6 +31,7 @@ from ._stores import Backend, KeyLedgerBackend, LocalBackend, derive_scope
 from ._torrent import SourcePolicy, check_source_policy
 from ._transport import AuthMode, wire_forms
 from ._validation import check_api_key, check_base_url
+from ._wait_event import OnWait
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -90,6 +91,7 @@ class ClientOptions(TypedDict):
     quota_store: QuotaStoreArg
     on_quota: OnQuota
     max_quota_wait: float
+    on_wait: OnWait | None
 
 
 class ClientConfig:
@@ -134,6 +136,11 @@ class ClientConfig:
         self.quota_store = _checked_quota_store(self.backend, options)
         self.on_quota: OnQuota = options["on_quota"]
         self.max_quota_wait = float(options["max_quota_wait"])
+        self.on_wait = options["on_wait"]
+        if self.on_wait is not None and not callable(self.on_wait):
+            raise ConfigurationError(
+                f"on_wait must be a callable or None, not {type(self.on_wait).__name__}"
+            )
         # How long a unit in flight counts before a shared store takes its process for dead.
         self.lease = self.timeout + _LEASE_EXTRA
         # The scope names this key at this origin without revealing the key: limiters and

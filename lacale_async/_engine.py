@@ -46,6 +46,7 @@ from ._stores import KeyLedgerBackend, LocalBackend
 from ._torrent import TorrentInfo, verify_torrent
 from ._transport import Params, Response, Transport
 from ._uploads import UploadForm
+from ._wait_event import WaitReporter
 
 __all__ = ["Engine"]
 
@@ -93,6 +94,10 @@ class Engine:
             endpoint: _limiter(config, endpoint, arg) for endpoint, arg in config.rates.items()
         }
         self._budget = _key_budget(config, stats)
+        waits = None
+        if config.on_wait is not None:
+            key_rates = self._budget.rates if self._budget is not None else None
+            waits = WaitReporter.of(config.on_wait, clock, limiters, key_rates)
         self._sender = Sender(
             transport=transport,
             limiters=limiters,
@@ -104,6 +109,7 @@ class Engine:
             scrub=self.scrub,
             wall=config.wall,
             budget=self._budget,
+            waits=waits,
         )
         self.search: Cached[tuple[Torrent, ...]] = Cached(
             "search",

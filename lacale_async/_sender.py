@@ -24,6 +24,7 @@ from ._responses import Scrub, api_error, outcome_unknown_note
 from ._retry import Backoff
 from ._stats import EndpointCounters, StatsRecorder
 from ._transport import NO_PARAMS, Params, Response, Transport
+from ._wait_event import WaitReporter
 
 __all__ = ["Sender"]
 
@@ -38,7 +39,7 @@ class _Slots:
     sent) gives the endpoint slot back unspent.
     """
 
-    __slots__ = ("_budget", "_clock", "_counters", "_held", "_limiter", "_name")
+    __slots__ = ("_budget", "_clock", "_counters", "_held", "_limiter", "_name", "_waits")
 
     def __init__(
         self,
@@ -47,25 +48,34 @@ class _Slots:
         budget: KeyBudget | None,
         counters: EndpointCounters,
         clock: Clock,
+        waits: WaitReporter | None,
     ) -> None:
         self._name = name
         self._limiter = limiter
         self._budget = budget
         self._counters = counters
         self._clock = clock
+        self._waits = waits
         self._held: list[AbstractAsyncContextManager[None]] = []
 
     async def __aenter__(self) -> None:
         clock = self._clock
+        waits = self._waits
         started = clock.now()
         if self._limiter is not None:
             slot = self._limiter.slot()
-            await slot.__aenter__()
+            if waits is None:
+                await slot.__aenter__()
+            else:
+                await waits.enter(slot, self._name, key=False)
             self._held.append(slot)
         if self._budget is not None:
             unit = self._budget.slot()
             try:
-                await unit.__aenter__()
+                if waits is None:
+                    await unit.__aenter__()
+                else:
+                    await waits.enter(unit, self._name, key=True)
             except BaseException as exc:
                 await self._leave(type(exc), exc, exc.__traceback__)
                 raise
@@ -119,6 +129,7 @@ class Sender:
         wall: Reads the wall-clock time (Unix seconds) matching ``clock``, for
             ``Retry-After`` dates.
         budget: The key-wide budget every attempt spends a unit of, or None.
+        waits: Reports every wait for a limiter or the budget (``on_wait``), or None.
     """
 
     __slots__ = (
@@ -131,6 +142,7 @@ class Sender:
         "_scrub",
         "_stats",
         "_transport",
+        "_waits",
         "_wall",
     )
 
@@ -147,6 +159,7 @@ class Sender:
         scrub: Scrub,
         wall: Callable[[], float],
         budget: KeyBudget | None = None,
+        waits: WaitReporter | None = None,
     ) -> None:
         self._transport = transport
         self._limiters = limiters
@@ -158,6 +171,7 @@ class Sender:
         self._scrub = scrub
         self._wall = wall
         self._budget = budget
+        self._waits = waits
 
     async def aclose(self) -> None:
         """Close the transport (its HTTP session); harmless when already closed."""
@@ -178,6 +192,7 @@ class Sender:
             self._budget,
             self._stats.endpoints[endpoint],
             self._clock,
+            self._waits,
         )
         async with slots:
             return await self._transport.round_trip(

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._client import LaCaleClient
-from .._clock import MonotonicClock
-from .._config import (
-    DEFAULT_BASE_URL,
-    DEFAULT_DOWNLOAD_RATE,
-    DEFAULT_META_RATE,
-    DEFAULT_SEARCH_RATE,
-    DEFAULT_UPLOAD_RATE,
-)
+from .._config import DEFAULT_BASE_URL
 from .._endpoints import Endpoint
 from .._errors import ConfigurationError
-from .._limiter import RateArg, WindowLimiter, parse_rates
 from .._quota import resolve_key_rate
 from .._secret import Secret
 from .._transport import AuthMode
@@ -87,28 +79,6 @@ def sandbox_config(profile: Profile = "live") -> SandboxConfig:
     )
 
 
-_TRACKER_RATES: dict[Endpoint, RateArg] = {
-    "search": DEFAULT_SEARCH_RATE,
-    "meta": DEFAULT_META_RATE,
-    "download": DEFAULT_DOWNLOAD_RATE,
-    "upload": DEFAULT_UPLOAD_RATE,
-}
-
-
-def _watched_rates(watch: WaitWatch, rates: Mapping[Endpoint, Any]) -> dict[str, Any]:
-    """Return ``<endpoint>_rate`` options: the same limits, each wait reported to ``watch``."""
-    options: dict[str, Any] = {}
-    clock = MonotonicClock()
-    for endpoint, arg in rates.items():
-        if arg is None:
-            options[f"{endpoint}_rate"] = None
-            continue
-        pairs = parse_rates(arg, name=f"{endpoint}_rate")
-        limiter = WindowLimiter(pairs, clock=clock, name=endpoint)
-        options[f"{endpoint}_rate"] = watch.wrap(endpoint, limiter, pairs)
-    return options
-
-
 @asynccontextmanager
 async def open_client(
     settings: Settings, *, note: Callable[[str], None], watch: WaitWatch | None = None
@@ -120,7 +90,7 @@ async def open_client(
     Args:
         settings: The global options.
         note: Prints one informational line on stderr.
-        watch: Sees every limiter wait (for the spinner and the stats line).
+        watch: Sees every wait for a rate limit (for the spinner and the stats line).
 
     Yields:
         An open client; it (and the sandbox) are closed on every way out.
@@ -129,7 +99,11 @@ async def open_client(
         ConfigurationError: No key for a real tracker, or a bad base URL.
     """
     watch = watch if watch is not None else WaitWatch()
-    common: dict[str, Any] = {"auth": settings.auth, "timeout": settings.timeout}
+    common: dict[str, Any] = {
+        "auth": settings.auth,
+        "timeout": settings.timeout,
+        "on_wait": watch.observe,
+    }
     async with AsyncExitStack() as stack:
         if settings.uses_sandbox:
             server = await stack.enter_async_context(SandboxServer(sandbox_config()))
@@ -141,12 +115,12 @@ async def open_client(
                     "note: no API key given (--api-key or LACALE_API_KEY): "
                     f"using the embedded sandbox at {server.base_url}"
                 )
-            rates = {name: [pair] for name, pair in SANDBOX_RATES.items()}
             if "LACALE_KEY_RATE" in os.environ:
                 # The user's own statement of the budget wins over the sandbox's, as it does
                 # over the SDK's default (try `LACALE_KEY_RATE=3/86400 lacale --sandbox bulk`).
                 common["key_rate"] = resolve_key_rate(None, is_default=True)
-            client = server.client(**common, **_watched_rates(watch, rates))
+            # The sandbox's client keeps to its limits (SANDBOX_RATES) on its own.
+            client = server.client(**common)
         else:
             if settings.api_key is None:
                 raise ConfigurationError(
@@ -158,6 +132,5 @@ async def open_client(
                 base_url=settings.base_url or DEFAULT_BASE_URL,
                 allow_insecure_http=settings.allow_insecure_http,
                 **common,
-                **_watched_rates(watch, _TRACKER_RATES),
             )
         yield await stack.enter_async_context(client)
