@@ -356,7 +356,6 @@ def build_limiter(
     clock: Clock,
     log: WindowLog | None = None,
     name: str = "",
-    margin: float | None = None,
 ) -> RateLimiter | None:
     """Turn a client's ``<endpoint>_rate`` option into a :class:`RateLimiter`.
 
@@ -367,7 +366,6 @@ def build_limiter(
         clock: The time source for the limiter.
         log: Shared history for a :class:`WindowLimiter` (see :class:`WindowLog`).
         name: A label for ``repr``.
-        margin: Safety margin override for a :class:`WindowLimiter`.
 
     Returns:
         The limiter, or None when ``arg`` is None.
@@ -382,4 +380,4 @@ def build_limiter(
     if isinstance(arg, RateLimiter):
         return arg
     rates = parse_rates(arg, name=f"{name}_rate" if name else "rates")
-    return WindowLimiter(rates, clock=clock, log=log, name=name, margin=margin)
+    return WindowLimiter(rates, clock=clock, log=log, name=name)

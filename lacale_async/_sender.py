@@ -111,7 +111,7 @@ class _Slots:
 
 
 class Sender:
-    """Sends requests for one open client.
+    """Sends the requests of one open client: endpoint limiter, key budget, retries.
 
     GET requests are retried on 429, 5xx and transport errors. A non-idempotent request (an
     upload) is retried only when it never left (no connection) or the server refused it

@@ -118,7 +118,7 @@ class KeyCounters:
 
 
 class StatsRecorder:
-    """The mutable side of :class:`ClientStats`; only the client writes to it."""
+    """The mutable side of :class:`ClientStats`; the client's engine and sender write to it."""
 
     __slots__ = ("cache_hits", "cache_misses", "coalesced", "endpoints", "key")
 
