@@ -6,7 +6,7 @@ The defaults a user may want to name live here too (the endpoint rates and the b
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
@@ -73,7 +73,10 @@ class ClientOptions(TypedDict):
 
     base_url: str
     auth: AuthMode
-    rates: Mapping[Endpoint, RateArg]
+    search_rate: RateArg
+    upload_rate: RateArg
+    download_rate: RateArg
+    meta_rate: RateArg
     cache_ttl: float
     meta_ttl: float
     cache_size: int
@@ -114,7 +117,7 @@ class ClientConfig:
         _check_plain_options(options)
         self.key = Secret(key, wire_forms(key))
         self.auth: AuthMode = options["auth"]
-        self.rates = _checked_rates(options["rates"])
+        self.rates = _checked_rates(options)
         self.source_policy = check_source_policy(options["source_policy"], ConfigurationError)
         self.allow_empty_search = check_bool(options["allow_empty_search"], "allow_empty_search")
         self.cache_ttl = float(options["cache_ttl"])
@@ -176,12 +179,18 @@ def _check_plain_options(options: ClientOptions) -> None:
     )
 
 
-def _checked_rates(rates: Mapping[Endpoint, RateArg]) -> dict[Endpoint, RateArg]:
+def _checked_rates(options: ClientOptions) -> dict[Endpoint, RateArg]:
     """Check every rate now, so a typo fails at construction, not at the first request."""
+    rates: dict[Endpoint, RateArg] = {
+        "search": options["search_rate"],
+        "upload": options["upload_rate"],
+        "download": options["download_rate"],
+        "meta": options["meta_rate"],
+    }
     for endpoint, arg in rates.items():
         if arg is not None and not is_limiter_object(arg):
             parse_rates(arg, name=f"{endpoint}_rate")
-    return dict(rates)
+    return rates
 
 
 def _checked_quota_store(backend: Backend, options: ClientOptions) -> Path | None:

@@ -288,15 +288,9 @@ def info_hash_v2(data: bytes) -> str | None:
 
 
 def check_source_policy(policy: object, error: type[LaCaleError] = ValidationError) -> SourcePolicy:
-    """Return ``policy`` when it is a :data:`SourcePolicy`.
+    """Return ``policy`` when it is a :data:`SourcePolicy`, else raise ``error`` naming all three.
 
-    Args:
-        policy: The value given as ``source_policy``.
-        error: What to raise: ``ValidationError`` for a call's argument, ``ConfigurationError``
-            for a client option.
-
-    Raises:
-        LaCaleError: ``error``, naming the three policies.
+    ``error`` is ``ValidationError`` for a call's argument, ``ConfigurationError`` for an option.
     """
     if isinstance(policy, str) and policy in _POLICIES:
         return policy  # type: ignore[return-value]  # one of the Literal's values

@@ -263,13 +263,20 @@ async def run_bulk(
         elapsed=time.monotonic() - started,
         waited=watch.wall if watch is not None else None,
     )
+    return await _conclude(client, report, summary, total=len(lines), as_json=as_json)
+
+
+async def _conclude(
+    client: LaCaleClient, report: _Report, summary: str, *, total: int, as_json: bool
+) -> int:
+    """Print the stats, the key budget and the failures; return the exit code."""
     # Plain echo, not rich: one unwrapped line that a script can grep, whatever the width.
     click.echo(summary, err=as_json)
     click.echo(budget_line(await client.quota()), err=as_json)
     if report.not_run_until is not None:
         click.echo(not_run_line(report.not_run, report.not_run_until), err=True)
     if report.first_error is not None:
-        click.echo(f"error: {report.failed} of {len(lines)} queries failed", err=True)
+        click.echo(f"error: {report.failed} of {total} queries failed", err=True)
         return exit_code(report.first_error)
     return 0
 
