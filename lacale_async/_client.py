@@ -13,7 +13,6 @@ import msgspec
 from ._batch_quota import planned
 from ._bulk import SearchOutcome, SearchQuery, search_many
 from ._cached import CacheMode
-from ._clock import Clock
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_DOWNLOAD_RATE,
@@ -21,23 +20,26 @@ from ._config import (
     DEFAULT_META_RATE,
     DEFAULT_SEARCH_RATE,
     DEFAULT_UPLOAD_RATE,
+    AuthMode,
+    Backend,
     ClientConfig,
+    Clock,
+    KeyRateArg,
+    OnQuota,
+    OnWait,
+    QuotaStoreArg,
+    RateArg,
+    SourcePolicy,
 )
 from ._engine import Engine
-from ._files import check_path, prepare_download, save_download
+from ._files import prepare_download, save_download
 from ._lifecycle import ClientState, Lifecycle, Openable
-from ._limiter import RateArg
 from ._models import Meta, Torrent, UploadResult
-from ._options import check_bool
-from ._quota import KeyRateArg, OnQuota, Quota, QuotaStoreArg
+from ._quota import Quota
 from ._search_args import SearchArgs
 from ._stats import ClientStats, StatsRecorder
-from ._stores import Backend
-from ._torrent import SourcePolicy
-from ._transport import NO_PARAMS, AuthMode
 from ._uploads import UploadFields
 from ._validation import check_info_hash
-from ._wait_event import OnWait
 
 __all__ = ["DEFAULT_BASE_URL", "CacheMode", "ClientState", "LaCaleClient"]
 
@@ -263,9 +265,9 @@ class LaCaleClient(Openable[Engine]):
                 if hit is not None:
                     self._stats.cache_hits += 1
                     return list(hit)
-                found = await engine.fetch(engine.search, key, params, cache)
+                found = await engine.fetch(engine.search, key, params, mode=cache)
                 return list(found)
-        found = await engine.get(engine.search, key, params, cache)
+        found = await engine.get(engine.search, key, params, mode=cache)
         return list(found)
 
     async def meta(self, *, cache: CacheMode = "use") -> Meta:
@@ -284,7 +286,7 @@ class LaCaleClient(Openable[Engine]):
             ClientStateError: The client is not open.
         """
         engine = self._require_open()
-        return await engine.get(engine.meta, engine.meta_key, NO_PARAMS, cache)
+        return await engine.get(engine.meta, engine.meta_key, mode=cache)
 
     async def upload(
         self,
@@ -409,9 +411,6 @@ class LaCaleClient(Openable[Engine]):
             TransportError: The server could not be reached.
         """
         info_hash, link = _target(torrent)
-        check_path(path_or_dir, "destination")
-        check_bool(overwrite, "overwrite")
-        # Fail before spending a request (and rate budget) on a file we may not write.
         target, is_dir = await prepare_download(path_or_dir, overwrite)
         body, info = await self._require_open().download(info_hash, link)
         return await save_download(

@@ -1,6 +1,7 @@
 """A client's options, checked once at construction: a typo fails there, not at a request.
 
-The defaults a user may want to name live here too (the endpoint rates and the base URL).
+The vocabulary of the options lives here too: their types (re-exported from the modules that
+define them, so the client names one module for its signature) and their defaults.
 """
 
 from __future__ import annotations
@@ -43,8 +44,17 @@ __all__ = [
     "DEFAULT_META_RATE",
     "DEFAULT_SEARCH_RATE",
     "DEFAULT_UPLOAD_RATE",
+    "AuthMode",
+    "Backend",
     "ClientConfig",
     "ClientOptions",
+    "Clock",
+    "KeyRateArg",
+    "OnQuota",
+    "OnWait",
+    "QuotaStoreArg",
+    "RateArg",
+    "SourcePolicy",
     "is_limiter_object",
 ]
 

@@ -44,7 +44,7 @@ from ._sender import Sender
 from ._stats import StatsRecorder
 from ._stores import KeyLedgerBackend, LocalBackend
 from ._torrent import TorrentInfo, verify_torrent
-from ._transport import Params, Response, Transport
+from ._transport import NO_PARAMS, Params, Response, Transport
 from ._uploads import UploadForm
 from ._wait_event import WaitReporter
 
@@ -178,7 +178,9 @@ class Engine:
 
     # -- cached calls: search and meta ---------------------------------------------------------
 
-    async def get(self, call: Cached[V], key: str, params: Params, mode: CacheMode) -> V:
+    async def get(
+        self, call: Cached[V], key: str, params: Params = NO_PARAMS, *, mode: CacheMode
+    ) -> V:
         """Answer from the cache when ``mode`` allows and it holds ``key``, else :meth:`fetch`.
 
         Raises:
@@ -191,9 +193,11 @@ class Engine:
             if hit is not None:
                 self._stats.cache_hits += 1
                 return hit
-        return await self.fetch(call, key, params, mode)
+        return await self.fetch(call, key, params, mode=mode)
 
-    async def fetch(self, call: Cached[V], key: str, params: Params, mode: CacheMode) -> V:
+    async def fetch(
+        self, call: Cached[V], key: str, params: Params = NO_PARAMS, *, mode: CacheMode
+    ) -> V:
         """Answer what the cache did not: single-flight, fill, send, decode, cache write.
 
         ``use`` and ``refresh`` share one request in flight per key and store its answer (a

@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from ._errors import DestinationExistsError, LaCaleError, StorageError, ValidationError
+from ._options import check_bool
 from ._validation import is_utf8
 
 __all__ = [
@@ -338,13 +339,20 @@ def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> t
 async def prepare_download(
     path_or_dir: str | os.PathLike[str], overwrite: bool
 ) -> tuple[Path, bool]:
-    """Run :func:`check_destination` off the event loop, before anything is downloaded.
+    """Check ``download_to``'s destination and flag, then (off the event loop) the folder.
+
+    Run before anything is downloaded: a request (and rate budget) is never spent on a file
+    that could not be written.
 
     Raises:
-        ValidationError: See :func:`check_destination`.
+        ValidationError: A path that is not text or holds a NUL or a lone surrogate; see
+            :func:`check_destination`.
+        ConfigurationError: ``overwrite`` is not a bool.
         DestinationExistsError: The file exists and ``overwrite`` is False.
         StorageError: The folder cannot be written, or the file system refused to answer.
     """
+    check_path(path_or_dir, "destination")
+    check_bool(overwrite, "overwrite")
     try:
         return await anyio.to_thread.run_sync(check_destination, path_or_dir, overwrite)
     except LaCaleError:
