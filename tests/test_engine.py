@@ -188,3 +188,17 @@ async def test_meta_is_single_flight(mock: aioresponses) -> None:
         metas = await asyncio.gather(*(client.meta() for _ in range(50)))
     assert all(m == metas[0] for m in metas)
     assert sent_count(mock) == 1
+
+
+async def test_meta_follows_the_same_cache_modes_as_search(mock: aioresponses) -> None:
+    # One cached-call path for both: a bypass is a miss for meta too (it asks the server).
+    mock.get(META, payload=META_JSON, repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        await client.meta()  # a miss, stored
+        await client.meta()  # a hit
+        await client.meta(cache="refresh")  # a miss, sent and stored
+        await client.meta(cache="bypass")  # a miss, sent, not stored
+        await client.meta()  # a hit: the refreshed answer
+        stats = client.stats
+    assert sent_count(mock) == 3
+    assert (stats.cache_hits, stats.cache_misses) == (2, 3)
