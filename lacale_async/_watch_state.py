@@ -163,6 +163,8 @@ def _storage(where: str, doing: str) -> Iterator[None]:
     """Turn a failure of the file into a :class:`StorageError` saying what was being done."""
     try:
         yield
+    except StorageError:
+        raise
     except (sqlite3.Error, OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise StorageError(
             f"the watch state {where} failed while {doing}: {_reason(exc)}"

@@ -295,7 +295,8 @@ class SandboxServer:
     def reset(self) -> None:
         """Forget the traffic: request log, uploads, faults, rate-limit windows, search cache.
 
-        Keys and the generated catalogue stay.
+        Published releases (those still scheduled too) go with the uploads; keys and the
+        generated catalogue stay.
         """
         self._state.reset()
 
