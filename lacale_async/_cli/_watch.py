@@ -65,7 +65,7 @@ def _watch_notes(settings: Settings) -> Iterator[None]:
 
 def demo_title(query: SearchQuery, number: int) -> str:
     """Return a release title the sandbox search finds for ``query`` (its words, dotted)."""
-    words = ".".join((query.query or "release").split())
+    words = ".".join(w.capitalize() for w in (query.query or "release").split())
     quality = ("1080p.WEB-DL.x264", "2160p.BluRay.x265", "720p.HDTV.x264")[number % 3]
     return f"{words}.{2026 + number // 3}.MULTi.{quality}-LACALE"
 
