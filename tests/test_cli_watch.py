@@ -235,44 +235,37 @@ def test_demo_titles_match_their_query() -> None:
     assert all(word in normalise(title) for word in ("one", "piece"))
 
 
-def test_ctrl_c_stops_a_real_watch_and_its_state_holds(
-    remote: ThreadedSandbox, args: list[str], tmp_path: Path
-) -> None:
-    state = tmp_path / "w.db"
-    first = publish(remote, "Zorglub.Real.2026")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
-    env["LACALE_CACHE_DIR"] = str(tmp_path / "cache")
-    command = [*ENTRY, *args, "--json", "watch", "zorglub", "--include-existing"]
+def first_line_then_ctrl_c(command: list[str], env: dict[str, str]) -> tuple[str, int, str]:
+    """Run ``command``, read its first line of output, send SIGINT; return line, code, stderr."""
     with subprocess.Popen(
-        [*command, "--state", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     ) as proc:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
+    return line, proc.returncode, stderr
+
+
+def test_ctrl_c_stops_a_real_watch_and_its_state_holds(
+    remote: ThreadedSandbox, args: list[str], tmp_path: Path
+) -> None:
+    first = publish(remote, "Zorglub.Real.2026")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    env["LACALE_CACHE_DIR"] = str(tmp_path / "cache")
+    command = [*ENTRY, *args, "--json", "watch", "zorglub", "--include-existing"]
+    command += ["--state", str(tmp_path / "w.db")]
+    line, code, stderr = first_line_then_ctrl_c(command, env)
     assert json.loads(line)["torrent"]["info_hash"] == first
-    assert proc.returncode == 130, stderr
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "interrupted: 1 new release announced"
     # Restarted on the same state: the first release is not announced again (the first line
     # is the new one, although both are listed).
     second = publish(remote, "Zorglub.Later.2026")
-    with subprocess.Popen(
-        [*command, "--state", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    ) as proc:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+    line, code, _ = first_line_then_ctrl_c(command, env)
     assert json.loads(line)["torrent"]["info_hash"] == second
+    assert code == 130
 
 
 def test_the_sandbox_drips_releases_and_prints_them(tmp_path: Path) -> None:
