@@ -49,6 +49,7 @@ from ._torrent import (
     verify_torrent,
 )
 from ._version import __version__
+from ._watch import WatchEvent
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -105,6 +106,7 @@ __all__ = [
     "UploadRejectedError",
     "UploadResult",
     "ValidationError",
+    "WatchEvent",
     "WindowLimiter",
     "__version__",
     "apply_source_flag",
