@@ -50,6 +50,7 @@ from ._torrent import (
 )
 from ._version import __version__
 from ._wait_event import WaitEvent
+from ._watch import WatchEvent
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -107,6 +108,7 @@ __all__ = [
     "UploadResult",
     "ValidationError",
     "WaitEvent",
+    "WatchEvent",
     "WindowLimiter",
     "__version__",
     "apply_source_flag",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +41,8 @@ from ._search_args import SearchArgs
 from ._stats import ClientStats, StatsRecorder
 from ._uploads import UploadFields
 from ._validation import check_info_hash
+from ._watch import WatchEvent, watch_releases
+from ._watch_plan import check_watch
 
 __all__ = ["DEFAULT_BASE_URL", "CacheMode", "ClientState", "LaCaleClient"]
 
@@ -454,6 +457,68 @@ class LaCaleClient(Openable[Engine]):
 
     async def _search_one(self, item: SearchQuery) -> list[Torrent]:
         return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
+
+    def watch(
+        self,
+        queries: str | SearchQuery | Iterable[str | SearchQuery],
+        *,
+        interval: float | None = None,
+        state: str | os.PathLike[str] | None = None,
+        include_existing: bool = False,
+        match: Callable[[Torrent], bool] | None = None,
+        budget_share: float = 0.5,
+        rng: random.Random | None = None,
+    ) -> AsyncGenerator[WatchEvent, None]:
+        """Watch searches for new releases, within a share of the key's daily budget.
+
+        Each query is searched in turn (through the usual limiter, key budget and cache),
+        spread over the interval with a little jitter, and each release not seen before (by
+        info hash, guid without one) is yielded once. The first round of a query sets its
+        baseline and yields nothing unless ``include_existing``. A transient failure (5xx,
+        transport, 429, a spent budget) is logged at WARNING and the query retried at a later
+        round, backing off when it repeats; any other error ends the iterator by raising it
+        (401 and 403 among them). Close it with ``contextlib.aclosing``; closing or cancelling
+        stops at once and leaves the state consistent. See ``docs/watch.md``.
+
+        Args:
+            queries: One query (a str or a :class:`SearchQuery`) or several; queries the
+                tracker answers alike once normalised are polled once.
+            interval: Seconds between two polls of one query; None chooses the shortest that
+                keeps the watch within ``budget_share`` of the key's longest ``key_rate``
+                window (logged at INFO), never below ``cache_ttl``.
+            state: A file where what was seen is kept (SQLite), so a restarted watch yields
+                what appeared while it was down and nothing twice; None keeps it in memory.
+            include_existing: Yield what the first round lists too.
+            match: Called with each new release; only those it returns True for are yielded
+                (the others are still remembered as seen).
+            budget_share: The share (0 to 1] of the key's longest window the watch may spend.
+            rng: Source of the jitter (tests pass a seeded one).
+
+        Returns:
+            An async generator of :class:`WatchEvent`, running until closed or cancelled.
+
+        Raises:
+            ValidationError: A query ``search()`` would refuse, raised here.
+            ConfigurationError: A bad option or an interval under ``cache_ttl``, raised here;
+                an interval that would overspend ``budget_share``, raised by the iterator
+                before anything is sent (the message says which interval fits).
+            StorageError: The state file cannot be used (raised by the iterator, at once).
+            ClientStateError: The client is not open.
+        """
+        self._require_open()
+        settings = check_watch(
+            queries,
+            interval=interval,
+            state=state,
+            include_existing=include_existing,
+            match=match,
+            budget_share=budget_share,
+            rng=rng,
+            origin=self._config.base_url,
+            cache_ttl=self._config.cache_ttl,
+            refuse_empty=self._search_args.refuse_empty,
+        )
+        return watch_releases(self, settings, self._config.clock)
 
 
 def _target(torrent: str | Torrent) -> tuple[str, str | None]:

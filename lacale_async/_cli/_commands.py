@@ -15,10 +15,20 @@ from ._quota import quota
 from ._search import meta, search
 from ._serve import sandbox
 from ._upload import upload
+from ._watch import watch
 
 __all__ = ["COMMANDS", "cli"]
 
-COMMANDS: tuple[click.Command, ...] = (search, meta, upload, download, bulk, quota, sandbox)
+COMMANDS: tuple[click.Command, ...] = (
+    search,
+    meta,
+    upload,
+    download,
+    bulk,
+    watch,
+    quota,
+    sandbox,
+)
 """The subcommands, in the order ``lacale --help`` lists them."""
 
 for _command in COMMANDS:

@@ -15,9 +15,10 @@ from rich.console import Console
 
 from .._client import LaCaleClient
 from .._errors import LaCaleError
+from ..testing import SandboxConfig
 from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
 from ._sanitize import clean, json_text
-from ._session import Settings, open_client
+from ._session import SandboxHook, Settings, open_client
 from ._streams import EXIT_BROKEN_PIPE, PipeSafeConsole, silence_stdout
 from ._waits import WaitWatch, spinner
 
@@ -60,7 +61,12 @@ def echo_json(value: object, *, indent: int | None = 2) -> None:
 
 @contextlib.asynccontextmanager
 async def connect(
-    settings: Settings, *, watch: WaitWatch | None = None, spin: bool = True
+    settings: Settings,
+    *,
+    watch: WaitWatch | None = None,
+    spin: bool = True,
+    sandbox: SandboxConfig | None = None,
+    on_sandbox: SandboxHook | None = None,
 ) -> AsyncIterator[LaCaleClient]:
     """Open the client for the command, with a spinner on stderr for waits over a second.
 
@@ -68,12 +74,16 @@ async def connect(
         settings: The global options.
         watch: Sees the limiter waits; a new one when None.
         spin: Show the spinner (commands with a progress bar of their own pass False).
+        sandbox: The embedded sandbox's settings, when it is used (see ``open_client``).
+        on_sandbox: Runs beside the embedded sandbox (see ``open_client``).
 
     Yields:
         The open client.
     """
     watch = watch if watch is not None else WaitWatch()
-    async with open_client(settings, note=note, watch=watch) as client:
+    async with open_client(
+        settings, note=note, watch=watch, sandbox=sandbox, on_sandbox=on_sandbox
+    ) as client:
         if not spin:
             yield client
             return

@@ -10,11 +10,12 @@ import sys
 import click
 
 from .._errors import ConfigurationError, StorageError
-from ..testing import Profile, SandboxServer, serve_sandbox
+from ..testing import CatalogueTorrent, Profile, SandboxServer, serve_sandbox
 from ._app import command
 from ._exit import EXIT_INTERRUPTED
 from ._run import handled, note
 from ._sandbox_state import SavedUploads
+from ._sanitize import clean
 from ._session import Settings, sandbox_config
 
 __all__ = ["run_standalone", "sandbox"]
@@ -34,20 +35,43 @@ def _announce(server: SandboxServer) -> None:
     sys.stdout.flush()
 
 
-async def _serve(host: str, port: int, profile: Profile) -> None:
+def _published(torrent: CatalogueTorrent) -> None:
+    click.echo(
+        f"published: {clean(torrent.title)} [{clean(torrent.category.name)}] "
+        f"{torrent.info_hash[:12]}"
+    )
+    sys.stdout.flush()
+
+
+async def _serve(host: str, port: int, profile: Profile, drip: float | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # SIGTERM (a service manager, a test harness) shuts down as cleanly as Ctrl-C does.
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     server = SandboxServer(sandbox_config(profile), host=host, port=port)
+    dripping: list[asyncio.Task[int]] = []
+
+    def started(server: SandboxServer) -> None:
+        _announce(server)
+        if drip is not None:
+            click.echo(f"publishing a new release every {drip:g} s")
+            dripping.append(loop.create_task(server.drip(drip, on_publish=_published)))
+
     try:
-        await serve_sandbox(server, on_start=_announce, stop=stop)
+        await serve_sandbox(server, on_start=started, stop=stop)
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    finally:
+        for task in dripping:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-def run_standalone(host: str, port: int, profile: Profile = "live") -> None:
+def run_standalone(
+    host: str, port: int, profile: Profile = "live", drip: float | None = None
+) -> None:
     """Serve the sandbox on ``host:port`` until Ctrl-C or SIGTERM.
 
     The key printed is a throwaway sandbox key: printing it is the point.
@@ -56,12 +80,13 @@ def run_standalone(host: str, port: int, profile: Profile = "live") -> None:
         host: Interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (printed on start).
         profile: ``live`` (what the live tracker answers) or ``docs`` (what its docs say).
+        drip: Publish a new release every this many seconds (printed), or None.
 
     Raises:
         ConfigurationError: The address cannot be bound.
         KeyboardInterrupt: Ctrl-C (the caller treats it as the normal way to stop).
     """
-    asyncio.run(_serve(host, port, profile))
+    asyncio.run(_serve(host, port, profile, drip))
 
 
 def _reset() -> None:
@@ -91,7 +116,15 @@ def _reset() -> None:
     show_default=True,
     help="Answer like the live tracker, or like its documentation.",
 )
-def sandbox(settings: Settings, host: str, port: int, reset: bool, profile: Profile) -> None:
+@click.option(
+    "--drip",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Publish a new release every SECONDS (printed), for 'lacale watch' to find.",
+)
+def sandbox(
+    settings: Settings, host: str, port: int, reset: bool, profile: Profile, drip: float | None
+) -> None:
     """Run the sandbox tracker until Ctrl-C, and print how to point the SDK at it.
 
     This server starts from the seeded catalogue every time; the embedded sandbox that
@@ -102,7 +135,7 @@ def sandbox(settings: Settings, host: str, port: int, reset: bool, profile: Prof
             _reset()
             return
         try:
-            run_standalone(host, port, profile)
+            run_standalone(host, port, profile, drip)
         except KeyboardInterrupt:
             # Ctrl-C is how this command is meant to end; still 130, as everywhere.
             note("sandbox stopped")

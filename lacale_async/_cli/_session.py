@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,10 @@ from ..testing import Profile, RateLimit, SandboxConfig, SandboxServer
 from ._sandbox_state import SavedUploads
 from ._waits import WaitWatch
 
-__all__ = ["SANDBOX_RATES", "Settings", "open_client", "sandbox_config"]
+__all__ = ["SANDBOX_RATES", "SandboxHook", "Settings", "open_client", "sandbox_config"]
+
+SandboxHook = Callable[[SandboxServer], AbstractAsyncContextManager[object]]
+"""What a command runs beside the embedded sandbox while it works (``watch`` publishes into it)."""
 
 SANDBOX_RATES: dict[Endpoint, tuple[int, float]] = {
     "search": (5, 2.0),
@@ -81,7 +84,12 @@ def sandbox_config(profile: Profile = "live") -> SandboxConfig:
 
 @asynccontextmanager
 async def open_client(
-    settings: Settings, *, note: Callable[[str], None], watch: WaitWatch | None = None
+    settings: Settings,
+    *,
+    note: Callable[[str], None],
+    watch: WaitWatch | None = None,
+    sandbox: SandboxConfig | None = None,
+    on_sandbox: SandboxHook | None = None,
 ) -> AsyncIterator[LaCaleClient]:
     """Open a client for the selected target, starting the embedded sandbox when needed.
 
@@ -91,6 +99,9 @@ async def open_client(
         settings: The global options.
         note: Prints one informational line on stderr.
         watch: Sees every wait for a rate limit (for the spinner and the stats line).
+        sandbox: The embedded sandbox's settings, when it is used; :func:`sandbox_config`'s
+            when None.
+        on_sandbox: Entered with the embedded sandbox once it runs, exited before it stops.
 
     Yields:
         An open client; it (and the sandbox) are closed on every way out.
@@ -106,7 +117,8 @@ async def open_client(
     }
     async with AsyncExitStack() as stack:
         if settings.uses_sandbox:
-            server = await stack.enter_async_context(SandboxServer(sandbox_config()))
+            config = sandbox if sandbox is not None else sandbox_config()
+            server = await stack.enter_async_context(SandboxServer(config))
             saved = SavedUploads()
             saved.load(server)
             stack.callback(saved.save, server)
@@ -121,6 +133,8 @@ async def open_client(
                 common["key_rate"] = resolve_key_rate(None, is_default=True)
             # The sandbox's client keeps to its limits (SANDBOX_RATES) on its own.
             client = server.client(**common)
+            if on_sandbox is not None:
+                await stack.enter_async_context(on_sandbox(server))
         else:
             if settings.api_key is None:
                 raise ConfigurationError(

@@ -61,6 +61,8 @@ async def _middleware(request: web.Request, handler: _Handler) -> web.StreamResp
     """Log the request, inject faults and latency, and answer every error in JSON."""
     state = request.app[STATE]
     exchange = _exchange(state, request)
+    # Releases published with a delay appear once their time has come on the sandbox clock.
+    state.release_due(exchange.arrived_at)
     token = EXCHANGE.set(exchange)
     status: int | None = None
     fault_kind: str | None = None

@@ -13,12 +13,13 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .._client import LaCaleClient
-from .._errors import ClientStateError, redact_url
+from .._errors import ClientStateError, ValidationError, redact_url
 from .._lifecycle import Lifecycle
 from ._app import build_app
-from ._catalogue import Catalogue
+from ._catalogue import Catalogue, CatalogueTorrent
 from ._config import SandboxConfig, client_key_rate, client_rates
 from ._faults import FaultInjector
+from ._publish import add_published, new_release
 from ._records import RecordedRequest, UploadRecord
 from ._state import SandboxState
 
@@ -222,10 +223,85 @@ class SandboxServer:
         settings.update(options)
         return LaCaleClient(self.api_key, **settings)
 
+    def publish(
+        self,
+        title: str | None = None,
+        *,
+        category: str | None = None,
+        size: int | None = None,
+        seeders: int | None = None,
+        tmdb_id: str | None = None,
+        delay: float = 0.0,
+    ) -> CatalogueTorrent:
+        """Publish a new approved release, as if an uploader's torrent had just been accepted.
+
+        It is newest of all, searchable and downloadable at once; like on the tracker, a
+        search whose answer the sandbox cached before stays as cached until it expires.
+
+        Args:
+            title: Its title; None draws a release like the catalogue's (a random category).
+            category: A category slug or id; None: ``films`` for a titled release.
+            size: Its size in bytes; None draws one.
+            seeders: Its seeders; None draws a number.
+            tmdb_id: A TMDB id (digits); a drawn film or series has its own.
+            delay: Seconds of the sandbox's clock before it appears (then dated when it
+                does): tests on a fake clock publish "between rounds" this way, with no task
+                waiting to do it.
+
+        Returns:
+            The release (its ``info_hash``, ``title``...).
+
+        Raises:
+            ValidationError: An unknown category, an empty title, a negative size or delay.
+        """
+        if not delay >= 0:
+            raise ValidationError(f"delay must be >= 0 seconds, got {delay!r}")
+        torrent = new_release(
+            self._state, title, category=category, size=size, seeders=seeders, tmdb_id=tmdb_id
+        )
+        add_published(self._state, torrent, delay)
+        return torrent
+
+    async def drip(
+        self,
+        every: float,
+        *,
+        count: int | None = None,
+        category: str | None = None,
+        on_publish: Callable[[CatalogueTorrent], None] | None = None,
+    ) -> int:
+        """Publish a drawn release every ``every`` seconds of the sandbox's clock.
+
+        What ``lacale sandbox --drip S`` runs. Cancel the task to stop it.
+
+        Args:
+            every: Seconds between two releases (> 0).
+            count: Stop after this many; None: until cancelled.
+            category: Publish in this category (slug or id); None draws one each time.
+            on_publish: Called with each release once it is searchable.
+
+        Returns:
+            How many were published (when ``count`` is reached).
+
+        Raises:
+            ValidationError: ``every`` is not > 0, or an unknown category.
+        """
+        if not every > 0:
+            raise ValidationError(f"every must be > 0 seconds, got {every!r}")
+        done = 0
+        while count is None or done < count:
+            await self.config.clock.sleep(every)
+            torrent = self.publish(category=category)
+            done += 1
+            if on_publish is not None:
+                on_publish(torrent)
+        return done
+
     def reset(self) -> None:
         """Forget the traffic: request log, uploads, faults, rate-limit windows, search cache.
 
-        Keys and the generated catalogue stay.
+        Published releases (those still scheduled too) go with the uploads; keys and the
+        generated catalogue stay.
         """
         self._state.reset()
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import heapq
+import itertools
 import secrets
 from collections import Counter
 
 from .._errors import ValidationError
 from ._cache import SearchCache
-from ._catalogue import Catalogue
+from ._catalogue import Catalogue, CatalogueTorrent
 from ._config import SandboxConfig
 from ._faults import FaultInjector
 from ._ratelimit import WindowLimiter
@@ -53,6 +56,9 @@ class SandboxState:
         self.throttled: Counter[tuple[str, str]] = Counter()
         secret = hashlib.sha256(f"lacale-sandbox-token:{config.seed}".encode()).digest()
         self.tokens = TokenSigner(secret, config.download_token_ttl)
+        self.published = 0
+        self._scheduled: list[tuple[float, int, CatalogueTorrent]] = []
+        self._order = itertools.count()
         self._keys: dict[str, str] = {}
         self.default_key = config.api_key or new_api_key()
         self._keys[self.default_key] = DEFAULT_KEY_NAME
@@ -83,9 +89,28 @@ class SandboxState:
         """Return the name of a valid key, or None for an unknown one."""
         return self._keys.get(key)
 
+    def schedule(self, at: float, torrent: CatalogueTorrent) -> None:
+        """Publish ``torrent`` once the sandbox clock reaches ``at`` (see :meth:`release_due`)."""
+        heapq.heappush(self._scheduled, (at, next(self._order), torrent))
+
+    def release_due(self, now: float) -> None:
+        """Add every scheduled torrent whose time has come, dated now; every request calls it."""
+        while self._scheduled and self._scheduled[0][0] <= now:
+            _, _, torrent = heapq.heappop(self._scheduled)
+            self.publish_now(torrent)
+
+    def publish_now(self, torrent: CatalogueTorrent) -> None:
+        """Add ``torrent`` to the catalogue, dated so that it sorts before everything there."""
+        self.catalogue.add(dataclasses.replace(torrent, published_ms=self.next_published_ms()))
+
+    def next_published_ms(self) -> int:
+        """Return a publication time (ms): now, or just after the newest torrent if later."""
+        return max(int(self.config.wall_clock() * 1000), self.catalogue.newest_ms + 1)
+
     def reset(self) -> None:
         """Forget traffic: log, uploads (removed from the catalogue), faults, windows, cache."""
         self.catalogue.truncate_to_generated()
+        self._scheduled.clear()
         self.limiter.reset()
         self.cache.clear()
         self.faults.clear()

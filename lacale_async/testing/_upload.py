@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +12,7 @@ from .._errors import InvalidTorrentError
 from .._torrent import SOURCE_FLAG, TorrentInfo, parse_torrent
 from ._catalogue import CatalogueTorrent
 from ._http import EXCHANGE, STATE, Reject, admit, json_response
-from ._ids import cuid_from_rng, page_id, slugify, xid_at
+from ._publish import identity
 from ._records import UploadRecord
 from ._state import SandboxState
 from ._taxonomy import Category
@@ -136,17 +135,6 @@ def _nfo(form: Any, state: SandboxState) -> tuple[bytes, str | None] | None:
     return nfo
 
 
-def _identity(state: SandboxState, title: str, info_hash: str) -> tuple[str, str]:
-    """Return the new torrent's guid and page slug, the way the profile's tracker makes them."""
-    rng = random.Random(f"{state.config.seed}:upload:{len(state.uploads)}:{info_hash}")
-    if state.config.profile == "live":
-        # Live: an xid minted now, and a page id of its own (torrent-mate's samples).
-        guid = xid_at(int(state.config.wall_clock()), rng)
-        return guid, page_id(guid)
-    guid = cuid_from_rng(rng)
-    return guid, f"{slugify(title)}-{guid[-6:]}"
-
-
 async def upload(request: web.Request) -> web.StreamResponse:
     """``POST /api/external/upload``: validate the form and publish the torrent at once.
 
@@ -172,7 +160,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     cover_url = _cover(form)
     parsed = _torrent(data, state)
     nfo = _nfo(form, state)
-    guid, slug = _identity(state, title, parsed.info_hash)
+    guid, slug = identity(state, title, parsed.info_hash, f"upload:{len(state.uploads)}")
     hashes = tuple(h for h in (parsed.info_hash_v1, parsed.info_hash_v2) if h is not None)
     state.catalogue.add(
         CatalogueTorrent(
@@ -184,7 +172,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
             seeders=0,
             leechers=0,
             # Uploads sort before every catalogue entry, whatever the wall clock says.
-            published_ms=max(int(state.config.wall_clock() * 1000), state.catalogue.newest_ms + 1),
+            published_ms=state.next_published_ms(),
             info_hash=parsed.info_hash,
             data=data,
             tmdb_id=tmdb_id,

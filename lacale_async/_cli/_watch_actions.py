@@ -1,0 +1,227 @@
+"""What ``lacale watch`` does with each new release: a row or a JSON line, a save, a command.
+
+A release's fields reach ``--exec`` only as environment variables (``LACALE_TITLE``...): the
+command line is the user's own text, split once into arguments, and no shell ever reads a
+value that came from the network. The child gets neither the API key nor a download token.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from .._client import LaCaleClient
+from .._errors import ConfigurationError, DestinationExistsError, LaCaleError, StorageError
+from .._watch import WatchEvent
+from ._download import make_folder
+from ._exit import error_text
+from ._render import human_size, local_date, short_hash, torrent_dict
+from ._sanitize import clean, json_text
+
+__all__ = [
+    "ActionResult",
+    "Actions",
+    "check_folder",
+    "exec_env",
+    "parse_command",
+    "watch_dict",
+    "watch_row",
+]
+
+# Variables the child never inherits: the key (the point), and what a parent watch set.
+_NOT_INHERITED = ("LACALE_API_KEY",)
+_FIXED_WIDTH = 16 + 1 + 9 + 1 + 5 + 1 + 12 + 2  # date, size, seeders, hash and the gaps
+_OUTPUT_SHOWN = 4000  # characters of a command's output echoed to stderr
+
+
+def parse_command(text: str) -> list[str]:
+    """Split the ``--exec`` text into arguments, once, the way a shell would, without a shell.
+
+    Raises:
+        ConfigurationError: Unbalanced quotes, nothing to run, or a program not found.
+    """
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"--exec {text!r} cannot be split into arguments: {exc}") from None
+    if not argv:
+        raise ConfigurationError("--exec needs a command to run")
+    if shutil.which(argv[0]) is None:
+        raise ConfigurationError(f"--exec: no program {argv[0]!r} found (PATH or a path)")
+    return argv
+
+
+def _env_value(value: object) -> str:
+    # An environment value cannot hold a NUL, nor text the file system encoding refuses.
+    text = str(value).replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def exec_env(event: WatchEvent, path: Path | None) -> dict[str, str]:
+    """Return the environment of ``--exec``: this process's, minus the key, plus the release."""
+    t, q = event.torrent, event.query
+    fields: dict[str, object] = {
+        "LACALE_TITLE": t.title,
+        "LACALE_INFO_HASH": t.info_hash,
+        "LACALE_GUID": t.guid,
+        "LACALE_SIZE": t.size,
+        "LACALE_CATEGORY": t.category,
+        "LACALE_LINK": t.link,  # the torrent's page; never the token-bearing download link
+        "LACALE_PUB_DATE": t.pub_date.isoformat(),
+        "LACALE_SEEDERS": t.seeders,
+        "LACALE_LEECHERS": t.leechers,
+        "LACALE_MAGNET": t.magnet,
+        "LACALE_QUERY": q.query or "",
+        "LACALE_CATEGORIES": ",".join(q.categories),
+        "LACALE_SEEN_AT": event.seen_at.isoformat(),
+    }
+    if path is not None:
+        fields["LACALE_FILE"] = str(path)
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    env.update({k: _env_value(v) for k, v in fields.items()})
+    return env
+
+
+def watch_row(event: WatchEvent, width: int, *, show_query: bool) -> str:
+    """Return one line for a new release: when, size, seeders, hash, title (cut to fit)."""
+    t = event.torrent
+    label = f"  [{clean(event.query.query or '')}]" if show_query else ""
+    room = max(width - _FIXED_WIDTH - len(label), 12)
+    name = clean(t.title)
+    if len(name) > room:
+        name = name[: room - 1] + "…"
+    return (
+        f"{local_date(event.seen_at)} {human_size(t.size):>9} {t.seeders:>4}S "
+        f"{short_hash(t.info_hash)}  {name}{label}"
+    )
+
+
+@dataclass
+class ActionResult:
+    """What happened to one release: where it was saved, how its command ended."""
+
+    path: Path | None = None
+    download_error: str | None = None
+    exec_status: int | None = None
+    exec_error: str | None = None
+
+
+def watch_dict(event: WatchEvent, result: ActionResult) -> dict[str, Any]:
+    """Return the JSON line of a release (snake_case, no download link, no secret)."""
+    q = event.query
+    return {
+        "query": {"query": q.query, "categories": list(q.categories), "tmdb_id": q.tmdb_id},
+        "seen_at": event.seen_at.isoformat(timespec="seconds"),
+        "torrent": torrent_dict(event.torrent),
+        "path": str(result.path) if result.path is not None else None,
+        "download_error": result.download_error,
+        "exec_status": result.exec_status,
+        "exec_error": result.exec_error,
+    }
+
+
+@dataclass
+class Actions:
+    """Everything done per release, in order: save, run, report.
+
+    Attributes:
+        folder: ``--download-to``, or None.
+        command: ``--exec`` split into arguments, or None.
+        timeout: Seconds a command may run before it is killed.
+        as_json: Print JSON lines instead of rows.
+        width: The row width.
+        show_query: Name the query on each row (several queries watched).
+        secrets: Values no output may contain.
+        count: Releases reported so far.
+    """
+
+    folder: Path | None
+    command: list[str] | None
+    timeout: float
+    as_json: bool
+    width: int
+    show_query: bool
+    secrets: tuple[str, ...] = ()
+    count: int = field(default=0)
+
+    async def handle(self, client: LaCaleClient, event: WatchEvent) -> None:
+        """Save, run and report one new release; a failure is reported, never raised."""
+        if not self.as_json:
+            click.echo(watch_row(event, self.width, show_query=self.show_query))
+        result = ActionResult()
+        if self.folder is not None:
+            await self._download(client, event, result)
+        if self.command is not None:
+            await self._run(event, result)
+        if self.as_json:
+            click.echo(json_text(watch_dict(event, result)))
+        self.count += 1
+
+    async def _download(self, client: LaCaleClient, event: WatchEvent, out: ActionResult) -> None:
+        assert self.folder is not None
+        name = clean(event.torrent.title)
+        try:
+            out.path = await client.download_to(event.torrent, self.folder)
+        except DestinationExistsError as exc:
+            out.download_error = error_text(exc, self.secrets)
+            self._say(f"note: not saved, already in {self.folder}: {name}")
+            return
+        except LaCaleError as exc:
+            out.download_error = error_text(exc, self.secrets)
+            self._say(f"error: cannot save {name}: {out.download_error}")
+            return
+        if not self.as_json:
+            self._say(f"saved {clean(str(out.path))}")
+
+    async def _run(self, event: WatchEvent, out: ActionResult) -> None:
+        assert self.command is not None
+        name = clean(event.torrent.title)
+        try:
+            with anyio.fail_after(self.timeout):
+                done = await anyio.run_process(
+                    self.command,
+                    env=exec_env(event, out.path),
+                    stdin=subprocess.DEVNULL,
+                    check=False,
+                )
+        except TimeoutError:
+            out.exec_error = f"killed after {self.timeout:g} s"
+        except OSError as exc:
+            out.exec_error = f"cannot run {self.command[0]}: {exc.strerror or exc}"
+        else:
+            out.exec_status = done.returncode
+            shown = (done.stdout or b"") + (done.stderr or b"")
+            if shown.strip():
+                text = shown.decode("utf-8", "replace")[-_OUTPUT_SHOWN:]
+                self._say(clean(text, multiline=True).rstrip())
+            if done.returncode != 0:
+                out.exec_error = f"exited with status {done.returncode}"
+        if out.exec_error is not None:
+            self._say(f"error: --exec for {name}: {out.exec_error}")
+
+    def _say(self, line: str) -> None:
+        for secret in self.secrets:
+            line = line.replace(secret, "***")
+        click.echo(line, err=True)
+
+
+def check_folder(target: str) -> Path:
+    """Return the ``--download-to`` folder, which must exist (``DIR/`` creates it).
+
+    Raises:
+        StorageError: It is missing (without a trailing ``/``), not a folder, or cannot be
+            created.
+    """
+    make_folder(target)
+    folder = Path(target)
+    if not folder.is_dir():
+        raise StorageError(f"--download-to {target}: no such folder (end it with / to create it)")
+    return folder

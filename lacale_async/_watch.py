@@ -1,0 +1,211 @@
+"""The watch loop: poll each query in turn within the budget, yield each new release once.
+
+It uses only the client's public surface: ``search(..., cache="use")`` (so it goes through the
+limiter, the key budget, the cache and single-flight like any search), ``quota()`` for the key
+windows, and the client's clock for every wait (a :class:`FakeClock` in tests: no sleeping).
+
+One task, no task group across a ``yield``: the generator may be closed from another task (or
+by the garbage collector), and every wait is a plain await that a cancellation ends at once.
+The state changes only in synchronous transactions (:mod:`._watch_state`), so a cancellation
+can never land in the middle of one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import AsyncGenerator, Callable, Sequence
+from datetime import datetime
+from typing import Literal, Protocol
+
+import msgspec
+
+from ._bulk import SearchQuery
+from ._clock import Clock, wall_clock
+from ._errors import (
+    BackendError,
+    LaCaleError,
+    RateLimitError,
+    ResponseError,
+    ServerError,
+    TransportError,
+)
+from ._models import Torrent
+from ._quota import Quota, describe_wait, utc
+from ._watch_plan import (
+    JITTER_SHARE,
+    WatchPlan,
+    WatchQuery,
+    WatchSettings,
+    plan_interval,
+    retry_delay,
+)
+from ._watch_state import Pending, WatchState
+
+__all__ = ["TRANSIENT", "Searcher", "WatchEvent", "watch_releases"]
+
+logger = logging.getLogger("lacale_async.watch")
+
+TRANSIENT: tuple[type[LaCaleError], ...] = (
+    ServerError,
+    TransportError,
+    RateLimitError,  # QuotaExceededError included: a spent budget frees up later
+    ResponseError,  # a challenge page or a broken answer: the next one may be fine
+    BackendError,
+)
+"""Failures a watch logs and retries at a later round; any other error ends the watch."""
+
+
+class WatchEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A new release found by :meth:`LaCaleClient.watch`.
+
+    Attributes:
+        query: The watched query that found it, as given (the first of queries that are the
+            same once normalised).
+        torrent: The release. One found by an earlier run and delivered after a restart has
+            no ``download_link`` (the state never stores its token): ``download()`` then
+            uses the documented path with the key.
+        seen_at: When the watch first saw it (aware UTC datetime, the client's clock).
+    """
+
+    query: SearchQuery
+    torrent: Torrent
+    seen_at: datetime
+
+
+class Searcher(Protocol):
+    """What the loop needs of a client: its public ``search`` and ``quota``."""
+
+    async def search(
+        self,
+        query: str | None = None,
+        *,
+        categories: str | Sequence[str] = (),
+        tmdb_id: int | str | None = None,
+        cache: Literal["use", "refresh", "bypass"] = "use",
+    ) -> list[Torrent]:
+        """Search, through the client's limiter, budget and cache."""
+        ...
+
+    async def quota(self) -> Quota:
+        """Return the key-wide budget."""
+        ...
+
+
+class _Schedule:
+    """When each query is polled next: spread over the interval at first, then one interval
+    (plus jitter) after its previous poll ended, or later after a failure."""
+
+    def __init__(self, queries: Sequence[WatchQuery], plan: WatchPlan, start: float) -> None:
+        self._heap = [(start + i * plan.gap, i) for i in range(len(queries))]
+        heapq.heapify(self._heap)
+
+    def pop(self) -> tuple[float, int]:
+        return heapq.heappop(self._heap)
+
+    def push(self, due: float, index: int) -> None:
+        heapq.heappush(self._heap, (due, index))
+
+
+def watch_releases(
+    client: Searcher, settings: WatchSettings, clock: Clock
+) -> AsyncGenerator[WatchEvent, None]:
+    """Return the async generator of a watch (arguments already checked).
+
+    Args:
+        client: An open client (its public ``search`` and ``quota``).
+        settings: The checked arguments of ``watch()``.
+        clock: The client's clock: every wait and every timestamp.
+
+    Returns:
+        The events, as an async generator (close it with ``contextlib.aclosing``).
+    """
+    return _Watch(client, settings, clock).events()
+
+
+class _Watch:
+    def __init__(self, client: Searcher, settings: WatchSettings, clock: Clock) -> None:
+        self._client = client
+        self._settings = settings
+        self._clock = clock
+        self._wall = wall_clock(clock)
+        self._by_key = {q.key: q for q in settings.queries}
+        self._failures = [0] * len(settings.queries)
+
+    async def events(self) -> AsyncGenerator[WatchEvent, None]:
+        quota = await self._client.quota()
+        plan = plan_interval(self._settings, [(w.calls, w.period) for w in quota.windows])
+        logger.info("%s", plan.describe())
+        state = WatchState(self._settings.state)
+        try:
+            # What an earlier run found but did not hand out (stopped between two events).
+            for item in state.pending(self._by_key):
+                if state.claim(item):
+                    yield self._event(item)
+            queries = self._settings.queries
+            schedule = _Schedule(queries, plan, self._clock.now())
+            while True:
+                due, index = schedule.pop()
+                await self._clock.sleep(due - self._clock.now())
+                found, next_in = await self._poll(queries[index], index, plan, state)
+                schedule.push(self._clock.now() + next_in, index)
+                for item in found:
+                    if state.claim(item):
+                        yield self._event(item)
+        finally:
+            state.close()
+
+    async def _poll(
+        self, item: WatchQuery, index: int, plan: WatchPlan, state: WatchState
+    ) -> tuple[list[Pending], float]:
+        """Search one query and record its round; return what to deliver and when to poll next."""
+        q = item.query
+        try:
+            listed = await self._client.search(
+                q.query, categories=q.categories, tmdb_id=q.tmdb_id, cache="use"
+            )
+        except TRANSIENT as exc:
+            self._failures[index] += 1
+            failures = self._failures[index]
+            retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+            delay = retry_delay(plan.interval, failures, retry_after)
+            logger.warning(
+                "watch: the search for %s failed (%s%s: %s); trying again in %s",
+                _label(q),
+                type(exc).__name__,
+                f", {failures} times in a row" if failures > 1 else "",
+                exc,
+                describe_wait(delay),
+            )
+            return [], delay
+        self._failures[index] = 0
+        found = self._record(item, listed, state)
+        jitter = self._settings.rng.uniform(0.0, JITTER_SHARE * plan.gap)
+        logger.debug("watch: %s listed %d, %d new", _label(q), len(listed), len(found))
+        return found, plan.interval + jitter
+
+    def _record(self, item: WatchQuery, listed: list[Torrent], state: WatchState) -> list[Pending]:
+        settings = self._settings
+        match: Callable[[Torrent], bool] | None = settings.match
+        with state.round(item.key, self._wall()) as step:
+            fresh = step.unseen(listed)
+            if step.baseline and not settings.include_existing:
+                deliver: list[tuple[str, Torrent]] = []
+            else:
+                # Filtered releases are still recorded as seen (below): never offered again.
+                deliver = [(i, t) for i, t in fresh if match is None or match(t)]
+            # Oldest first, like a feed; the answer lists the newest first.
+            deliver.sort(key=lambda pair: pair[1].pub_date)
+            return step.record(listed, deliver)
+
+    def _event(self, item: Pending) -> WatchEvent:
+        return WatchEvent(
+            query=self._by_key[item.key].query, torrent=item.torrent, seen_at=utc(item.seen_at)
+        )
+
+
+def _label(query: SearchQuery) -> str:
+    text = repr(query.query) if query.query is not None else f"TMDB id {query.tmdb_id}"
+    if query.categories:
+        text += f" in {', '.join(query.categories)}"
+    return text

@@ -1,0 +1,292 @@
+"""What a watch polls and how often: its queries and options checked, its interval planned.
+
+The interval rule: the watch spends at most ``budget_share`` of the key's longest window (the
+daily budget, 200 per 24 h by default). Each query is polled at most once per interval (the
+next poll is planned from the end of the previous one), so in any window of the long period a
+query is polled at most ``period / interval`` times. The interval is therefore
+``period / floor(share * calls / n)``, which keeps ``n`` queries within ``share * calls``
+exactly (10 queries, 200 a day, share 0.5: each every 2.4 h). Whatever the budget allows, no
+query is polled faster than the search cache lives (``cache_ttl``, the tracker's own ~30 s):
+the tracker would answer from its cache anyway.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import msgspec
+
+from ._bulk import SearchQuery, as_queries
+from ._errors import ConfigurationError, ValidationError
+from ._files import check_path
+from ._models import Torrent
+from ._normalize import search_cache_key
+from ._options import check_bool, describe
+from ._quota import describe_wait, describe_window
+from ._validation import check_categories, check_query, check_tmdb_id
+
+__all__ = [
+    "JITTER_SHARE",
+    "SERVER_CACHE_TTL",
+    "WatchPlan",
+    "WatchQuery",
+    "WatchSettings",
+    "budget_interval",
+    "check_watch",
+    "plan_interval",
+    "retry_delay",
+]
+
+SERVER_CACHE_TTL = 30.0
+"""The tracker's own cache of search answers (about 30 s): the interval floor of a client built
+with ``cache_ttl=0``, which does not cache but still talks to a server that does."""
+
+JITTER_SHARE = 0.1
+"""Each poll waits up to this share of the gap between two polls on top of its interval."""
+
+# A backoff never grows past this (or past the interval, when that is longer).
+_MAX_BACKOFF = 3600.0
+_YEAR = 365 * 86_400.0
+
+RefuseEmpty = Callable[[str | None, str | None], None]
+
+
+class WatchQuery(msgspec.Struct, frozen=True):
+    """One distinct query of a watch.
+
+    Attributes:
+        query: The query as first given (categories as a tuple).
+        key: What the state is keyed by: the origin and the query as the search cache
+            normalises it (case, accents, spaces; categories as a set; the TMDB id). Never
+            the key, so rotating it keeps the state.
+    """
+
+    query: SearchQuery
+    key: str
+
+
+class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a watch needs, checked (see :func:`check_watch`)."""
+
+    queries: tuple[WatchQuery, ...]
+    interval: float | None
+    floor: float
+    share: float
+    include_existing: bool
+    match: Callable[[Torrent], bool] | None
+    state: Path | None
+    rng: random.Random
+
+
+class WatchPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """The interval chosen for a watch, and why.
+
+    Attributes:
+        interval: Seconds between two polls of one query (at least).
+        count: Distinct queries.
+        window: The key's longest window ``(calls, period)``, or None without a key budget.
+        share: The share of that window the watch may spend.
+        given: Whether the interval was given rather than chosen.
+    """
+
+    interval: float
+    count: int
+    window: tuple[int, float] | None
+    share: float
+    given: bool
+
+    @property
+    def gap(self) -> float:
+        """Seconds between two polls of the watch, its queries spread over the interval."""
+        return self.interval / self.count
+
+    def describe(self) -> str:
+        """Return the plan for people, as the INFO line says it."""
+        what = f"{self.count} quer{'y' if self.count == 1 else 'ies'}"
+        line = f"watching {what}, each every {describe_wait(self.interval)}"
+        if self.window is None:
+            return line + " (the key has no budget: key_rate=None)"
+        calls, period = self.window
+        spent = min(self.count * period / self.interval, calls)
+        why = "as given" if self.given else f"budget_share={self.share:g}"
+        return (
+            f"{line} ({why}): about {spent:.0f} searches of the key's "
+            f"{describe_window(calls, period)}"
+        )
+
+
+def _as_items(queries: object) -> list[SearchQuery]:
+    if isinstance(queries, (str, SearchQuery)):
+        return as_queries([queries])
+    if isinstance(queries, (bytes, bytearray)) or not isinstance(queries, Iterable):
+        raise ValidationError(
+            "queries must be a str, a SearchQuery or an iterable of them, "
+            f"not {type(queries).__name__}"
+        )
+    return as_queries(queries)
+
+
+def watch_queries(
+    queries: object, *, origin: str, refuse_empty: RefuseEmpty
+) -> tuple[WatchQuery, ...]:
+    """Check every query as ``search()`` would, and collapse those the tracker answers alike.
+
+    Raises:
+        ValidationError: No query, a query of the wrong type, or one ``search()`` refuses.
+    """
+    found: dict[str, WatchQuery] = {}
+    for item in _as_items(queries):
+        text = check_query(item.query)
+        categories = check_categories(item.categories)
+        tmdb_id = check_tmdb_id(item.tmdb_id)
+        refuse_empty(text, tmdb_id)
+        if categories != item.categories:
+            item = msgspec.structs.replace(item, categories=categories)
+        key = search_cache_key(origin, text, categories, tmdb_id)
+        found.setdefault(key, WatchQuery(item, key))
+    if not found:
+        raise ValidationError("watch() needs at least one query")
+    return tuple(found.values())
+
+
+def _check_number(value: object, name: str, low: float, high: float, *, open_low: bool) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        number = float(value)  # type: ignore[arg-type]  # checked to be an int or a float
+        if (number > low if open_low else number >= low) and number <= high:
+            return number
+    bound = f"> {low:g}" if open_low else f">= {low:g}"
+    raise ConfigurationError(
+        f"{name} must be a number {bound} and <= {high:g}, not {describe(value)}"
+    )
+
+
+def check_watch(
+    queries: object,
+    *,
+    interval: object,
+    state: object,
+    include_existing: object,
+    match: object,
+    budget_share: object,
+    rng: object,
+    origin: str,
+    cache_ttl: float,
+    refuse_empty: RefuseEmpty,
+) -> WatchSettings:
+    """Check the arguments of ``watch()`` before anything is sent.
+
+    Raises:
+        ValidationError: A bad query (as ``search()`` says), or a state path that is not text.
+        ConfigurationError: A bad option, or an interval shorter than the search cache lives.
+    """
+    items = watch_queries(queries, origin=origin, refuse_empty=refuse_empty)
+    floor = cache_ttl if cache_ttl > 0 else SERVER_CACHE_TTL
+    seconds = None
+    if interval is not None:
+        seconds = _check_number(interval, "interval", 0.0, _YEAR, open_low=True)
+        if seconds < floor:
+            raise ConfigurationError(
+                f"interval={seconds:g} s is shorter than the search cache ({floor:g} s, the "
+                "client's cache_ttl): the tracker would answer from its cache; use "
+                f"interval >= {floor:g}"
+            )
+    share = _check_number(budget_share, "budget_share", 0.0, 1.0, open_low=True)
+    if match is not None and not callable(match):
+        raise ConfigurationError(
+            f"match must be a callable taking a Torrent, not {describe(match)}"
+        )
+    if rng is not None and not isinstance(rng, random.Random):
+        raise ConfigurationError(f"rng must be a random.Random, not {describe(rng)}")
+    path = None
+    if state is not None:
+        path = Path(check_path(state, "state")).expanduser()
+    return WatchSettings(
+        queries=items,
+        interval=seconds,
+        floor=floor,
+        share=share,
+        include_existing=check_bool(include_existing, "include_existing"),
+        match=match,
+        state=path,
+        rng=rng if rng is not None else random.Random(),
+    )
+
+
+def budget_interval(calls: int, period: float, share: float, count: int) -> float:
+    """Return the shortest per-query interval keeping ``count`` queries within the share.
+
+    Args:
+        calls: Requests allowed per ``period`` (the key's longest window).
+        period: The window's length in seconds.
+        share: The share of ``calls`` the watch may spend.
+        count: Distinct queries.
+
+    Returns:
+        ``period / floor(share * calls / count)``: every query polled the same whole number
+        of times per window. With more queries than the share allows (fewer than one poll
+        each per window), ``period * count / (share * calls)``.
+    """
+    allowed = share * calls
+    # The epsilon keeps 0.5 * 200 / 10 at 10, not 9.999...
+    per_query = math.floor(allowed / count + 1e-9)
+    if per_query >= 1:
+        return period / per_query
+    return period * count / allowed
+
+
+def plan_interval(settings: WatchSettings, windows: Sequence[tuple[int, float]]) -> WatchPlan:
+    """Choose the interval of a watch from the key's windows (none: no key budget).
+
+    Raises:
+        ConfigurationError: A given interval would spend more than ``budget_share`` of the
+            longest window; the message says which interval fits.
+    """
+    count = len(settings.queries)
+    window = max(windows, key=lambda w: w[1]) if windows else None
+    needed = 0.0
+    if window is not None:
+        needed = budget_interval(window[0], window[1], settings.share, count)
+    if settings.interval is None:
+        return WatchPlan(
+            interval=max(needed, settings.floor),
+            count=count,
+            window=window,
+            share=settings.share,
+            given=False,
+        )
+    if window is not None and settings.interval < needed * (1 - 1e-9):
+        calls, period = window
+        raise ConfigurationError(
+            f"interval={settings.interval:g} s with {count} quer{'y' if count == 1 else 'ies'} "
+            f"would spend more than budget_share={settings.share:g} of the key's "
+            f"{describe_window(calls, period)} (at most {math.floor(settings.share * calls)} "
+            f"searches): use interval >= {math.ceil(needed)} s ({describe_wait(needed)}), "
+            "watch fewer queries, or raise budget_share"
+        )
+    return WatchPlan(
+        interval=settings.interval,
+        count=count,
+        window=window,
+        share=settings.share,
+        given=True,
+    )
+
+
+def retry_delay(interval: float, failures: int, retry_after: float | None) -> float:
+    """Return when a failed query is polled again: next round, then later as failures repeat.
+
+    Args:
+        interval: The watch's interval.
+        failures: Failures in a row of this query (1 for the first).
+        retry_after: What the error said to wait (a 429, a spent budget), if anything.
+
+    Returns:
+        ``interval`` doubled per failure after the first, capped at an hour (or the interval
+        when that is longer), and never sooner than ``retry_after``.
+    """
+    delay = min(interval * 2.0 ** min(failures - 1, 30), max(interval, _MAX_BACKOFF))
+    return max(delay, retry_after or 0.0)

@@ -1,0 +1,296 @@
+"""What a watch has seen and not yet delivered, in a small SQLite file (or in memory).
+
+Why stdlib ``sqlite3``: one transaction per round makes "what was listed, what is new, what is
+still to deliver" change together or not at all, whatever stops the process; WAL mode and a
+busy timeout let a second process read or wait instead of failing. Without a path the same
+schema lives in an in-memory database, so both modes follow the same rules.
+
+Tables (rows keyed by the query's normalised key, never the API key):
+
+- ``queries``: every query with a baseline, and when it was last polled;
+- ``seen``: each release listed for a query (by info hash, or guid without one), first and
+  last listed; bounded: rows not listed for 30 days go, and beyond the newest 1,000 per query
+  (by when last listed, so a release still listed is never forgotten and never re-announced);
+- ``pending``: releases found but not yet handed to the caller (the outbox). A round adds them
+  with its other changes; each is deleted (claimed) just before it is yielded, so a watch
+  stopped between two events of a round yields the rest at its next start, and never one
+  twice, even with two processes on one file. No download token is stored.
+
+A file that is not a watch state (another SQLite file, a damaged one, a newer format) raises
+:class:`StorageError` before the first round: going on without it would lose what appeared
+while the watch was down, and writing over it could destroy someone's data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import msgspec
+
+from ._errors import StorageError
+from ._models import Torrent
+
+__all__ = ["MAX_PER_QUERY", "RETENTION", "Pending", "Round", "WatchState", "release_id"]
+
+RETENTION = 30 * 86_400.0
+"""Seconds a release (or a query) not listed (or not polled) any more is remembered."""
+MAX_PER_QUERY = 1000
+"""Most releases remembered per query (the newest listed)."""
+
+_APPLICATION_ID = 0x4C435754  # "LCWT": a lacale watch state, not any SQLite file
+_VERSION = 1
+_BUSY_TIMEOUT = 5.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queries (key TEXT PRIMARY KEY, last_round REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (
+    key TEXT NOT NULL, ident TEXT NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL,
+    PRIMARY KEY (key, ident)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_age ON seen (last_seen);
+CREATE TABLE IF NOT EXISTS pending (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, ident TEXT NOT NULL,
+    seen_at REAL NOT NULL, torrent BLOB NOT NULL, UNIQUE (key, ident)
+);
+"""
+_torrent_decoder = msgspec.json.Decoder(Torrent)
+
+
+def release_id(torrent: Torrent) -> str:
+    """Return what tells releases apart: the info hash (lowercase), else the guid."""
+    info_hash = torrent.info_hash.strip().lower()
+    return info_hash if info_hash else f"guid:{torrent.guid}"
+
+
+class Pending(msgspec.Struct, frozen=True):
+    """A release found by a round and not yet delivered.
+
+    Attributes:
+        key: The query's key.
+        ident: The release's :func:`release_id`.
+        seen_at: Wall time (Unix seconds) of the round that found it.
+        torrent: The release (from an earlier process: without its download link).
+    """
+
+    key: str
+    ident: str
+    seen_at: float
+    torrent: Torrent
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class Round:
+    """One round's changes to one query, inside the round's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, key: str, now: float, where: str) -> None:
+        self._conn = conn
+        self._key = key
+        self._now = now
+        self._where = where
+        row = conn.execute("SELECT 1 FROM queries WHERE key = ?", (key,)).fetchone()
+        self.baseline = row is None
+        """True for the first round of this query: what it lists is the baseline."""
+
+    def unseen(self, listed: Sequence[Torrent]) -> list[tuple[str, Torrent]]:
+        """Return the releases of ``listed`` not seen before, once each, in listed order."""
+        idents = list(dict.fromkeys(release_id(t) for t in listed))
+        known: set[str] = set()
+        if idents:
+            marks = ",".join("?" * len(idents))
+            with _storage(self._where, "reading what was seen"):
+                rows = self._conn.execute(
+                    f"SELECT ident FROM seen WHERE key = ? AND ident IN ({marks})",  # noqa: S608
+                    (self._key, *idents),
+                ).fetchall()
+            known = {ident for (ident,) in rows}
+        fresh: list[tuple[str, Torrent]] = []
+        for torrent in listed:
+            ident = release_id(torrent)
+            if ident not in known:
+                known.add(ident)
+                fresh.append((ident, torrent))
+        return fresh
+
+    def record(
+        self, listed: Iterable[Torrent], deliver: Sequence[tuple[str, Torrent]]
+    ) -> list[Pending]:
+        """Remember ``listed`` as seen now and queue ``deliver``; return the queued releases."""
+        conn, key, now = self._conn, self._key, self._now
+        queued = [Pending(key, ident, now, torrent) for ident, torrent in deliver]
+        with _storage(self._where, "saving a round"):
+            conn.execute(
+                "INSERT INTO queries (key, last_round) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET last_round = excluded.last_round",
+                (key, now),
+            )
+            conn.executemany(
+                "INSERT INTO seen (key, ident, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key, ident) DO UPDATE SET last_seen = excluded.last_seen",
+                [(key, release_id(t), now, now) for t in listed],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO pending (key, ident, seen_at, torrent) VALUES (?, ?, ?, ?)",
+                [(p.key, p.ident, p.seen_at, _encode(p.torrent)) for p in queued],
+            )
+            self._prune()
+        return queued
+
+    def _prune(self) -> None:
+        conn, cutoff = self._conn, self._now - RETENTION
+        conn.execute("DELETE FROM seen WHERE last_seen < ?", (cutoff,))
+        conn.execute(
+            "DELETE FROM seen WHERE key = ? AND ident NOT IN (SELECT ident FROM seen "
+            "WHERE key = ? ORDER BY last_seen DESC, first_seen DESC LIMIT ?)",
+            (self._key, self._key, MAX_PER_QUERY),
+        )
+        conn.execute("DELETE FROM queries WHERE last_round < ?", (cutoff,))
+        conn.execute(
+            "DELETE FROM pending WHERE seen_at < ? OR key NOT IN (SELECT key FROM queries)",
+            (cutoff,),
+        )
+
+
+@contextlib.contextmanager
+def _storage(where: str, doing: str) -> Iterator[None]:
+    """Turn a failure of the file into a :class:`StorageError` saying what was being done."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (sqlite3.Error, OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise StorageError(
+            f"the watch state {where} failed while {doing}: {_reason(exc)}"
+        ) from None
+
+
+def _encode(torrent: Torrent) -> bytes:
+    # A download link's token is a secret, and short-lived: it never reaches the file.
+    return msgspec.json.encode(msgspec.structs.replace(torrent, download_link=None))
+
+
+class WatchState:
+    """The seen releases and the outbox of one watch: a SQLite file, or memory.
+
+    Args:
+        path: The file (created when missing, private to the user), or None for memory.
+
+    Raises:
+        StorageError: The file cannot be opened, is not a watch state, is damaged or was
+            written by a newer lacale-async.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._connect(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(
+                f"the watch state {path} cannot be used ({_reason(exc)}). Move it away or "
+                "delete it to start afresh: the watch then takes a new baseline, so releases "
+                "that appeared while it was stopped are not announced"
+            ) from None
+
+    @staticmethod
+    def _connect(path: Path | None) -> sqlite3.Connection:
+        if path is None:
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+        else:
+            if path.is_dir():
+                raise IsADirectoryError(21, "it is a folder")
+            with contextlib.suppress(FileExistsError):
+                # Created private: it lists what the user watches.
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+        try:
+            _prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection."""
+        if self._conn is None:
+            raise StorageError("the watch state is closed")
+        return self._conn
+
+    @contextlib.contextmanager
+    def round(self, key: str, now: float) -> Iterator[Round]:
+        """Open one round's transaction: committed when the block ends, rolled back if it raises.
+
+        Raises:
+            StorageError: The file failed (disk full, locked by another process too long...).
+        """
+        with _storage(self.where, "starting a round"):
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            step = Round(conn, key, now, self.where)
+        try:
+            yield step
+        except BaseException:
+            with _storage(self.where, "undoing a round"):
+                conn.rollback()
+            raise
+        with _storage(self.where, "saving a round"):
+            conn.commit()
+
+    def pending(self, keys: Iterable[str]) -> list[Pending]:
+        """Return the releases of these queries found earlier and not delivered, oldest first."""
+        wanted = set(keys)
+        with _storage(self.where, "reading what was not delivered"):
+            rows = self.conn.execute(
+                "SELECT key, ident, seen_at, torrent FROM pending ORDER BY seq"
+            ).fetchall()
+            return [
+                Pending(key, ident, seen_at, _torrent_decoder.decode(blob))
+                for key, ident, seen_at, blob in rows
+                if key in wanted
+            ]
+
+    def claim(self, item: Pending) -> bool:
+        """Take a release out of the outbox; False when another process already took it."""
+        with _storage(self.where, "marking a release delivered"):
+            cursor = self.conn.execute(
+                "DELETE FROM pending WHERE key = ? AND ident = ?", (item.key, item.ident)
+            )
+            return cursor.rowcount == 1
+
+    def close(self) -> None:
+        """Close the file; safe to call twice."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    @property
+    def where(self) -> str:
+        """The file's path, or ``in memory``, for messages."""
+        return "in memory" if self.path is None else str(self.path)
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Check the database is an empty file or a watch state this version reads; set it up."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if app_id != _APPLICATION_ID:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != 0 or version != 0 or tables:
+            raise sqlite3.DatabaseError("it is an SQLite file, but not a lacale watch state")
+    elif version > _VERSION:
+        raise sqlite3.DatabaseError(f"written by a newer lacale-async (format {version})")
+    if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        raise sqlite3.DatabaseError("the integrity check failed")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(_SCHEMA)
+    conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {_VERSION}")

@@ -1,0 +1,312 @@
+"""``lacale watch`` (rows, JSON lines, --download-to, --exec) and ``lacale sandbox --drip``.
+
+In-process runs watch a sandbox in a thread with ``--include-existing``, so the first round
+yields at once; the command is stopped the way Ctrl-C stops it once it has reported what the
+test waits for. A subprocess run checks the real Ctrl-C and the state it leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _cli import CONTROL, EVIL, KEY, ThreadedSandbox, error_lines, invoke
+
+from lacale_async import parse_torrent
+from lacale_async._cli import _watch
+from lacale_async._cli._watch_actions import Actions, exec_env, watch_row
+from lacale_async.testing import Fault, SandboxConfig
+
+pytestmark = pytest.mark.integration
+
+ENTRY = [sys.executable, "-c", "import _lacale_async_cli as m; m.main()"]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LACALE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[ThreadedSandbox]:
+    # No server cache: a watch restarted at once sees what was just published.
+    sandbox = ThreadedSandbox(SandboxConfig(seed=0, key_budget=(), cache_ttl=0))
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def args(remote: ThreadedSandbox) -> Iterator[list[str]]:
+    remote.reset()
+    yield ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key]
+    remote.reset()
+
+
+def publish(remote: ThreadedSandbox, title: str, **options: Any) -> str:
+    async def go() -> str:
+        return remote.server.publish(title, **options).info_hash
+
+    return remote.call(go())
+
+
+@pytest.fixture
+def stop_after(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Stop ``lacale watch`` like Ctrl-C once it has handled ``stop_after[0]`` releases."""
+    limit = [1]
+    handle = Actions.handle
+
+    async def handle_then_stop(self: Actions, client: Any, event: Any) -> None:
+        await handle(self, client, event)
+        if self.count >= limit[0]:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Actions, "handle", handle_then_stop)
+    return limit
+
+
+def test_a_row_per_release_then_ctrl_c_says_how_many(
+    remote: ThreadedSandbox, args: list[str], stop_after: list[int], tmp_path: Path
+) -> None:
+    stop_after[0] = 2
+    hashes = [publish(remote, f"Zorglub.{n}.2026.1080p{EVIL}") for n in range(2)]
+    state = tmp_path / "w.db"
+    result = invoke([*args, "watch", "zorglub", "--include-existing", "--state", str(state)])
+    assert result.exit_code == 130
+    rows = result.stdout.splitlines()
+    assert len(rows) == 2
+    assert all(h[:12] in row for h, row in zip(hashes, rows, strict=True))
+    assert not CONTROL.search(result.stdout + result.stderr)
+    # The SDK's INFO line: the key budget a tracker the CLI does not know is given (200 a day).
+    assert "watching 1 query, each every 15 min" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "interrupted: 2 new releases announced"
+    assert state.exists()
+
+
+def test_json_lines_are_exact_and_hold_no_secret(
+    remote: ThreadedSandbox, args: list[str], stop_after: list[int]
+) -> None:
+    title = f"Zorglub.2026{EVIL}"
+    info_hash = publish(remote, title)
+    result = invoke([*args, "--json", "watch", "zorglub", "--include-existing"])
+    line = json.loads(result.stdout.splitlines()[0])
+    assert line["torrent"]["title"] == title  # exact, escapes decoded
+    assert line["torrent"]["info_hash"] == info_hash
+    assert line["query"] == {"query": "zorglub", "categories": [], "tmdb_id": None}
+    assert line["path"] is None
+    assert "token=" not in result.stdout
+    assert not CONTROL.search(result.stdout)
+
+
+def test_download_to_saves_each_release_and_a_failure_does_not_stop_the_watch(
+    remote: ThreadedSandbox, args: list[str], stop_after: list[int], tmp_path: Path
+) -> None:
+    stop_after[0] = 2
+    first = publish(remote, "Zorglub.One.2026")
+    second = publish(remote, "Zorglub.Two.2026")
+    # The first download fails: reported, and the watch goes on to save the second.
+    remote.add_fault(Fault.error(404, "Torrent introuvable"), "download")
+    folder = tmp_path / "torrents"
+    result = invoke(
+        [*args, "--json", "watch", "zorglub", "--include-existing", "--download-to", f"{folder}/"]
+    )
+    assert result.exit_code == 130
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["torrent"]["info_hash"] for line in lines] == [first, second]
+    failed, saved = lines  # oldest first: the first one met the faults
+    assert failed["path"] is None
+    assert "Torrent introuvable" in failed["download_error"]
+    assert "error: cannot save Zorglub.One.2026" in result.stderr
+    assert parse_torrent(Path(saved["path"]).read_bytes()).info_hash == second
+    assert [p.name for p in folder.iterdir()] == [Path(saved["path"]).name]
+
+
+def test_download_to_a_missing_folder_is_refused_before_watching(
+    args: list[str], tmp_path: Path
+) -> None:
+    result = invoke([*args, "watch", "zorglub", "--download-to", str(tmp_path / "nope")])
+    assert result.exit_code == 12
+    assert "end it with /" in error_lines(result)[0]
+
+
+def test_exec_gets_the_fields_in_its_environment_and_no_shell(
+    remote: ThreadedSandbox, args: list[str], stop_after: list[int], tmp_path: Path
+) -> None:
+    title = "Zorglub $(touch PWNED) `touch PWNED2`; touch PWNED3 'quoted' \"dq\""
+    info_hash = publish(remote, title, size=4242)
+    script = tmp_path / "hook.py"
+    out = tmp_path / "env.json"
+    script.write_text(
+        "import json, os, sys\n"
+        f"json.dump({{k: v for k, v in os.environ.items() if k.startswith('LACALE_')}}, "
+        f"open({str(out)!r}, 'w'))\n"
+        "print('hook ran for', os.environ['LACALE_TITLE'][:7])\n"
+        "sys.exit(3)\n"
+    )
+    os.chdir(tmp_path)
+    result = invoke(
+        [*args, "watch", "zorglub", "--include-existing", "--exec", f"{sys.executable} {script}"],
+        env={"LACALE_API_KEY": KEY},  # in the parent's environment: never passed on
+    )
+    assert result.exit_code == 130
+    env = json.loads(out.read_text())
+    assert env["LACALE_TITLE"] == title
+    assert env["LACALE_INFO_HASH"] == info_hash
+    assert env["LACALE_SIZE"] == "4242"
+    assert env["LACALE_CATEGORY"] == "Films"
+    assert env["LACALE_QUERY"] == "zorglub"
+    assert env["LACALE_LINK"].endswith("/torrents/" + env["LACALE_LINK"].rsplit("/", 1)[1])
+    assert "LACALE_API_KEY" not in env
+    assert "token" not in json.dumps(env)
+    assert not list(tmp_path.glob("PWNED*"))
+    assert "hook ran for Zorglub" in result.stderr
+    assert "exited with status 3" in result.stderr
+
+
+def test_exec_of_a_missing_program_is_refused_before_watching(args: list[str]) -> None:
+    result = invoke([*args, "watch", "zorglub", "--exec", "no-such-program-here --flag"])
+    assert result.exit_code == 3
+    assert "no program 'no-such-program-here'" in error_lines(result)[0]
+
+
+def test_an_interval_over_the_budget_share_is_a_configuration_error(
+    remote: ThreadedSandbox,
+) -> None:
+    # The default key budget (200 a day) applies to a tracker the CLI does not know.
+    result = invoke(
+        [
+            "--base-url",
+            remote.server.base_url,
+            "--api-key",
+            remote.server.api_key,
+            "watch",
+            "a",
+            "b",
+            "--interval",
+            "60",
+        ]
+    )
+    assert result.exit_code == 3
+    assert "use interval >= 1728 s" in error_lines(result)[0]
+
+
+def test_the_row_fits_the_width_and_names_the_query() -> None:
+    from datetime import datetime, timezone
+
+    from lacale_async import SearchQuery, Torrent, WatchEvent
+
+    event = WatchEvent(
+        query=SearchQuery("dune"),
+        torrent=Torrent(
+            title="Dune " * 40,
+            guid="g",
+            size=2**33,
+            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            link="https://la-cale.space/torrents/x",
+            category="Films",
+            seeders=12,
+            leechers=0,
+            info_hash="ab" * 20,
+            download_link="https://la-cale.space/api/download/x?token=SECRET",
+        ),
+        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    row = watch_row(event, 80, show_query=True)
+    assert len(row) == 80
+    assert row.endswith("…  [dune]")
+    assert "SECRET" not in str(exec_env(event, None))
+
+
+def test_demo_titles_match_their_query() -> None:
+    from lacale_async import SearchQuery
+    from lacale_async.testing import normalise
+
+    title = _watch.demo_title(SearchQuery("one piece"), 4)
+    assert all(word in normalise(title) for word in ("one", "piece"))
+
+
+def first_line_then_ctrl_c(command: list[str], env: dict[str, str]) -> tuple[str, int, str]:
+    """Run ``command``, read its first line of output, send SIGINT; return line, code, stderr."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    return line, proc.returncode, stderr
+
+
+def test_ctrl_c_stops_a_real_watch_and_its_state_holds(
+    remote: ThreadedSandbox, args: list[str], tmp_path: Path
+) -> None:
+    first = publish(remote, "Zorglub.Real.2026")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    env["LACALE_CACHE_DIR"] = str(tmp_path / "cache")
+    command = [*ENTRY, *args, "--json", "watch", "zorglub", "--include-existing"]
+    command += ["--state", str(tmp_path / "w.db")]
+    line, code, stderr = first_line_then_ctrl_c(command, env)
+    assert json.loads(line)["torrent"]["info_hash"] == first
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted: 1 new release announced"
+    # Restarted on the same state: the first release is not announced again (the first line
+    # is the new one, although both are listed).
+    second = publish(remote, "Zorglub.Later.2026")
+    line, code, _ = first_line_then_ctrl_c(command, env)
+    assert json.loads(line)["torrent"]["info_hash"] == second
+    assert code == 130
+
+
+def test_the_sandbox_drips_releases_and_prints_them(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    env["LACALE_CACHE_DIR"] = str(tmp_path / "cache")
+    with subprocess.Popen(
+        [*ENTRY, "sandbox", "--port", "0", "--drip", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while len([x for x in lines if x.startswith("published: ")]) < 2:
+            lines.append(proc.stdout.readline())
+            assert proc.poll() is None, "the sandbox exited"
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert "publishing a new release every 0.2 s\n" in lines
+    published = [x for x in lines if x.startswith("published: ")]
+    assert all(len(x.split()[-1]) == 12 for x in published)
+    assert proc.returncode == 130
+
+
+async def test_the_embedded_demo_publishes_releases_the_queries_find(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lacale_async import SearchQuery
+    from lacale_async.testing import SandboxServer, normalise
+
+    monkeypatch.setattr(_watch, "DEMO_DRIP", 0.01)
+    queries = [SearchQuery("dune"), SearchQuery("one piece", ("series",))]
+    config, hook = _watch._demo(queries)
+    assert [(b.calls, b.period) for b in config.key_budget_limits] == [(60, 60.0), (200, 3600.0)]
+    async with SandboxServer(config) as server:
+        before = len(server.catalogue)
+        async with hook(server):
+            await asyncio.sleep(0.3)  # about 30 drips: only their order and titles matter
+        new = list(server.catalogue)[before:]
+    assert len(new) >= 4
+    assert "dune" in normalise(new[0].title)
+    assert "one piece" in normalise(new[1].title)
+    assert new[1].category.slug == "series"
