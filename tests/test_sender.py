@@ -310,7 +310,7 @@ async def test_a_long_retry_after_never_stalls_later_calls(
     mock.get(SEARCH, status=429, headers={"Retry-After": "86400"})
     mock.get(SEARCH, payload=[], repeat=True)
     # The endpoint limiter's share of the pause is capped (the key budget's is not: it pauses
-    # the whole key until Retry-After, see test_quota.py).
+    # the whole key until Retry-After, see test_keybudget.py).
     async with make_client(
         fake_clock, search_rate=(5, 1.0), max_retry_wait=10, key_rate=None
     ) as client:
