@@ -117,16 +117,9 @@ async def open_client(
     }
     async with AsyncExitStack() as stack:
         if settings.uses_sandbox:
-            config = sandbox if sandbox is not None else sandbox_config()
-            server = await stack.enter_async_context(SandboxServer(config))
-            saved = SavedUploads()
-            saved.load(server)
-            stack.callback(saved.save, server)
-            if not settings.sandbox:
-                note(
-                    "note: no API key given (--api-key or LACALE_API_KEY): "
-                    f"using the embedded sandbox at {server.base_url}"
-                )
+            server = await stack.enter_async_context(
+                _embedded(settings, sandbox if sandbox is not None else sandbox_config(), note)
+            )
             if "LACALE_KEY_RATE" in os.environ:
                 # The user's own statement of the budget wins over the sandbox's, as it does
                 # over the SDK's default (try `LACALE_KEY_RATE=3/86400 lacale --sandbox bulk`).
@@ -148,3 +141,22 @@ async def open_client(
                 **common,
             )
         yield await stack.enter_async_context(client)
+
+
+@asynccontextmanager
+async def _embedded(
+    settings: Settings, config: SandboxConfig, note: Callable[[str], None]
+) -> AsyncIterator[SandboxServer]:
+    """Run the embedded sandbox with the uploads of earlier commands; keep this one's."""
+    async with SandboxServer(config) as server:
+        saved = SavedUploads()
+        saved.load(server)
+        if not settings.sandbox:
+            note(
+                "note: no API key given (--api-key or LACALE_API_KEY): "
+                f"using the embedded sandbox at {server.base_url}"
+            )
+        try:
+            yield server
+        finally:
+            saved.save(server)
