@@ -3,7 +3,6 @@
 Everything public is re-exported here; the ``_``-prefixed modules are implementation details.
 """
 
-from ._backend import Backend, LocalBackend
 from ._bulk import SearchOutcome, SearchQuery
 from ._cache import Cache, MemoryCache
 from ._client import DEFAULT_BASE_URL, CacheMode, ClientState, LaCaleClient
@@ -38,6 +37,7 @@ from ._magnet import magnet_uri
 from ._models import Category, Meta, Tag, TagGroup, Torrent, UploadResult
 from ._quota import DEFAULT_KEY_RATE, OnQuota, Quota, QuotaWindow
 from ._stats import ClientStats, EndpointStats, KeyBudgetStats
+from ._stores import Backend, LocalBackend
 from ._torrent import (
     SOURCE_FLAG,
     SourcePolicy,
@@ -49,6 +49,7 @@ from ._torrent import (
     verify_torrent,
 )
 from ._version import __version__
+from ._wait_event import WaitEvent
 from ._watch import WatchEvent
 
 __all__ = [
@@ -106,6 +107,7 @@ __all__ = [
     "UploadRejectedError",
     "UploadResult",
     "ValidationError",
+    "WaitEvent",
     "WatchEvent",
     "WindowLimiter",
     "__version__",

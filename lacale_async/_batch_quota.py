@@ -11,15 +11,48 @@ anything being sent for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 
 from ._bulk import SearchQuery
 from ._errors import QuotaExceededError
 from ._keybudget import KeyBudget
+from ._models import Torrent
 from ._quota import describe_wait, describe_window
 
-__all__ = ["BatchPlan"]
+__all__ = ["BatchPlan", "planned"]
+
+SearchFn = Callable[[SearchQuery], Awaitable[list[Torrent]]]
+
+
+def planned(
+    search: SearchFn,
+    items: Sequence[SearchQuery],
+    budget: KeyBudget | None,
+    *,
+    request_key: Callable[[SearchQuery], str],
+    cached: Callable[[str], bool],
+) -> SearchFn:
+    """Return ``search`` held to the batch's plan (``search`` itself without a key budget).
+
+    Args:
+        search: Runs one query.
+        items: The batch (see :class:`BatchPlan`), and the other arguments likewise.
+
+    Returns:
+        A search that raises :class:`QuotaExceededError`, sending nothing, for the queries
+        that do not fit in what the budget allows today.
+    """
+    if budget is None:
+        return search
+    plan = BatchPlan(budget, items, request_key=request_key, cached=cached)
+
+    async def run(item: SearchQuery) -> list[Torrent]:
+        await plan.admit(item)
+        return await search(item)
+
+    return run
 
 
 class BatchPlan:
@@ -47,7 +80,8 @@ class BatchPlan:
         self._request_key = request_key
         self._cached = cached
         self._lock = asyncio.Lock()
-        self._refused: dict[SearchQuery, QuotaExceededError] | None = None
+        # Query -> what builds its error: each outcome gets an error object of its own.
+        self._refused: dict[SearchQuery, Callable[[], QuotaExceededError]] | None = None
 
     async def admit(self, item: SearchQuery) -> None:
         """Return when ``item`` may run.
@@ -59,17 +93,11 @@ class BatchPlan:
             async with self._lock:
                 if self._refused is None:
                     self._refused = await self._plan()
-        error = self._refused.get(item)
-        if error is not None:
-            raise QuotaExceededError(
-                error.message,
-                retry_after=error.retry_after or 0.0,
-                retry_at=error.retry_at,
-                window=error.window,
-                used=error.used,
-            )
+        refusal = self._refused.get(item)
+        if refusal is not None:
+            raise refusal()
 
-    async def _plan(self) -> dict[SearchQuery, QuotaExceededError]:
+    async def _plan(self) -> dict[SearchQuery, Callable[[], QuotaExceededError]]:
         quota_windows = self._budget.quota_windows()
         if not quota_windows:
             return {}
@@ -97,15 +125,12 @@ class BatchPlan:
             f"only the first {room} run; the budget frees up in {describe_wait(retry_after)}, "
             f"at {frees_at:%Y-%m-%d %H:%M:%S} UTC; nothing was sent"
         )
-        error = QuotaExceededError(
+        refusal = partial(
+            QuotaExceededError,
             message,
             retry_after=retry_after,
             retry_at=frees_at,
             window=(tightest.calls, tightest.period),
             used=tightest.used,
         )
-        refused: dict[SearchQuery, QuotaExceededError] = {}
-        for group in list(needed.values())[room:]:
-            for item in group:
-                refused[item] = error
-        return refused
+        return {item: refusal for group in list(needed.values())[room:] for item in group}

@@ -24,7 +24,7 @@ import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._errors import LaCaleError, ValidationError
-from ._options import describe
+from ._options import describe, is_count
 
 __all__ = [
     "SearchOutcome",
@@ -142,9 +142,7 @@ def search_many(
         ValidationError: ``concurrency`` is not an int >= 1, ``on_progress`` is not callable,
             or a query has the wrong type.
     """
-    if not (
-        isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1
-    ):
+    if not is_count(concurrency):
         raise ValidationError(f"concurrency must be an int >= 1, got {describe(concurrency)}")
     if on_progress is not None and not callable(on_progress):
         raise ValidationError(

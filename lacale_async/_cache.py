@@ -10,6 +10,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from ._clock import Clock
 from ._errors import ConfigurationError
+from ._options import is_count
 
 __all__ = ["Cache", "MemoryCache", "ttl_from_headers"]
 
@@ -71,9 +72,7 @@ class MemoryCache(Generic[V]):
     __slots__ = ("_clock", "_data", "_max", "_next_expiry", "_now")
 
     def __init__(self, *, max_entries: int = 1024, clock: Clock) -> None:
-        if not (
-            isinstance(max_entries, int) and not isinstance(max_entries, bool) and max_entries >= 1
-        ):
+        if not is_count(max_entries):
             raise ConfigurationError(f"max_entries must be an int >= 1, got {max_entries!r}")
         self._max = max_entries
         self._clock = clock

@@ -1,127 +1,56 @@
-"""``LaCaleClient``: the public entry point that ties transport, limiters, cache and models."""
+"""``LaCaleClient``: options, lifecycle, argument checks and result shaping, over the engine."""
 
 from __future__ import annotations
 
-import asyncio
-import enum
-import logging
 import os
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from functools import partial
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Literal
 
-import aiolimiter
 import anyio
 import msgspec
 
-from ._backend import Backend, LocalBackend, derive_scope
-from ._batch_quota import BatchPlan
-from ._bulk import SearchOutcome, SearchQuery, as_queries, search_many
-from ._cache import Cache, MemoryCache, ttl_from_headers
-from ._clock import Clock, MonotonicClock, wall_clock
-from ._download_link import link_target
-from ._errors import (
-    APIError,
-    ClientStateError,
-    ConflictError,
-    LaCaleError,
-    ResponseError,
-    StorageError,
-    UploadRejectedError,
-    ValidationError,
-)
-from ._files import (
-    check_destination,
-    check_path,
-    resolve_destination,
-    safe_filename,
-    write_atomic,
-)
-from ._gate import running_loop
-from ._keybudget import build_key_budget, check_quota_options
-from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
-from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
-from ._normalize import search_cache_key
-from ._options import check_bool, check_options
-from ._quota import (
-    DEFAULT_KEY_RATE,
+from ._batch_quota import planned
+from ._bulk import SearchOutcome, SearchQuery, search_many
+from ._cached import CacheMode
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_DOWNLOAD_RATE,
+    DEFAULT_KEY_RATE_OPTION,
+    DEFAULT_META_RATE,
+    DEFAULT_SEARCH_RATE,
+    DEFAULT_UPLOAD_RATE,
+    AuthMode,
+    Backend,
+    ClientConfig,
+    Clock,
     KeyRateArg,
     OnQuota,
-    Quota,
+    OnWait,
     QuotaStoreArg,
-    resolve_key_rate,
-    utc,
+    RateArg,
+    SourcePolicy,
 )
-from ._responses import decode_body, outcome_unknown_note, token_refused
-from ._retry import Backoff
-from ._secret import Secret
-from ._sender import Sender
-from ._singleflight import SingleFlight
+from ._engine import Engine
+from ._files import prepare_download, save_download
+from ._lifecycle import ClientState, Lifecycle, Openable
+from ._models import Meta, Torrent, UploadResult
+from ._quota import Quota
+from ._search_args import SearchArgs
 from ._stats import ClientStats, StatsRecorder
-from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, verify_torrent
-from ._transport import NO_PARAMS, AuthMode, Params, Response, Transport, wire_forms
-from ._uploads import UploadForm, read_input, resolve_category, resolve_tag
-from ._validation import (
-    check_api_key,
-    check_base_url,
-    check_categories,
-    check_cover_url,
-    check_info_hash,
-    check_query,
-    check_tags,
-    check_text,
-    check_title,
-    check_tmdb_id,
-    check_tmdb_type,
-)
+from ._uploads import UploadFields
+from ._validation import check_info_hash
 from ._watch import WatchEvent, watch_releases
 from ._watch_plan import check_watch
 
 __all__ = ["DEFAULT_BASE_URL", "CacheMode", "ClientState", "LaCaleClient"]
 
-logger = logging.getLogger("lacale_async")
-
-DEFAULT_BASE_URL = "https://la-cale.space"
-
-# Prowlarr's and Jackett's definitions for La Cale wait about 2 s between requests; one request
-# per 2 s per endpoint is the pace the tracker already sees from every indexer, so it is safe.
-DEFAULT_SEARCH_RATE: RateArg = (1, 2.0)
-DEFAULT_DOWNLOAD_RATE: RateArg = (1, 2.0)
-DEFAULT_META_RATE: RateArg = (1, 2.0)
-# Documented: "rate limiting strict (30/min)".
-DEFAULT_UPLOAD_RATE: RateArg = (30, 60.0)
-# Live, not documented: about 200 a day per key, 60 a minute at most (see DEFAULT_KEY_RATE).
-_DEFAULT_KEY_RATE: KeyRateArg = tuple(DEFAULT_KEY_RATE)
-# A unit in flight in a shared store counts as done this long after the request's timeout.
-_LEASE_EXTRA = 10.0
-
-_MAX_TORRENT_SIZE = 10 * 1024 * 1024
-# Searches whose validation and cache key are remembered per client (cleared when full).
-_PREPARED_MAX = 256
-_MAX_NFO_SIZE = 1024 * 1024
-# Upper bounds of durations: finite, and far beyond any sensible value.
-_DAY = 86_400.0
-_YEAR = 365 * _DAY
-
-T = TypeVar("T")
-
-CacheMode = Literal["use", "refresh", "bypass"]
-"""How one call uses the cache: ``use`` (read and fill), ``refresh`` (skip the read, fill with
-the fresh answer), ``bypass`` (neither read nor fill)."""
+_HOW_TO_OPEN = "use 'async with LaCaleClient(...) as client:' or 'await client.open()'"
+_AFTER_CLOSE = "create a new LaCaleClient"
 
 
-class ClientState(enum.Enum):
-    """Where a client is in its life."""
-
-    UNOPENED = "unopened"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class LaCaleClient:
+class LaCaleClient(Openable[Engine]):
     """Async client for the La Cale tracker API, safe to share between tasks.
 
     It knows the tracker's rate limits (one limiter per endpoint, shared by every client using
@@ -147,30 +76,27 @@ class LaCaleClient:
         max_body_size: Largest answer accepted, in bytes.
         source_policy: What ``upload`` does when the torrent lacks the ``lacale`` source flag:
             ``set`` it (default), ``refuse``, or ``keep`` the torrent as is.
-        allow_insecure_http: Allow plain http to a non-loopback host (the key would travel in
-            clear text).
+        allow_insecure_http: Allow plain http to a non-loopback host (the key in clear text).
         backend: Where limiters and caches live; default in-process. A shared backend (Redis)
             makes several processes share one budget and one cache.
         clock: Time source for limiters, caches and retry delays; tests pass a fake one.
         max_retry_wait: Longest ``Retry-After`` the client waits out before giving up.
         user_agent: User-Agent header.
-        allow_empty_search: Send searches with neither a query nor a TMDB id. The live tracker
-            refuses them, so by default they raise ``ValidationError`` before anything is sent;
-            set it for a server that lists the latest torrents instead, as the documentation
-            says (the sandbox's ``docs`` profile).
-        key_rate: The key-wide budget over every endpoint together, spent by every request
-            that reaches the network: ``(calls, period)``, several pairs that must all hold,
-            or None. Default ``[(60, 60.0), (200, 86400.0)]`` (the tracker's reported live
-            limits), or ``LACALE_KEY_RATE`` (``"60/60,200/86400"`` or ``"off"``) when set.
-        quota_store: Where the key budget is kept across restarts and between processes of
-            this machine: a SQLite file path, ``"auto"`` (a file in the user's cache folder,
-            or ``LACALE_QUOTA_STORE`` when set) or None (this process's memory). Not used with
-            a fleet backend, which keeps the budget itself.
+        allow_empty_search: Send searches with neither a query nor a TMDB id, which the live
+            tracker refuses (by default they raise ``ValidationError``, unsent), to a server
+            that lists the latest torrents instead, as documented (the sandbox's ``docs``).
+        key_rate: The key-wide budget every request that reaches the network spends, all
+            endpoints together: ``(calls, period)`` pairs that must all hold, or None. Default
+            ``[(60, 60.0), (200, 86400.0)]`` (the live limits), or ``LACALE_KEY_RATE``.
+        quota_store: Where the key budget outlives a restart, shared by this machine's
+            processes: a SQLite file path, ``"auto"`` (in the user's cache folder, or
+            ``LACALE_QUOTA_STORE``) or None (memory). A fleet backend keeps it itself.
         on_quota: When a long key window (the daily budget) is spent: ``"raise"``
-            :class:`QuotaExceededError` before sending, or ``"wait"`` up to
-            ``max_quota_wait`` seconds. Short windows (the 60 a minute) are always waited out.
-        max_quota_wait: Longest wait for the key budget with ``on_quota="wait"``; windows no
-            longer than this are burst windows, waited out in both modes.
+            :class:`QuotaExceededError` before sending, or ``"wait"`` up to ``max_quota_wait``
+            seconds. Windows no longer than that (the 60 a minute) are always waited out.
+        max_quota_wait: Longest wait for the key budget with ``on_quota="wait"``.
+        on_wait: Called with a :class:`WaitEvent` when a request starts waiting for its
+            endpoint's limiter or the key budget, and when that wait ends (progress displays).
 
     Raises:
         ConfigurationError: No key, a bad base URL, plain http to a remote host, bad rates,
@@ -200,85 +126,51 @@ class LaCaleClient:
         max_retry_wait: float = 120.0,
         user_agent: str | None = None,
         allow_empty_search: bool = False,
-        key_rate: KeyRateArg = _DEFAULT_KEY_RATE,
+        key_rate: KeyRateArg = DEFAULT_KEY_RATE_OPTION,
         quota_store: QuotaStoreArg = "auto",
         on_quota: OnQuota = "raise",
         max_quota_wait: float = 120.0,
+        on_wait: OnWait | None = None,
     ) -> None:
-        key = check_api_key(api_key if api_key is not None else os.environ.get("LACALE_API_KEY"))
-        if base_url == DEFAULT_BASE_URL:
-            base_url = os.environ.get("LACALE_BASE_URL") or DEFAULT_BASE_URL
-        self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        check_options(
+        self._config = config = ClientConfig(
+            api_key,
+            base_url=base_url,
             auth=auth,
+            search_rate=search_rate,
+            upload_rate=upload_rate,
+            download_rate=download_rate,
+            meta_rate=meta_rate,
+            cache_ttl=cache_ttl,
+            meta_ttl=meta_ttl,
+            cache_size=cache_size,
+            max_retries=max_retries,
+            timeout=timeout,
+            max_body_size=max_body_size,
             source_policy=source_policy,
-            seconds={
-                "cache_ttl": (cache_ttl, 0.0, _YEAR),
-                "meta_ttl": (meta_ttl, 0.0, _YEAR),
-                "max_retry_wait": (max_retry_wait, 0.0, _YEAR),
-                "max_quota_wait": (max_quota_wait, 0.0, _YEAR),
-                "timeout": (timeout, None, _DAY),
-            },
-            counts={
-                "max_retries": (max_retries, 0),
-                "cache_size": (cache_size, 1),
-                "max_body_size": (max_body_size, 1),
-            },
+            allow_insecure_http=allow_insecure_http,
+            backend=backend,
+            clock=clock,
+            max_retry_wait=max_retry_wait,
             user_agent=user_agent,
-            objects={"backend": (backend, Backend), "clock": (clock, Clock)},
+            allow_empty_search=allow_empty_search,
+            key_rate=key_rate,
+            quota_store=quota_store,
+            on_quota=on_quota,
+            max_quota_wait=max_quota_wait,
+            on_wait=on_wait,
         )
-        self._key = Secret(key, wire_forms(key))
-        self._auth: AuthMode = auth
-        # Validate rates now so a typo fails at construction, not at the first request.
-        self._rate_args: dict[str, RateArg] = {
-            "search": search_rate,
-            "upload": upload_rate,
-            "download": download_rate,
-            "meta": meta_rate,
-        }
-        for endpoint, arg in self._rate_args.items():
-            if arg is not None and not _is_limiter_object(arg):
-                parse_rates(arg, name=f"{endpoint}_rate")
-        self._cache_ttl = float(cache_ttl)
-        self._meta_ttl = float(meta_ttl)
-        self._cache_size = cache_size
-        self._max_retries = max_retries
-        self._timeout = float(timeout)
-        self._max_body = max_body_size
-        self._source_policy: SourcePolicy = source_policy
-        self._backend: Backend = backend if backend is not None else LocalBackend()
-        self._clock: Clock = clock if clock is not None else MonotonicClock()
-        self._max_retry_wait = max_retry_wait
-        self._user_agent = user_agent
-        self._allow_empty_search = check_bool(allow_empty_search, "allow_empty_search")
-        # Wall time (Unix seconds) for what outlives this process: persisted key windows, and
-        # the expiry of download-link tokens. It moves with ``clock``, so tests need only one.
-        self._wall = wall_clock(self._clock)
-        self._key_rate = resolve_key_rate(key_rate, is_default=key_rate is _DEFAULT_KEY_RATE)
-        self._quota_store = check_quota_options(self._backend, quota_store, on_quota)
-        self._on_quota: OnQuota = on_quota
-        self._max_quota_wait = float(max_quota_wait)
-        # The scope names this key at this origin without revealing the key: limiters and cache
-        # entries are shared within a scope and never across scopes.
-        self._scope = derive_scope(key, self._base_url)
-        self._backoff = Backoff()
-        self._state = ClientState.UNOPENED
+        self._life = Lifecycle("client", how_to_open=_HOW_TO_OPEN, after_close=_AFTER_CLOSE)
+        self._opened: Engine | None = None  # the engine, exactly while open
         self._stats = StatsRecorder()
-        self._live: _Live | None = None
-        self._uploads_in_flight: set[str] = set()
-        self._prepared: dict[object, tuple[str, Params]] = {}
+        self._search_args = SearchArgs(config.scope, allow_empty=config.allow_empty_search)
+        self._prepared = self._search_args.memo
 
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
-    def state(self) -> ClientState:
-        """``UNOPENED``, ``OPEN`` or ``CLOSED``."""
-        return self._state
-
-    @property
     def base_url(self) -> str:
         """The origin this client talks to."""
-        return self._base_url
+        return self._config.base_url
 
     @property
     def stats(self) -> ClientStats:
@@ -296,140 +188,31 @@ class LaCaleClient:
             ClientStateError: The client is not open.
             BackendError: A fleet backend's Redis failed (``on_redis_error="fail"``).
         """
-        budget = self._require_open().sender.budget
-        if budget is None:
-            return Quota(remaining=None, at=utc(self._wall()))
-        return await budget.quota()
+        return await self._require_open().quota()
 
-    async def open(self) -> LaCaleClient:
-        """Create the HTTP session, limiters and caches; ``async with`` calls this for you.
+    async def _start(self) -> Engine:
+        # The HTTP session, limiters, key budget and caches, in the loop that opens the client.
+        return await Engine.start(self._config, self._stats)
 
-        Returns:
-            The client itself.
+    async def _stop(self, engine: Engine) -> None:
+        # Work in flight is cancelled and the session closed even inside a cancelled scope.
+        with anyio.CancelScope(shield=True):
+            await engine.aclose()
 
-        Raises:
-            ClientStateError: The client is already open, or was closed (clients are not
-                reusable, like httpx's).
-        """
-        if self._state is ClientState.OPEN:
-            raise ClientStateError("the client is already open")
-        if self._state is ClientState.CLOSED:
-            raise ClientStateError("the client was closed; create a new LaCaleClient")
-        transport = Transport(
-            base_url=self._base_url,
-            key=self._key,
-            auth=self._auth,
-            timeout=self._timeout,
-            max_body_size=self._max_body,
-            user_agent=self._user_agent,
-        )
-        transport.open()
-        backend, scope, clock = self._backend, self._scope, self._clock
-        try:
-            self._live = self._build_live(transport, backend, scope, clock)
-        except BaseException:
-            # A backend that refuses (Redis not opened, bad rates) must not leak the session.
-            with anyio.CancelScope(shield=True):
-                await transport.aclose()
-            raise
-        self._state = ClientState.OPEN
-        return self
-
-    def _build_live(
-        self, transport: Transport, backend: Backend, scope: str, clock: Clock
-    ) -> _Live:
-        sender = Sender(
-            transport=transport,
-            limiters={
-                endpoint: self._make_limiter(endpoint, arg)
-                for endpoint, arg in self._rate_args.items()
-            },
-            stats=self._stats,
-            clock=clock,
-            backoff=self._backoff,
-            max_retries=self._max_retries,
-            max_retry_wait=self._max_retry_wait,
-            scrub=self._scrub,
-            budget=build_key_budget(
-                backend,
-                scope=scope,
-                rates=self._key_rate,
-                store=self._quota_store,
-                clock=clock,
-                on_quota=self._on_quota,
-                max_quota_wait=self._max_quota_wait,
-                max_retry_wait=self._max_retry_wait,
-                lease=self._timeout + _LEASE_EXTRA,
-                stats=self._stats.key,
-            ),
-        )
-        return _Live(
-            sender=sender,
-            search_cache=backend.cache(
-                scope=scope, namespace="search", max_entries=self._cache_size, clock=clock
-            ),
-            meta_cache=backend.cache(scope=scope, namespace="meta", max_entries=4, clock=clock),
-        )
-
-    async def aclose(self) -> None:
-        """Cancel work in flight and close the HTTP session; closing twice is harmless."""
-        if self._state is ClientState.CLOSED:
-            return
-        if self._live is not None:
-            self._require_open()  # from another loop, its session cannot be closed here
-        self._state = ClientState.CLOSED
-        live, self._live = self._live, None
-        if live is not None:
-            with anyio.CancelScope(shield=True):
-                await live.search_flight.aclose()
-                await live.meta_flight.aclose()
-                await live.transport.aclose()
-
-    async def __aenter__(self) -> LaCaleClient:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    def _check_closable(self, engine: Engine) -> None:
+        engine.check_loop()  # from another loop, its session cannot be closed here
 
     def __repr__(self) -> str:
+        config = self._config
         return (
-            f"<LaCaleClient base_url={self._base_url!r} auth={self._auth!r} "
-            f"state={self._state.value}>"
+            f"<LaCaleClient base_url={config.base_url!r} auth={config.auth!r} "
+            f"state={self._life.state.value}>"
         )
 
-    def _make_limiter(self, endpoint: str, arg: RateArg) -> RateLimiter | None:
-        if arg is None:
-            return None
-        if _is_limiter_object(arg):
-            return build_limiter(arg, clock=self._clock, name=endpoint)
-        return self._backend.limiter(
-            scope=self._scope,
-            endpoint=endpoint,
-            rates=parse_rates(arg, name=f"{endpoint}_rate"),
-            clock=self._clock,
-        )
-
-    def _require_open(self) -> _Live:
-        live = self._live
-        if live is not None:
-            if running_loop() is live.loop:
-                return live
-            raise ClientStateError(
-                "this client was opened on another event loop (another thread, or another "
-                "asyncio.run): a client belongs to the loop that opened it. Open one client "
-                "per loop; clients of one key share its rate budget whatever their loop"
-            )
-        if self._state is ClientState.UNOPENED:
-            raise ClientStateError(
-                "the client is not open: use 'async with LaCaleClient(...) as client:' "
-                "or 'await client.open()'"
-            )
-        raise ClientStateError("the client is closed; create a new LaCaleClient")
+    def _require_open(self) -> Engine:
+        engine = super()._require_open()
+        engine.check_loop()
+        return engine
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -465,7 +248,7 @@ class LaCaleClient:
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
-        # Inlined memo hit for the commonest call, search("text"): the cache-hit path is
+        # Inlined memo and cache hit for the commonest call, search("text"): the hit path is
         # otherwise dominated by call overhead. Only an exact empty tuple counts as "no
         # categories": False, 0 or {} are falsy too, and must still be refused.
         prepared = (
@@ -476,97 +259,19 @@ class LaCaleClient:
             and query.__class__ is str
             else None
         )
-        key, params = prepared or self._prepare_search(query, categories, tmdb_id)
-        live = self._live or self._require_open()
-        stats = self._stats
+        key, params = prepared or self._search_args.prepare(query, categories, tmdb_id)
+        engine = self._opened or self._require_open()
         if cache == "use":
-            if self._cache_ttl > 0:
-                peek = live.search_peek
-                hit = peek(key) if peek is not None else await live.search_cache.get(key)
+            peek = engine.search_peek
+            if peek is not None:
+                hit = peek(key)
                 if hit is not None:
-                    stats.cache_hits += 1
+                    self._stats.cache_hits += 1
                     return list(hit)
-        elif cache == "bypass":
-            stats.cache_misses += 1
-            return list(await self._fetch_search(self._require_open(), params, None))
-        elif cache != "refresh":
-            raise ValidationError(f"cache must be 'use', 'refresh' or 'bypass', not {cache!r}")
-        # Past a cache hit (which touches nothing bound to a loop): the session and the
-        # single-flight belong to the loop that opened the client.
-        live = self._require_open()
-        stats.cache_misses += 1
-        if self._cache_ttl <= 0:
-            fetch = partial(self._fetch_search, live, params, None)
-        elif live.search_peek is not None or cache == "refresh":
-            # In-process cache: single-flight already coalesces this process's callers. A
-            # refresh must fetch, not take what another process stored in a shared cache.
-            fetch = partial(self._fetch_search, live, params, key)
-        else:
-            fetch = partial(self._coordinated_search, live, params, key)
-        value, shared = await live.search_flight.do(key, fetch)
-        if shared:
-            stats.coalesced += 1
-        return list(value)
-
-    def _prepare_search(
-        self, query: str | None, categories: str | Sequence[str], tmdb_id: int | str | None
-    ) -> tuple[str, Params]:
-        """Validate a search and build its cache key and query parameters, memoised.
-
-        Bots repeat the same few searches; memoising the validation, normalisation and key
-        makes a cache hit cost about as much as a dict lookup. Only what passed validation
-        is stored, under a key that no invalid input can equal (see :func:`_memo_key`).
-        """
-        if categories.__class__ is list:
-            categories = tuple(categories)
-        memo_key = _memo_key(query, categories, tmdb_id)
-        known = self._prepared.get(memo_key) if memo_key is not None else None
-        if known is not None:
-            return known
-        q = check_query(query)
-        if categories == () and tmdb_id is None:
-            self._refuse_empty(q, None)
-            # search("text"), the commonest call: nothing else to check or encode.
-            prepared: tuple[str, Params] = (
-                search_cache_key(self._scope, q, (), None),
-                {"q": q} if q else NO_PARAMS,
-            )
-        else:
-            cats = check_categories(categories)
-            tmdb = check_tmdb_id(tmdb_id)
-            self._refuse_empty(q, tmdb)
-            params: dict[str, str | tuple[str, ...]] = {"q": q} if q else {}
-            if cats:
-                params["cat"] = cats
-            if tmdb is not None:
-                params["tmdbId"] = tmdb
-            prepared = (search_cache_key(self._scope, q, cats, tmdb), params)
-        if memo_key is not None:
-            if len(self._prepared) >= _PREPARED_MAX:
-                self._prepared.clear()
-            self._prepared[memo_key] = prepared
-        return prepared
-
-    async def _coordinated_search(
-        self, live: _Live, params: Params, key: str
-    ) -> tuple[Torrent, ...]:
-        """Fetch through a shared cache: one process fetches, the others get what it stores."""
-        async with live.search_cache.fill(key) as filled:
-            if filled is not None:
-                return filled
-            return await self._fetch_search(live, params, key)
-
-    async def _fetch_search(
-        self, live: _Live, params: Params, key: str | None
-    ) -> tuple[Torrent, ...]:
-        """Send a search and cache the answer under ``key`` (None: do not cache)."""
-        resp = await live.sender.send("search", "GET", "/api/external", params=params)
-        torrents = self._decode(resp, decode_search, "a JSON list of torrents")
-        if key is not None:
-            ttl = ttl_from_headers(resp.headers, self._cache_ttl)
-            if ttl > 0:
-                await live.search_cache.set(key, torrents, ttl)
-        return torrents
+                found = await engine.fetch(engine.search, key, params, mode=cache)
+                return list(found)
+        found = await engine.get(engine.search, key, params, mode=cache)
+        return list(found)
 
     async def meta(self, *, cache: CacheMode = "use") -> Meta:
         """Fetch categories, tag groups and ungrouped tags (cached for ``meta_ttl``).
@@ -583,44 +288,8 @@ class LaCaleClient:
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
-        live = self._require_open()
-        if cache not in ("use", "refresh", "bypass"):
-            raise ValidationError(f"cache must be 'use', 'refresh' or 'bypass', not {cache!r}")
-        key = f"{self._scope}|meta"
-        if cache == "bypass":
-            return await self._request_meta(None)
-        if cache == "use" and self._meta_ttl > 0:
-            hit = await live.meta_cache.get(key)
-            if hit is not None:
-                self._stats.cache_hits += 1
-                return hit
-        self._stats.cache_misses += 1
-        refresh = cache == "refresh"
-        value, shared = await live.meta_flight.do(key, lambda: self._fetch_meta(key, refresh))
-        if shared:
-            self._stats.coalesced += 1
-        return value
-
-    async def _fetch_meta(self, key: str, refresh: bool) -> Meta:
-        live = self._require_open()
-        if self._meta_ttl <= 0:
-            return await self._request_meta(None)
-        if refresh:
-            # A refresh must fetch, not take what another process stored in a shared cache.
-            return await self._request_meta(key)
-        async with live.meta_cache.fill(key) as filled:
-            if filled is not None:
-                return filled
-            return await self._request_meta(key)
-
-    async def _request_meta(self, key: str | None) -> Meta:
-        resp = await self._require_open().sender.send("meta", "GET", "/api/external/meta")
-        meta = self._decode(resp, decode_meta, "the meta JSON object")
-        if key is not None and self._live is not None:
-            ttl = ttl_from_headers(resp.headers, self._meta_ttl)
-            if ttl > 0:
-                await self._live.meta_cache.set(key, meta, ttl)
-        return meta
+        engine = self._require_open()
+        return await engine.get(engine.meta, engine.meta_key, mode=cache)
 
     async def upload(
         self,
@@ -667,69 +336,23 @@ class LaCaleClient:
             RequestTimeoutError: Timed out after the body was sent (``outcome_unknown``).
             APIError: Any other refusal.
         """
-        clean_title = check_title(title)
-        tmdb = check_tmdb_id(tmdb_id)
-        kind = check_tmdb_type(tmdb_type)
-        cover = check_cover_url(cover_url)
-        if not isinstance(category, str) or not category.strip():
-            raise ValidationError("category must be a category id or slug")
-        tag_list = check_tags(tags)
-        check_text(description, "description")
-        policy = self._source_policy if source_policy is None else source_policy
-        if policy not in ("set", "refuse", "keep"):
-            raise ValidationError(
-                f"source_policy must be 'set', 'refuse' or 'keep', not {policy!r}"
-            )
-        self._require_open()
-        raw = await read_input(torrent, "torrent", _MAX_TORRENT_SIZE)
-        nfo_bytes = await read_input(nfo, "nfo", _MAX_NFO_SIZE) if nfo is not None else None
-        data, info = apply_source_flag(raw, policy)
-        meta = await self.meta()
-        info_hash = info.info_hash
-        form = UploadForm(
-            title=clean_title,
-            category_id=resolve_category(meta, category),
-            torrent=data,
-            filename=safe_filename(info.name or clean_title),
-            tag_ids=tuple(resolve_tag(meta, t) for t in tag_list),
+        fields = UploadFields.check(
+            title=title,
+            category=category,
+            tags=tags,
             description=description,
-            tmdb_id=tmdb,
-            tmdb_type=kind,
-            cover_url=cover,
-            nfo=nfo_bytes,
+            tmdb_id=tmdb_id,
+            tmdb_type=tmdb_type,
+            cover_url=cover_url,
+            source_policy=source_policy,
+            default_policy=self._config.source_policy,
         )
-        if info_hash in self._uploads_in_flight:
-            raise ConflictError(
-                f"an upload of the torrent with info hash {info_hash} is already in progress "
-                "in this client",
-                info_hash=info_hash,
-            )
-        self._uploads_in_flight.add(info_hash)
-        try:
-            resp = await self._require_open().sender.send(
-                "upload",
-                "POST",
-                "/api/external/upload",
-                form=form,
-                idempotent=False,
-                info_hash=info_hash,
-            )
-            result, message = self._decode(resp, decode_upload, "the upload JSON object")
-        except ResponseError as exc:
-            # An answer came, so the body had been sent: a redirect (never followed for an
-            # upload), an answer over the cap, or one that is not the upload JSON.
-            exc.outcome_unknown = True
-            exc.message += outcome_unknown_note(info_hash)
-            raise
-        finally:
-            self._uploads_in_flight.discard(info_hash)
-        if not result.success:
-            raise UploadRejectedError(
-                f"the tracker refused the upload of {clean_title!r} "
-                f"(HTTP {resp.status}, success: false): "
-                f"{self._scrub(message) or 'no reason given'}"
-            )
-        return msgspec.structs.replace(result, info_hash=info_hash, torrent=data)
+        self._require_open()
+        data, info, nfo_bytes = await fields.read(torrent, nfo)
+        form = fields.form(await self.meta(), data, info, nfo_bytes)
+        engine = self._require_open()  # the client may have closed while meta was fetched
+        result = await engine.upload(form, info_hash=info.info_hash, title=fields.title)
+        return msgspec.structs.replace(result, info_hash=info.info_hash, torrent=data)
 
     async def download(self, torrent: str | Torrent) -> bytes:
         """Download a .torrent and check it is the torrent asked for.
@@ -753,36 +376,9 @@ class LaCaleClient:
             APIError: Any other refusal.
             TransportError: The server could not be reached.
         """
-        body, _ = await self._download(torrent)
+        info_hash, link = _target(torrent)
+        body, _ = await self._require_open().download(info_hash, link)
         return body
-
-    async def _download(self, torrent: str | Torrent) -> tuple[bytes, TorrentInfo]:
-        wanted = _wanted_hash(torrent)
-        sender = self._require_open().sender
-        link = (
-            link_target(
-                torrent.download_link,
-                base_url=self._base_url,
-                info_hash=wanted,
-                now=self._wall(),
-            )
-            if isinstance(torrent, Torrent)
-            else None
-        )
-        resp: Response | None = None
-        if link is not None:
-            try:
-                # Same limiter (and key budget) as every download; only the key stays home.
-                resp = await sender.send(
-                    "download", "GET", link.path, params=link.params, authenticate=False
-                )
-            except APIError as exc:
-                if not token_refused(exc):
-                    raise
-                logger.debug("download link refused (HTTP %d); using the key", exc.status)
-        if resp is None:
-            resp = await sender.send("download", "GET", f"/api/torrents/download/{wanted}")
-        return resp.body, verify_torrent(resp.body, wanted)
 
     async def download_to(
         self,
@@ -817,29 +413,12 @@ class LaCaleClient:
             APIError: The server refused the download.
             TransportError: The server could not be reached.
         """
-        info_hash = _wanted_hash(torrent)
-        check_path(path_or_dir, "destination")
-        check_bool(overwrite, "overwrite")
-        # Fail before spending a request (and rate budget) on a file we may not write.
-        try:
-            target, is_dir = await anyio.to_thread.run_sync(
-                check_destination, path_or_dir, overwrite
-            )
-        except LaCaleError:
-            raise
-        except OSError as exc:
-            refused = StorageError(f"cannot write to {path_or_dir!s}: {exc.strerror or exc}")
-            raise refused from None
-        body, info = await self._download(torrent)
-        try:
-            if is_dir:
-                target = resolve_destination(target, info.name or info_hash)
-            return await write_atomic(target, body, overwrite=overwrite)
-        except LaCaleError:
-            raise
-        except OSError as exc:
-            failure = StorageError(f"cannot write {target}: {exc.strerror or exc}")
-        raise failure
+        info_hash, link = _target(torrent)
+        target, is_dir = await prepare_download(path_or_dir, overwrite)
+        body, info = await self._require_open().download(info_hash, link)
+        return await save_download(
+            target, is_dir=is_dir, name=info.name or info_hash, body=body, overwrite=overwrite
+        )
 
     def search_many(
         self,
@@ -865,37 +444,19 @@ class LaCaleClient:
             ValidationError: A query the API would refuse (raised before anything is sent).
             ClientStateError: The client is not open.
         """
-        self._require_open()
-        items: list[SearchQuery] = []
-        for q in as_queries(queries):
-            self._refuse_empty(check_query(q.query), check_tmdb_id(q.tmdb_id))
-            cats = check_categories(q.categories)
-            if cats != q.categories:
-                # A list given for categories would make the query unhashable downstream.
-                q = msgspec.structs.replace(q, categories=cats)
-            items.append(q)
-
-        live = self._require_open()
-        budget = live.sender.budget
-        plan = (
-            BatchPlan(
-                budget,
-                items,
-                request_key=lambda q: self._prepare_search(q.query, q.categories, q.tmdb_id)[0],
-                cached=lambda key: (
-                    live.search_peek is not None and live.search_peek(key) is not None
-                ),
-            )
-            if budget is not None
-            else None
+        engine = self._require_open()
+        items = self._search_args.check_batch(queries)
+        run = planned(
+            self._search_one,
+            items,
+            engine.budget,
+            request_key=self._search_args.request_key,
+            cached=engine.is_cached,
         )
-
-        async def run(item: SearchQuery) -> list[Torrent]:
-            if plan is not None:
-                await plan.admit(item)
-            return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
-
         return search_many(run, items, concurrency=concurrency, on_progress=on_progress)
+
+    async def _search_one(self, item: SearchQuery) -> list[Torrent]:
+        return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
 
     def watch(
         self,
@@ -953,108 +514,15 @@ class LaCaleClient:
             match=match,
             budget_share=budget_share,
             rng=rng,
-            origin=self._base_url,
-            cache_ttl=self._cache_ttl,
-            refuse_empty=self._refuse_empty,
+            origin=self._config.base_url,
+            cache_ttl=self._config.cache_ttl,
+            refuse_empty=self._search_args.refuse_empty,
         )
-        return watch_releases(self, settings, self._clock)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _refuse_empty(self, query: str | None, tmdb_id: str | None) -> None:
-        """Refuse, before sending, a search the live tracker answers 400 (no query, no TMDB id).
-
-        Prowlarr's definition says "API dont accept empty request" and, like Jackett's, sends
-        ``q=FRENCH`` when it has no keywords; the documentation calls ``q`` optional.
-        """
-        if (
-            tmdb_id is None
-            and (query is None or not query.strip())
-            and not (self._allow_empty_search)
-        ):
-            raise ValidationError(
-                "a search needs a query or a TMDB id: the live tracker refuses searches without "
-                "one (Prowlarr and Jackett send q='FRENCH' to list recent releases). For a "
-                "server that accepts them, create the client with allow_empty_search=True"
-            )
-
-    def _scrub(self, text: str) -> str:
-        """Remove the key (in any form the SDK sends it, or as a query parameter) from text."""
-        return self._key.redact(text)
-
-    def _decode(self, resp: Response, decoder: Callable[[bytes], T], promised: str) -> T:
-        return decode_body(resp, decoder, promised, self._scrub)
+        return watch_releases(self, settings, self._config.clock)
 
 
-class _Live:
-    """What exists only while the client is open (created in open(), dropped in aclose())."""
-
-    __slots__ = (
-        "loop",
-        "meta_cache",
-        "meta_flight",
-        "search_cache",
-        "search_flight",
-        "search_peek",
-        "sender",
-        "transport",
-    )
-
-    def __init__(
-        self,
-        *,
-        sender: Sender,
-        search_cache: Cache[tuple[Torrent, ...]],
-        meta_cache: Cache[Meta],
-    ) -> None:
-        # The loop that opened the client: its session and single-flight live there.
-        self.loop = asyncio.get_running_loop()
-        self.sender = sender
-        self.transport = sender.transport
-        self.search_cache = search_cache
-        self.meta_cache = meta_cache
-        # The in-process cache can be read without a coroutine on the hot path.
-        self.search_peek: Callable[[str], tuple[Torrent, ...] | None] | None = (
-            search_cache.get_nowait if isinstance(search_cache, MemoryCache) else None
-        )
-        self.search_flight: SingleFlight[tuple[Torrent, ...]] = SingleFlight()
-        self.meta_flight: SingleFlight[Meta] = SingleFlight()
-
-    def is_cached(self, key: str) -> bool:
-        """True when the in-process search cache answers ``key`` now (False: unknown)."""
-        peek = self.search_peek
-        return peek is not None and peek(key) is not None
-
-
-def _wanted_hash(torrent: str | Torrent) -> str:
-    """Return the checked, lowercase info hash of a download's target."""
-    return check_info_hash(torrent.info_hash if isinstance(torrent, Torrent) else torrent)
-
-
-def _memo_key(query: object, categories: object, tmdb_id: object) -> object | None:
-    """Return the prepared-search memo key of a search, or None when it must not be memoised.
-
-    Only exact builtin types are memoised (str or None query, str or tuple-of-str categories,
-    int, str or None TMDB id), and their equality is the builtin one, so an input that merely
-    compares equal to a validated one (``True == 1``, ``1.0 == 1``, a str subclass or any
-    object with its own ``__eq__``) never reuses its validation. The types of categories and
-    TMDB id are in the key, so ``"films"`` and ``("films",)``, or ``1`` and ``"1"``, are kept
-    apart even though they validate alike. ``search("text")`` is keyed by the text alone: the
-    client's inlined fast path looks it up that way.
-    """
-    if query is not None and query.__class__ is not str:
-        return None
-    if tmdb_id is not None and tmdb_id.__class__ is not int and tmdb_id.__class__ is not str:
-        return None
-    if type(categories) is tuple:
-        if not all(type(c) is str for c in categories):
-            return None
-        if not categories and tmdb_id is None and query is not None:
-            return query
-    elif type(categories) is not str:
-        return None
-    return (query, categories.__class__, categories, tmdb_id.__class__, tmdb_id)
-
-
-def _is_limiter_object(arg: object) -> bool:
-    return isinstance(arg, (aiolimiter.AsyncLimiter, RateLimiter))
+def _target(torrent: str | Torrent) -> tuple[str, str | None]:
+    """Return a download's checked, lowercase info hash, and its link when it has one."""
+    if isinstance(torrent, Torrent):
+        return check_info_hash(torrent.info_hash), torrent.download_link
+    return check_info_hash(torrent), None

@@ -13,7 +13,7 @@ from typing import Protocol, cast, runtime_checkable
 import anyio
 
 from ._errors import ValidationError
-from ._options import check_bool, describe
+from ._options import check_bool, describe, is_count
 
 # Fake time starts anywhere finite; a float can still be advanced from there.
 _BIG = 1e300
@@ -120,7 +120,7 @@ class FakeClock:
         idle_rounds: int = 3,
         wall_start: float = FAKE_WALL_START,
     ) -> None:
-        if isinstance(idle_rounds, bool) or not isinstance(idle_rounds, int) or idle_rounds < 1:
+        if not is_count(idle_rounds):
             raise ValidationError(f"idle_rounds must be an int >= 1, got {describe(idle_rounds)}")
         if (
             isinstance(start, bool)

@@ -39,11 +39,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "NOT_SENT",
     "STATUS_ERRORS",
     "APIError",
+    "APIErrorDetails",
     "AuthenticationError",
     "BackendError",
     "BadRequestError",
@@ -132,6 +137,17 @@ class ClientStateError(LaCaleError, RuntimeError):
     """The client was used before it was opened, after it was closed, or from another loop."""
 
 
+class APIErrorDetails(TypedDict, total=False):
+    """What an :class:`APIError` says of the answer besides its status, every key optional.
+
+    Listed once, here: each :class:`APIError` subclass takes them as ``**details``.
+    """
+
+    server_message: str
+    url: str
+    outcome_unknown: bool
+
+
 class APIError(LaCaleError):
     """The server answered with a non-2xx status.
 
@@ -143,20 +159,12 @@ class APIError(LaCaleError):
             already been sent, so the tracker may or may not have recorded it.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        server_message: str = "",
-        url: str = "",
-        outcome_unknown: bool = False,
-    ) -> None:
+    def __init__(self, message: str, *, status: int, **details: Unpack[APIErrorDetails]) -> None:
         super().__init__(message)
         self.status = status
-        self.server_message = server_message
-        self.url = redact_url(url)
-        self.outcome_unknown = outcome_unknown
+        self.server_message = details.get("server_message", "")
+        self.url = redact_url(details.get("url", ""))
+        self.outcome_unknown = details.get("outcome_unknown", False)
 
 
 class BadRequestError(APIError):
@@ -190,19 +198,11 @@ class ConflictError(APIError):
         self,
         message: str,
         *,
-        status: int = 409,
-        server_message: str = "",
-        url: str = "",
-        outcome_unknown: bool = False,
         info_hash: str | None = None,
+        status: int = 409,
+        **details: Unpack[APIErrorDetails],
     ) -> None:
-        super().__init__(
-            message,
-            status=status,
-            server_message=server_message,
-            url=url,
-            outcome_unknown=outcome_unknown,
-        )
+        super().__init__(message, status=status, **details)
         self.info_hash = info_hash
 
 
@@ -217,19 +217,11 @@ class RateLimitError(APIError):
         self,
         message: str,
         *,
-        status: int = 429,
-        server_message: str = "",
-        url: str = "",
-        outcome_unknown: bool = False,
         retry_after: float | None = None,
+        status: int = 429,
+        **details: Unpack[APIErrorDetails],
     ) -> None:
-        super().__init__(
-            message,
-            status=status,
-            server_message=server_message,
-            url=url,
-            outcome_unknown=outcome_unknown,
-        )
+        super().__init__(message, status=status, **details)
         self.retry_after = retry_after
 
 

@@ -13,14 +13,17 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from ._errors import DestinationExistsError, StorageError, ValidationError
+from ._errors import DestinationExistsError, LaCaleError, StorageError, ValidationError
+from ._options import check_bool
 from ._validation import is_utf8
 
 __all__ = [
     "check_destination",
     "check_path",
+    "prepare_download",
     "resolve_destination",
     "safe_filename",
+    "save_download",
     "write_atomic",
 ]
 
@@ -331,3 +334,59 @@ def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> t
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise StorageError(f"cannot write into folder {target.parent}")
     return target, False
+
+
+async def prepare_download(
+    path_or_dir: str | os.PathLike[str], overwrite: bool
+) -> tuple[Path, bool]:
+    """Check ``download_to``'s destination and flag, then (off the event loop) the folder.
+
+    Run before anything is downloaded: a request (and rate budget) is never spent on a file
+    that could not be written.
+
+    Raises:
+        ValidationError: A path that is not text or holds a NUL or a lone surrogate; see
+            :func:`check_destination`.
+        ConfigurationError: ``overwrite`` is not a bool.
+        DestinationExistsError: The file exists and ``overwrite`` is False.
+        StorageError: The folder cannot be written, or the file system refused to answer.
+    """
+    check_path(path_or_dir, "destination")
+    check_bool(overwrite, "overwrite")
+    try:
+        return await anyio.to_thread.run_sync(check_destination, path_or_dir, overwrite)
+    except LaCaleError:
+        raise
+    except OSError as exc:
+        refused = StorageError(f"cannot write to {path_or_dir!s}: {exc.strerror or exc}")
+    raise refused
+
+
+async def save_download(
+    target: Path, *, is_dir: bool, name: str, body: bytes, overwrite: bool
+) -> Path:
+    """Write a verified download where :func:`prepare_download` said, atomically.
+
+    Args:
+        target: The file, or the folder to save into as ``name`` (sanitised).
+        is_dir: Whether ``target`` is the folder.
+        name: The torrent's name (or its info hash).
+        body: The torrent bytes.
+        overwrite: Replace an existing file.
+
+    Returns:
+        The path written.
+
+    Raises:
+        DestinationExistsError: The file appeared meanwhile and ``overwrite`` is False.
+        StorageError: The file system refused the write.
+    """
+    try:
+        if is_dir:
+            target = resolve_destination(target, name)
+        return await write_atomic(target, body, overwrite=overwrite)
+    except LaCaleError:
+        raise
+    except OSError as exc:
+        failure = StorageError(f"cannot write {target}: {exc.strerror or exc}")
+    raise failure

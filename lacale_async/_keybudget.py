@@ -20,28 +20,23 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 from types import TracebackType
 
-from ._backend import KeyLedgerBackend, LocalBackend
 from ._clock import Clock
-from ._errors import NOT_SENT, ClientStateError, ConfigurationError, QuotaExceededError
+from ._errors import NOT_SENT, ClientStateError, QuotaExceededError
 from ._ledger import PAUSE, Grant, Ledger, Refusal, Span
 from ._limiter import Rate, default_margin
 from ._quota import (
     OnQuota,
     Quota,
-    QuotaStoreArg,
     QuotaWindow,
     describe_wait,
     describe_window,
-    resolve_quota_store,
     utc,
 )
-from ._quota_store import auto_store_path
 from ._stats import KeyCounters
 
-__all__ = ["KeyBudget", "build_key_budget", "check_quota_options"]
+__all__ = ["KeyBudget"]
 
 logger = logging.getLogger("lacale_async")
 
@@ -276,68 +271,3 @@ class _BudgetSlot:
         if grant is not None:
             counted = exc_type is None or not issubclass(exc_type, NOT_SENT)
             await self._budget.release(grant, counted=counted)
-
-
-def build_key_budget(
-    backend: object,
-    *,
-    scope: str,
-    rates: Sequence[Rate] | None,
-    store: Path | None,
-    clock: Clock,
-    on_quota: OnQuota,
-    max_quota_wait: float,
-    max_retry_wait: float,
-    lease: float,
-    stats: KeyCounters,
-) -> KeyBudget | None:
-    """Return the client's key budget on its backend's ledger (or the local one), or None.
-
-    Args:
-        backend: The client's backend; one without ``key_ledger`` gets the local ledger.
-        scope: Opaque key-and-origin scope.
-        rates: ``key_rate``; None for no key budget.
-        store: The local store's file, or None for memory (ignored by a fleet backend).
-        clock: The client's clock.
-        on_quota: See :class:`KeyBudget`.
-        max_quota_wait: See :class:`KeyBudget`.
-        max_retry_wait: See :class:`KeyBudget`.
-        lease: See :class:`KeyBudget`.
-        stats: The client's key counters.
-    """
-    if rates is None:
-        return None
-    provider = backend if isinstance(backend, KeyLedgerBackend) else LocalBackend()
-    return KeyBudget(
-        provider.key_ledger(scope=scope, clock=clock, store=store),
-        rates=rates,
-        clock=clock,
-        on_quota=on_quota,
-        max_quota_wait=max_quota_wait,
-        max_retry_wait=max_retry_wait,
-        lease=lease,
-        stats=stats,
-    )
-
-
-def check_quota_options(
-    backend: object, quota_store: QuotaStoreArg, on_quota: object
-) -> Path | None:
-    """Validate ``on_quota`` and ``quota_store``; return the local store's file or None.
-
-    Raises:
-        ConfigurationError: A bad ``on_quota`` or ``quota_store``, or a store path given with
-            a backend that keeps the key budget itself (the fleet's one store is Redis).
-    """
-    if on_quota not in ("raise", "wait"):
-        raise ConfigurationError(f"on_quota must be 'raise' or 'wait', not {on_quota!r}")
-    if (
-        isinstance(backend, KeyLedgerBackend)
-        and not isinstance(backend, LocalBackend)
-        and quota_store not in ("auto", None)
-    ):
-        raise ConfigurationError(
-            f"quota_store does not apply with {type(backend).__name__}: it keeps the key "
-            "budget itself, one store for every process; drop quota_store"
-        )
-    return resolve_quota_store(quota_store, auto=auto_store_path())

@@ -33,7 +33,8 @@ import aiolimiter
 
 from ._clock import Clock
 from ._errors import NOT_SENT, ClientStateError, ConfigurationError
-from ._windowlog import WindowLog
+from ._options import is_count, is_finite
+from ._windowlog import Window, WindowLog
 
 __all__ = [
     "AsyncLimiterAdapter",
@@ -69,7 +70,7 @@ class RateLimiter(Protocol):
 
 
 RateArg: TypeAlias = Rate | Sequence[Rate] | RateLimiter | aiolimiter.AsyncLimiter | None
-"""Everything the client's ``rate_limit`` option accepts (see :func:`build_limiter`)."""
+"""Everything a client's ``<endpoint>_rate`` option accepts (see :func:`build_limiter`)."""
 
 
 def default_margin(period: float) -> float:
@@ -108,7 +109,7 @@ class _Slot:
     async def __aenter__(self) -> None:
         if self._entered:
             raise ClientStateError("a rate-limit slot cannot be entered twice")
-        await self._limiter._acquire()
+        await self._limiter.acquire()
         self._entered = True
 
     async def __aexit__(
@@ -118,11 +119,9 @@ class _Slot:
         tb: TracebackType | None,
     ) -> None:
         # Synchronous on purpose: a cancellation here cannot leave the slot occupied.
-        limiter = self._limiter
         # A request that never got a connection (or was refused by the key budget) never
         # reached the server, so it used no budget: give the slot back at once.
-        counted = exc_type is None or not issubclass(exc_type, NOT_SENT)
-        limiter._log._release(limiter._clock.now(), counted=counted)
+        self._limiter.release(counted=exc_type is None or not issubclass(exc_type, NOT_SENT))
 
 
 class WindowLimiter:
@@ -154,21 +153,16 @@ class WindowLimiter:
         margin: float | None = None,
     ) -> None:
         checked = parse_rates(rates, name=f"{name}_rate" if name else "rates")
-        if margin is not None and not (
-            isinstance(margin, (int, float))
-            and not isinstance(margin, bool)
-            and math.isfinite(margin)
-            and margin >= 0
-        ):
+        if margin is not None and not (is_finite(margin) and margin >= 0):
             raise ConfigurationError(
                 f"rate limit margin must be a finite number >= 0, got {margin!r}"
             )
-        self._rates = tuple(
+        self._rates: tuple[Window, ...] = tuple(
             (n, t, default_margin(t) if margin is None else float(margin)) for n, t in checked
         )
         self._clock = clock
         self._log = WindowLog() if log is None else log
-        self._log._register(self._rates)
+        self._log.register(self._rates)
         self._name = name
 
     @property
@@ -196,46 +190,34 @@ class WindowLimiter:
             seconds: Pause length; NaN and values ``<= 0`` are ignored.
         """
         if seconds > 0:
-            self._log._pause(self._clock.now() + seconds)
+            self._log.pause(self._clock.now() + seconds)
 
-    def _delay_locked(self, now: float) -> float | None:
-        """Seconds to wait before one more request may enter, or None to await an exit."""
-        log = self._log
-        wait = log._pause_until - now
-        in_flight = log._in_flight
-        done = log._done
-        for calls, period, margin in self._rates:
-            if in_flight >= calls:
-                return None  # every slot of this window is taken by a running request
-            need = calls - in_flight  # the need-th most recent exit must be old enough
-            if len(done) >= need:
-                wait = max(wait, done[-need] + period + margin - now)
-        return wait
+    async def acquire(self) -> None:
+        """Wait, first come first served, until one more request may enter; enter it.
 
-    async def _acquire(self) -> None:
+        Prefer :meth:`slot`, which pairs this with :meth:`release`.
+        """
         log = self._log
         clock = self._clock
-        await log._enter_gate()
+        await log.wait_turn()
         try:
-            while True:
-                # Decide and admit (or arm the exit signal) under the lock: another thread's
-                # exit between "every slot is busy" and "wait for an exit" cannot be missed.
-                with log.lock:
-                    now = clock.now()
-                    wait = self._delay_locked(now)
-                    if wait is None:
-                        exited = log._arm_exit_locked()
-                    elif wait <= _EPSILON:
-                        log._admit_locked(now)
-                        return
-                if wait is None:
-                    await exited
-                else:
+            while (wait := log.try_admit(clock.now(), self._rates)) is not None:
+                if isinstance(wait, float):
                     # The deadline can only move later while we sleep (a pause, never an
                     # earlier exit), so sleeping the full delay never admits too late.
                     await clock.sleep(wait)
+                else:
+                    await wait  # every slot is taken: the next exit wakes us
         finally:
-            log._leave_gate()
+            log.end_turn()
+
+    def release(self, *, counted: bool = True) -> None:
+        """End a request entered by :meth:`acquire`, stamped now.
+
+        Args:
+            counted: False when it never reached the server: its slot is given back unspent.
+        """
+        self._log.release(self._clock.now(), counted=counted)
 
     def __repr__(self) -> str:
         label = f"name={self._name!r}, " if self._name else ""
@@ -282,6 +264,15 @@ class AsyncLimiterAdapter:
         if seconds > 0:
             self._pause_until = max(self._pause_until, self._clock.now() + seconds)
 
+    async def acquire(self) -> None:
+        """Wait out any pause, then take one unit of the aiolimiter.
+
+        A pause announced while this caller queued in the bucket still applies to it.
+        """
+        await self._wait_pause()
+        await self._limiter.acquire()
+        await self._wait_pause()
+
     async def _wait_pause(self) -> None:
         while (wait := self._pause_until - self._clock.now()) > _EPSILON:
             await self._clock.sleep(wait)
@@ -298,10 +289,7 @@ class _AdapterSlot:
         self._adapter = adapter
 
     async def __aenter__(self) -> None:
-        await self._adapter._wait_pause()
-        await self._adapter._limiter.acquire()
-        # A pause announced while we queued in the bucket still applies to us.
-        await self._adapter._wait_pause()
+        await self._adapter.acquire()
 
     async def __aexit__(
         self,
@@ -319,14 +307,9 @@ def _check_rate(rate: object, name: str) -> Rate:
             f"got {rate!r}"
         )
     calls, period = rate
-    if not (isinstance(calls, int) and not isinstance(calls, bool) and calls >= 1):
+    if not is_count(calls):
         raise ConfigurationError(f"{name}: calls must be an int >= 1, got {calls!r}")
-    if not (
-        isinstance(period, (int, float))
-        and not isinstance(period, bool)
-        and math.isfinite(period)
-        and period > 0
-    ):
+    if not (is_finite(period) and period > 0):
         raise ConfigurationError(
             f"{name}: period must be a finite number of seconds > 0, got {period!r}"
         )
@@ -344,7 +327,7 @@ def _check_rates(rates: object, name: str) -> list[Rate]:
     return checked
 
 
-def parse_rates(arg: object, *, name: str = "rate_limit") -> list[Rate]:
+def parse_rates(arg: object, *, name: str = "rates") -> list[Rate]:
     """Validate one ``(calls, period)`` rate or a sequence of them.
 
     Args:
@@ -373,9 +356,8 @@ def build_limiter(
     clock: Clock,
     log: WindowLog | None = None,
     name: str = "",
-    margin: float | None = None,
 ) -> RateLimiter | None:
-    """Turn the client's ``rate_limit`` option into a :class:`RateLimiter`.
+    """Turn a client's ``<endpoint>_rate`` option into a :class:`RateLimiter`.
 
     Args:
         arg: None (no limiting), one ``(calls, period)`` rate, a sequence of rates (all must
@@ -384,7 +366,6 @@ def build_limiter(
         clock: The time source for the limiter.
         log: Shared history for a :class:`WindowLimiter` (see :class:`WindowLog`).
         name: A label for ``repr``.
-        margin: Safety margin override for a :class:`WindowLimiter`.
 
     Returns:
         The limiter, or None when ``arg`` is None.
@@ -398,5 +379,5 @@ def build_limiter(
         return AsyncLimiterAdapter(arg, clock=clock)
     if isinstance(arg, RateLimiter):
         return arg
-    rates = parse_rates(arg, name=f"{name}_rate" if name else "rate_limit")
-    return WindowLimiter(rates, clock=clock, log=log, name=name, margin=margin)
+    rates = parse_rates(arg, name=f"{name}_rate" if name else "rates")
+    return WindowLimiter(rates, clock=clock, log=log, name=name)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
 from ._errors import ValidationError
 from ._options import describe
-from ._validation import check_text
+from ._validation import check_text, is_info_hash
 
 __all__ = ["magnet_uri"]
-
-_HEX_HASH = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 
 def magnet_uri(info_hash: str, name: str | None = None, trackers: Sequence[str] = ()) -> str:
@@ -34,7 +31,7 @@ def magnet_uri(info_hash: str, name: str | None = None, trackers: Sequence[str] 
         ValidationError: ``info_hash`` is not 40 or 64 hexadecimal characters, ``trackers``
             is not a list or tuple of strings, or a text cannot be encoded (lone surrogates).
     """
-    if not isinstance(info_hash, str) or not _HEX_HASH.fullmatch(info_hash):
+    if not is_info_hash(info_hash):
         raise ValidationError("an info hash must be 40 or 64 hexadecimal characters")
     if isinstance(trackers, str):
         # A lone URL would otherwise be iterated character by character.

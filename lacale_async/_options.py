@@ -1,23 +1,37 @@
 """Checks on option values: durations, counts, booleans and protocol objects.
 
+The predicates :func:`is_count` and :func:`is_finite` are the one way the SDK tells a count or a
+number of seconds from what merely looks like one (``True`` is an int, ``nan`` a float).
+
 Also the one way to quote a user's value in a message (:func:`describe`), which never raises
 and never copies a huge input into an error.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TypeGuard
 
 from ._errors import ConfigurationError
 
-__all__ = ["check_bool", "check_implements", "check_options", "describe"]
+__all__ = ["check_bool", "check_implements", "check_options", "describe", "is_count", "is_finite"]
+
+
+def is_count(value: object, least: int = 1) -> TypeGuard[int]:
+    """Tell whether ``value`` is an int of at least ``least`` (a bool is not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def is_finite(value: object) -> TypeGuard[float]:
+    """Tell whether ``value`` is a finite int or float (not a bool, not inf or nan)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_options(
     *,
     auth: object,
-    source_policy: object,
     seconds: Mapping[str, tuple[object, float | None, float]],
     counts: Mapping[str, tuple[object, int]],
     user_agent: object,
@@ -27,7 +41,6 @@ def check_options(
 
     Args:
         auth: Must be ``header``, ``query`` or ``passkey``.
-        source_policy: Must be ``set``, ``refuse`` or ``keep``.
         seconds: name -> (value, minimum, maximum); None as minimum means "strictly above 0".
             Durations must be finite: ``timeout=inf`` made every request raise OverflowError.
         counts: name -> (value, minimum) for integer options.
@@ -41,14 +54,10 @@ def check_options(
         raise ConfigurationError(
             f"auth must be 'header', 'query' or 'passkey', not {describe(auth)}"
         )
-    if source_policy not in ("set", "refuse", "keep"):
-        raise ConfigurationError(
-            f"source_policy must be 'set', 'refuse' or 'keep', not {describe(source_policy)}"
-        )
     for name, (value, minimum, maximum) in seconds.items():
         _check_seconds(name, value, minimum, maximum)
     for name, (count, least) in counts.items():
-        if isinstance(count, bool) or not isinstance(count, int) or count < least:
+        if not is_count(count, least):
             raise ConfigurationError(f"{name} must be an int >= {least}, not {describe(count)}")
     if user_agent is not None and not (
         isinstance(user_agent, str) and user_agent.isprintable() and user_agent.isascii()

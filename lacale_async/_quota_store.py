@@ -30,11 +30,10 @@ import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import platformdirs
-
 from ._gate import ExitSignal
 from ._ledger import Grant, MemoryLedger, Refusal, Span, Usage, assess, measure
 from ._mirrored import MirroredLedger
+from ._userdir import user_cache_dir
 
 __all__ = ["SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
 
@@ -59,7 +58,7 @@ _STORE_ERRORS = (sqlite3.Error, OSError)
 
 def auto_store_path() -> Path:
     """Return where ``quota_store="auto"`` keeps the budget: the user's cache folder."""
-    return platformdirs.user_cache_path("lacale-async", appauthor=False) / "quota.sqlite3"
+    return user_cache_dir() / "quota.sqlite3"
 
 
 class StoreFile:

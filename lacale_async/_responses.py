@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime, timezone
+from typing import TypeVar
 
 import msgspec
 
-from ._errors import APIError, ConflictError, RateLimitError, ResponseError, error_for_status
+from ._errors import (
+    APIError,
+    APIErrorDetails,
+    ConflictError,
+    RateLimitError,
+    ResponseError,
+    error_for_status,
+)
 from ._retry import parse_retry_after
 from ._transport import Response
 
@@ -77,7 +85,9 @@ def server_message(resp: Response) -> str:
     return body[:300].decode("utf-8", "replace").strip()
 
 
-def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str | None) -> APIError:
+def api_error(
+    resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str | None, now: float
+) -> APIError:
     """Build the error for a non-2xx answer, its class picked by the status table.
 
     Args:
@@ -85,6 +95,8 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
         scrub: Removes the key from server text.
         idempotent: False for an upload, whose 5xx leaves the outcome unknown.
         info_hash: The uploaded torrent's hash, named in 409 and unknown-outcome messages.
+        now: The client's wall-clock time (Unix seconds), which a ``Retry-After`` date is
+            read against.
 
     Returns:
         The error, not raised.
@@ -97,22 +109,23 @@ def api_error(resp: Response, *, scrub: Scrub, idempotent: bool, info_hash: str 
     outcome_unknown = not idempotent and resp.status >= 500
     if outcome_unknown:
         text += outcome_unknown_note(info_hash)
-    common: dict[str, Any] = {
-        "status": resp.status,
+    details: APIErrorDetails = {
         "server_message": server,
         "url": resp.url,
         "outcome_unknown": outcome_unknown,
     }
     if cls is RateLimitError:
-        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        retry_after = parse_retry_after(
+            resp.headers.get("Retry-After"), now=datetime.fromtimestamp(now, timezone.utc)
+        )
         if retry_after is not None:
             text += f"; retry after {retry_after:g} s"
-        return RateLimitError(text, retry_after=retry_after, **common)
+        return RateLimitError(text, retry_after=retry_after, status=resp.status, **details)
     if cls is ConflictError:
         if info_hash:
             text = f"{text}; info hash {info_hash}"
-        return ConflictError(text, info_hash=info_hash, **common)
-    return cls(text, **common)
+        return ConflictError(text, info_hash=info_hash, status=resp.status, **details)
+    return cls(text, status=resp.status, **details)
 
 
 def _hint(resp: Response, server: str) -> str:

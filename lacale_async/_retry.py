@@ -16,7 +16,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
     Args:
         value: The header value: delta-seconds or an HTTP date, or None.
-        now: The current wall-clock time for HTTP dates (tests pass a fixed one).
+        now: The current wall-clock time for HTTP dates (the client passes its clock's);
+            None reads the system's.
 
     Returns:
         Seconds to wait (0 for a date in the past), or None when absent or unreadable.

@@ -16,6 +16,7 @@ from types import TracebackType
 import aiohttp
 
 from ._clock import Clock
+from ._endpoints import Endpoint
 from ._errors import ConnectError, RateLimitError, TransportError
 from ._keybudget import KeyBudget
 from ._limiter import RateLimiter
@@ -23,6 +24,7 @@ from ._responses import Scrub, api_error, outcome_unknown_note
 from ._retry import Backoff
 from ._stats import EndpointCounters, StatsRecorder
 from ._transport import NO_PARAMS, Params, Response, Transport
+from ._wait_event import WaitReporter
 
 __all__ = ["Sender"]
 
@@ -37,34 +39,43 @@ class _Slots:
     sent) gives the endpoint slot back unspent.
     """
 
-    __slots__ = ("_budget", "_clock", "_counters", "_endpoint", "_held", "_limiter", "_name")
+    __slots__ = ("_budget", "_clock", "_counters", "_held", "_limiter", "_name", "_waits")
 
     def __init__(
         self,
-        name: str,
+        name: Endpoint,
         limiter: RateLimiter | None,
         budget: KeyBudget | None,
         counters: EndpointCounters,
         clock: Clock,
+        waits: WaitReporter | None,
     ) -> None:
         self._name = name
         self._limiter = limiter
         self._budget = budget
         self._counters = counters
         self._clock = clock
+        self._waits = waits
         self._held: list[AbstractAsyncContextManager[None]] = []
 
     async def __aenter__(self) -> None:
         clock = self._clock
+        waits = self._waits
         started = clock.now()
         if self._limiter is not None:
             slot = self._limiter.slot()
-            await slot.__aenter__()
+            if waits is None:
+                await slot.__aenter__()
+            else:
+                await waits.enter(slot, self._name, key=False)
             self._held.append(slot)
         if self._budget is not None:
             unit = self._budget.slot()
             try:
-                await unit.__aenter__()
+                if waits is None:
+                    await unit.__aenter__()
+                else:
+                    await waits.enter(unit, self._name, key=True)
             except BaseException as exc:
                 await self._leave(type(exc), exc, exc.__traceback__)
                 raise
@@ -100,7 +111,7 @@ class _Slots:
 
 
 class Sender:
-    """Sends requests for one open client.
+    """Sends the requests of one open client: endpoint limiter, key budget, retries.
 
     GET requests are retried on 429, 5xx and transport errors. A non-idempotent request (an
     upload) is retried only when it never left (no connection) or the server refused it
@@ -115,7 +126,10 @@ class Sender:
         max_retries: Retries after the first attempt.
         max_retry_wait: Longest Retry-After waited out (and longest shared pause).
         scrub: Removes the key from server text.
+        wall: Reads the wall-clock time (Unix seconds) matching ``clock``, for
+            ``Retry-After`` dates.
         budget: The key-wide budget every attempt spends a unit of, or None.
+        waits: Reports every wait for a limiter or the budget (``on_wait``), or None.
     """
 
     __slots__ = (
@@ -128,20 +142,24 @@ class Sender:
         "_scrub",
         "_stats",
         "_transport",
+        "_waits",
+        "_wall",
     )
 
     def __init__(
         self,
         *,
         transport: Transport,
-        limiters: Mapping[str, RateLimiter | None],
+        limiters: Mapping[Endpoint, RateLimiter | None],
         stats: StatsRecorder,
         clock: Clock,
         backoff: Backoff,
         max_retries: int,
         max_retry_wait: float,
         scrub: Scrub,
+        wall: Callable[[], float],
         budget: KeyBudget | None = None,
+        waits: WaitReporter | None = None,
     ) -> None:
         self._transport = transport
         self._limiters = limiters
@@ -151,21 +169,17 @@ class Sender:
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
         self._scrub = scrub
+        self._wall = wall
         self._budget = budget
+        self._waits = waits
 
-    @property
-    def transport(self) -> Transport:
-        """The transport requests go through."""
-        return self._transport
-
-    @property
-    def budget(self) -> KeyBudget | None:
-        """The key-wide budget, or None."""
-        return self._budget
+    async def aclose(self) -> None:
+        """Close the transport (its HTTP session); harmless when already closed."""
+        await self._transport.aclose()
 
     async def _attempt(
         self,
-        endpoint: str,
+        endpoint: Endpoint,
         method: str,
         path: str,
         params: Params,
@@ -178,9 +192,10 @@ class Sender:
             self._budget,
             self._stats.endpoints[endpoint],
             self._clock,
+            self._waits,
         )
         async with slots:
-            return await self._transport.request(
+            return await self._transport.round_trip(
                 method,
                 path,
                 params=params,
@@ -189,7 +204,7 @@ class Sender:
                 before_redirect=slots.renew,
             )
 
-    async def _rate_limited(self, error: RateLimitError, endpoint: str, attempt: int) -> None:
+    async def _rate_limited(self, error: RateLimitError, endpoint: Endpoint, attempt: int) -> None:
         """Share a 429's pause with every caller of the endpoint and of the key."""
         self._stats.endpoints[endpoint].rate_limited += 1
         retry_after = error.retry_after
@@ -206,7 +221,7 @@ class Sender:
 
     async def send(
         self,
-        endpoint: str,
+        endpoint: Endpoint,
         method: str,
         path: str,
         *,
@@ -232,35 +247,19 @@ class Sender:
             retry_after: float | None = None
             try:
                 resp = await self._attempt(endpoint, method, path, params, form, authenticate)
-            except ConnectError:
-                if attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise
             except TransportError as exc:
-                if not idempotent:
-                    counters.errors += 1
+                # An upload body that may have gone out is never sent again: it could land twice.
+                sent = not idempotent and not isinstance(exc, ConnectError)
+                if sent:
                     exc.outcome_unknown = True
                     exc.message += outcome_unknown_note(info_hash)
-                    raise
-                if attempt >= self._max_retries:
+                if sent or attempt >= self._max_retries:
                     counters.errors += 1
                     raise
             else:
                 if resp.status < 300:
                     return resp
-                error = api_error(
-                    resp, scrub=self._scrub, idempotent=idempotent, info_hash=info_hash
-                )
-                if isinstance(error, RateLimitError):
-                    await self._rate_limited(error, endpoint, attempt)
-                    retry_after = error.retry_after
-                    if retry_after is not None and retry_after > self._max_retry_wait:
-                        counters.errors += 1
-                        raise error
-                retryable = resp.status == 429 or (idempotent and resp.status >= 500)
-                if not retryable or attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise error
+                retry_after = await self._refused(resp, endpoint, attempt, idempotent, info_hash)
             delay = self._backoff.delay(attempt, retry_after)
             attempt += 1
             counters.retries += 1
@@ -268,3 +267,32 @@ class Sender:
             if not (limited and retry_after is not None):
                 # With a limiter the pause above already holds the next attempt back.
                 await self._clock.sleep(delay)
+
+    async def _refused(
+        self,
+        resp: Response,
+        endpoint: Endpoint,
+        attempt: int,
+        idempotent: bool,
+        info_hash: str | None,
+    ) -> float | None:
+        """Raise a non-2xx answer's error, or return the ``Retry-After`` its retry waits.
+
+        Raises:
+            APIError: The answer deserves no (more) retry: not 429 or 5xx, a 5xx to an upload,
+                a ``Retry-After`` over ``max_retry_wait``, or the retries are spent.
+        """
+        error = api_error(
+            resp, scrub=self._scrub, idempotent=idempotent, info_hash=info_hash, now=self._wall()
+        )
+        retry_after: float | None = None
+        too_long = False
+        if isinstance(error, RateLimitError):
+            await self._rate_limited(error, endpoint, attempt)
+            retry_after = error.retry_after
+            too_long = retry_after is not None and retry_after > self._max_retry_wait
+        retryable = (resp.status == 429 and not too_long) or (idempotent and resp.status >= 500)
+        if not retryable or attempt >= self._max_retries:
+            self._stats.endpoints[endpoint].errors += 1
+            raise error
+        return retry_after

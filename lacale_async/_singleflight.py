@@ -63,7 +63,7 @@ class SingleFlight(Generic[V]):
             Exception: Whatever ``fn`` raised, raised in every caller that waited for it.
         """
         if self._closed:
-            raise ClientStateError("the client is closed; create a new LaCaleClient")
+            raise ClientStateError("the client was closed; create a new LaCaleClient")
         call = self._calls.get(key)
         if call is None:
             shared = False

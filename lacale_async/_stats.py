@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from ._endpoints import ENDPOINTS, Endpoint
+
 __all__ = [
     "ClientStats",
     "EndpointCounters",
@@ -12,8 +14,6 @@ __all__ = [
     "KeyCounters",
     "StatsRecorder",
 ]
-
-ENDPOINTS = ("search", "meta", "upload", "download")
 
 
 class EndpointStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,12 +118,14 @@ class KeyCounters:
 
 
 class StatsRecorder:
-    """The mutable side of :class:`ClientStats`; only the client writes to it."""
+    """The mutable side of :class:`ClientStats`; the client's engine and sender write to it."""
 
     __slots__ = ("cache_hits", "cache_misses", "coalesced", "endpoints", "key")
 
     def __init__(self) -> None:
-        self.endpoints = {name: EndpointCounters() for name in ENDPOINTS}
+        self.endpoints: dict[Endpoint, EndpointCounters] = {
+            name: EndpointCounters() for name in ENDPOINTS
+        }
         self.key = KeyCounters()
         self.cache_hits = 0
         self.cache_misses = 0

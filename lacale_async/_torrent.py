@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import bencode2
 import msgspec
 
-from ._errors import IntegrityError, InvalidTorrentError, ValidationError
+from ._errors import IntegrityError, InvalidTorrentError, LaCaleError, ValidationError
 from ._options import describe
+from ._validation import is_info_hash
 
 __all__ = [
     "SOURCE_FLAG",
     "SourcePolicy",
     "TorrentInfo",
     "apply_source_flag",
+    "check_source_policy",
     "info_hash_v1",
     "info_hash_v2",
     "parse_torrent",
@@ -30,8 +31,7 @@ SOURCE_FLAG = "lacale"
 SourcePolicy = Literal["set", "refuse", "keep"]
 """What :func:`apply_source_flag` does when ``info.source`` is not the expected flag."""
 
-_POLICIES: frozenset[str] = frozenset({"set", "refuse", "keep"})
-_HEX_HASH = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_POLICIES: frozenset[str] = frozenset(get_args(SourcePolicy))
 _MAX_DETAIL = 160
 
 # Indirection so a test can swap in a lenient decoder and prove the canonical check works.
@@ -287,6 +287,16 @@ def info_hash_v2(data: bytes) -> str | None:
     return parse_torrent(data).info_hash_v2
 
 
+def check_source_policy(policy: object, error: type[LaCaleError] = ValidationError) -> SourcePolicy:
+    """Return ``policy`` when it is a :data:`SourcePolicy`, else raise ``error`` naming all three.
+
+    ``error`` is ``ValidationError`` for a call's argument, ``ConfigurationError`` for an option.
+    """
+    if isinstance(policy, str) and policy in _POLICIES:
+        return policy  # type: ignore[return-value]  # one of the Literal's values
+    raise error(f"source_policy must be 'set', 'refuse' or 'keep', not {describe(policy)}")
+
+
 def apply_source_flag(
     data: bytes, policy: SourcePolicy = "set", source: str = SOURCE_FLAG
 ) -> tuple[bytes, TorrentInfo]:
@@ -308,10 +318,7 @@ def apply_source_flag(
         ValidationError: ``policy`` is unknown, ``source`` is empty, or ``policy`` is
             ``"refuse"`` and the flag is missing or different.
     """
-    if not isinstance(policy, str) or policy not in _POLICIES:
-        raise ValidationError(
-            f"source policy must be 'set', 'refuse' or 'keep', not {describe(policy)}"
-        )
+    check_source_policy(policy)
     if not isinstance(source, str) or not source:
         raise ValidationError("the source flag must be a non-empty string")
     top, info, info_bytes = _decode(data)
@@ -372,7 +379,7 @@ def verify_torrent(data: bytes, expected_info_hash: str) -> TorrentInfo:
         IntegrityError: ``data`` is not a torrent (the message says what it looks like), or
             none of its info hashes equals ``expected_info_hash``.
     """
-    if not isinstance(expected_info_hash, str) or not _HEX_HASH.fullmatch(expected_info_hash):
+    if not is_info_hash(expected_info_hash):
         raise ValidationError("an info hash must be 40 or 64 hexadecimal characters")
     expected = expected_info_hash.lower()
     try:

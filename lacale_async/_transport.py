@@ -1,6 +1,6 @@
 """The HTTP layer: one aiohttp session, auth, timeouts, size caps and exception mapping.
 
-Everything aiohttp can raise is turned into a :class:`TransportError` here, so the client above
+Everything aiohttp can raise is turned into a :class:`TransportError` here, so the sender above
 only ever sees responses or SDK errors. The API key is attached here and nowhere else, and a
 redirect to another origin is never followed with it.
 """
@@ -130,7 +130,6 @@ class Transport:
             and a ``passkey`` form field on uploads).
         timeout: Seconds for one whole request, connection and body read included.
         max_body_size: Largest body accepted, in bytes; a larger answer is an error.
-        connection_limit: Most connections open at once.
         user_agent: Value of the User-Agent header.
     """
 
@@ -142,7 +141,6 @@ class Transport:
         auth: AuthMode,
         timeout: float,
         max_body_size: int,
-        connection_limit: int = 100,
         user_agent: str | None = None,
     ) -> None:
         self._base = URL(base_url)
@@ -152,7 +150,6 @@ class Transport:
         self._timeout = timeout
         self._connect_timeout = max(0.05, min(10.0, timeout / 2))
         self._max_body = max_body_size
-        self._connection_limit = connection_limit
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
         # Per request, not a session default: a download through a token link goes without it.
         self._auth_headers: dict[str, str] | None = None
@@ -166,15 +163,10 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._targets: dict[str, tuple[URL, str]] = {}
 
-    @property
-    def auth(self) -> AuthMode:
-        """How the key travels."""
-        return self._auth
-
     def open(self) -> None:
         """Create the aiohttp session; must run inside the event loop that will use it."""
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(ttl_dns_cache=300),
             headers=self._headers,
             # A separate, shorter connect timeout makes a hung connect a ConnectError (nothing
             # was sent, safe to retry even for an upload) rather than an ambiguous timeout.
@@ -206,7 +198,7 @@ class Transport:
         """Remove the key from text that came from the server or from aiohttp."""
         return self._key.redact(text)
 
-    async def request(
+    async def round_trip(
         self,
         method: str,
         path: str,
@@ -216,7 +208,7 @@ class Transport:
         authenticate: bool = True,
         before_redirect: Callable[[], Awaitable[None]] | None = None,
     ) -> Response:
-        """Send one request and read the whole answer.
+        """Send one request and read the whole answer, following same-origin redirects.
 
         Args:
             method: HTTP method.
@@ -254,74 +246,93 @@ class Transport:
         for hop in range(_MAX_REDIRECTS + 1):
             if hop and before_redirect is not None:
                 await before_redirect()
-            # Errors are built in the except clauses but raised after them: raising inside
-            # would chain aiohttp's exception as __context__, and it holds the URL with the key.
-            failure: LaCaleError
-            try:
-                async with (
-                    session.request(
-                        method, url, params=query, headers=headers, allow_redirects=False
-                    )
-                    if form is None
-                    else session.request(
-                        method,
-                        url,
-                        params=query,
-                        headers=headers,
-                        data=self._form(form),
-                        allow_redirects=False,
-                    )
-                ) as resp:
-                    if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
-                        raise self._refuse_redirect(method, shown, resp)
-                    if resp.status in _REDIRECTS and "Location" in resp.headers:
-                        url = self._follow(url, resp.headers["Location"])
-                        # The Location carries its own query; only the key is added again.
-                        query = auth_params
-                        continue
-                    length = resp.content_length
-                    if (
-                        length is not None
-                        and length <= self._max_body
-                        and "Content-Encoding" not in resp.headers
-                    ):
-                        # The common case, read in one go. A compressed body is streamed
-                        # instead: its Content-Length says nothing of its inflated size.
-                        body = await resp.read()
-                    else:
-                        body = await self._read_capped(resp, shown)
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug(
-                            "%s %s -> %d (%d bytes)",
-                            method,
-                            redact_url(url.with_query(query)),
-                            resp.status,
-                            len(body),
-                        )
-                    return Response(resp.status, resp.headers, body, shown, method)
-            except aiohttp.ClientConnectorError as exc:
-                failure = ConnectError(
-                    f"cannot connect to {self._origin}: {self.scrub(str(exc.os_error))}"
-                )
-            except aiohttp.ConnectionTimeoutError:
-                failure = ConnectError(
-                    f"cannot connect to {self._origin}: no connection within "
-                    f"{self._connect_timeout:g} s"
-                )
-            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-                failure = RequestTimeoutError(
-                    f"{method} {shown} did not complete within {self._timeout:g} s"
-                )
-            except aiohttp.ClientPayloadError as exc:
-                failure = TransportError(
-                    f"{method} {shown}: the response body was cut short ({self.scrub(str(exc))})"
-                )
-            except aiohttp.ClientError as exc:
-                # Server disconnects, resets, malformed HTTP: the message names the failure.
-                detail = self.scrub(str(exc)) or type(exc).__name__
-                failure = TransportError(f"{method} {shown} failed: {detail}")
-            raise failure
+            answer = await self._hop(session, method, url, query, headers, form, shown)
+            if isinstance(answer, Response):
+                return answer
+            # A redirect within the origin: its Location carries its own query, and only the
+            # key is added again.
+            url, query = answer, auth_params
         raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
+
+    async def _hop(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        query: Params,
+        headers: dict[str, str] | None,
+        form: Callable[[], aiohttp.FormData] | None,
+        shown: str,
+    ) -> Response | URL:
+        """Send one hop: return its answer, or the URL a same-origin redirect points to."""
+        # Errors are built in the except clause but raised after it: raising inside would chain
+        # aiohttp's exception as __context__, and it holds the URL with the key.
+        failure: LaCaleError
+        try:
+            async with (
+                session.request(method, url, params=query, headers=headers, allow_redirects=False)
+                if form is None
+                else session.request(
+                    method,
+                    url,
+                    params=query,
+                    headers=headers,
+                    data=self._form(form),
+                    allow_redirects=False,
+                )
+            ) as resp:
+                if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
+                    raise self._refuse_redirect(method, shown, resp)
+                if resp.status in _REDIRECTS and "Location" in resp.headers:
+                    return self._follow(url, resp.headers["Location"])
+                body = await self._read(resp, shown)
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s -> %d (%d bytes)",
+                        method,
+                        redact_url(url.with_query(query)),
+                        resp.status,
+                        len(body),
+                    )
+                return Response(resp.status, resp.headers, body, shown, method)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            failure = self._failure(exc, method, shown)
+        raise failure
+
+    def _failure(self, exc: BaseException, method: str, shown: str) -> TransportError:
+        """Say what an aiohttp failure means, without the key (nor aiohttp's URL) in it."""
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return ConnectError(
+                f"cannot connect to {self._origin}: {self.scrub(str(exc.os_error))}"
+            )
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return ConnectError(
+                f"cannot connect to {self._origin}: no connection within "
+                f"{self._connect_timeout:g} s"
+            )
+        if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+            return RequestTimeoutError(
+                f"{method} {shown} did not complete within {self._timeout:g} s"
+            )
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return TransportError(
+                f"{method} {shown}: the response body was cut short ({self.scrub(str(exc))})"
+            )
+        # Server disconnects, resets, malformed HTTP: the message names the failure.
+        detail = self.scrub(str(exc)) or type(exc).__name__
+        return TransportError(f"{method} {shown} failed: {detail}")
+
+    async def _read(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
+        length = resp.content_length
+        if (
+            length is not None
+            and length <= self._max_body
+            and "Content-Encoding" not in resp.headers
+        ):
+            # The common case, read in one go. A compressed body is streamed instead: its
+            # Content-Length says nothing of its inflated size.
+            return await resp.read()
+        return await self._read_capped(resp, shown)
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
         form = build()

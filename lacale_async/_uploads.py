@@ -14,8 +14,31 @@ import anyio
 from ._errors import ValidationError
 from ._files import check_path, safe_filename
 from ._models import Meta
+from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, check_source_policy
+from ._validation import (
+    check_cover_url,
+    check_tags,
+    check_text,
+    check_title,
+    check_tmdb_id,
+    check_tmdb_type,
+)
 
-__all__ = ["UploadForm", "looks_like_id", "read_input", "resolve_category", "resolve_tag"]
+__all__ = [
+    "MAX_NFO_SIZE",
+    "MAX_TORRENT_SIZE",
+    "UploadFields",
+    "UploadForm",
+    "looks_like_id",
+    "read_input",
+    "resolve_category",
+    "resolve_tag",
+]
+
+MAX_TORRENT_SIZE = 10 * 1024 * 1024
+"""Largest .torrent an upload reads."""
+MAX_NFO_SIZE = 1024 * 1024
+"""Largest NFO an upload reads."""
 
 # The three shapes of the tracker's ids, as recorded from the live /meta (IznoCorp/torrent-mate
 # meta.json, 2026-05): 25-character cuids ("cmjoyv2cd00027eryreyk39gz"), 20-character xids in
@@ -153,3 +176,91 @@ class UploadForm:
                 content_type="text/plain",
             )
         return form
+
+
+@dataclass(frozen=True)
+class UploadFields:
+    """An upload's fields once checked, before any file is read or anything is sent.
+
+    Build it with :meth:`check`; :meth:`form` resolves its slugs and makes the multipart form.
+    """
+
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    description: str | None
+    tmdb_id: str | None
+    tmdb_type: str | None
+    cover_url: str | None
+    source_policy: SourcePolicy
+
+    @classmethod
+    def check(
+        cls,
+        *,
+        title: str,
+        category: str,
+        tags: Sequence[str],
+        description: str | None,
+        tmdb_id: int | str | None,
+        tmdb_type: str | None,
+        cover_url: str | None,
+        source_policy: SourcePolicy | None,
+        default_policy: SourcePolicy,
+    ) -> UploadFields:
+        """Check every field (see ``LaCaleClient.upload``), in the order the client lists them.
+
+        Args:
+            title: Each field as given to ``LaCaleClient.upload``; likewise the others.
+            default_policy: The client's ``source_policy``, used when the call names none.
+
+        Raises:
+            ValidationError: The first field the tracker would refuse.
+        """
+        clean_title = check_title(title)
+        tmdb = check_tmdb_id(tmdb_id)
+        kind = check_tmdb_type(tmdb_type)
+        cover = check_cover_url(cover_url)
+        if not isinstance(category, str) or not category.strip():
+            raise ValidationError("category must be a category id or slug")
+        tag_list = check_tags(tags)
+        check_text(description, "description")
+        policy = default_policy if source_policy is None else check_source_policy(source_policy)
+        return cls(clean_title, category, tag_list, description, tmdb, kind, cover, policy)
+
+    async def read(
+        self, torrent: bytes | str | os.PathLike[str], nfo: bytes | str | os.PathLike[str] | None
+    ) -> tuple[bytes, TorrentInfo, bytes | None]:
+        """Read the torrent and the NFO, and apply the source policy to the torrent.
+
+        Returns:
+            ``(torrent bytes to upload, their TorrentInfo, NFO bytes or None)``.
+
+        Raises:
+            ValidationError: A file that cannot be read or is too large, or a torrent without
+                the source flag under ``refuse``.
+            InvalidTorrentError: The torrent is not well-formed.
+        """
+        raw = await read_input(torrent, "torrent", MAX_TORRENT_SIZE)
+        nfo_bytes = await read_input(nfo, "nfo", MAX_NFO_SIZE) if nfo is not None else None
+        data, info = apply_source_flag(raw, self.source_policy)
+        return data, info, nfo_bytes
+
+    def form(self, meta: Meta, torrent: bytes, info: TorrentInfo, nfo: bytes | None) -> UploadForm:
+        """Return the upload's form: slugs resolved through ``meta``, ``torrent`` attached.
+
+        Raises:
+            ValidationError: An unknown category or tag (the message lists the known ones).
+        """
+        return UploadForm(
+            title=self.title,
+            category_id=resolve_category(meta, self.category),
+            torrent=torrent,
+            filename=safe_filename(info.name or self.title),
+            tag_ids=tuple(resolve_tag(meta, t) for t in self.tags),
+            description=self.description,
+            tmdb_id=self.tmdb_id,
+            tmdb_type=self.tmdb_type,
+            cover_url=self.cover_url,
+            nfo=nfo,
+        )

@@ -33,6 +33,7 @@ __all__ = [
     "check_title",
     "check_tmdb_id",
     "check_tmdb_type",
+    "is_info_hash",
     "is_loopback_host",
     "is_utf8",
 ]
@@ -47,6 +48,7 @@ _TMDB_INT_BOUND = 10**MAX_TMDB_ID_LENGTH
 # ASCII only: str.isdigit() also accepts "²" and Arabic-Indic digits, which TMDB ids never are.
 _DIGITS = re.compile(r"[0-9]+")
 
+# A v1 info hash (SHA-1, 40 hex) or a v2 one (SHA-256, 64 hex), any case.
 _HEX_HASH = re.compile(r"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?")
 # Header values cannot hold control characters; a key with one would also be a header-injection
 # vector, so refuse it outright rather than let aiohttp fail with a message that quotes it.
@@ -247,13 +249,18 @@ def check_title(title: str) -> str:
     return title.strip()
 
 
+def is_info_hash(value: object) -> bool:
+    """Tell whether ``value`` is a v1 (40 hex) or v2 (64 hex) info hash, in any case."""
+    return isinstance(value, str) and _HEX_HASH.fullmatch(value) is not None
+
+
 def check_info_hash(info_hash: str) -> str:
     """Return the info hash in lowercase.
 
     Raises:
         ValidationError: Not 40 (v1) or 64 (v2) hexadecimal characters.
     """
-    if not isinstance(info_hash, str) or not _HEX_HASH.fullmatch(info_hash):
+    if not is_info_hash(info_hash):
         shown = info_hash if isinstance(info_hash, str) and len(info_hash) <= 80 else "<value>"
         raise ValidationError(
             f"info hash must be 40 (v1) or 64 (v2) hexadecimal characters, got {shown!r}"

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 
 from ._gate import ExitSignal, FifoGate
 
-__all__ = ["WindowLog"]
+__all__ = ["Window", "WindowLog"]
+
+Window = tuple[int, float, float]
+"""``(calls, period, margin)``: at most ``calls`` requests in any ``period`` seconds, each one
+kept ``margin`` seconds longer."""
+
+# A deadline this close to "now" is reached: float rounding in clock arithmetic must not
+# turn into an endless series of nanosecond sleeps.
+_EPSILON = 1e-9
 
 
 class WindowLog:
@@ -21,8 +29,8 @@ class WindowLog:
     FIFO queue. They must all use the same clock. The log is bound to no event loop: clients on
     several loops (threads) share it, each waiter being woken on its own loop.
 
-    The ``_``-methods are the limiter's seam; every one that reads or writes the history holds
-    :attr:`lock` itself, or expects its caller to (those named ``_locked``).
+    Its history is its own: limiters (and the fleet's mirror of Redis slots) go through the
+    methods below, each of which takes the log's lock itself.
     """
 
     __slots__ = (
@@ -33,12 +41,12 @@ class WindowLog:
         "_horizon",
         "_in_flight",
         "_keep",
+        "_lock",
         "_pause_until",
-        "lock",
     )
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         # Exit times of finished requests, oldest first; exits happen in time order.
         self._done: deque[float] = deque()
         self._in_flight = 0
@@ -60,48 +68,87 @@ class WindowLog:
         """Clock time before which nobody is let in (``-inf`` when not paused)."""
         return self._pause_until
 
-    def _register(self, rates: Sequence[tuple[int, float, float]]) -> None:
-        with self.lock:
-            for calls, period, margin in rates:
+    def register(self, windows: Sequence[Window]) -> None:
+        """Keep enough history for ``windows``, those of a limiter that uses this log."""
+        with self._lock:
+            for calls, period, margin in windows:
                 self._horizon = max(self._horizon, period + margin)
                 self._keep = max(self._keep, calls)
 
-    def _prune_locked(self, now: float) -> None:
-        done = self._done
-        while done and (len(done) > self._keep or done[0] + self._horizon <= now):
-            done.popleft()
-
-    def _pause(self, until: float) -> None:
-        with self.lock:
+    def pause(self, until: float) -> None:
+        """Let nobody in before clock time ``until`` (a pause only ever moves later)."""
+        with self._lock:
             if until > self._pause_until:
                 self._pause_until = until
 
-    async def _enter_gate(self) -> None:
+    async def wait_turn(self) -> None:
+        """Queue (first come, first served) to be the one caller deciding admissions."""
         await self._gate.enter()
 
-    def _leave_gate(self) -> None:
+    def end_turn(self) -> None:
+        """Hand the turn to the next caller in the queue."""
         self._gate.leave()
 
-    def _arm_exit_locked(self) -> asyncio.Future[None]:
-        return self._exits.arm()
+    def try_admit(
+        self, now: float, windows: Sequence[Window]
+    ) -> float | asyncio.Future[None] | None:
+        """Admit one request at clock time ``now`` under ``windows``, or say what to wait for.
 
-    def _admit_locked(self, now: float) -> None:
-        self._prune_locked(now)
-        self._in_flight += 1
+        The decision and the admission happen under the lock: another thread's exit between
+        "every slot is busy" and "wait for an exit" cannot be missed.
 
-    def _admit(self) -> None:
-        with self.lock:
+        Returns:
+            None when admitted; else the seconds to sleep before asking again, or a future
+            that an exit resolves (every slot is taken by a running request).
+        """
+        with self._lock:
+            wait = self._delay_locked(now, windows)
+            if wait is None:
+                return self._exits.arm()
+            if wait > _EPSILON:
+                return wait
+            self._prune_locked(now)
+            self._in_flight += 1
+            return None
+
+    def admit(self) -> None:
+        """Count one request in flight, admitted elsewhere (the fleet's mirror of Redis slots)."""
+        with self._lock:
             self._in_flight += 1
 
-    def _release(self, now: float, *, counted: bool = True) -> None:
-        with self.lock:
+    def release(self, now: float, *, counted: bool = True) -> None:
+        """End a request in flight at clock time ``now``.
+
+        Args:
+            now: When its answer arrived (or it failed).
+            counted: False when it never reached the server: its slot is given back unspent.
+        """
+        with self._lock:
             self._in_flight -= 1
             self._prune_locked(now)
             if counted:
                 done = self._done
                 # Threads may stamp a hair out of order; a stamp moved later is only safer.
-                self._done.append(max(now, done[-1]) if done else now)
+                done.append(max(now, done[-1]) if done else now)
             self._exits.fire()
+
+    def _delay_locked(self, now: float, windows: Sequence[Window]) -> float | None:
+        """Seconds to wait before one more request may enter, or None to await an exit."""
+        wait = self._pause_until - now
+        in_flight = self._in_flight
+        done = self._done
+        for calls, period, margin in windows:
+            if in_flight >= calls:
+                return None  # every slot of this window is taken by a running request
+            need = calls - in_flight  # the need-th most recent exit must be old enough
+            if len(done) >= need:
+                wait = max(wait, done[-need] + period + margin - now)
+        return wait
+
+    def _prune_locked(self, now: float) -> None:
+        done = self._done
+        while done and (len(done) > self._keep or done[0] + self._horizon <= now):
+            done.popleft()
 
     def __repr__(self) -> str:
         return f"WindowLog(in_flight={self._in_flight}, recent={len(self._done)})"

@@ -1,10 +1,15 @@
-"""A loopback aiohttp server for tests that need a real one on 127.0.0.1."""
+"""A loopback aiohttp server for tests that need a real one on 127.0.0.1.
+
+A pytest plugin too: ``pytest_plugins = ["_loopback"]`` gives a test the ``server`` and
+``other_server`` fixtures (two servers, two origins), stopped after it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 from aiohttp import web
 from conftest import API_KEY
 
@@ -59,3 +64,17 @@ def client_for(server: Server, **kwargs: Any) -> LaCaleClient:
     }
     options.update(kwargs)
     return LaCaleClient(API_KEY, **options)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    srv = Server()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def other_server() -> AsyncIterator[Server]:
+    srv = Server()
+    yield srv
+    await srv.stop()

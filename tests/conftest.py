@@ -11,7 +11,7 @@ import bencode2
 import pytest
 
 # Helper modules whose fixtures test modules load with pytest_plugins after importing them.
-pytest.register_assert_rewrite("_cli")
+pytest.register_assert_rewrite("_cli", "_mocked", "_sandboxed", "_loopback")
 
 API_KEY = "test-key-0123456789abcdefSECRET"
 BASE = "https://tracker.test"

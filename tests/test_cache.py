@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from lacale_async._backend import LocalBackend
 from lacale_async._cache import Cache, MemoryCache, ttl_from_headers
 from lacale_async._clock import FakeClock
 from lacale_async._errors import ConfigurationError
+from lacale_async._stores import LocalBackend
 
 
 async def test_entries_expire_after_their_ttl() -> None:

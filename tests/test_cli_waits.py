@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from typing import Any
 
 from _cli import SANDBOX, invoke
+from aioresponses import aioresponses
+from conftest import API_KEY, BASE, NO_LIMITS
 from rich.console import Console
 
-from lacale_async import FakeClock, WindowLimiter
+from lacale_async import FakeClock, LaCaleClient, WaitEvent, WindowLimiter
 from lacale_async._cli._waits import WaitWatch, spinner
 
 
@@ -45,29 +48,33 @@ def test_wall_clock_counts_overlapping_waits_once() -> None:
 
 def test_describe_names_the_endpoints_and_rates_holding_calls_back() -> None:
     watch = WaitWatch(Now())
-    clock = FakeClock()
-    watch.wrap("search", WindowLimiter([(5, 2.0)], clock=clock), [(5, 2.0)])
     assert watch.describe() is None
-    started = watch.begin("search")
+    watch.observe(WaitEvent(endpoint="search", limit="endpoint", rates=((5, 2.0),)))
     assert watch.describe() == "waiting for the rate limit: search (5 per 2 s)"
-    watch.end("search", started)
+    watch.observe(WaitEvent(endpoint="search", limit="key", rates=((60, 60.0),)))
+    assert watch.describe() == (
+        "waiting for the rate limit: key budget (60 per 60 s), search (5 per 2 s)"
+    )
+    watch.observe(WaitEvent(endpoint="search", limit="key", ended=True))
+    watch.observe(WaitEvent(endpoint="search", limit="endpoint", ended=True))
     assert watch.describe() is None
 
 
-async def test_wrapped_limiter_reports_its_real_waits() -> None:
+async def test_the_clients_waits_reach_the_watch() -> None:
     clock = FakeClock()
     watch = WaitWatch(clock.now)
-    inner = WindowLimiter([(1, 10.0)], clock=clock, margin=0)
-    limiter = watch.wrap("search", inner, [(1, 10.0)])
-
-    async def one() -> None:
-        async with limiter.slot():
-            pass
-
-    await asyncio.gather(one(), one(), one())
+    limiter = WindowLimiter([(1, 10.0)], clock=clock, margin=0)
+    options: dict[str, Any] = {**NO_LIMITS, "search_rate": limiter, "clock": clock}
+    with aioresponses() as mock:
+        mock.get(re.compile(r"^https://tracker\.test/api/external\?.*$"), payload=[], repeat=True)
+        async with LaCaleClient(
+            API_KEY, base_url=BASE, key_rate=None, on_wait=watch.observe, **options
+        ) as client:
+            await asyncio.gather(*(client.search(f"query {i}") for i in range(3)))
     # The second waits one window, the third two, side by side: 20 s of wall clock, 30 summed.
     assert round(watch.wall) == 20
     assert round(watch.summed) == 30
+    assert watch.describe() is None
 
 
 async def test_spinner_appears_after_the_delay_on_a_terminal_only() -> None:

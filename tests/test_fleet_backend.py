@@ -23,7 +23,7 @@ from lacale_async import (  # noqa: E402
     WindowLimiter,
 )
 from lacale_async.fleet import RedisBackend, RedisCache, RedisLimiter  # noqa: E402
-from lacale_async.fleet._link import redact_redis_url  # noqa: E402
+from lacale_async.fleet._redis_url import redact_redis_url  # noqa: E402
 from lacale_async.testing import RateLimit, SandboxConfig, SandboxServer  # noqa: E402
 
 if TYPE_CHECKING:

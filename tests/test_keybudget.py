@@ -208,7 +208,7 @@ async def test_an_unexpected_429_pauses_the_key_warns_once_and_is_counted(
         assert clock.now() == pytest.approx(30.0)
         await meta
         assert meta.done()
-        budget = client._require_open().sender.budget
+        budget = client._require_open().budget
         assert budget is not None
         # A second 429 of the same episode (the pause still running) says nothing more.
         await budget.unexpected_429(30.0, "search")
@@ -326,11 +326,11 @@ def clock_start_wall(clock: FakeClock) -> Any:
 def test_lacale_key_rate_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LACALE_KEY_RATE", "10/60, 100/86400")
     client = LaCaleClient(API_KEY, base_url=BASE)
-    assert client._key_rate == [(10, 60.0), (100, DAY)]
+    assert client._config.key_rate == [(10, 60.0), (100, DAY)]
     monkeypatch.setenv("LACALE_KEY_RATE", "off")
-    assert LaCaleClient(API_KEY, base_url=BASE)._key_rate is None
+    assert LaCaleClient(API_KEY, base_url=BASE)._config.key_rate is None
     # An explicit key_rate wins over the variable.
-    assert LaCaleClient(API_KEY, base_url=BASE, key_rate=(1, 1.0))._key_rate == [(1, 1.0)]
+    assert LaCaleClient(API_KEY, base_url=BASE, key_rate=(1, 1.0))._config.key_rate == [(1, 1.0)]
     for bad in ("10", "ten/60", "0/60", "10/-1"):
         monkeypatch.setenv("LACALE_KEY_RATE", bad)
         with pytest.raises(la.ConfigurationError, match="LACALE_KEY_RATE"):
@@ -357,11 +357,23 @@ def test_quota_store_auto_follows_lacale_quota_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("LACALE_QUOTA_STORE", "memory")
-    assert LaCaleClient(API_KEY, base_url=BASE)._quota_store is None
+    assert LaCaleClient(API_KEY, base_url=BASE)._config.quota_store is None
     monkeypatch.setenv("LACALE_QUOTA_STORE", str(tmp_path / "x.db"))
-    assert LaCaleClient(API_KEY, base_url=BASE)._quota_store == tmp_path / "x.db"
+    assert LaCaleClient(API_KEY, base_url=BASE)._config.quota_store == tmp_path / "x.db"
     monkeypatch.delenv("LACALE_QUOTA_STORE")
-    auto = LaCaleClient(API_KEY, base_url=BASE)._quota_store
+    monkeypatch.delenv("LACALE_CACHE_DIR")
+    auto = LaCaleClient(API_KEY, base_url=BASE)._config.quota_store
     assert auto is not None
     assert auto.name == "quota.sqlite3"
     assert "lacale-async" in str(auto)
+
+
+def test_quota_store_auto_lives_in_lacale_cache_dir_like_the_cli_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LACALE_QUOTA_STORE")
+    monkeypatch.setenv("LACALE_CACHE_DIR", str(tmp_path))
+    assert LaCaleClient(API_KEY, base_url=BASE)._config.quota_store == tmp_path / "quota.sqlite3"
+    # LACALE_QUOTA_STORE still names the store file itself.
+    monkeypatch.setenv("LACALE_QUOTA_STORE", str(tmp_path / "elsewhere.db"))
+    assert LaCaleClient(API_KEY, base_url=BASE)._config.quota_store == tmp_path / "elsewhere.db"

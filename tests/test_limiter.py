@@ -19,7 +19,6 @@ import pytest
 from _windows import max_in_window
 from aiohttp import ClientSession, web
 
-from lacale_async._backend import Backend, LocalBackend, derive_scope
 from lacale_async._clock import FakeClock, MonotonicClock
 from lacale_async._errors import ConfigurationError
 from lacale_async._limiter import (
@@ -31,6 +30,7 @@ from lacale_async._limiter import (
     default_margin,
     parse_rates,
 )
+from lacale_async._stores import Backend, LocalBackend, derive_scope
 
 Rates = Sequence[tuple[int, float]]
 

@@ -176,7 +176,7 @@ async def test_a_store_failing_later_goes_on_from_what_it_counted(
         await earlier.search("a")  # spent before this process "started"
     async with client(clock, store) as c:
         await c.search("b")
-        ledger = c._require_open().sender.budget._ledger  # type: ignore[union-attr]
+        ledger = c._require_open().budget._ledger  # type: ignore[union-attr]
         assert isinstance(ledger, SqliteLedger)
         ledger._file.conn.close()  # the disk goes away under the store
         await c.search("c")  # the third unit: the mirror knew of a and b

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 from aioresponses import aioresponses
@@ -61,3 +62,9 @@ async def test_thousands_of_retries_against_an_always_503_server_end_in_server_e
 )
 def test_retry_after_values(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
+
+
+def test_an_http_date_is_read_against_the_given_time() -> None:
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert parse_retry_after("Thu, 01 Jan 2026 00:00:09 GMT", now=now) == 9.0
+    assert parse_retry_after("Wed, 31 Dec 2025 23:59:00 GMT", now=now) == 0.0

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import pickle
 import string
 from collections.abc import AsyncIterator
 from urllib.parse import quote, quote_plus
 
+import aiohttp
 import pytest
 from _loopback import Server
+from _mocked import META, SEARCH, UPLOAD, assert_no_api_key, make_client
 from aiohttp import web
-from conftest import META_JSON, make_torrent
+from aioresponses import aioresponses
+from conftest import API_KEY, BASE, META_JSON, make_torrent
 
 import lacale_async as la
-from lacale_async import LaCaleClient
+from lacale_async import FakeClock, LaCaleClient
 from lacale_async._secret import Secret
 from lacale_async._transport import wire_forms
+
+pytest_plugins = ["_mocked"]
 
 PRINTABLE = [c for c in string.printable if "\x21" <= c <= "\x7e"]
 # Alphanumerics are never encoded: if any of these tokens shows in an error, some form of the
@@ -150,3 +156,85 @@ def test_a_secret_never_prints() -> None:
     assert "Lq7wX" not in repr(secret) + str(secret)
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+# -- the network faked at the HTTP boundary ----------------------------------------------
+
+
+def test_repr_never_shows_the_key(fake_clock: FakeClock) -> None:
+    client = make_client(fake_clock)
+    assert_no_api_key(repr(client))
+    assert_no_api_key(repr(vars(client)) if hasattr(client, "__dict__") else "")
+    assert "tracker.test" in repr(client)
+
+
+async def test_errors_never_carry_the_key_in_query_mode(
+    fake_clock: FakeClock, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, status=403, body=f"invalid key {API_KEY}", content_type="text/plain")
+    mock.get(SEARCH, exception=aiohttp.ServerDisconnectedError(), repeat=True)
+    async with make_client(fake_clock, auth="query", max_retries=0) as client:
+        for _ in range(2):
+            with pytest.raises(la.LaCaleError) as info:
+                await client.search("x")
+            err = info.value
+            assert_no_api_key(str(err))
+            assert_no_api_key(repr(err))
+            assert_no_api_key(repr(vars(err)))
+            assert err.__cause__ is None
+            assert err.__context__ is None or API_KEY not in str(err.__context__)
+
+
+async def test_debug_logs_never_carry_the_key(
+    fake_clock: FakeClock, mock: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get(SEARCH, status=500)
+    mock.get(SEARCH, payload=[])
+    caplog.set_level(logging.DEBUG, logger="lacale_async")
+    async with make_client(fake_clock, auth="query") as client:
+        await client.search("x")
+    assert "apikey=***" in caplog.text
+    assert "retry" in caplog.text
+    assert_no_api_key(caplog.text)
+
+
+async def test_server_text_echoing_the_key_is_scrubbed(
+    fake_clock: FakeClock, mock: aioresponses
+) -> None:
+    key = "abc+def/ghi-SECRET"
+    mock.get(
+        SEARCH,
+        status=200,
+        body=f"<html><title>Invalid request q=x&apikey={key}</title></html>",
+        content_type="text/html",
+    )
+    mock.get(
+        SEARCH,
+        status=400,
+        body="unknown key abc%2Bdef%2Fghi-SECRET",
+        content_type="text/plain",
+    )
+    mock.get(META, payload=META_JSON)
+    mock.post(UPLOAD, payload={"success": False, "error": f"passkey {key} is banned"})
+    async with LaCaleClient(
+        key,
+        base_url=BASE,
+        auth="query",
+        clock=fake_clock,
+        max_retries=0,
+        search_rate=None,
+        meta_rate=None,
+        upload_rate=None,
+    ) as client:
+        errors: list[la.LaCaleError] = []
+        for _ in range(2):
+            with pytest.raises(la.LaCaleError) as info:
+                await client.search("x", cache="bypass")
+            errors.append(info.value)
+        with pytest.raises(la.UploadRejectedError) as rejected:
+            await client.upload(title="T", category="films", torrent=make_torrent())
+        errors.append(rejected.value)
+    for err in errors:
+        text = str(err) + repr(vars(err))
+        assert "SECRET" not in text
+        assert "abc%2B" not in text

@@ -1,4 +1,4 @@
-"""The HTTP layer against real servers on 127.0.0.1: one send per slot, redirects, bad URLs.
+"""The HTTP layer (``_transport``): auth, timeouts, size caps, redirects, one send per slot.
 
 aiohttp re-sends an idempotent request once, silently, when a connection is reset
 (``retry_persistent_connection`` in its ``client.py``). That re-send happened inside the one
@@ -10,34 +10,34 @@ ResponseError for that one call.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import gzip
 
+import aiohttp
 import pytest
 from _loopback import Server, client_for
+from _mocked import SEARCH, calls, make_client, sent_count
+from _sandboxed import tracker_client
 from _strict_server import StrictServer
 from aiohttp import web
+from aioresponses import aioresponses
 from conftest import API_KEY, META_JSON, info_hash_of, make_torrent, torrent_json
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
+from lacale_async.testing import SandboxServer
 
-pytestmark = pytest.mark.integration
+pytest_plugins = ["_mocked", "_sandboxed", "_loopback"]
 
 UPLOAD = "/api/external/upload"
 BAD_LOCATIONS = ["http://127.0.0.1:99999/x", "http://[::1/api", "javascript:alert(1)"]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    srv = Server()
-    yield srv
-    await srv.stop()
 
 
 async def meta(request: web.Request) -> web.Response:
     return web.json_response(META_JSON)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("where", ["loop", "elsewhere"])
 async def test_an_upload_answered_3xx_is_never_sent_again(
@@ -67,6 +67,7 @@ async def test_an_upload_answered_3xx_is_never_sent_again(
     assert str(status) in str(error)
 
 
+@pytest.mark.integration
 async def test_get_redirects_within_the_origin_are_still_followed(server: Server) -> None:
     async def moved(request: web.Request) -> web.Response:
         return web.Response(status=307, headers={"Location": "/api/external-v2?q=x"})
@@ -81,6 +82,7 @@ async def test_get_redirects_within_the_origin_are_still_followed(server: Server
         assert len(await client.search("x")) == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("location", BAD_LOCATIONS)
 async def test_a_location_the_url_parser_refuses_is_a_response_error(
     server: Server, location: str
@@ -95,6 +97,7 @@ async def test_a_location_the_url_parser_refuses_is_a_response_error(
             await client.search("x")
 
 
+@pytest.mark.integration
 async def test_a_bad_location_fails_its_own_search_and_the_batch_goes_on(server: Server) -> None:
     async def search(request: web.Request) -> web.Response:
         q = request.query["q"]
@@ -117,6 +120,7 @@ async def test_a_bad_location_fails_its_own_search_and_the_batch_goes_on(server:
 # -- one send, one slot ----------------------------------------------------------------------
 
 
+@pytest.mark.integration
 async def test_a_reset_after_arrival_is_not_resent_inside_the_same_slot() -> None:
     # Regression: the server counted 2 arrivals 1.6 ms apart while stats showed 1 request.
     async with StrictServer(reset_at={1}) as server:
@@ -135,6 +139,7 @@ async def test_a_reset_after_arrival_is_not_resent_inside_the_same_slot() -> Non
             assert client.stats.requests == 1
 
 
+@pytest.mark.integration
 async def test_every_arrival_is_a_request_in_stats_with_retries() -> None:
     async with StrictServer(reset_at={1, 3, 4}) as server:
         clock = FakeClock()
@@ -156,6 +161,7 @@ async def test_every_arrival_is_a_request_in_stats_with_retries() -> None:
             assert clock.now() >= 40.0
 
 
+@pytest.mark.integration
 async def test_a_redirect_hop_takes_its_own_slot_and_unit() -> None:
     arrivals: list[str] = []
 
@@ -192,3 +198,182 @@ async def test_a_redirect_hop_takes_its_own_slot_and_unit() -> None:
     assert client.stats.key_budget.requests == 2
     assert quota.windows[0].used == 2
     assert clock.now() >= 10.0  # the hop waited for a slot of its own
+
+
+# -- the network faked at the HTTP boundary ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "cls"),
+    [
+        (aiohttp.ServerDisconnectedError(), la.TransportError),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), la.TransportError),
+        (TimeoutError(), la.RequestTimeoutError),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), la.TransportError),
+    ],
+)
+async def test_transport_failures_map_to_transport_errors(
+    fake_clock: FakeClock, mock: aioresponses, exc: Exception, cls: type[la.TransportError]
+) -> None:
+    mock.get(SEARCH, exception=exc, repeat=True)
+    async with make_client(fake_clock, max_retries=0) as client:
+        with pytest.raises(cls):
+            await client.search("x")
+
+
+async def test_oversized_answer_is_refused(fake_clock: FakeClock, mock: aioresponses) -> None:
+    mock.get(SEARCH, body="[" + " " * 5000 + "]", content_type="application/json")
+    async with make_client(fake_clock, max_body_size=1000, max_retries=3) as client:
+        with pytest.raises(la.ResponseError, match="cap"):
+            await client.search("x")
+    # The same answer would come back: an over-cap answer is not retried.
+    assert sent_count(mock) == 1
+
+
+async def test_redirect_to_another_origin_is_not_followed(
+    fake_clock: FakeClock, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, status=302, headers={"Location": "https://evil.test/steal"})
+    mock.get("https://evil.test/steal", payload=[])
+    async with make_client(fake_clock, auth="query") as client:
+        with pytest.raises(la.ResponseError, match="another origin"):
+            await client.search("x")
+    assert all(url.host == "tracker.test" for _, url, _ in calls(mock))
+
+
+async def test_same_origin_redirect_is_followed(fake_clock: FakeClock, mock: aioresponses) -> None:
+    mock.get(SEARCH, status=301, headers={"Location": "/api/external?q=y"})
+    mock.get(SEARCH, payload=[torrent_json(0)])
+    async with make_client(fake_clock) as client:
+        assert len(await client.search("x")) == 1
+
+
+async def test_redirect_does_not_duplicate_query_parameters(
+    fake_clock: FakeClock, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, status=302, headers={"Location": "/api/external?q=moved"})
+    mock.get(SEARCH, payload=[])
+    async with make_client(fake_clock, auth="query") as client:
+        await client.search("x")
+    second = calls(mock)[1][1]
+    assert second.query.getall("q") == ["moved"]
+    assert second.query.getall("apikey") == [API_KEY]
+
+
+@pytest.mark.parametrize(
+    ("auth", "param"),
+    [("query", "apikey"), ("passkey", "passkey")],
+)
+async def test_query_auth_modes_put_the_key_in_the_query(
+    fake_clock: FakeClock, mock: aioresponses, auth: str, param: str
+) -> None:
+    mock.get(SEARCH, payload=[])
+    async with make_client(fake_clock, auth=auth) as client:
+        await client.search("x")
+    [(_, url, kwargs)] = calls(mock)
+    assert url.query[param] == API_KEY
+    assert "X-Api-Key" not in kwargs["headers"]
+
+
+# -- the sandbox on 127.0.0.1, in both profiles ------------------------------------------
+
+
+@pytest.mark.integration
+async def test_every_auth_mode_is_accepted(tracker: SandboxServer) -> None:
+    for auth in ("header", "query", "passkey"):
+        async with tracker_client(tracker, auth=auth) as client:
+            assert isinstance(await client.meta(), la.Meta)
+
+
+# -- a real aiohttp server on 127.0.0.1 --------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_a_stalled_body_times_out(server: Server) -> None:
+    async def stall(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = 1000
+        await resp.prepare(request)
+        await resp.write(b"[")
+        await asyncio.sleep(1)
+        return resp
+
+    server.route("GET", "/api/external", stall)
+    await server.start()
+    async with client_for(server, timeout=0.3) as client:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(la.RequestTimeoutError, match=r"0\.3 s"):
+            await client.search("x")
+        assert loop.time() - start < 2
+
+
+@pytest.mark.integration
+async def test_a_truncated_body_is_a_transport_error(server: Server) -> None:
+    async def truncated(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = 1000
+        await resp.prepare(request)
+        await resp.write(b'[{"title": "cut')
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+
+    server.route("GET", "/api/external", truncated)
+    await server.start()
+    async with client_for(server) as client:
+        with pytest.raises(la.TransportError):
+            await client.search("x")
+
+
+@pytest.mark.integration
+async def test_connection_refused_is_a_connect_error() -> None:
+    # Bind then close a socket to get a port nobody listens on.
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    async with LaCaleClient(API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0) as c:
+        with pytest.raises(la.ConnectError, match="cannot connect"):
+            await c.search("x")
+
+
+@pytest.mark.integration
+async def test_cross_origin_redirect_never_carries_the_key(
+    server: Server, other_server: Server
+) -> None:
+    async def evil(request: web.Request) -> web.Response:
+        return web.json_response([])
+
+    other_server.route("GET", "/steal", evil)
+    await other_server.start()
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"{other_server.url}/steal")
+
+    server.route("GET", "/api/external", redirect)
+    await server.start()
+    for auth in ("header", "query"):
+        async with client_for(server, auth=auth) as client:
+            with pytest.raises(la.ResponseError, match="another origin"):
+                await client.search("x")
+    assert other_server.seen == []
+
+
+@pytest.mark.integration
+async def test_a_compression_bomb_is_stopped_at_the_cap(server: Server) -> None:
+    inflated = b"[" + b" " * (8 * 1024 * 1024) + b"]"
+    bomb = gzip.compress(inflated)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=bomb,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+
+    server.route("GET", "/api/external", handler)
+    await server.start()
+    assert len(bomb) < 1024 * 1024
+    async with client_for(server, max_body_size=1024 * 1024) as client:
+        with pytest.raises(la.ResponseError, match="cap"):
+            await client.search("x")

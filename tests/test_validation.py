@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from _mocked import META, SEARCH, offline_client, sent
+from _mocked import META, SEARCH, calls, sent, sent_count
 from aioresponses import aioresponses
 from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
 
@@ -18,20 +17,10 @@ import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
 from lacale_async._validation import check_base_url, check_cover_url, check_tmdb_id
 
+pytest_plugins = ["_mocked"]
+
 # str() of it raises ValueError (Python's int max str digits).
 HUGE = 10**5000
-
-
-@pytest.fixture
-def mock() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[LaCaleClient]:
-    async with offline_client() as c:
-        yield c
 
 
 # -- TMDB ids ------------------------------------------------------------------------------
@@ -235,3 +224,75 @@ async def test_a_tmdb_id_that_equals_a_valid_one_is_still_checked(
         with pytest.raises(la.ValidationError, match="tmdb_id"):
             await client.search("x", tmdb_id=alias)
     assert sent(mock) == 1
+
+
+# -- the network faked at the HTTP boundary ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"query": "x" * 201}, "200"),
+        ({"categories": ["c" * 65]}, "64"),
+        ({"categories": [""]}, "non-empty"),
+        ({"tmdb_id": "1" * 65}, "64"),
+        ({"tmdb_id": True}, "tmdb_id"),
+    ],
+)
+async def test_search_validation_happens_before_any_request(
+    client: LaCaleClient, mock: aioresponses, kwargs: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(la.ValidationError, match=match) as info:
+        await client.search(**kwargs)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, la.LaCaleError)
+    assert sent_count(mock) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"categories": 5},
+        {"categories": False},
+        {"categories": ["films", "a\ud800"]},
+        {"query": "caf\udce9"},
+        {"categories": ["films,series"]},
+        {"categories": ["two words"]},
+    ],
+)
+async def test_more_search_input_is_refused_before_sending(
+    client: LaCaleClient, mock: aioresponses, kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(la.ValidationError):
+        await client.search(**kwargs)
+    assert sent_count(mock) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"title": "T\ud800"},
+        {"description": "D\ud800"},
+        {"description": 5},
+        {"tags": ["ok", 5]},
+        {"tags": 5},
+        # Raised raw (ValueError, UnicodeEncodeError) instead of refusing before sending:
+        pytest.param({"tmdb_id": 10**5000}, id="tmdb_id=10**5000"),
+        {"tmdb_id": "\udcff"},
+        {"cover_url": "https://image.test/\udcff"},
+        {"cover_url": "https://[::1/c.jpg"},
+        {"torrent": "bad\x00name.torrent"},
+        {"nfo": "bad\x00name.nfo"},
+        {"torrent": "bad\udcffname.torrent"},
+    ],
+)
+async def test_more_upload_input_is_refused_before_sending(
+    client: LaCaleClient, mock: aioresponses, kwargs: dict[str, Any]
+) -> None:
+    mock.get(META, payload=META_JSON, repeat=True)
+    args: dict[str, Any] = {"title": "T", "category": "films", "torrent": make_torrent()}
+    args.update(kwargs)
+    with pytest.raises(la.ValidationError):
+        await client.upload(**args)
+    assert not [c for c in calls(mock) if c[0] == "POST"]
+    assert client.stats.endpoints["upload"].requests == 0

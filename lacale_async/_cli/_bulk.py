@@ -47,8 +47,9 @@ class BulkLine:
 
     Attributes:
         text: The query as written (line ending removed).
-        query: What is searched: the text plus the ``--cat`` filters.
-        key: Equal for lines the tracker answers alike ("Amélie", "amelie ").
+        query: What is searched: the text plus the ``--cat`` filters. Lines with equal
+            queries are searched once (``search_many`` merges them); lines equal only once
+            normalised ("Amélie", "amelie ") share one request through the client instead.
         number: The line's number in the input, from 1.
         error: Why the line cannot be searched (too long...), naming the line; None when
             it can be. Such a line is reported as failed and never sent.
@@ -56,15 +57,8 @@ class BulkLine:
 
     text: str
     query: SearchQuery
-    key: SearchQuery
     number: int = 0
     error: ValidationError | None = None
-
-
-def _key(query: SearchQuery) -> SearchQuery:
-    # search_many merges identical queries, so a query maps an outcome back to every input
-    # line it answers; lines equal only once normalised are coalesced by the client instead.
-    return query
 
 
 def read_queries(lines: Iterable[str], categories: tuple[str, ...] = ()) -> list[BulkLine]:
@@ -89,7 +83,7 @@ def read_queries(lines: Iterable[str], categories: tuple[str, ...] = ()) -> list
             check_query(text)
         except ValidationError as exc:
             error = ValidationError(f"line {number}: {exc}")
-        out.append(BulkLine(text=text, query=query, key=_key(query), number=number, error=error))
+        out.append(BulkLine(text=text, query=query, number=number, error=error))
     return out
 
 
@@ -206,7 +200,7 @@ async def _search_all(
         outcomes = client.search_many(queries, concurrency=concurrency, on_progress=on_progress)
         try:
             async for outcome in outcomes:
-                for line in by_key.get(_key(outcome.query), ()):
+                for line in by_key.get(outcome.query, ()):
                     report.emit(line, outcome)
         finally:
             # Leaving early (Ctrl-C, an unexpected error) must cancel the searches still running.
@@ -254,7 +248,7 @@ async def run_bulk(
     refused = [line for line in lines if line.error is not None]
     for line in lines:
         if line.error is None:
-            by_key.setdefault(line.key, []).append(line)
+            by_key.setdefault(line.query, []).append(line)
     report = _Report(top=top, as_json=as_json, out=out, secrets=secrets)
     # Lines the API would refuse fail on their own, first, without stopping the others.
     for line in refused:
@@ -269,13 +263,20 @@ async def run_bulk(
         elapsed=time.monotonic() - started,
         waited=watch.wall if watch is not None else None,
     )
+    return await _conclude(client, report, summary, total=len(lines), as_json=as_json)
+
+
+async def _conclude(
+    client: LaCaleClient, report: _Report, summary: str, *, total: int, as_json: bool
+) -> int:
+    """Print the stats, the key budget and the failures; return the exit code."""
     # Plain echo, not rich: one unwrapped line that a script can grep, whatever the width.
     click.echo(summary, err=as_json)
     click.echo(budget_line(await client.quota()), err=as_json)
     if report.not_run_until is not None:
         click.echo(not_run_line(report.not_run, report.not_run_until), err=True)
     if report.first_error is not None:
-        click.echo(f"error: {report.failed} of {len(lines)} queries failed", err=True)
+        click.echo(f"error: {report.failed} of {total} queries failed", err=True)
         return exit_code(report.first_error)
     return 0
 

@@ -8,17 +8,10 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._client import (
-    DEFAULT_BASE_URL,
-    DEFAULT_DOWNLOAD_RATE,
-    DEFAULT_META_RATE,
-    DEFAULT_SEARCH_RATE,
-    DEFAULT_UPLOAD_RATE,
-    LaCaleClient,
-)
-from .._clock import MonotonicClock
+from .._client import LaCaleClient
+from .._config import DEFAULT_BASE_URL
+from .._endpoints import Endpoint
 from .._errors import ConfigurationError
-from .._limiter import RateArg, WindowLimiter, parse_rates
 from .._quota import resolve_key_rate
 from .._secret import Secret
 from .._transport import AuthMode
@@ -31,7 +24,7 @@ __all__ = ["SANDBOX_RATES", "SandboxHook", "Settings", "open_client", "sandbox_c
 SandboxHook = Callable[[SandboxServer], AbstractAsyncContextManager[object]]
 """What a command runs beside the embedded sandbox while it works (``watch`` publishes into it)."""
 
-SANDBOX_RATES: dict[str, tuple[int, float]] = {
+SANDBOX_RATES: dict[Endpoint, tuple[int, float]] = {
     "search": (5, 2.0),
     "meta": (5, 2.0),
     "download": (5, 2.0),
@@ -81,32 +74,12 @@ class Settings:
 
 def sandbox_config(profile: Profile = "live") -> SandboxConfig:
     """Return the settings of the embedded sandbox: limits from :data:`SANDBOX_RATES`."""
-    limits = {name: RateLimit(calls, period) for name, (calls, period) in SANDBOX_RATES.items()}
+    limits: dict[str, RateLimit] = {
+        name: RateLimit(calls, period) for name, (calls, period) in SANDBOX_RATES.items()
+    }
     return SandboxConfig(
         key_limits=limits, ip_limits=limits, rate_limit_mode="sliding", profile=profile
     )
-
-
-_TRACKER_RATES: dict[str, RateArg] = {
-    "search": DEFAULT_SEARCH_RATE,
-    "meta": DEFAULT_META_RATE,
-    "download": DEFAULT_DOWNLOAD_RATE,
-    "upload": DEFAULT_UPLOAD_RATE,
-}
-
-
-def _watched_rates(watch: WaitWatch, rates: dict[str, Any]) -> dict[str, Any]:
-    """Return ``<endpoint>_rate`` options: the same limits, each wait reported to ``watch``."""
-    options: dict[str, Any] = {}
-    clock = MonotonicClock()
-    for endpoint, arg in rates.items():
-        if arg is None:
-            options[f"{endpoint}_rate"] = None
-            continue
-        pairs = parse_rates(arg, name=f"{endpoint}_rate")
-        limiter = WindowLimiter(pairs, clock=clock, name=endpoint)
-        options[f"{endpoint}_rate"] = watch.wrap(endpoint, limiter, pairs)
-    return options
 
 
 @asynccontextmanager
@@ -125,7 +98,7 @@ async def open_client(
     Args:
         settings: The global options.
         note: Prints one informational line on stderr.
-        watch: Sees every limiter wait (for the spinner and the stats line).
+        watch: Sees every wait for a rate limit (for the spinner and the stats line).
         sandbox: The embedded sandbox's settings, when it is used; :func:`sandbox_config`'s
             when None.
         on_sandbox: Entered with the embedded sandbox once it runs, exited before it stops.
@@ -137,25 +110,22 @@ async def open_client(
         ConfigurationError: No key for a real tracker, or a bad base URL.
     """
     watch = watch if watch is not None else WaitWatch()
-    common: dict[str, Any] = {"auth": settings.auth, "timeout": settings.timeout}
+    common: dict[str, Any] = {
+        "auth": settings.auth,
+        "timeout": settings.timeout,
+        "on_wait": watch.observe,
+    }
     async with AsyncExitStack() as stack:
         if settings.uses_sandbox:
-            config = sandbox if sandbox is not None else sandbox_config()
-            server = await stack.enter_async_context(SandboxServer(config))
-            saved = SavedUploads()
-            saved.load(server)
-            stack.callback(saved.save, server)
-            if not settings.sandbox:
-                note(
-                    "note: no API key given (--api-key or LACALE_API_KEY): "
-                    f"using the embedded sandbox at {server.base_url}"
-                )
-            rates = {name: [pair] for name, pair in SANDBOX_RATES.items()}
+            server = await stack.enter_async_context(
+                _embedded(settings, sandbox if sandbox is not None else sandbox_config(), note)
+            )
             if "LACALE_KEY_RATE" in os.environ:
                 # The user's own statement of the budget wins over the sandbox's, as it does
                 # over the SDK's default (try `LACALE_KEY_RATE=3/86400 lacale --sandbox bulk`).
                 common["key_rate"] = resolve_key_rate(None, is_default=True)
-            client = server.client(**common, **_watched_rates(watch, rates))
+            # The sandbox's client keeps to its limits (SANDBOX_RATES) on its own.
+            client = server.client(**common)
             if on_sandbox is not None:
                 await stack.enter_async_context(on_sandbox(server))
         else:
@@ -169,6 +139,24 @@ async def open_client(
                 base_url=settings.base_url or DEFAULT_BASE_URL,
                 allow_insecure_http=settings.allow_insecure_http,
                 **common,
-                **_watched_rates(watch, _TRACKER_RATES),
             )
         yield await stack.enter_async_context(client)
+
+
+@asynccontextmanager
+async def _embedded(
+    settings: Settings, config: SandboxConfig, note: Callable[[str], None]
+) -> AsyncIterator[SandboxServer]:
+    """Run the embedded sandbox with the uploads of earlier commands; keep this one's."""
+    async with SandboxServer(config) as server:
+        saved = SavedUploads()
+        saved.load(server)
+        if not settings.sandbox:
+            note(
+                "note: no API key given (--api-key or LACALE_API_KEY): "
+                f"using the embedded sandbox at {server.base_url}"
+            )
+        try:
+            yield server
+        finally:
+            saved.save(server)

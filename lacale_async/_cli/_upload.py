@@ -10,10 +10,11 @@ from typing import Literal
 import click
 
 from .._client import LaCaleClient
-from .._errors import LaCaleError, ValidationError
+from .._errors import LaCaleError
 from .._files import resolve_destination, write_atomic
 from .._models import UploadResult
 from .._torrent import apply_source_flag, parse_torrent
+from .._uploads import MAX_TORRENT_SIZE, read_input
 from ._app import command
 from ._completion import complete_category, complete_tag
 from ._run import connect, echo_json, note, run_command
@@ -22,21 +23,6 @@ from ._session import Settings
 from ._userdata import save_meta
 
 __all__ = ["upload"]
-
-_MAX_TORRENT_FILE = 10 * 1024 * 1024
-
-
-def _read_torrent_file(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > _MAX_TORRENT_FILE:
-            raise ValidationError(f"torrent file {path} is over {_MAX_TORRENT_FILE} bytes")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ValidationError(f"torrent file not found: {path}") from None
-    except IsADirectoryError:
-        raise ValidationError(f"torrent path is a folder: {path}") from None
-    except OSError as exc:
-        raise ValidationError(f"cannot read torrent file {path}: {exc.strerror}") from None
 
 
 async def _keep_meta(client: LaCaleClient) -> None:
@@ -116,9 +102,12 @@ async def _upload(
     sending: list[str],
 ) -> int:
     """Upload, then report; ``sending`` gets the info hash once the body may have gone out."""
-    data = _read_torrent_file(torrent_path)
-    info = parse_torrent(data)
-    uploaded_hash = apply_source_flag(data, fields.source_policy)[1].info_hash
+    # Read and held to the source policy once, here, with the SDK's own rules: the command
+    # needs the name and the hash that will be uploaded before it connects. The client then
+    # uploads these bytes as they are.
+    raw = await read_input(torrent_path, "torrent", MAX_TORRENT_SIZE)
+    data, info = apply_source_flag(raw, fields.source_policy)
+    original = info.info_hash if data is raw else parse_torrent(raw).info_hash
     name = fields.title if fields.title is not None else info.name
     # Checked before uploading: failing to save after a successful upload would leave the
     # user without the file to seed.
@@ -139,7 +128,7 @@ async def _upload(
                 tmdb_type=fields.tmdb_type,
                 cover_url=fields.cover_url,
                 nfo=fields.nfo,
-                source_policy=fields.source_policy,
+                source_policy="keep",
             )
         except LaCaleError:
             # An unknown tag or category: the slugs just fetched help complete the next try.
@@ -149,10 +138,10 @@ async def _upload(
             # Ctrl-C reaches the coroutine as a cancellation. The request counter moves just
             # before the body goes out: from then on the outcome is unknown.
             if client.stats.endpoints["upload"].requests:
-                sending.append(uploaded_hash)
+                sending.append(info.info_hash)
             raise
         await _keep_meta(client)
-    _report(settings, result, name, info.info_hash, await _save_seed(result, save_to))
+    _report(settings, result, name, original, await _save_seed(result, save_to))
     return 0
 
 

@@ -6,9 +6,10 @@
   completion reads for category and tag slugs without any network request.
 - ``sandbox/``: the embedded sandbox's uploads (see :mod:`._sandbox_state`).
 
-The folder is ``platformdirs``' user cache directory for ``lacale-async`` (on Linux
-``~/.cache/lacale-async``), or ``LACALE_CACHE_DIR`` when set. Everything here is a cache: a file
-that cannot be read or written is treated as absent, never as an error of the command.
+The folder is the SDK's (see ``lacale_async._userdir``): ``LACALE_CACHE_DIR`` when set, else the
+user's cache folder (``~/.cache/lacale-async`` on Linux), beside the key budget's store.
+Everything here is a cache: a file that cannot be read or written is treated as absent, never
+as an error of the command.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from pathlib import Path
 import msgspec
 
 from .._models import Meta
+from .._userdir import user_cache_dir
 
 __all__ = [
-    "cache_dir",
     "load_hashes",
     "load_meta",
     "sandbox_dir",
@@ -41,19 +42,9 @@ _hashes_decoder = msgspec.json.Decoder(list[str])
 _meta_decoder = msgspec.json.Decoder(Meta)
 
 
-def cache_dir() -> Path:
-    """Return the folder ``lacale`` keeps its files in (not created here)."""
-    override = os.environ.get("LACALE_CACHE_DIR")
-    if override:
-        return Path(override)
-    import platformdirs  # imported late: only commands that remember something need it
-
-    return Path(platformdirs.user_cache_dir("lacale-async", appauthor=False))
-
-
 def sandbox_dir() -> Path:
     """Return the folder that keeps the embedded sandbox's uploads."""
-    return cache_dir() / "sandbox"
+    return user_cache_dir() / "sandbox"
 
 
 def write_file(path: Path, data: bytes) -> bool:
@@ -92,12 +83,12 @@ def _read(path: Path) -> bytes | None:
 
 def save_hashes(hashes: list[str]) -> None:
     """Remember the info hashes of the results just shown (in their order)."""
-    write_file(cache_dir() / _HASHES, msgspec.json.encode(hashes))
+    write_file(user_cache_dir() / _HASHES, msgspec.json.encode(hashes))
 
 
 def load_hashes() -> list[str]:
     """Return the info hashes of the last search, or an empty list when none was kept."""
-    data = _read(cache_dir() / _HASHES)
+    data = _read(user_cache_dir() / _HASHES)
     if data is None:
         return []
     try:
@@ -108,12 +99,12 @@ def load_hashes() -> list[str]:
 
 def save_meta(meta: Meta) -> None:
     """Remember a meta answer for shell completion."""
-    write_file(cache_dir() / _META, msgspec.json.encode(meta))
+    write_file(user_cache_dir() / _META, msgspec.json.encode(meta))
 
 
 def load_meta() -> Meta | None:
     """Return the remembered meta answer, or None when none (or an unreadable one) is kept."""
-    data = _read(cache_dir() / _META)
+    data = _read(user_cache_dir() / _META)
     if data is None:
         return None
     try:

@@ -1,10 +1,11 @@
-"""What the command is waiting for: rate-limiter waits seen as they happen, and a spinner.
+"""What the command is waiting for: rate-limit waits seen as they happen, and a spinner.
 
 The client's own statistics sum the limiter waits of every call, which exceeds the run's
 duration as soon as calls queue together (500 searches waiting side by side for 10 s add up to
-far more than 10 s). The command wraps each endpoint's limiter in :class:`WaitWatch` to know, at
-any moment, which endpoints have callers queued, and the wall-clock time during which at least
-one call was waiting: what the stats line and the spinner show.
+far more than 10 s). The command gives the client :meth:`WaitWatch.observe` as its ``on_wait``
+to know, at any moment, which limits have callers queued (an endpoint's limiter, or the
+key-wide budget), and the wall-clock time during which at least one call was waiting: what the
+stats line and the spinner show.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from types import TracebackType
+from collections.abc import AsyncIterator, Callable
 
 from rich.console import Console
 
-from .._limiter import RateLimiter
+from .._wait_event import WaitEvent
 
 __all__ = ["WaitWatch", "spinner"]
 
@@ -30,8 +29,12 @@ def _per(calls: int, period: float) -> str:
     return f"{calls} per {period:g} s"
 
 
+# How a wait for the key-wide budget is named, beside the endpoints' names.
+_KEY_BUDGET = "key budget"
+
+
 class WaitWatch:
-    """Tracks the calls waiting on limiters, per endpoint, and the wall-clock time spent so.
+    """Tracks the calls waiting on rate limits, per limit, and the wall-clock time spent so.
 
     Args:
         now: Monotonic time source in seconds (tests pass a fake one).
@@ -46,21 +49,15 @@ class WaitWatch:
         self.summed = 0.0
         """Seconds waited, summed over every call (what the client's stats report)."""
 
-    def wrap(
-        self, endpoint: str, limiter: RateLimiter, rates: Sequence[tuple[int, float]] = ()
-    ) -> RateLimiter:
-        """Return ``limiter`` with its waits reported to this watch.
-
-        Args:
-            endpoint: ``search``, ``meta``, ``upload`` or ``download``.
-            limiter: The limiter the client would use.
-            rates: Its ``(calls, period)`` pairs, named when explaining a wait.
-
-        Returns:
-            A :class:`RateLimiter` that behaves exactly like ``limiter``.
-        """
-        self._rates[endpoint] = ", ".join(_per(n, t) for n, t in rates)
-        return _Watched(self, endpoint, limiter)
+    def observe(self, event: WaitEvent) -> None:
+        """Take one of the client's wait events (give this as the client's ``on_wait``)."""
+        limit = event.endpoint if event.limit == "endpoint" else _KEY_BUDGET
+        if event.ended:
+            self.end(limit, self._now() - event.waited)
+            return
+        if event.rates:
+            self._rates[limit] = ", ".join(_per(n, t) for n, t in event.rates)
+        self.begin(limit)
 
     @property
     def wall(self) -> float:
@@ -69,7 +66,7 @@ class WaitWatch:
         return self._wall + ongoing
 
     def begin(self, endpoint: str) -> float:
-        """Note that one call starts waiting on ``endpoint``'s limiter; return the time."""
+        """Note that one call starts waiting on ``endpoint``'s limit; return the time."""
         now = self._now()
         if not any(self._waiting.values()):
             self._since = now
@@ -95,45 +92,6 @@ class WaitWatch:
             rate = self._rates.get(endpoint)
             parts.append(f"{endpoint} ({rate})" if rate else endpoint)
         return "waiting for the rate limit: " + ", ".join(parts)
-
-
-class _Watched:
-    """A limiter wrapper: the same slots and pauses, with each wait reported."""
-
-    def __init__(self, watch: WaitWatch, endpoint: str, inner: RateLimiter) -> None:
-        self._watch = watch
-        self._endpoint = endpoint
-        self._inner = inner
-
-    def slot(self) -> AbstractAsyncContextManager[None]:
-        return _WatchedSlot(self._watch, self._endpoint, self._inner.slot())
-
-    async def pause(self, seconds: float) -> None:
-        await self._inner.pause(seconds)
-
-
-class _WatchedSlot:
-    def __init__(
-        self, watch: WaitWatch, endpoint: str, inner: AbstractAsyncContextManager[None]
-    ) -> None:
-        self._watch = watch
-        self._endpoint = endpoint
-        self._inner = inner
-
-    async def __aenter__(self) -> None:
-        started = self._watch.begin(self._endpoint)
-        try:
-            await self._inner.__aenter__()
-        finally:
-            self._watch.end(self._endpoint, started)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self._inner.__aexit__(exc_type, exc, tb)
 
 
 @contextlib.asynccontextmanager

@@ -19,13 +19,13 @@ from pathlib import Path
 import click
 
 from .._bulk import SearchQuery
+from .._userdir import user_cache_dir
 from ..testing import RateLimit, SandboxConfig, SandboxServer
 from ._app import command
 from ._completion import cat_option
 from ._run import connect, handled, note, run_command, stdout_console
 from ._sanitize import clean
 from ._session import SandboxHook, Settings, sandbox_config
-from ._userdata import cache_dir
 from ._watch_actions import Actions, check_folder, parse_command
 
 __all__ = ["DEMO_DAY", "DEMO_DRIP", "watch"]
@@ -106,7 +106,7 @@ def _state_path(settings: Settings, state: str | None) -> Path | None:
         return Path(state)
     if settings.uses_sandbox:
         return None  # a new sandbox, a new port: nothing to remember
-    folder = cache_dir()
+    folder = user_cache_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder / _STATE_FILE
 

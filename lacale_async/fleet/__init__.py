@@ -19,8 +19,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ._backend import RedisBackend
 from ._cache import RedisCache
+from ._failure import OnRedisError
 from ._limiter import RedisLimiter
-from ._link import OnRedisError
 from ._quota import RedisLedger
 
 __all__ = ["OnRedisError", "RedisBackend", "RedisCache", "RedisLedger", "RedisLimiter"]

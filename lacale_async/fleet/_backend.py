@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .._backend import LocalBackend
 from .._cache import Cache, MemoryCache
 from .._clock import Clock, wall_clock
-from .._errors import BackendError, ClientStateError, ConfigurationError
+from .._errors import BackendError, ConfigurationError
 from .._ledger import MemoryLedger
+from .._lifecycle import Lifecycle, Openable
 from .._limiter import Rate, RateLimiter, WindowLimiter
+from .._options import is_finite
+from .._stores import LocalBackend
 from ._cache import RedisCache
 from ._codec import CODECS
+from ._failure import REDIS_ERRORS, FailurePolicy, OnRedisError
 from ._limiter import RedisLimiter
-from ._link import (
-    REDIS_ERRORS,
-    OnRedisError,
-    RedisLink,
-    redact_redis_url,
-    redis_url_is_malformed,
-)
+from ._link import RedisLink
 from ._quota import RedisLedger
+from ._redis_url import redact_redis_url, redis_url_is_malformed
 
 __all__ = ["RedisBackend"]
 
@@ -40,12 +36,7 @@ _SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _positive(name: str, value: object) -> float:
-    if not (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    ):
+    if not (is_finite(value) and value > 0):
         raise ConfigurationError(f"{name} must be a finite number of seconds > 0, not {value!r}")
     return float(value)
 
@@ -57,7 +48,7 @@ def _client_address(client: aioredis.Redis) -> str:
     return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
-class RedisBackend:
+class RedisBackend(Openable[RedisLink]):
     """Limiters, key budget and caches in Redis: processes using one key share them all.
 
     Use it when several processes (workers of a bot, a bulk job over several machines) use
@@ -96,15 +87,12 @@ class RedisBackend:
     """
 
     __slots__ = (
-        "_client",
         "_given",
-        "_link",
         "_local",
         "_lock_timeout",
         "_on_error",
         "_prefix",
         "_slot_lease",
-        "_state",
         "_timeout",
         "_url",
         "_where",
@@ -153,9 +141,13 @@ class RedisBackend:
         self._slot_lease = _positive("slot_lease", slot_lease)
         self._timeout = _positive("timeout", timeout)
         self._local = LocalBackend()
-        self._client: aioredis.Redis | None = None
-        self._link: RedisLink | None = None
-        self._state = "unopened"
+        self._life = Lifecycle(
+            "RedisBackend",
+            how_to_open="'async with RedisBackend(...) as backend:' or 'await backend.open()' "
+            "before opening a client with it",
+            after_close="create a new one",
+        )
+        self._opened: RedisLink | None = None
 
     @property
     def prefix(self) -> str:
@@ -170,7 +162,7 @@ class RedisBackend:
     @property
     def degraded(self) -> bool:
         """True once Redis failed under ``"local"``: this process limits and caches alone."""
-        return self._link is not None and self._link.degraded
+        return self._opened is not None and self._opened.policy.degraded
 
     @property
     def client(self) -> aioredis.Redis:
@@ -179,10 +171,10 @@ class RedisBackend:
         Raises:
             ClientStateError: The backend is not open.
         """
-        return self._require_link().client
+        return self._require_open().client
 
     async def open(self) -> RedisBackend:
-        """Connect and check that Redis answers ``PING``.
+        """Connect and check that Redis answers ``PING``; ``async with`` calls this for you.
 
         Returns:
             The backend itself.
@@ -193,37 +185,15 @@ class RedisBackend:
             ConfigurationError: The URL cannot be parsed.
             ClientStateError: Already open, or closed (backends are not reusable).
         """
-        if self._state == "open":
-            raise ClientStateError("the RedisBackend is already open")
-        if self._state == "closed":
-            raise ClientStateError("the RedisBackend was closed; create a new one")
-        client = self._given
-        if client is None:
-            assert self._url is not None
-            try:
-                client = aioredis.Redis.from_url(
-                    self._url,
-                    socket_timeout=self._timeout,
-                    socket_connect_timeout=self._timeout,
-                    # One quick retry rides out a blip; more would stall every request.
-                    retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
-                )
-            except ValueError:
-                # redis-py's text quotes pieces of the URL, which may be pieces of the password.
-                raise ConfigurationError(
-                    f"invalid Redis URL {self._where!r}: redis-py cannot parse it; check the "
-                    "host, port and database number, and percent-encode any @ : / ? # % in the "
-                    "user name and password"
-                ) from None
+        return await super().open()
+
+    async def _start(self) -> RedisLink:
+        client = self._given if self._given is not None else self._connect()
         password = client.connection_pool.connection_kwargs.get("password")
-        link = RedisLink(
-            client,
-            prefix=self._prefix,
-            on_error=self._on_error,
+        policy = FailurePolicy(
+            self._on_error,
             where=self._where,
             secret=password if isinstance(password, str) else None,
-            lease=self._slot_lease,
-            lock_timeout=self._lock_timeout,
             opaque=self._url is not None and redis_url_is_malformed(self._url),
         )
         try:
@@ -232,52 +202,43 @@ class RedisBackend:
             if self._given is None:
                 await client.aclose()
             raise BackendError(
-                f"cannot reach Redis at {self._where}: {link.describe(exc)}; is redis-server "
+                f"cannot reach Redis at {self._where}: {policy.describe(exc)}; is redis-server "
                 "running and the URL (host, port, password) right?"
             ) from None
-        self._client = client
-        self._link = link
-        self._state = "open"
-        return self
+        return RedisLink(
+            client,
+            prefix=self._prefix,
+            policy=policy,
+            lease=self._slot_lease,
+            lock_timeout=self._lock_timeout,
+        )
 
-    async def aclose(self) -> None:
-        """Close the connections this backend opened; closing twice is harmless.
+    def _connect(self) -> aioredis.Redis:
+        assert self._url is not None
+        try:
+            return aioredis.Redis.from_url(
+                self._url,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                # One quick retry rides out a blip; more would stall every request.
+                retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
+            )
+        except ValueError:
+            # redis-py's text quotes pieces of the URL, which may be pieces of the password.
+            raise ConfigurationError(
+                f"invalid Redis URL {self._where!r}: redis-py cannot parse it; check the "
+                "host, port and database number, and percent-encode any @ : / ? # % in the "
+                "user name and password"
+            ) from None
 
-        A client passed in by the caller is left open: the caller owns it.
-        """
-        if self._state == "closed":
-            return
-        self._state = "closed"
-        link, self._link = self._link, None
-        client, self._client = self._client, None
-        if link is not None:
-            await link.close(grace=self._timeout)
-        if client is not None and self._given is None:
+    async def _stop(self, link: RedisLink) -> None:
+        # A client passed in by the caller is left open: the caller owns it.
+        await link.close(grace=self._timeout)
+        if self._given is None:
             try:
-                await client.aclose()
+                await link.client.aclose()
             except REDIS_ERRORS as exc:
                 logger.debug("closing the Redis connection failed: %s", type(exc).__name__)
-
-    async def __aenter__(self) -> RedisBackend:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def _require_link(self) -> RedisLink:
-        if self._link is not None:
-            return self._link
-        if self._state == "closed":
-            raise ClientStateError("the RedisBackend was closed; create a new one")
-        raise ClientStateError(
-            "the RedisBackend is not open: 'async with RedisBackend(...) as backend:' or "
-            "'await backend.open()' before opening a client with it"
-        )
 
     def limiter(
         self, *, scope: str, endpoint: str, rates: Sequence[Rate], clock: Clock
@@ -297,7 +258,7 @@ class RedisBackend:
             ClientStateError: The backend is not open.
             ConfigurationError: A rate is invalid.
         """
-        link = self._require_link()
+        link = self._require_open()
         fallback = self._local.limiter(scope=scope, endpoint=endpoint, rates=rates, clock=clock)
         return RedisLimiter(
             link,
@@ -325,7 +286,7 @@ class RedisBackend:
         Raises:
             ClientStateError: The backend is not open.
         """
-        link = self._require_link()
+        link = self._require_open()
         return RedisLedger(link, scope=scope, mirror=MemoryLedger(wall_clock(clock)))
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
@@ -345,7 +306,7 @@ class RedisBackend:
             ClientStateError: The backend is not open.
             ConfigurationError: ``max_entries`` is not an int >= 1.
         """
-        link = self._require_link()
+        link = self._require_open()
         fallback: MemoryCache[Any] = MemoryCache(max_entries=max_entries, clock=clock)
         codec = CODECS.get(namespace)
         if codec is None:
@@ -356,5 +317,5 @@ class RedisBackend:
     def __repr__(self) -> str:
         return (
             f"RedisBackend({self._where!r}, prefix={self._prefix!r}, "
-            f"on_redis_error={self._on_error!r}, state={self._state!r})"
+            f"on_redis_error={self._on_error!r}, state={self.state.value!r})"
         )

@@ -34,7 +34,8 @@ from typing import Generic, TypeVar
 
 from .._cache import MemoryCache
 from ._codec import Codec, CodecError
-from ._link import REDIS_ERRORS, RedisLink
+from ._failure import REDIS_ERRORS
+from ._link import RedisLink
 
 __all__ = ["RedisCache"]
 
@@ -144,7 +145,7 @@ class RedisCache(Generic[V]):
 
     def _local(self) -> bool:
         self._link.check_open()
-        return self._link.degraded
+        return self._link.policy.degraded
 
     async def get(self, key: str) -> V | None:
         """Return the live value stored under ``key``, or None.
@@ -167,7 +168,7 @@ class RedisCache(Generic[V]):
         try:
             data = await self._link.client.get(rkey)
         except REDIS_ERRORS as exc:
-            self._link.failed(exc, f"reading the {self._namespace} cache")
+            self._link.policy.failed(exc, f"reading the {self._namespace} cache")
             return await self._fallback.get(key)
         if data is None:
             return None
@@ -202,7 +203,7 @@ class RedisCache(Generic[V]):
         try:
             await self._link.client.set(self._key("c", key), data, px=millis)
         except REDIS_ERRORS as exc:
-            self._link.failed(exc, f"writing the {self._namespace} cache")
+            self._link.policy.failed(exc, f"writing the {self._namespace} cache")
             await self._fallback.set(key, value, ttl)
 
     async def delete(self, key: str) -> None:
@@ -221,7 +222,7 @@ class RedisCache(Generic[V]):
         try:
             await self._link.client.delete(self._key("c", key))
         except REDIS_ERRORS as exc:
-            self._link.failed(exc, f"deleting from the {self._namespace} cache")
+            self._link.policy.failed(exc, f"deleting from the {self._namespace} cache")
 
     async def clear(self) -> None:
         """Forget every entry of this scope and namespace (scanned by key prefix).
@@ -245,7 +246,7 @@ class RedisCache(Generic[V]):
             if batch:
                 await client.delete(*batch)
         except REDIS_ERRORS as exc:
-            self._link.failed(exc, f"clearing the {self._namespace} cache")
+            self._link.policy.failed(exc, f"clearing the {self._namespace} cache")
 
     def fill(self, key: str) -> AbstractAsyncContextManager[V | None]:
         """Elect one process to fetch ``key``; yield the value if another one stored it.
@@ -302,7 +303,7 @@ class RedisCache(Generic[V]):
             try:
                 locked = await self._lock(lock, token)
             except REDIS_ERRORS as exc:
-                link.failed(exc, f"locking a {self._namespace} cache entry")
+                link.policy.failed(exc, f"locking a {self._namespace} cache entry")
                 return None, False
             if locked:
                 # The previous holder may have stored the value and unlocked between our read
@@ -324,11 +325,11 @@ class RedisCache(Generic[V]):
         link = self._link
         link.check_open()
         # Shielded: cancelling the caller must not lose a lock the script already took.
-        call = link.spawn(self._lock_script(keys=[lock], args=[token, self._lock_ms]))
+        call = link.tasks.spawn(self._lock_script(keys=[lock], args=[token, self._lock_ms]))
         try:
             return int(await asyncio.shield(call)) == 1
         except asyncio.CancelledError:
-            link.spawn(self._unlock_when_done(call, lock, token))
+            link.tasks.spawn(self._unlock_when_done(call, lock, token))
             raise
 
     async def _unlock_when_done(self, call: asyncio.Task[object], lock: str, token: str) -> None:
@@ -345,16 +346,18 @@ class RedisCache(Generic[V]):
         interval = link.lock_timeout / 3
         while True:
             await asyncio.sleep(interval)
-            if link.closed or link.degraded:
+            if link.closed or link.policy.degraded:
                 return
             # Shielded so the holder's exit never cuts a command in the middle.
-            call = link.spawn(self._renew_script(keys=[lock], args=[token, self._lock_ms]))
+            call = link.tasks.spawn(self._renew_script(keys=[lock], args=[token, self._lock_ms]))
             try:
                 kept = await asyncio.shield(call)
             except REDIS_ERRORS as exc:
                 # Retried at the next tick; two more chances before the lock would expire.
                 logger.debug(
-                    "renewing a %s cache lock failed: %s", self._namespace, link.describe(exc)
+                    "renewing a %s cache lock failed: %s",
+                    self._namespace,
+                    link.policy.describe(exc),
                 )
                 continue
             if int(kept) != 1:
@@ -366,16 +369,16 @@ class RedisCache(Generic[V]):
         if link.closed:
             return  # the lock expires on its own; a closed client must not reconnect
         # Shielded: a cancelled holder must still let the waiters take over at once.
-        call = link.spawn(self._unlock_script(keys=[lock], args=[token]))
+        call = link.tasks.spawn(self._unlock_script(keys=[lock], args=[token]))
         try:
             await asyncio.shield(call)
         except REDIS_ERRORS as exc:
             logger.warning(
                 "Redis at %s failed while unlocking a %s cache entry (%s); other processes "
                 "wait for the lock to expire",
-                link.where,
+                link.policy.where,
                 self._namespace,
-                link.describe(exc),
+                link.policy.describe(exc),
             )
 
     def __repr__(self) -> str:

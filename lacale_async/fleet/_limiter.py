@@ -48,7 +48,8 @@ from types import TracebackType
 from .._clock import Clock
 from .._errors import ClientStateError
 from .._limiter import Rate, RateLimiter, WindowLog, default_margin, parse_rates
-from ._link import REDIS_ERRORS, RedisLink
+from ._failure import REDIS_ERRORS
+from ._link import RedisLink
 
 __all__ = ["RECLAIM_LUA", "RedisLimiter"]
 
@@ -251,13 +252,13 @@ class RedisLimiter:
         # Also held locally, so the pause survives a fall back to the in-process limiter.
         await self._fallback.pause(seconds)
         link = self._link
-        if link.degraded:
+        if link.policy.degraded:
             return
         link.check_open()
         try:
             await self._pause_script(keys=[self._keys[2]], args=[f"{seconds:.6f}"])
         except REDIS_ERRORS as exc:
-            link.failed(exc, f"sharing a 429 pause of {self._endpoint}")
+            link.policy.failed(exc, f"sharing a 429 pause of {self._endpoint}")
 
     async def _try(self, token: str) -> tuple[bool, float]:
         link = self._link
@@ -281,46 +282,59 @@ class RedisLimiter:
         except REDIS_ERRORS:
             pass  # the lease frees the slot
 
-    async def _acquire(self) -> str | None:
-        """Wait for a slot in Redis; return its token, or None once the backend went local."""
+    async def acquire(self) -> str | None:
+        """Wait for a slot in Redis; return its token, or None once the backend went local.
+
+        A slot taken is also counted in the fallback's log (when it keeps one), synchronously
+        right after Redis granted it: no cancellation can come between. Prefer :meth:`slot`.
+        """
         link = self._link
         async with self._gate:
             token = secrets.token_hex(12)
-            while not link.degraded:
+            while not link.policy.degraded:
                 link.check_open()
                 # Shielded: cancelling a waiter must not lose a slot the script already took.
-                call = link.spawn(self._try(token))
+                call = link.tasks.spawn(self._try(token))
                 try:
                     taken, wait = await asyncio.shield(call)
                 except asyncio.CancelledError:
-                    link.spawn(self._release_if_taken(call, token))
+                    link.tasks.spawn(self._release_if_taken(call, token))
                     raise
                 except REDIS_ERRORS as exc:
-                    link.failed(exc, f"waiting for a {self._endpoint} rate-limit slot")
+                    link.policy.failed(exc, f"waiting for a {self._endpoint} rate-limit slot")
                     return None
                 if taken:
+                    if self._mirror is not None:
+                        self._mirror.admit()
                     return token
                 await asyncio.sleep(max(wait, _MIN_SLEEP))
         return None
 
-    async def _release(self, token: str) -> None:
+    async def release(self, token: str) -> None:
+        """End the slot ``token`` taken by :meth:`acquire`, stamped now.
+
+        The fallback's log is stamped first, so a cancelled exit still frees it; a Redis
+        failure here never raises (the slot frees when its lease ends).
+        """
+        if self._mirror is not None:
+            self._mirror.release(self._clock.now())
         link = self._link
         if link.closed:
             return  # the lease frees the slot; a closed client must not reconnect
-        call = link.spawn(self._exit(token))
+        call = link.tasks.spawn(self._exit(token))
         try:
             await asyncio.shield(call)
         except REDIS_ERRORS as exc:
-            if link.on_error == "local":
-                link.failed(exc, f"ending a {self._endpoint} request")
+            if link.policy.on_error == "local":
+                link.policy.failed(exc, f"ending a {self._endpoint} request")
             else:
                 # Raising here would throw away a response the tracker already sent.
                 logger.warning(
                     "Redis at %s failed while ending a %s request (%s); its slot frees when "
                     "its lease ends",
-                    link.where,
+                    link.policy.where,
                     self._endpoint,
-                    link.describe(exc),
+                    link.policy.describe(exc),
                 )
 
     def __repr__(self) -> str:
@@ -343,15 +357,12 @@ class _RedisSlot:
             raise ClientStateError("a rate-limit slot cannot be entered twice")
         self._entered = True
         limiter = self._limiter
-        token = await limiter._acquire()
+        token = await limiter.acquire()
         if token is not None:
             self._token = token
-            if limiter._mirror is not None:
-                # Synchronous, right after the slot was taken: no cancellation can come between.
-                limiter._mirror._admit()
             return
         # Redis failed under on_redis_error="local": the request still passes a limiter.
-        local = limiter._fallback.slot()
+        local = limiter.fallback.slot()
         await local.__aenter__()
         self._local = local
 
@@ -364,8 +375,4 @@ class _RedisSlot:
         if self._local is not None:
             await self._local.__aexit__(exc_type, exc, tb)
         elif self._token is not None:
-            limiter = self._limiter
-            if limiter._mirror is not None:
-                # Stamped before the Redis call, so a cancelled exit still frees the mirror.
-                limiter._mirror._release(limiter._clock.now())
-            await limiter._release(self._token)
+            await self._limiter.release(self._token)

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 
 from .._ledger import PAUSE, Grant, MemoryLedger, Refusal, Span, Usage, measure
 from .._mirrored import MirroredLedger
+from ._failure import REDIS_ERRORS
 from ._limiter import RECLAIM_LUA
-from ._link import REDIS_ERRORS, RedisLink
+from ._link import RedisLink
 
 __all__ = ["RedisLedger"]
 
@@ -165,15 +166,19 @@ class RedisLedger(MirroredLedger):
     @property
     def where(self) -> str:
         """The Redis server (the mirror's name once it failed under ``"local"``)."""
-        return "memory (Redis failed)" if self._link.degraded else f"Redis at {self._link.where}"
+        return (
+            "memory (Redis failed)"
+            if self._link.policy.degraded
+            else f"Redis at {self._link.policy.where}"
+        )
 
     def _usable(self) -> bool:
-        return not self._link.degraded
+        return not self._link.policy.degraded
 
     def _failed(self, exc: BaseException, doing: str, *, ending: bool = False) -> None:
-        if ending and self._link.on_error == "fail":
+        if ending and self._link.policy.on_error == "fail":
             return  # raising would throw away an answer the tracker sent; the lease ends it
-        self._link.failed(exc, doing)
+        self._link.policy.failed(exc, doing)
 
     async def _try(self, token: str, spans: Sequence[Span], lease: float) -> Grant | Refusal:
         self._horizon = max(self._horizon, *(s for _, _, s in spans))
@@ -205,11 +210,11 @@ class RedisLedger(MirroredLedger):
         link = self._link
         link.check_open()
         # Shielded: cancelling a waiter must not lose a unit the script already took.
-        call = link.spawn(self._try(secrets.token_hex(12), spans, lease))
+        call = link.tasks.spawn(self._try(secrets.token_hex(12), spans, lease))
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
-            link.spawn(self._drop_if_taken(call))
+            link.tasks.spawn(self._drop_if_taken(call))
             raise
 
     async def _end(self, grant: Grant, counted: bool) -> None:
@@ -217,7 +222,7 @@ class RedisLedger(MirroredLedger):
         if link.closed:
             return  # the lease frees the unit; a closed client must not reconnect
         args: list[str | int] = [grant.token, int(counted), f"{self._horizon:.6f}"]
-        await asyncio.shield(link.spawn(self._end_script(keys=self._keys[:2], args=args)))
+        await asyncio.shield(link.tasks.spawn(self._end_script(keys=self._keys[:2], args=args)))
 
     async def _hold(self, seconds: float) -> bool:
         self._link.check_open()

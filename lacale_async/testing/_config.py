@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .._clock import Clock, MonotonicClock
+from .._endpoints import ENDPOINTS as _ENDPOINTS
 from .._errors import ConfigurationError
 from ._ratelimit import RateLimit, WindowMode
 from ._taxonomy import Profile
@@ -20,7 +21,7 @@ __all__ = [
     "client_rates",
 ]
 
-ENDPOINTS = frozenset({"search", "meta", "upload", "download"})
+ENDPOINTS = frozenset(_ENDPOINTS)
 """Endpoint names used by rate limits, faults and the request log."""
 
 UPLOAD_LIMIT = RateLimit(30, 60.0)

@@ -14,6 +14,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .._client import LaCaleClient
 from .._errors import ClientStateError, ValidationError, redact_url
+from .._lifecycle import Lifecycle
 from ._app import build_app
 from ._catalogue import Catalogue, CatalogueTorrent
 from ._config import SandboxConfig, client_key_rate, client_rates
@@ -64,7 +65,10 @@ class SandboxServer:
         self.host = host
         self._requested_port = port
         self._state = SandboxState(self.config)
-        self._runner: web.AppRunner | None = None
+        self._life = Lifecycle(
+            "sandbox", how_to_open="'async with SandboxServer()'", after_close=None
+        )
+        self._runner: web.AppRunner | None = None  # exactly while it runs
         self._port: int | None = None
 
     def __repr__(self) -> str:
@@ -81,8 +85,7 @@ class SandboxServer:
             ClientStateError: The server is already running.
             OSError: The port cannot be bound.
         """
-        if self._runner is not None:
-            raise ClientStateError("the sandbox is already running")
+        self._life.check_openable()
         runner = web.AppRunner(
             build_app(self._state),
             access_log_class=_RedactingAccessLogger,
@@ -101,11 +104,13 @@ class SandboxServer:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._life.opened()
         address = runner.addresses[0]
         self._port = int(address[1])
 
     async def close(self) -> None:
         """Stop serving and close every connection; safe to call twice."""
+        self._life.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()

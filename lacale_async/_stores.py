@@ -1,8 +1,9 @@
-"""Where limiters and caches live: the :class:`Backend` seam and the in-process default.
+"""Where a client's shared state is stored: the :class:`Backend` seam and the in-process default.
 
-A backend hands the client one rate limiter per endpoint, the key budget's ledger and its
-caches. The client never builds them itself, so a shared backend (Redis, for several processes
-on one key) plugs in without touching it.
+A backend is not an HTTP backend: it stores what clients of one key share, handing the client
+one rate limiter per endpoint, the key budget's ledger and its caches. The client never builds
+them itself, so a shared store (Redis, for several processes on one key) plugs in without
+touching it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,90 @@
+"""What a Redis failure does: raise :class:`BackendError`, or degrade the backend to local."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from redis.exceptions import RedisError
+
+from .._errors import BackendError
+
+__all__ = ["REDIS_ERRORS", "FailurePolicy", "OnRedisError"]
+
+logger = logging.getLogger("lacale_async.fleet")
+
+OnRedisError = Literal["fail", "local"]
+"""What a Redis failure at run time does: raise :class:`BackendError`, or go local."""
+
+# redis-py wraps socket errors in its own classes, but a timeout or a reset can still surface
+# as the builtin ones depending on where it strikes (asyncio.TimeoutError is distinct on 3.10).
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class FailurePolicy:
+    """How one backend answers a Redis failure, and whether it has gone local.
+
+    The degraded state is shared by every limiter and cache of the backend: once Redis failed
+    under ``on_redis_error="local"``, all of them serve this process locally from then on, so
+    a flapping Redis cannot make one process alternate between two budgets.
+
+    Args:
+        on_error: ``"fail"`` or ``"local"``.
+        where: The server's redacted address, for messages.
+        secret: The password, scrubbed from any error text shown to a user.
+        opaque: Show only the type of Redis errors, never their text: the URL was malformed,
+            so the host or user redis-py parsed out of it may be a piece of the password.
+    """
+
+    __slots__ = ("_degraded", "_opaque", "_secret", "on_error", "where")
+
+    def __init__(
+        self, on_error: OnRedisError, *, where: str, secret: str | None, opaque: bool
+    ) -> None:
+        self.on_error: OnRedisError = on_error
+        self.where = where
+        self._secret = secret
+        self._opaque = opaque
+        self._degraded = False
+
+    @property
+    def degraded(self) -> bool:
+        """True once Redis failed under ``"local"``: this process no longer uses Redis."""
+        return self._degraded
+
+    def describe(self, exc: BaseException) -> str:
+        """Return ``exc`` as text, without the password."""
+        if self._opaque:
+            return f"{type(exc).__name__} (details hidden: the Redis URL is malformed)"
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return text
+
+    def failed(self, exc: BaseException, doing: str) -> None:
+        """Apply the policy to a Redis error.
+
+        Under ``"local"``, the first failure logs one WARNING and degrades the backend; the
+        caller then serves the request from its in-process fallback.
+
+        Args:
+            exc: What redis-py raised.
+            doing: What was being done, for the message ("waiting for a search slot").
+
+        Raises:
+            BackendError: Under ``"fail"``, always.
+        """
+        text = self.describe(exc)
+        if self.on_error == "fail":
+            raise BackendError(f"Redis at {self.where} failed while {doing}: {text}") from exc
+        if not self._degraded:
+            self._degraded = True
+            logger.warning(
+                "Redis at %s failed while %s (%s); on_redis_error='local': this process now "
+                "rate-limits and caches on its own, so other processes using the same key no "
+                "longer share its budget",
+                self.where,
+                doing,
+                text,
+            )

@@ -1,0 +1,204 @@
+"""The engine's cached-call path: one cache entry and one request per search, TTLs,
+cache modes, errors never cached, cancellation of shared work (``_engine``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from _mocked import META, SEARCH, gated, make_paced_client, one_result, sent_count
+from aioresponses import CallbackResult, aioresponses
+from conftest import META_JSON, torrent_json
+from yarl import URL
+
+import lacale_async as la
+from lacale_async import FakeClock
+
+pytest_plugins = ["_mocked"]
+
+
+# -- the network faked, time on a fake clock ---------------------------------------------
+
+
+async def test_a_thousand_concurrent_identical_searches_send_one_request(
+    mock: aioresponses,
+) -> None:
+    gate = asyncio.Event()
+    mock.get(SEARCH, callback=gated(gate), repeat=True)
+    clock = FakeClock()
+    async with make_paced_client(clock) as client:
+        tasks = [asyncio.create_task(client.search("x")) for _ in range(1000)]
+        await asyncio.sleep(0)
+        gate.set()
+        results = await asyncio.gather(*tasks)
+        stats = client.stats
+    assert sent_count(mock) == 1
+    assert all(r == results[0] for r in results)
+    assert stats.coalesced == 999
+    assert stats.endpoints["search"].requests == 1
+
+
+async def test_normalised_queries_share_one_cache_entry(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        await client.search("Amélie", categories=["series", "films"])
+        await client.search("  amelie ", categories=("films", "series", "films"))
+        await client.search("AMÉLIE", categories=["films", "series"])
+        assert client.stats.cache_hits == 2
+        await client.search("amelie", categories=["films"])
+    assert sent_count(mock) == 2
+
+
+async def test_cache_expires_after_ttl(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    clock = FakeClock()
+    async with make_paced_client(clock, cache_ttl=30) as client:
+        await client.search("x")
+        clock.advance(29.5)
+        await client.search("x")
+        assert sent_count(mock) == 1
+        clock.advance(1)
+        await client.search("x")
+    assert sent_count(mock) == 2
+
+
+async def test_server_max_age_shortens_the_ttl(mock: aioresponses) -> None:
+    mock.get(
+        SEARCH,
+        payload=[torrent_json(0)],
+        headers={"Cache-Control": "max-age=30", "Age": "25"},
+        repeat=True,
+    )
+    clock = FakeClock()
+    async with make_paced_client(clock) as client:
+        await client.search("x")
+        clock.advance(4)
+        await client.search("x")
+        assert sent_count(mock) == 1
+        clock.advance(2)
+        await client.search("x")
+    assert sent_count(mock) == 2
+
+
+async def test_no_store_is_not_cached(mock: aioresponses) -> None:
+    mock.get(SEARCH, payload=[], headers={"Cache-Control": "no-store"}, repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        await client.search("x")
+        await client.search("x")
+    assert sent_count(mock) == 2
+
+
+async def test_cache_ttl_zero_disables_the_cache(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    async with make_paced_client(FakeClock(), cache_ttl=0) as client:
+        await client.search("x")
+        await client.search("x")
+    assert sent_count(mock) == 2
+
+
+async def test_bypass_and_refresh(mock: aioresponses) -> None:
+    mock.get(SEARCH, payload=[torrent_json(0)])
+    mock.get(SEARCH, payload=[torrent_json(0), torrent_json(1)])
+    mock.get(SEARCH, payload=[torrent_json(0), torrent_json(1), torrent_json(2)])
+    async with make_paced_client(FakeClock()) as client:
+        assert len(await client.search("x")) == 1
+        assert len(await client.search("x", cache="bypass")) == 2
+        assert len(await client.search("x")) == 1
+        assert len(await client.search("x", cache="refresh")) == 3
+        assert len(await client.search("x")) == 3
+    assert sent_count(mock) == 3
+
+
+async def test_errors_are_never_cached(mock: aioresponses) -> None:
+    mock.get(SEARCH, status=500)
+    mock.get(SEARCH, payload=[torrent_json(0)])
+    async with make_paced_client(FakeClock(), max_retries=0) as client:
+        with pytest.raises(la.ServerError):
+            await client.search("x")
+        assert len(await client.search("x")) == 1
+    assert sent_count(mock) == 2
+
+
+async def test_an_error_reaches_every_coalesced_waiter(mock: aioresponses) -> None:
+    gate = asyncio.Event()
+
+    async def failing(url: URL, **kwargs: Any) -> CallbackResult:
+        await gate.wait()
+        return CallbackResult(status=403, payload={"error": "Clé invalide"})
+
+    mock.get(SEARCH, callback=failing, repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        tasks = [asyncio.create_task(client.search("x")) for _ in range(20)]
+        await asyncio.sleep(0)
+        gate.set()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(o, la.PermissionDeniedError) for o in outcomes)
+    assert sent_count(mock) == 1
+
+
+async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(
+    mock: aioresponses,
+) -> None:
+    gate = asyncio.Event()
+    mock.get(SEARCH, callback=gated(gate), repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        first = asyncio.create_task(client.search("x"))
+        second = asyncio.create_task(client.search("x"))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        await asyncio.sleep(0)
+        gate.set()
+        assert len(await second) == 1
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        # The answer was cached even though its first caller went away.
+        assert len(await client.search("x")) == 1
+    assert sent_count(mock) == 1
+
+
+async def test_the_lru_bound_holds(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    async with make_paced_client(FakeClock(), cache_size=3) as client:
+        for q in ("a", "b", "c", "d"):
+            await client.search(q)
+        await client.search("d")
+        await client.search("b")
+        assert sent_count(mock) == 4
+        await client.search("a")
+    assert sent_count(mock) == 5
+
+
+async def test_two_keys_never_share_cache_entries(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    clock = FakeClock()
+    async with (
+        make_paced_client(clock) as one,
+        make_paced_client(clock, key="another-key-42") as two,
+    ):
+        await one.search("x")
+        await two.search("x")
+        await one.search("x")
+    assert sent_count(mock) == 2
+
+
+async def test_meta_is_single_flight(mock: aioresponses) -> None:
+    mock.get(META, payload=META_JSON, repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        metas = await asyncio.gather(*(client.meta() for _ in range(50)))
+    assert all(m == metas[0] for m in metas)
+    assert sent_count(mock) == 1
+
+
+async def test_meta_follows_the_same_cache_modes_as_search(mock: aioresponses) -> None:
+    # One cached-call path for both: a bypass is a miss for meta too (it asks the server).
+    mock.get(META, payload=META_JSON, repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        await client.meta()  # a miss, stored
+        await client.meta()  # a hit
+        await client.meta(cache="refresh")  # a miss, sent and stored
+        await client.meta(cache="bypass")  # a miss, sent, not stored
+        await client.meta()  # a hit: the refreshed answer
+        stats = client.stats
+    assert sent_count(mock) == 3
+    assert (stats.cache_hits, stats.cache_misses) == (2, 3)

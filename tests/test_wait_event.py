@@ -1,0 +1,92 @@
+"""Waits seen as they happen (``on_wait``): which limit holds a request back, and how long."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+
+import aiolimiter
+import pytest
+from aioresponses import aioresponses
+from conftest import API_KEY, BASE, NO_LIMITS
+
+import lacale_async as la
+from lacale_async import FakeClock, LaCaleClient, WaitEvent
+
+SEARCH = re.compile(r"^https://tracker\.test/api/external(\?.*)?$")
+
+
+@pytest.fixture
+def mock() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        m.get(SEARCH, payload=[], repeat=True)
+        yield m
+
+
+async def test_each_request_reports_its_endpoint_wait_then_its_key_wait(
+    mock: aioresponses,
+) -> None:
+    clock = FakeClock()
+    events: list[WaitEvent] = []
+    options = {**NO_LIMITS, "search_rate": (1, 10.0)}
+    async with LaCaleClient(
+        API_KEY,
+        base_url=BASE,
+        clock=clock,
+        key_rate=(60, 60.0),
+        quota_store=None,
+        on_wait=events.append,
+        **options,
+    ) as client:
+        await client.search("first")
+        await client.search("second")  # the search limiter holds it back one window
+    shape = [(e.limit, e.ended) for e in events]
+    assert shape == [("endpoint", False), ("endpoint", True), ("key", False), ("key", True)] * 2
+    assert {e.endpoint for e in events} == {"search"}
+    assert {e.rates for e in events if e.limit == "endpoint"} == {((1, 10.0),)}
+    assert {e.rates for e in events if e.limit == "key"} == {((60, 60.0),)}
+    waited = [e.waited for e in events if e.ended]
+    assert waited[:2] == [0.0, 0.0]
+    assert waited[2] == pytest.approx(10.0 + 0.2)  # the window and its margin
+    assert waited[3] == 0.0
+    assert all(e.waited == 0.0 for e in events if not e.ended)
+
+
+async def test_a_limiter_whose_windows_are_unknown_reports_none(mock: aioresponses) -> None:
+    events: list[WaitEvent] = []
+    options = {**NO_LIMITS, "search_rate": aiolimiter.AsyncLimiter(5, 1.0)}
+    async with LaCaleClient(
+        API_KEY, base_url=BASE, clock=FakeClock(), key_rate=None, on_wait=events.append, **options
+    ) as client:
+        await client.search("x")
+    assert [(e.limit, e.rates) for e in events] == [("endpoint", ()), ("endpoint", ())]
+
+
+async def test_nothing_is_reported_for_a_request_without_limits(mock: aioresponses) -> None:
+    events: list[WaitEvent] = []
+    async with LaCaleClient(
+        API_KEY, base_url=BASE, clock=FakeClock(), key_rate=None, on_wait=events.append, **NO_LIMITS
+    ) as client:
+        await client.search("x")
+    assert events == []
+
+
+async def test_a_callback_that_raises_never_fails_the_request(
+    mock: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(event: WaitEvent) -> None:
+        raise RuntimeError("display gone")
+
+    options = {**NO_LIMITS, "search_rate": (5, 1.0)}
+    async with LaCaleClient(
+        API_KEY, base_url=BASE, clock=FakeClock(), key_rate=None, on_wait=broken, **options
+    ) as client:
+        assert await client.search("x") == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["on_wait raised RuntimeError: display gone; ignored"] * 2
+
+
+def test_on_wait_must_be_callable() -> None:
+    with pytest.raises(la.ConfigurationError, match="on_wait must be a callable"):
+        LaCaleClient(API_KEY, base_url=BASE, on_wait="print")  # type: ignore[arg-type]
