@@ -59,6 +59,7 @@ class KeyBudget:
     """
 
     __slots__ = (
+        "__weakref__",
         "_clock",
         "_lease",
         "_ledger",
@@ -82,6 +83,7 @@ class KeyBudget:
         stats: KeyCounters,
     ) -> None:
         self._ledger = ledger
+        ledger.attach(self)
         self._spans: list[Span] = [(n, t, t + default_margin(t)) for n, t in rates]
         self._clock = clock
         self._on_quota: OnQuota = on_quota

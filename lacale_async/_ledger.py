@@ -20,6 +20,7 @@ import asyncio
 import bisect
 import math
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -125,6 +126,10 @@ class Ledger(Protocol):
         """Return the state of every window now."""
         ...
 
+    def attach(self, user: object) -> None:
+        """Count ``user`` as using the ledger (a shared one outlives its users while it binds)."""
+        ...
+
 
 def window_usage(
     span: float, in_flight: int, done: Sequence[float], now: float
@@ -218,6 +223,7 @@ class MemoryLedger:
         "_keep",
         "_lock",
         "_pause_until",
+        "_users",
         "_wall",
         "_where",
         "gate",
@@ -234,6 +240,7 @@ class MemoryLedger:
         self._keep = 0
         self._exits = ExitSignal()
         self.gate = FifoGate()
+        self._users: weakref.WeakSet[object] = weakref.WeakSet()
 
     @property
     def where(self) -> str:
@@ -258,6 +265,19 @@ class MemoryLedger:
         done = self._done
         while done and (len(done) > self._keep or done[0] + self._horizon <= now):
             done.popleft()
+
+    def attach(self, user: object) -> None:
+        """Count ``user`` (a client's key budget) as using the ledger for as long as it lives."""
+        with self._lock:
+            self._users.add(user)
+
+    def idle(self) -> bool:
+        """Tell whether forgetting the ledger loses nothing: no user, no unit or pause binds."""
+        with self._lock:
+            now = self._wall()
+            self._prune_locked((), now)
+            busy = self._users or self._in_flight or self._done
+            return not busy and self._pause_until <= now
 
     def admit(self, spans: Sequence[Span]) -> Grant | Refusal:
         """Take a unit if allowed (synchronous; also the mirror's entry point)."""

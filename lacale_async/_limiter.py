@@ -141,7 +141,7 @@ class WindowLimiter:
         ConfigurationError: A rate or the margin is invalid.
     """
 
-    __slots__ = ("_clock", "_log", "_name", "_rates")
+    __slots__ = ("__weakref__", "_clock", "_log", "_name", "_rates")
 
     def __init__(
         self,
@@ -162,7 +162,7 @@ class WindowLimiter:
         )
         self._clock = clock
         self._log = WindowLog() if log is None else log
-        self._log.register(self._rates)
+        self._log.register(self._rates, user=self)
         self._name = name
 
     @property

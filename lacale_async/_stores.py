@@ -8,6 +8,7 @@ touching it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import weakref
@@ -75,17 +76,33 @@ class KeyLedgerBackend(Protocol):
 # (clock, scope, what) -> the shared state, one per process whatever the event loops or
 # threads: the state is thread-safe and wakes each waiter on its own loop. Keyed by clock too,
 # because stamps of one clock mean nothing to another (MonotonicClock instances are equal;
-# each FakeClock is its own). Weak values: an entry lives exactly as long as a client uses it.
+# each FakeClock is its own). Weak values: clients in use keep an entry alive, and _KEPT keeps
+# an in-memory one alive after its last client closed, for as long as its history still binds
+# a request: a script that opens a new client per call must not get a fresh budget each time.
 _SHARED: weakref.WeakValueDictionary[Hashable, Any] = weakref.WeakValueDictionary()
+_KEPT: dict[Hashable, tuple[Any, Callable[[], bool]]] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def _shared(key: Hashable, make: Callable[[], T]) -> T:
+def _shared(key: Hashable, make: Callable[[], T], idle: Callable[[T], bool] | None = None) -> T:
+    """Return the state shared under ``key``, made on first use.
+
+    Args:
+        key: What the state is shared by.
+        make: Builds it.
+        idle: For state kept only in memory: tells when it no longer binds anything, after
+            which it may be forgotten once no client uses it.
+    """
     with _SHARED_LOCK:
         value: T | None = _SHARED.get(key)
         if value is None:
             value = make()
             _SHARED[key] = value
+        for kept_key, (kept, is_idle) in list(_KEPT.items()):
+            if kept is not value and is_idle():
+                del _KEPT[kept_key]
+        if idle is not None:
+            _KEPT[key] = (value, functools.partial(idle, value))
         return value
 
 
@@ -119,7 +136,9 @@ class LocalBackend:
         Raises:
             ConfigurationError: A rate is invalid.
         """
-        log = _shared((clock, scope, "endpoint", endpoint), WindowLog)
+        log = _shared(
+            (clock, scope, "endpoint", endpoint), WindowLog, lambda log: log.idle(clock.now())
+        )
         return WindowLimiter(rates, clock=clock, log=log, name=endpoint)
 
     def key_ledger(self, *, scope: str, clock: Clock, store: Path | None) -> Ledger:
@@ -135,7 +154,7 @@ class LocalBackend:
         """
         wall = wall_clock(clock)
         if store is None:
-            return _shared((clock, scope, "key"), lambda: MemoryLedger(wall))
+            return _shared((clock, scope, "key"), lambda: MemoryLedger(wall), MemoryLedger.idle)
         return _shared((clock, scope, "key", str(store)), lambda: open_ledger(store, scope, wall))
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
@@ -156,7 +175,7 @@ class LocalBackend:
         return MemoryCache(max_entries=max_entries, clock=clock)
 
     async def aclose(self) -> None:
-        """Nothing to release: shared logs go away with the last limiter using them."""
+        """Nothing to release: shared state goes once no client uses it and nothing binds."""
 
     def __repr__(self) -> str:
         return "LocalBackend()"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import weakref
 from collections import deque
 from collections.abc import Sequence
 
@@ -43,10 +44,13 @@ class WindowLog:
         "_keep",
         "_lock",
         "_pause_until",
+        "_users",
     )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # The limiters built on this log: while one lives, the log is in use.
+        self._users: weakref.WeakSet[object] = weakref.WeakSet()
         # Exit times of finished requests, oldest first; exits happen in time order.
         self._done: deque[float] = deque()
         self._in_flight = 0
@@ -68,9 +72,16 @@ class WindowLog:
         """Clock time before which nobody is let in (``-inf`` when not paused)."""
         return self._pause_until
 
-    def register(self, windows: Sequence[Window]) -> None:
-        """Keep enough history for ``windows``, those of a limiter that uses this log."""
+    def register(self, windows: Sequence[Window], user: object | None = None) -> None:
+        """Keep enough history for ``windows``, those of a limiter that uses this log.
+
+        Args:
+            windows: The limiter's windows.
+            user: The limiter itself: the log is in use for as long as it lives.
+        """
         with self._lock:
+            if user is not None:
+                self._users.add(user)
             for calls, period, margin in windows:
                 self._horizon = max(self._horizon, period + margin)
                 self._keep = max(self._keep, calls)
@@ -131,6 +142,17 @@ class WindowLog:
                 # Threads may stamp a hair out of order; a stamp moved later is only safer.
                 done.append(max(now, done[-1]) if done else now)
             self._exits.fire()
+
+    def idle(self, now: float) -> bool:
+        """Tell whether the log holds nothing that still binds a request at clock time ``now``.
+
+        Then forgetting it loses nothing: no limiter uses it, no request is in flight, no
+        recent exit or pause binds one.
+        """
+        with self._lock:
+            self._prune_locked(now)
+            busy = self._users or self._in_flight or self._done
+            return not busy and self._pause_until <= now
 
     def _delay_locked(self, now: float, windows: Sequence[Window]) -> float | None:
         """Seconds to wait before one more request may enter, or None to await an exit."""

@@ -9,6 +9,7 @@ survives a restart (fake wall clock) and is shared by every client of the key.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import Iterator
@@ -163,6 +164,25 @@ async def test_clients_of_one_key_share_the_budget_and_other_keys_do_not(
         other = LaCaleClient("another-key-0123456789", base_url=BASE, clock=clock, **options)
         async with other:
             await other.search("4")
+
+
+async def test_a_memory_budget_outlives_its_client_within_the_process(
+    mock: aioresponses,
+) -> None:
+    # Regression: with quota_store=None, a client opened after the first one closed started
+    # with the whole budget again.
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    options: dict[str, Any] = {"key_rate": (2, DAY), "quota_store": None}
+    async with make_client(clock, **options) as first:
+        await first.search("1")
+        await first.search("2")
+    del first
+    gc.collect()  # what a long-running program does sooner or later
+    async with make_client(clock, **options) as second:
+        assert (await second.quota()).remaining == 0
+        with pytest.raises(la.QuotaExceededError):
+            await second.search("3")
 
 
 async def test_no_key_rate_means_no_budget(mock: aioresponses) -> None:

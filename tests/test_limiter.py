@@ -436,6 +436,10 @@ async def test_local_backend_registry_does_not_keep_dead_logs() -> None:
     assert isinstance(limiter, WindowLimiter)
     ref = weakref.ref(limiter.log)
     del limiter
+    # A log no limiter uses and whose history binds nothing is dropped at the registry's next
+    # use (one that still binds a request is kept: see test_sender's inheriting clients).
+    other = derive_scope("k2", "https://x.test")
+    LocalBackend().limiter(scope=other, endpoint="meta", rates=[(1, 1.0)], clock=clock)
     gc.collect()
     assert ref() is None
     fresh = LocalBackend().limiter(scope=scope, endpoint="meta", rates=[(1, 1.0)], clock=clock)

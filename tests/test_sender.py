@@ -4,6 +4,7 @@ and the upload retry rule (never sent twice blindly)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any, Literal
 
 import aiohttp
@@ -84,6 +85,40 @@ async def test_two_clients_on_one_key_share_one_budget(mock: aioresponses) -> No
         )
     assert max_in_window(times, 10.0) == 5
     assert max(times) >= 10.0
+
+
+async def test_a_client_opened_after_another_closed_inherits_its_window(
+    mock: aioresponses,
+) -> None:
+    # Regression: the shared history died with the last client using it, so a script opening
+    # a client per call got a fresh window each time and sent N more at once.
+    clock = FakeClock()
+    times: list[float] = []
+    mock.get(SEARCH, callback=recording(clock, times), repeat=True)
+    options: dict[str, Any] = {"search_rate": (5, 10.0), "cache_ttl": 0}
+    for round_ in range(2):
+        async with make_paced_client(clock, **options) as client:
+            await asyncio.gather(*(client.search(f"{round_}-{i}") for i in range(5)))
+        del client
+        gc.collect()  # what a long-running program does sooner or later
+    assert max_in_window(times, 10.0) == 5
+    assert min(times[5:]) >= 10.0
+
+
+async def test_an_idle_window_is_forgotten_once_its_clients_closed(mock: aioresponses) -> None:
+    clock = FakeClock()
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    async with make_paced_client(clock, search_rate=(1, 10.0), cache_ttl=0) as client:
+        await client.search("x")
+    del client
+    gc.collect()
+    await clock.sleep(11.0)
+    # Another client's open prunes what no longer binds anything: nothing of the key stays.
+    async with make_paced_client(clock, key="other-key-99", search_rate=(1, 10.0)):
+        pass
+    async with make_paced_client(clock, search_rate=(1, 10.0), cache_ttl=0) as client:
+        await client.search("y")
+        assert client.stats.endpoints["search"].limiter_wait == 0
 
 
 async def test_two_keys_have_separate_budgets(mock: aioresponses) -> None:
