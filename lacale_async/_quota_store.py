@@ -33,6 +33,7 @@ from pathlib import Path
 from ._gate import ExitSignal
 from ._ledger import Grant, MemoryLedger, Refusal, Span, Usage, assess, measure
 from ._mirrored import MirroredLedger
+from ._sqlite import describe_failure, open_database
 from ._userdir import user_cache_dir
 
 __all__ = ["SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
@@ -40,8 +41,6 @@ __all__ = ["SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
 logger = logging.getLogger("lacale_async")
 
 _VERSION = 1
-# Seconds a process waits for another one's write transaction (they last microseconds).
-_BUSY_TIMEOUT = 5.0
 # How often a waiter re-reads the store when units in flight elsewhere may end unseen.
 _POLL = 1.0
 _SCHEMA = """
@@ -70,17 +69,17 @@ class StoreFile:
         self.path = path
         self.lock = threading.Lock()
         self.failed = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        # Shared by the process's threads, each transaction under ``lock``.
+        conn = open_database(
+            path,
+            schema=_SCHEMA,
+            version=_VERSION,
+            kind="quota store",
+            make_parents=True,
+            check_same_thread=False,
         )
         weakref.finalize(self, conn.close)
         self.conn = conn
-        try:
-            _prepare(conn)
-        except BaseException:
-            conn.close()
-            raise
 
     def fail(self, exc: BaseException, doing: str) -> None:
         """Stop using the file for the rest of the process, with one WARNING."""
@@ -94,29 +93,8 @@ class StoreFile:
             "tracker may answer 429. Repair or delete the file to share the budget again",
             self.path,
             doing,
-            _reason(exc),
+            describe_failure(exc),
         )
-
-
-def _prepare(conn: sqlite3.Connection) -> None:
-    """Check the file is a sound store of a known format and set it up (WAL, schema)."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > _VERSION:
-        raise sqlite3.DatabaseError(f"written by a newer lacale-async (format {version})")
-    if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-        raise sqlite3.DatabaseError("the integrity check failed")
-    # WAL: readers never block the writer; NORMAL: no fsync per commit (a power cut may lose
-    # the last few units, never corrupt the file).
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(_SCHEMA)
-    conn.execute(f"PRAGMA user_version = {_VERSION}")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 class SqliteLedger(MirroredLedger):
@@ -263,7 +241,7 @@ def _open_file(path: Path) -> StoreFile | None:
                     "own window frees up. Fix the file or its folder (permissions, disk), move "
                     "it away, or pass quota_store=None to keep the budget in memory on purpose",
                     path,
-                    _reason(exc),
+                    describe_failure(exc),
                 )
             return None
         _FILES[key] = file

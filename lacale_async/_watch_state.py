@@ -24,7 +24,6 @@ while the watch was down, and writing over it could destroy someone's data.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ import msgspec
 
 from ._errors import StorageError
 from ._models import Torrent
+from ._sqlite import describe_failure, open_database
 
 __all__ = ["MAX_PER_QUERY", "RETENTION", "Pending", "Round", "WatchState", "release_id"]
 
@@ -43,7 +43,6 @@ MAX_PER_QUERY = 1000
 
 _APPLICATION_ID = 0x4C435754  # "LCWT": a lacale watch state, not any SQLite file
 _VERSION = 1
-_BUSY_TIMEOUT = 5.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queries (key TEXT PRIMARY KEY, last_round REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (
@@ -79,12 +78,6 @@ class Pending(msgspec.Struct, frozen=True):
     ident: str
     seen_at: float
     torrent: Torrent
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 class Round:
@@ -167,7 +160,7 @@ def _storage(where: str, doing: str) -> Iterator[None]:
         raise
     except (sqlite3.Error, OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise StorageError(
-            f"the watch state {where} failed while {doing}: {_reason(exc)}"
+            f"the watch state {where} failed while {doing}: {describe_failure(exc)}"
         ) from None
 
 
@@ -194,28 +187,20 @@ class WatchState:
             self._conn = self._connect(path)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(
-                f"the watch state {path} cannot be used ({_reason(exc)}). Move it away or "
+                f"the watch state {path} cannot be used ({describe_failure(exc)}). Move it away or "
                 "delete it to start afresh: the watch then takes a new baseline, so releases "
                 "that appeared while it was stopped are not announced"
             ) from None
 
     @staticmethod
     def _connect(path: Path | None) -> sqlite3.Connection:
-        if path is None:
-            conn = sqlite3.connect(":memory:", isolation_level=None)
-        else:
-            if path.is_dir():
-                raise IsADirectoryError(21, "it is a folder")
-            with contextlib.suppress(FileExistsError):
-                # Created private: it lists what the user watches.
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
-        try:
-            _prepare(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return open_database(
+            path,
+            schema=_SCHEMA,
+            version=_VERSION,
+            application_id=_APPLICATION_ID,
+            kind="lacale watch state",
+        )
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -275,22 +260,3 @@ class WatchState:
     def where(self) -> str:
         """The file's path, or ``in memory``, for messages."""
         return "in memory" if self.path is None else str(self.path)
-
-
-def _prepare(conn: sqlite3.Connection) -> None:
-    """Check the database is an empty file or a watch state this version reads; set it up."""
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if app_id != _APPLICATION_ID:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id != 0 or version != 0 or tables:
-            raise sqlite3.DatabaseError("it is an SQLite file, but not a lacale watch state")
-    elif version > _VERSION:
-        raise sqlite3.DatabaseError(f"written by a newer lacale-async (format {version})")
-    if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-        raise sqlite3.DatabaseError("the integrity check failed")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(_SCHEMA)
-    conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
-    conn.execute(f"PRAGMA user_version = {_VERSION}")
