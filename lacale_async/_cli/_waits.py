@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from rich.console import Console
 
 from .._wait_event import WaitEvent
+from ._background import beside
 
 __all__ = ["WaitWatch", "spinner"]
 
@@ -111,13 +112,8 @@ async def spinner(
     if not console.is_terminal:
         yield
         return
-    task = asyncio.ensure_future(_spin(watch, console, delay))
-    try:
+    async with beside(_spin(watch, console, delay)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _spin(watch: WaitWatch, console: Console, delay: float) -> None:

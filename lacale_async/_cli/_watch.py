@@ -22,6 +22,7 @@ from .._bulk import SearchQuery
 from .._userdir import user_cache_dir
 from ..testing import RateLimit, SandboxConfig, SandboxServer
 from ._app import command
+from ._background import beside
 from ._completion import cat_option
 from ._run import connect, handled, note, run_command, stdout_console
 from ._sanitize import clean
@@ -90,13 +91,8 @@ def _demo(queries: list[SearchQuery]) -> tuple[SandboxConfig, SandboxHook]:
             f"{DEMO_DRIP:g} s, and its daily budget lasts an hour here (the tracker's lasts "
             "24 h, so a watch there polls far less often)"
         )
-        task = asyncio.get_running_loop().create_task(publish())
-        try:
+        async with beside(publish()):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return config, drip
 
