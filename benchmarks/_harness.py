@@ -395,6 +395,7 @@ def cli(run_section: Callable[..., Section], doc: str | None) -> None:
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, help="rounds of the GC-on measurement")
+    parser.add_argument("--size", type=int, help="requests or calls per pass")
     parser.add_argument(
         "--variant",
         action="append",
@@ -407,6 +408,10 @@ def cli(run_section: Callable[..., Section], doc: str | None) -> None:
     )
     args = parser.parse_args()
     section = run_section(
-        args.quick, rounds=args.rounds, variants=args.variant, secondary=not args.no_secondary
+        args.quick,
+        rounds=args.rounds,
+        size=args.size,
+        variants=args.variant,
+        secondary=not args.no_secondary,
     )
     print(section.markdown())

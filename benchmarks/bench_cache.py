@@ -168,10 +168,10 @@ def _table(samples: Samples) -> str:
 
 
 async def _measure(
-    quick: bool, rounds: int | None, variants: Sequence[str], secondary: bool
+    quick: bool, rounds: int | None, size: int | None, variants: Sequence[str], secondary: bool
 ) -> Section:
-    calls = 20_000 if quick else 100_000
-    rounds = rounds or (3 if quick else 25)
+    calls = size or (20_000 if quick else 40_000)
+    rounds = rounds or (3 if quick else 60)
     generations = 1 if quick else 5
     old_rounds = 2 if quick else 7
     load0 = load_average()
@@ -257,21 +257,23 @@ def run(
     quick: bool = False,
     *,
     rounds: int | None = None,
+    size: int | None = None,
     variants: Sequence[str] = (),
     secondary: bool = True,
 ) -> Section:
     """Run the cache-hit benchmark.
 
     Args:
-        quick: 20,000 calls x 3 rounds (2 in-process) instead of 100,000 x 25 (7).
+        quick: 20,000 calls x 3 rounds (2 in-process) instead of 40,000 x 60 (7).
         rounds: Rounds of the GC-on, process-per-contender measurement.
+        size: Requests (calls) per pass instead of the default.
         variants: ``label=path.py:function`` SDK variants (ablations), each in its own process.
         secondary: Also measure the older GC-off, in-process figure.
 
     Returns:
         The section for RESULTS.md.
     """
-    return asyncio.run(_measure(quick, rounds, variants, secondary))
+    return asyncio.run(_measure(quick, rounds, size, variants, secondary))
 
 
 def main() -> None:

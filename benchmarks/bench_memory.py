@@ -22,7 +22,14 @@ from async_lru import alru_cache
 
 from benchmarks._baselines import AiohttpMsgspecFetch, FloorTorrent
 from benchmarks._common import Section, Target, drive, load_average, md_table
-from benchmarks._harness import ContenderSpec, Samples, affinity_note, measure, ratio_stats
+from benchmarks._harness import (
+    ContenderSpec,
+    Samples,
+    affinity_note,
+    measure,
+    ratio_stats,
+    variant_specs,
+)
 from benchmarks._loadserver import LoadServer
 from benchmarks._sdk import SdkFetch
 
@@ -65,23 +72,23 @@ class _Fill:
         count: Callable[[], int],
         close: Callable[[], Awaitable[None]],
     ) -> None:
-        self._uncached = uncached
-        self._cached = cached
+        self.uncached = uncached
+        self.cached = cached
         self._count = count
         self._close = close
 
     async def run(self, job: Mapping[str, Any]) -> dict[str, float]:
         entries = int(job["entries"])
         queries = [f"mémoire {i}" for i in range(entries)]
-        await drive(self._uncached, queries, 16)
+        await drive(self.uncached, queries, 16)
         trace = bool(job["trace"])
         rss0 = _rss()
         blocks0 = sys.getallocatedblocks()
         if trace:
             tracemalloc.start()
         traced0 = tracemalloc.get_traced_memory()[0]
-        await drive(self._cached, queries, 16)
-        await drive(self._cached, queries, 16)  # all hits: the cache holds every entry
+        await drive(self.cached, queries, 16)
+        await drive(self.cached, queries, 16)  # all hits: the cache holds every entry
         gc.collect()
         traced = tracemalloc.get_traced_memory()[0] - traced0
         tracemalloc.stop()
@@ -139,15 +146,18 @@ async def open_alru_ttl(args: Mapping[str, Any]) -> _Fill:
     return await _open_alru(args, 3600.0)
 
 
-async def _measure(quick: bool, rounds: int | None) -> tuple[Samples, Samples, int, str]:
-    rounds = rounds or (1 if quick else 7)
+async def _measure(
+    quick: bool, rounds: int | None, variants: Sequence[str]
+) -> tuple[Samples, Samples, int, str]:
+    rounds = rounds or (1 if quick else 5)
     entries = 250 if quick else ENTRIES
     load0 = load_average()
     with LoadServer() as server:
         args = {"base_url": server.base_url, "api_key": server.api_key}
         # Fresh processes every round: RSS is per process and only ever grows.
+        specs = SPECS + variant_specs(variants, f"{_HERE}:open_sdk")
         rss = await measure(
-            SPECS,
+            specs,
             args,
             lambda name, r: {"trace": False, "entries": entries},
             rounds=rounds,
@@ -155,7 +165,7 @@ async def _measure(quick: bool, rounds: int | None) -> tuple[Samples, Samples, i
             label="memory",
         )
         traced = await measure(
-            SPECS,
+            specs,
             args,
             lambda name, r: {"trace": True, "entries": entries},
             rounds=1,
@@ -164,17 +174,18 @@ async def _measure(quick: bool, rounds: int | None) -> tuple[Samples, Samples, i
     return rss, traced, entries, f"{load0} at the start, {load_average()} at the end"
 
 
-def run(quick: bool = False, *, rounds: int | None = None) -> Section:
+def run(quick: bool = False, *, rounds: int | None = None, variants: Sequence[str] = ()) -> Section:
     """Measure memory per cached entry.
 
     Args:
-        quick: One round of 250 entries instead of seven of 1,000.
+        quick: One round of 250 entries instead of five of 1,000.
         rounds: Rounds (fresh processes each).
+        variants: ``label=path.py:function`` SDK variants (ablations).
 
     Returns:
         The section for RESULTS.md.
     """
-    rss, traced, entries, load = asyncio.run(_measure(quick, rounds))
+    rss, traced, entries, load = asyncio.run(_measure(quick, rounds, variants))
     rows = [
         (
             name,
@@ -236,8 +247,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int)
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=PATH.py:FUNC")
     args = parser.parse_args()
-    print(run(args.quick, rounds=args.rounds).markdown())
+    print(run(args.quick, rounds=args.rounds, variants=args.variant).markdown())
 
 
 if __name__ == "__main__":

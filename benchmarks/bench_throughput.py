@@ -68,8 +68,9 @@ class _Throughput:
 
     async def run(self, job: Mapping[str, Any]) -> dict[str, float]:
         fetch, count, tag = self._fetch, int(job["count"]), str(job["tag"])
-        # Outside the timing: (re)opens the 16 keep-alive connections, checks the answer.
-        warm = await asyncio.gather(*(fetch(f"warm {tag} {i}") for i in range(CONCURRENCY)))
+        workers = int(job.get("concurrency", CONCURRENCY))
+        # Outside the timing: (re)opens the keep-alive connections, checks the answer.
+        warm = await asyncio.gather(*(fetch(f"warm {tag} {i}") for i in range(workers)))
         assert all(len(r) == 50 for r in warm), "every contender must decode 50 results"
         queries = [f"amélie épisode {tag} {i}" for i in range(count)]
         srv = psutil.Process(int(job["server_pid"]))
@@ -77,7 +78,7 @@ class _Throughput:
             # Read after gc_mode's collection, which is not part of the timed pass.
             srv_cpu0 = sum(srv.cpu_times()[:2])
             cpu0 = time.process_time()
-            elapsed = await drive(fetch, queries, CONCURRENCY)
+            elapsed = await drive(fetch, queries, workers)
             cpu = time.process_time() - cpu0
             srv_cpu = sum(srv.cpu_times()[:2]) - srv_cpu0
         gen0, gen1, gen2 = collector.runs
@@ -87,7 +88,7 @@ class _Throughput:
             "server_cpu": 100 * srv_cpu / elapsed,
             "gc_per_1k": 1000 * (gen0 + gen1 + gen2) / count,
             "gc2": gen2,
-            "sent": count + CONCURRENCY,
+            "sent": count + workers,
         }
 
     async def aclose(self) -> None:
@@ -146,12 +147,12 @@ def _table(samples: Samples, *, gc_column: bool) -> str:
 
 
 async def _measure(
-    quick: bool, rounds: int | None, variants: Sequence[str], secondary: bool
+    quick: bool, rounds: int | None, size: int | None, variants: Sequence[str], secondary: bool
 ) -> Section:
-    count = 600 if quick else 2000
-    rounds = rounds or (3 if quick else 20)
+    count = size or (600 if quick else 1000)
+    rounds = rounds or (3 if quick else 40)
     generations = 1 if quick else 4
-    old_rounds = 2 if quick else 8
+    old_rounds = 2 if quick else 10
     load0 = load_average()
     extra = variant_specs(variants, f"{_HERE}:open_sdk")
     with LoadServer() as server:
@@ -252,21 +253,23 @@ def run(
     quick: bool = False,
     *,
     rounds: int | None = None,
+    size: int | None = None,
     variants: Sequence[str] = (),
     secondary: bool = True,
 ) -> Section:
     """Run the throughput benchmark.
 
     Args:
-        quick: 600 requests x 3 rounds (2 in-process rounds) instead of 2,000 x 20 (8).
+        quick: 600 requests x 3 rounds (2 in-process rounds) instead of 1,000 x 40 (10).
         rounds: Rounds of the GC-on, process-per-contender measurement.
+        size: Requests (calls) per pass instead of the default.
         variants: ``label=path.py:function`` SDK variants (ablations), each in its own process.
         secondary: Also measure the older GC-off, in-process figure.
 
     Returns:
         The section for RESULTS.md.
     """
-    return asyncio.run(_measure(quick, rounds, variants, secondary))
+    return asyncio.run(_measure(quick, rounds, size, variants, secondary))
 
 
 def main() -> None:
