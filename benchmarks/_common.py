@@ -21,10 +21,11 @@ __all__ = [
     "Target",
     "drive",
     "fmt_ratio",
+    "gc_mode",
+    "load_average",
     "machine_info",
     "md_table",
     "median",
-    "paired_ratio",
     "quiet_gc",
 ]
 
@@ -58,6 +59,11 @@ class Target:
     met: bool
     measured: str
 
+    @property
+    def verdict(self) -> str:
+        """``**PASS**`` or ``**FAIL**``."""
+        return "**PASS**" if self.met else "**FAIL**"
+
 
 @dataclass
 class Section:
@@ -81,8 +87,8 @@ class Section:
         """Render the section as Markdown."""
         parts = [f"## {self.title}", "", self.method, "", self.table]
         if self.targets:
-            rows = [(t.claim, t.measured, "**yes**" if t.met else "**NO**") for t in self.targets]
-            parts += ["", md_table(("Target", "Measured", "Met"), rows)]
+            rows = [(t.claim, t.measured, t.verdict) for t in self.targets]
+            parts += ["", md_table(("Target", "Measured", "Verdict"), rows)]
         if self.notes:
             parts += [""] + [f"- {n}" for n in self.notes]
         return "\n".join(parts) + "\n"
@@ -99,15 +105,6 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def median(values: Sequence[float]) -> float:
     """Median of a non-empty sequence."""
     return float(statistics.median(values))
-
-
-def paired_ratio(a: Sequence[float], b: Sequence[float]) -> float:
-    """Median of the per-round ratios ``a[i] / b[i]``.
-
-    Runs of one round are adjacent in time, so a slow moment on the shared machine hits both
-    sides of each ratio; the median of these ratios drifts far less than a ratio of medians.
-    """
-    return median([x / y for x, y in zip(a, b, strict=True)])
 
 
 def fmt_ratio(value: float) -> str:
@@ -130,6 +127,48 @@ class quiet_gc:  # lowercase: used like a function, `with quiet_gc():`
     def __exit__(self, *exc: object) -> None:
         if self._was_enabled:
             gc.enable()
+
+
+class gc_mode:  # lowercase: used like a function, `with gc_mode(on=True) as runs:`
+    """Collect garbage, then time with the cyclic collector on or off (restored on exit).
+
+    The collection first gives every pass the same start (the generation counters at zero);
+    with ``on=True`` the collector then runs as in any application, and ``runs`` counts its
+    collections per generation during the block.
+
+    Args:
+        on: Keep the collector enabled while timing.
+    """
+
+    def __init__(self, *, on: bool) -> None:
+        self._on = on
+        self.runs: list[int] = [0, 0, 0]
+
+    def __enter__(self) -> gc_mode:
+        gc.collect()
+        self._was_enabled = gc.isenabled()
+        if self._on:
+            gc.enable()
+        else:
+            gc.disable()
+        self._before = [g["collections"] for g in gc.get_stats()]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = [g["collections"] for g in gc.get_stats()]
+        self.runs = [a - b for a, b in zip(after, self._before, strict=True)]
+        if self._was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (what ``uptime`` prints), or "n/a"."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 async def drive(
@@ -181,6 +220,7 @@ def machine_info() -> list[tuple[str, str]]:
         ("Cores", f"{os.cpu_count()} logical, {affinity} usable by this process"),
         ("OS", platform.platform()),
         ("Python", f"{platform.python_implementation()} {sys.version.split()[0]}"),
+        ("Load average (1, 5, 15 min) at the start", load_average()),
     ]
     rows += [(name, _version(name)) for name in _VERSIONED]
     return rows

@@ -198,9 +198,9 @@ async def _measure(quick: bool) -> Section:
         notes=[
             f"Wall time per waiter above the bare-task floor: SDK "
             f"{(med[SDK] - med[FLOOR]) / callers * 1e6:.1f} µs, async-lru "
-            f"{(med[ALRU] - med[FLOOR]) / callers * 1e6:.1f} µs (each SDK waiter validates, "
-            "normalises and builds the cache key, checks the cache, then waits through "
-            "`asyncio.wait`; see the overhead section).",
+            f"{(med[ALRU] - med[FLOOR]) / callers * 1e6:.1f} µs (each SDK waiter finds its "
+            "memoised cache key, checks the cache, then waits on a future of its own that the "
+            "shared work wakes; see benchmarks/PROFILE.md).",
             f"Memory per waiter above the bare-task floor: SDK "
             f"{per_waiter[SDK] - per_waiter[FLOOR]:,.0f} B, async-lru "
             f"{per_waiter[ALRU] - per_waiter[FLOOR]:,.0f} B.",
