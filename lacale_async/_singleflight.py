@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._errors import ClientStateError
 
@@ -12,35 +13,67 @@ __all__ = ["SingleFlight"]
 
 V = TypeVar("V")
 
+_CLOSED = "the client was closed; create a new LaCaleClient"
+_CLOSED_IN_FLIGHT = "the client was closed while this request was in flight"
+
 
 class _Call(Generic[V]):
-    __slots__ = ("error", "task", "value", "waiters")
+    """One execution in flight: its leader's task, its outcome, the futures of its joiners."""
 
-    task: asyncio.Task[None]  # set right after the task is created, before anyone waits
+    __slots__ = ("closing", "error", "leader", "rerun", "value", "waiters")
 
-    def __init__(self) -> None:
-        # One future per waiting caller, all woken by the work itself as it ends.
-        self.waiters: set[asyncio.Future[None]] = set()
+    def __init__(self, leader: asyncio.Task[Any] | None) -> None:
+        self.leader = leader
+        # Built by the first joiner: most calls have none.
+        self.waiters: list[asyncio.Future[None]] | None = None
         self.value: V | None = None
         self.error: BaseException | None = None
+        self.rerun = False  # the leader was cancelled: a joiner runs the work again
+        self.closing = False  # aclose() cancelled the leader
+
+    def join(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        woken: asyncio.Future[None] = loop.create_future()
+        if self.waiters is None:
+            self.waiters = [woken]
+        else:
+            self.waiters.append(woken)
+        return woken
+
+    def wake(self) -> None:
+        for waiter in self.waiters or ():
+            if not waiter.done():  # a cancelled joiner's future is left in the list
+                waiter.set_result(None)
+
+
+def _cancelled_only_by_close(task: asyncio.Task[Any] | None) -> bool:
+    """Take back the cancellation ``aclose`` sent; True when no other one is pending.
+
+    On Python 3.11+ the task counts cancellation requests: one more than ours means its own
+    caller (a timeout, a task group) cancelled it too, and that one must go on as a
+    ``CancelledError``. Python 3.10 keeps no count and merges two cancellations of one step
+    into one: there, a close wins such a tie (as ``async-timeout`` does for its timeouts).
+    """
+    if sys.version_info >= (3, 11) and task is not None:
+        return task.uncancel() == 0
+    return True
 
 
 class SingleFlight(Generic[V]):
     """Run at most one ``fn`` per key at a time; concurrent callers share its outcome.
 
-    The work runs in a task of its own, so cancelling one caller never cancels the work the
-    others wait on. When the *last* caller waiting on a key goes away, the work is cancelled:
-    nobody would read its result, and a search left running would only spend rate budget (the
-    cache is filled by the caller, not here). The key is forgotten as soon as the work ends,
-    in success or failure, so an error is never cached and a failed key is retried by the
-    next caller.
+    The first caller of a key (the leader) runs the work in its own task, with no task of its
+    own for it; the callers that join while it runs wait for its outcome. Cancelling a joiner
+    never touches the work. Cancelling the leader cancels the work, but never reaches the
+    joiners as a ``CancelledError``: they are woken and one of them runs the work again (the
+    others join it), which costs one more request in that case. The key is forgotten as soon
+    as the work ends, in success or failure, so an error is never cached and a failed key is
+    retried by the next caller.
     """
 
-    __slots__ = ("_calls", "_closed", "_tasks")
+    __slots__ = ("_calls", "_closed")
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call[V]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def __len__(self) -> int:
@@ -52,7 +85,7 @@ class SingleFlight(Generic[V]):
 
         Args:
             key: Calls with equal keys are considered identical.
-            fn: Starts the work; called only by the first caller of a key.
+            fn: Starts the work; called by the caller that finds no work in flight for ``key``.
 
         Returns:
             ``(value, shared)``: ``shared`` is True when this caller joined work another caller
@@ -63,85 +96,61 @@ class SingleFlight(Generic[V]):
             Exception: Whatever ``fn`` raised, raised in every caller that waited for it.
         """
         if self._closed:
-            raise ClientStateError("the client was closed; create a new LaCaleClient")
-        call = self._calls.get(key)
-        if call is None:
-            shared = False
-            call = _Call()
-            loop = asyncio.get_running_loop()
-            task = call.task = loop.create_task(self._run(key, call, fn))
-            self._calls[key] = call
-            self._tasks.add(task)
-        else:
-            shared = True
-            task = call.task
-            loop = task.get_loop()
-        # A future of our own, woken by the work: our cancellation must not reach the shared
-        # task, and its cancellation must not pass for ours. Cheaper than asyncio.wait(),
-        # which builds a set, a future and a callback per waiter.
-        woken: asyncio.Future[None] = loop.create_future()
-        call.waiters.add(woken)
+            raise ClientStateError(_CLOSED)
+        calls = self._calls
+        call = calls.get(key)
+        if call is not None:
+            return await self._join(key, call, fn)
+        call = calls[key] = _Call(asyncio.current_task())
         try:
-            await woken
-        finally:
-            call.waiters.discard(woken)
-            if not task.done() and not call.waiters:
-                # Last one out: forget the key first so a newcomer starts fresh work
-                # instead of joining work that is being cancelled.
-                self._forget(key, call)
-                task.cancel()
-        if call.error is not None:
-            raise call.error
-        if task.cancelled():
-            if self._closed:
-                raise ClientStateError("the client was closed while this request was in flight")
-            raise asyncio.CancelledError  # fn itself gave up by raising CancelledError
-        # Neither failed nor cancelled: _run stored fn's result in value.
-        return call.value, shared  # type: ignore[return-value]
-
-    async def _run(self, key: str, call: _Call[V], fn: Callable[[], Awaitable[V]]) -> None:
-        """Run the shared work and wake its waiters as it ends, whatever the outcome.
-
-        The waiters are woken from here rather than by a done-callback on the task, which
-        would cost one more trip through the event loop per call. By the time a woken waiter
-        runs, this task has finished (waking only schedules it). An exception is kept on the
-        call rather than left on the task: when every waiter has left, nobody would retrieve
-        it and asyncio would report it as never retrieved.
-        """
-        try:
-            call.value = await fn()
+            value = call.value = await fn()
         except asyncio.CancelledError:
+            if call.closing and _cancelled_only_by_close(call.leader):
+                raise ClientStateError(_CLOSED_IN_FLIGHT) from None
+            call.rerun = True
             raise
         except BaseException as exc:
             call.error = exc
-            if not isinstance(exc, Exception):
-                raise  # KeyboardInterrupt, SystemExit: the event loop must see them
+            raise
         finally:
-            self._forget(key, call)
-            self._tasks.discard(call.task)
-            for waiter in call.waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            if calls.get(key) is call:
+                del calls[key]
+            if call.waiters is not None:
+                call.wake()
+        return value, False
 
-    def _forget(self, key: str, call: _Call[V]) -> None:
-        if self._calls.get(key) is call:
-            del self._calls[key]
+    async def _join(
+        self, key: str, call: _Call[V], fn: Callable[[], Awaitable[V]]
+    ) -> tuple[V, bool]:
+        """Wait for the leader's outcome; lead (or join) a re-run if the leader was cancelled."""
+        # A future of our own, woken by the leader: our cancellation never reaches its work.
+        await call.join(asyncio.get_running_loop())
+        if self._closed:
+            raise ClientStateError(_CLOSED_IN_FLIGHT)
+        if call.error is not None:
+            raise call.error
+        if call.rerun:
+            return await self.do(key, fn)
+        return call.value, True  # type: ignore[return-value]
 
     async def aclose(self) -> None:
-        """Cancel all work in flight and wait for it to end; later calls raise; idempotent."""
+        """Cancel all work in flight and wait for its leaders to leave; later calls raise.
+
+        Leaders and joiners of that work raise :class:`ClientStateError`. Idempotent.
+        """
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        # Work cancelled before its first step never ran its own wake-up: do it here.
-        for call in self._calls.values():
-            for waiter in call.waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        current = asyncio.current_task()
+        ends = []
+        for call in list(self._calls.values()):
+            leader = call.leader
+            if leader is None or leader is current or leader.done():
+                continue
+            call.closing = True
+            leader.cancel()
+            ends.append(call.join(leader.get_loop()))
+        for end in ends:
+            await end
         self._calls.clear()
-        self._tasks.clear()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"in_flight={len(self._calls)}"

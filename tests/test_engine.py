@@ -146,15 +146,37 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(
         first = asyncio.create_task(client.search("x"))
         second = asyncio.create_task(client.search("x"))
         await asyncio.sleep(0.01)
-        first.cancel()
+        second.cancel()
         await asyncio.sleep(0)
         gate.set()
-        assert len(await second) == 1
+        assert len(await first) == 1
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert len(await client.search("x")) == 1  # cached
+    assert sent_count(mock) == 1
+
+
+async def test_cancelling_the_caller_that_sent_hands_the_search_to_the_others(
+    mock: aioresponses,
+) -> None:
+    # The first caller sends the request in its own task: cancelling it cancels that request,
+    # and one of the callers waiting on it sends the search again; none sees the cancellation.
+    gate = asyncio.Event()
+    mock.get(SEARCH, callback=gated(gate), repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        first = asyncio.create_task(client.search("x"))
+        others = [asyncio.create_task(client.search("x")) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
-        # The answer was cached even though its first caller went away.
+        gate.set()
+        assert [len(r) for r in await asyncio.gather(*others)] == [1, 1, 1]
+        # The answer of the second request was cached.
         assert len(await client.search("x")) == 1
-    assert sent_count(mock) == 1
+        stats = client.stats
+    assert sent_count(mock) == 2
+    assert stats.coalesced == 2
 
 
 async def test_the_lru_bound_holds(mock: aioresponses) -> None:

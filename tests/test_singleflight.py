@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from typing import Any
 
 import pytest
@@ -60,32 +61,57 @@ async def test_different_keys_run_separately() -> None:
     assert work.calls == 3
 
 
-async def test_cancelling_one_waiter_leaves_the_work_to_the_others() -> None:
+async def test_cancelling_a_joiner_leaves_the_work_to_the_others() -> None:
     clock = FakeClock()
     flight: SingleFlight[str] = SingleFlight()
     work = Work(clock, delay=5.0)
-    first = asyncio.create_task(flight.do("k", work))
-    second = asyncio.create_task(flight.do("k", work))
+    leader = asyncio.create_task(flight.do("k", work))
+    joiner = asyncio.create_task(flight.do("k", work))
+    other = asyncio.create_task(flight.do("k", work))
     await clock.sleep(1.0)
-    first.cancel()
+    joiner.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await first
-    assert await second == ("value", True)
+        await joiner
+    assert await leader == ("value", False)
+    assert await other == ("value", True)
     assert work.calls == 1
     assert work.cancelled == 0
     assert clock.now() == 5.0
 
 
-async def test_last_waiter_leaving_cancels_the_work_and_frees_the_key() -> None:
+async def test_a_cancelled_leader_hands_the_work_to_a_joiner() -> None:
+    # The leader runs the work in its own task: its cancellation cancels the work, and one of
+    # the joiners runs it again (one more execution); no joiner ever sees a CancelledError.
     clock = FakeClock()
     flight: SingleFlight[str] = SingleFlight()
     work = Work(clock, delay=5.0)
-    waiters = [asyncio.create_task(flight.do("k", work)) for _ in range(3)]
+    leader = asyncio.create_task(flight.do("k", work))
+    joiners = [asyncio.create_task(flight.do("k", work)) for _ in range(3)]
     await clock.sleep(1.0)
-    for w in waiters:
-        w.cancel()
-    await asyncio.gather(*waiters, return_exceptions=True)
-    assert len(flight) == 0  # a newcomer must not join work being cancelled
+    leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    results = await asyncio.gather(*joiners)
+    assert [value for value, _ in results] == ["value"] * 3
+    assert sorted(shared for _, shared in results) == [False, True, True]
+    assert work.calls == 2
+    assert work.cancelled == 1
+    assert clock.now() == 6.0  # the re-run started when the leader left
+    assert len(flight) == 0
+    assert not other_tasks()
+
+
+async def test_every_caller_leaving_cancels_the_work_and_frees_the_key() -> None:
+    clock = FakeClock()
+    flight: SingleFlight[str] = SingleFlight()
+    work = Work(clock, delay=5.0)
+    callers = [asyncio.create_task(flight.do("k", work)) for _ in range(3)]
+    await clock.sleep(1.0)
+    for caller in callers:
+        caller.cancel()
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+    assert len(flight) == 0  # a newcomer must not join work that was cancelled
     late = await flight.do("k", work)
     assert late == ("value", False)
     assert work.calls == 2
@@ -109,7 +135,7 @@ async def test_error_reaches_every_waiter_and_is_never_cached() -> None:
     assert work.calls == 2
 
 
-async def test_unobserved_failure_is_not_reported_as_never_retrieved() -> None:
+async def test_a_failure_while_cancelled_reaches_the_leader_and_is_not_reported() -> None:
     loop = asyncio.get_running_loop()
     reports: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, ctx: reports.append(ctx))
@@ -124,32 +150,36 @@ async def test_unobserved_failure_is_not_reported_as_never_retrieved() -> None:
                 raise ValueError("failed while being cancelled") from None
             return "never"
 
-        waiter = asyncio.create_task(flight.do("k", stubborn))
+        leader = asyncio.create_task(flight.do("k", stubborn))
+        joiner = asyncio.create_task(flight.do("k", stubborn))
         await clock.sleep(1.0)
-        waiter.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiter
-        for _ in range(5):
-            await asyncio.sleep(0)
-        del waiter
+        leader.cancel()
+        with pytest.raises(ValueError, match="while being cancelled"):
+            await leader
+        with pytest.raises(ValueError, match="while being cancelled"):
+            await joiner
+        del leader, joiner
         gc.collect()
         assert not other_tasks()
     finally:
         loop.set_exception_handler(None)
     assert reports == []
+    assert len(flight) == 0
 
 
-async def test_aclose_cancels_work_in_flight_and_leaks_no_task() -> None:
+async def test_aclose_ends_leaders_and_joiners_with_client_state_error() -> None:
     clock = FakeClock()
     flight: SingleFlight[str] = SingleFlight()
     work = Work(clock, delay=100.0)
-    waiters = [asyncio.create_task(flight.do(f"k{i % 2}", work)) for i in range(6)]
+    callers = [asyncio.create_task(flight.do(f"k{i % 2}", work)) for i in range(6)]
     await clock.sleep(1.0)
     assert len(flight) == 2
     await flight.aclose()
-    outcomes = await asyncio.gather(*waiters, return_exceptions=True)
-    assert all(isinstance(o, ClientStateError) for o in outcomes)
+    # The leaders have left the work by the time aclose returns.
     assert work.cancelled == 2
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(o, ClientStateError) for o in outcomes)
+    assert work.calls == 2
     assert not other_tasks()
     await flight.aclose()  # idempotent
     with pytest.raises(ClientStateError):
@@ -157,15 +187,67 @@ async def test_aclose_cancels_work_in_flight_and_leaks_no_task() -> None:
     assert "closed" in repr(flight)
 
 
-async def test_aclose_before_the_work_starts_still_releases_its_waiters() -> None:
+async def test_aclose_takes_back_the_cancellation_it_sent_to_a_leader() -> None:
+    # The leader is the caller's own task: after its ClientStateError it must not be left
+    # "cancelling", or the caller's own asyncio.timeout would misread its next timeout.
+    clock = FakeClock()
+    flight: SingleFlight[str] = SingleFlight()
+    work = Work(clock, delay=100.0)
+    seen: list[object] = []
+
+    async def caller() -> None:
+        try:
+            await flight.do("k", work)
+        except ClientStateError as exc:
+            seen.append(exc)
+        task = asyncio.current_task()
+        assert task is not None
+        if sys.version_info >= (3, 11):
+            seen.append(task.cancelling())
+        await asyncio.sleep(0)  # no cancellation left pending for this task
+        seen.append("went on")
+
+    task = asyncio.create_task(caller())
+    await clock.sleep(1.0)
+    await flight.aclose()
+    await task
+    assert isinstance(seen[0], ClientStateError)
+    assert seen[1:] == ([0] if sys.version_info >= (3, 11) else []) + ["went on"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 counts no cancellations")
+@pytest.mark.parametrize("caller_first", [False, True])
+async def test_a_leaders_own_cancellation_during_aclose_stays_a_cancellation(
+    caller_first: bool,
+) -> None:
+    clock = FakeClock()
+    flight: SingleFlight[str] = SingleFlight()
+    work = Work(clock, delay=100.0)
+    leader = asyncio.create_task(flight.do("k", work))
+    joiner = asyncio.create_task(flight.do("k", work))
+    await clock.sleep(1.0)
+    if caller_first:
+        leader.cancel()
+    closing = asyncio.create_task(flight.aclose())
+    await asyncio.sleep(0)  # aclose has cancelled the leader, which has not run yet
+    if not caller_first:
+        leader.cancel()
+    await closing
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    with pytest.raises(ClientStateError):
+        await joiner
+    assert work.calls == 1
+
+
+async def test_a_caller_that_starts_after_aclose_is_refused_before_any_work() -> None:
     clock = FakeClock()
     flight: SingleFlight[str] = SingleFlight()
     work = Work(clock)
-    waiter = asyncio.create_task(flight.do("k", work))
-    await asyncio.sleep(0)  # the waiter has started the work's task, which has not run yet
+    caller = asyncio.create_task(flight.do("k", work))  # created, not yet run
     await flight.aclose()
     with pytest.raises(ClientStateError):
-        await asyncio.wait_for(waiter, timeout=1.0)
+        await asyncio.wait_for(caller, timeout=1.0)
     assert work.calls == 0
     assert len(flight) == 0
     assert not other_tasks()
