@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python -m benchmarks            # full run, about 6 minutes
-    python -m benchmarks --quick    # smoke run, under a minute
+    python -m benchmarks --quick    # smoke run, under a minute (to benchmarks/.quick/)
     python benchmarks/run_all.py --only throughput --only cache
 """
 
@@ -47,13 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few repeats; a smoke test")
     parser.add_argument("--only", action="append", choices=sorted(BENCHES), help="repeatable")
     parser.add_argument(
-        "--output-dir", type=Path, default=BENCH_DIR, help="where RESULTS.md and limiter.png go"
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where RESULTS.md and limiter.png go (default: benchmarks/, or benchmarks/.quick/ "
+        "for --quick, so a smoke run never overwrites the committed results)",
     )
     parser.add_argument(
         "--label", default="", help="a line under the title, e.g. which code state was measured"
     )
     args = parser.parse_args(argv)
-    out_dir: Path = args.output_dir
+    out_dir: Path = args.output_dir or (BENCH_DIR / ".quick" if args.quick else BENCH_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     selected = args.only or list(BENCHES)
 

@@ -186,14 +186,21 @@ class Sender:
         form: Callable[[], aiohttp.FormData] | None,
         authenticate: bool,
     ) -> Response:
-        slots = _Slots(
-            endpoint,
-            self._limiters[endpoint],
-            self._budget,
-            self._stats.endpoints[endpoint],
-            self._clock,
-            self._waits,
-        )
+        limiter = self._limiters[endpoint]
+        counters = self._stats.endpoints[endpoint]
+        if limiter is None and self._budget is None:
+            # Nothing to hold (no endpoint limit, no key budget: a self-hosted server, the
+            # throughput bench): no slots to build and enter; a redirect hop is still counted.
+            counters.requests += 1
+            return await self._transport.round_trip(
+                method,
+                path,
+                params=params,
+                form=form,
+                authenticate=authenticate,
+                before_redirect=counters.count_hop,
+            )
+        slots = _Slots(endpoint, limiter, self._budget, counters, self._clock, self._waits)
         async with slots:
             return await self._transport.round_trip(
                 method,

@@ -104,6 +104,10 @@ class EndpointCounters:
         self.errors = 0
         self.limiter_wait = 0.0
 
+    async def count_hop(self) -> None:
+        """Count a redirect hop as one more request, for a sender that holds no slot."""
+        self.requests += 1
+
 
 class KeyCounters:
     """The mutable side of :class:`KeyBudgetStats`; only the key budget writes to it."""

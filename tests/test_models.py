@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import pprint
@@ -118,3 +119,14 @@ def test_meta_helpers_work_at_any_depth() -> None:
 
 def test_public_structs_are_exported() -> None:
     assert la.Torrent.__struct_fields__[-1] == "download_link"
+
+
+def test_search_results_carry_no_cycle_collector_header() -> None:
+    # A cache holds thousands of results: without the GC header (Py_TPFLAGS_HAVE_GC) each
+    # weighs 16 bytes less and is never visited by the collector. This is safe only while
+    # every field is atomic; a container field would make cycles possible.
+    [torrent] = decode_search(msgspec.json.encode([LIVE_SEARCH[0]]))
+    assert not type(torrent).__flags__ & (1 << 14)
+    assert not gc.is_tracked(torrent)
+    atomic = (str, int, type(None), type(torrent.pub_date))
+    assert all(isinstance(getattr(torrent, f), atomic) for f in torrent.__struct_fields__)

@@ -161,10 +161,7 @@ async def test_every_arrival_is_a_request_in_stats_with_retries() -> None:
             assert clock.now() >= 40.0
 
 
-@pytest.mark.integration
-async def test_a_redirect_hop_takes_its_own_slot_and_unit() -> None:
-    arrivals: list[str] = []
-
+async def _serve_one_redirect(arrivals: list[str]) -> web.AppRunner:
     async def moved(request: web.Request) -> web.Response:
         arrivals.append(request.path)
         raise web.HTTPFound("/api/external/v2")
@@ -179,6 +176,35 @@ async def test_a_redirect_hop_takes_its_own_slot_and_unit() -> None:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
+@pytest.mark.integration
+async def test_a_redirect_hop_is_counted_with_no_limit_and_no_budget() -> None:
+    # With nothing to hold, the sender takes no slots: the hop must still count as a request.
+    arrivals: list[str] = []
+    runner = await _serve_one_redirect(arrivals)
+    try:
+        async with LaCaleClient(
+            API_KEY,
+            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+            search_rate=None,
+            key_rate=None,
+            quota_store=None,
+            clock=FakeClock(),
+        ) as client:
+            await client.search("x")
+    finally:
+        await runner.cleanup()
+    assert arrivals == ["/api/external", "/api/external/v2"]
+    assert client.stats.requests == 2
+    assert client.stats.endpoints["search"].requests == 2
+
+
+@pytest.mark.integration
+async def test_a_redirect_hop_takes_its_own_slot_and_unit() -> None:
+    arrivals: list[str] = []
+    runner = await _serve_one_redirect(arrivals)
     try:
         clock = FakeClock()
         async with LaCaleClient(
