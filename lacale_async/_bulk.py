@@ -93,7 +93,7 @@ def as_queries(queries: Iterable[str | SearchQuery]) -> list[SearchQuery]:
         if isinstance(item, str):
             item = SearchQuery(query=item)
         elif not isinstance(item, SearchQuery):
-            raise ValidationError(f"a query must be a str or a SearchQuery, not {item!r}")
+            raise ValidationError(f"a query must be a str or a SearchQuery, not {describe(item)}")
         items.append(item)
     return items
 

@@ -10,7 +10,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from ._clock import Clock
 from ._errors import ConfigurationError
-from ._options import is_count
+from ._options import describe, is_count
 
 __all__ = ["Cache", "MemoryCache", "ttl_from_headers"]
 
@@ -73,7 +73,9 @@ class MemoryCache(Generic[V]):
 
     def __init__(self, *, max_entries: int = 1024, clock: Clock) -> None:
         if not is_count(max_entries):
-            raise ConfigurationError(f"max_entries must be an int >= 1, got {max_entries!r}")
+            raise ConfigurationError(
+                f"max_entries must be an int >= 1, got {describe(max_entries)}"
+            )
         self._max = max_entries
         self._clock = clock
         self._now = clock.now  # bound once: the hit path reads the clock on every call

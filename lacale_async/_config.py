@@ -17,7 +17,7 @@ from ._clock import Clock, MonotonicClock, wall_clock
 from ._endpoints import Endpoint
 from ._errors import ConfigurationError
 from ._limiter import RateArg, RateLimiter, parse_rates
-from ._options import check_bool, check_options
+from ._options import YEAR, check_bool, check_options, describe
 from ._quota import (
     DEFAULT_KEY_RATE,
     KeyRateArg,
@@ -73,9 +73,8 @@ DEFAULT_KEY_RATE_OPTION: KeyRateArg = tuple(DEFAULT_KEY_RATE)
 
 # A unit in flight in a shared store counts as done this long after the request's timeout.
 _LEASE_EXTRA = 10.0
-# Upper bounds of durations: finite, and far beyond any sensible value.
+# Upper bound of the timeout (the other durations take up to a YEAR).
 _DAY = 86_400.0
-_YEAR = 365 * _DAY
 
 
 class ClientOptions(TypedDict):
@@ -173,10 +172,10 @@ def _check_plain_options(options: ClientOptions) -> None:
     check_options(
         auth=options["auth"],
         seconds={
-            "cache_ttl": (options["cache_ttl"], 0.0, _YEAR),
-            "meta_ttl": (options["meta_ttl"], 0.0, _YEAR),
-            "max_retry_wait": (options["max_retry_wait"], 0.0, _YEAR),
-            "max_quota_wait": (options["max_quota_wait"], 0.0, _YEAR),
+            "cache_ttl": (options["cache_ttl"], 0.0, YEAR),
+            "meta_ttl": (options["meta_ttl"], 0.0, YEAR),
+            "max_retry_wait": (options["max_retry_wait"], 0.0, YEAR),
+            "max_quota_wait": (options["max_quota_wait"], 0.0, YEAR),
             "timeout": (options["timeout"], None, _DAY),
         },
         counts={
@@ -212,7 +211,7 @@ def _checked_quota_store(backend: Backend, options: ClientOptions) -> Path | Non
     """
     on_quota, quota_store = options["on_quota"], options["quota_store"]
     if on_quota not in ("raise", "wait"):
-        raise ConfigurationError(f"on_quota must be 'raise' or 'wait', not {on_quota!r}")
+        raise ConfigurationError(f"on_quota must be 'raise' or 'wait', not {describe(on_quota)}")
     if (
         isinstance(backend, KeyLedgerBackend)
         and not isinstance(backend, LocalBackend)

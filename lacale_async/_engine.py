@@ -37,6 +37,7 @@ from ._gate import running_loop
 from ._keybudget import KeyBudget
 from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
+from ._options import describe
 from ._quota import Quota, utc
 from ._responses import decode_body, outcome_unknown_note, token_refused
 from ._retry import Backoff
@@ -210,7 +211,9 @@ class Engine:
             LaCaleError: Whatever the request raised, in every caller that shared it.
         """
         if mode != "use" and mode != "refresh" and mode != "bypass":
-            raise ValidationError(f"cache must be 'use', 'refresh' or 'bypass', not {mode!r}")
+            raise ValidationError(
+                f"cache must be 'use', 'refresh' or 'bypass', not {describe(mode)}"
+            )
         # Past a cache hit (which touches nothing bound to a loop): the session and the
         # single-flight belong to the loop that opened the client.
         self.check_loop()

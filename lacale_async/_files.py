@@ -47,7 +47,7 @@ _NO_LINK_ERRNOS = frozenset(
 _WRITE_BUFFER = 256 * 1024
 
 
-def check_path(path: object, what: str) -> str:
+def check_path(path: object, what: str, error: type[LaCaleError] = ValidationError) -> str:
     """Return ``path`` as text when the file system can be asked about it.
 
     Checked before anything is sent: a NUL made ``open()`` raise ValueError, and a lone
@@ -56,21 +56,22 @@ def check_path(path: object, what: str) -> str:
     Args:
         path: A ``str`` or an ``os.PathLike`` giving one.
         what: What the path is for, in the message ("torrent", "destination").
+        error: What to raise: ValidationError for a method's argument, ConfigurationError
+            for an option or an environment variable.
 
     Raises:
-        ValidationError: Bytes, an int, None or another type; a NUL; a lone surrogate.
+        ValidationError: Bytes, an int, None or another type; a NUL; a lone surrogate (or
+            ``error``, when given).
     """
     text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
     if not isinstance(text, str):
-        raise ValidationError(
+        raise error(
             f"{what} path must be a str or an os.PathLike of str, not {type(text).__name__}"
         )
     if "\x00" in text:
-        raise ValidationError(f"{what} path contains a NUL character")
+        raise error(f"{what} path contains a NUL character")
     if not is_utf8(text):
-        raise ValidationError(
-            f"{what} path contains characters that cannot be encoded (lone surrogates)"
-        )
+        raise error(f"{what} path contains characters that cannot be encoded (lone surrogates)")
     return text
 
 

@@ -33,7 +33,7 @@ import aiolimiter
 
 from ._clock import Clock
 from ._errors import NOT_SENT, ClientStateError, ConfigurationError
-from ._options import is_count, is_finite
+from ._options import YEAR, check_number, describe, is_count, is_finite
 from ._windowlog import Window, WindowLog
 
 __all__ = [
@@ -155,7 +155,7 @@ class WindowLimiter:
         checked = parse_rates(rates, name=f"{name}_rate" if name else "rates")
         if margin is not None and not (is_finite(margin) and margin >= 0):
             raise ConfigurationError(
-                f"rate limit margin must be a finite number >= 0, got {margin!r}"
+                f"rate limit margin must be a finite number >= 0, got {describe(margin)}"
             )
         self._rates: tuple[Window, ...] = tuple(
             (n, t, default_margin(t) if margin is None else float(margin)) for n, t in checked
@@ -300,26 +300,34 @@ class _AdapterSlot:
         return None
 
 
+# More calls than any tracker allows; a bound keeps every message and share arithmetic on
+# the count valid (str() and float() of an int of thousands of digits raise).
+_MAX_CALLS = 10**9
+
+
 def _check_rate(rate: object, name: str) -> Rate:
     if not (isinstance(rate, (tuple, list)) and len(rate) == 2):
         raise ConfigurationError(
             f"{name}: a rate limit is a (calls, period_seconds) pair such as (30, 60.0), "
-            f"got {rate!r}"
+            f"got {describe(rate)}"
         )
     calls, period = rate
-    if not is_count(calls):
-        raise ConfigurationError(f"{name}: calls must be an int >= 1, got {calls!r}")
-    if not (is_finite(period) and period > 0):
+    if not (is_count(calls) and calls <= _MAX_CALLS):
         raise ConfigurationError(
-            f"{name}: period must be a finite number of seconds > 0, got {period!r}"
+            f"{name}: calls must be an int from 1 to {_MAX_CALLS:_}, got {describe(calls)}"
         )
-    return (calls, float(period))
+    # At most a year: the budget turns Unix times plus a period into datetimes.
+    return (
+        calls,
+        check_number(period, f"{name}: period", 0.0, YEAR, open_low=True, unit=" of seconds"),
+    )
 
 
 def _check_rates(rates: object, name: str) -> list[Rate]:
     if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence):
         raise ConfigurationError(
-            f"{name}: expected (calls, period_seconds) or a sequence of such pairs, got {rates!r}"
+            f"{name}: expected (calls, period_seconds) or a sequence of such pairs, "
+            f"got {describe(rates)}"
         )
     checked = [_check_rate(r, name) for r in rates]
     if not checked:
@@ -339,7 +347,8 @@ def parse_rates(arg: object, *, name: str = "rates") -> list[Rate]:
 
     Raises:
         ConfigurationError: ``arg`` is not a rate or sequence of rates, or a rate is invalid
-            (calls must be an int >= 1, period a finite number > 0).
+            (calls must be an int from 1 to 10**9, period a number of seconds > 0
+            and at most a year).
     """
     single = (
         isinstance(arg, tuple)

@@ -16,7 +16,20 @@ from typing import TypeGuard
 
 from ._errors import ConfigurationError
 
-__all__ = ["check_bool", "check_implements", "check_options", "describe", "is_count", "is_finite"]
+__all__ = [
+    "YEAR",
+    "check_bool",
+    "check_implements",
+    "check_number",
+    "check_options",
+    "describe",
+    "is_count",
+    "is_finite",
+]
+
+YEAR = 365 * 86_400.0
+"""The longest duration an option takes: far beyond any sensible value, and small enough that
+adding it to a Unix time stays a valid datetime (``(1, 1e15)`` made the budget's dates raise)."""
 
 
 def is_count(value: object, least: int = 1) -> TypeGuard[int]:
@@ -25,8 +38,42 @@ def is_count(value: object, least: int = 1) -> TypeGuard[int]:
 
 
 def is_finite(value: object) -> TypeGuard[float]:
-    """Tell whether ``value`` is a finite int or float (not a bool, not inf or nan)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Tell whether ``value`` is a finite int or float (not a bool, not inf or nan).
+
+    Every int is finite: ``math.isfinite(10**5000)`` would raise OverflowError converting it.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def check_number(
+    value: object, name: str, low: float, high: float, *, open_low: bool = False, unit: str = ""
+) -> float:
+    """Return ``value`` as a float when it is a number from ``low`` to ``high``.
+
+    Compared before any conversion: an int of thousands of digits is refused, not an
+    OverflowError; nan compares false with everything, so it is refused too.
+
+    Args:
+        value: The user's value.
+        name: The option, for the message.
+        low: The least value (excluded when ``open_low``).
+        high: The greatest value (included).
+        open_low: Refuse ``low`` itself ("> 0" rather than ">= 0").
+        unit: Said after "number" in the message (" of seconds").
+
+    Raises:
+        ConfigurationError: Not an int or a float (a bool is not a number), or out of bounds.
+    """
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        low_ok = value > low if open_low else value >= low
+        if low_ok and value <= high:
+            return float(value)
+    bound = f"> {low:g}" if open_low else f">= {low:g}"
+    raise ConfigurationError(
+        f"{name} must be a finite number{unit}, {bound} and <= {high:g}, not {describe(value)}"
+    )
 
 
 def check_options(
@@ -69,16 +116,8 @@ def check_options(
 
 
 def _check_seconds(name: str, value: object, minimum: float | None, maximum: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{name} must be a number of seconds, not {describe(value)}")
-    low_ok = value > 0 if minimum is None else value >= minimum
-    # Also false for nan, which compares false with everything.
-    if not (low_ok and value <= maximum):
-        low = "> 0" if minimum is None else f">= {minimum:g}"
-        raise ConfigurationError(
-            f"{name} must be a finite number of seconds, {low} and <= {maximum:g}, "
-            f"not {describe(value)}"
-        )
+    low = 0.0 if minimum is None else minimum
+    check_number(value, name, low, maximum, open_low=minimum is None, unit=" of seconds")
 
 
 def check_bool(value: object, name: str) -> bool:
@@ -124,5 +163,7 @@ def describe(value: object, limit: int = 80) -> str:
     try:
         text = repr(value)
     except Exception:  # any repr may fail; the type name is enough then
-        return f"a {type(value).__name__}"
+        if isinstance(value, int):  # over Python's int-str conversion limit
+            return f"an int of {value.bit_length()} bits"
+        return f"a {type(value).__name__} (its repr failed)"
     return text if len(text) <= limit else text[: limit - 3] + "..."

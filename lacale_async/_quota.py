@@ -12,7 +12,9 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from ._errors import ConfigurationError
+from ._files import check_path
 from ._limiter import Rate, parse_rates
+from ._options import describe
 
 __all__ = [
     "DEFAULT_KEY_RATE",
@@ -128,7 +130,7 @@ def _parse_env_rate(text: str) -> list[Rate] | None:
     except ConfigurationError:
         raise ConfigurationError(
             "LACALE_KEY_RATE must look like '60/60,200/86400' (calls/seconds pairs, calls an "
-            f"int >= 1, seconds > 0) or 'off', got {text!r}"
+            f"int from 1 to 10**9, seconds > 0 and at most a year) or 'off', got {describe(text)}"
         ) from None
 
 
@@ -150,19 +152,26 @@ def resolve_quota_store(arg: object, *, auto: Path) -> Path | None:
 
     Args:
         arg: A path, ``"auto"`` or None.
-        auto: The path ``"auto"`` means when the variable is not set.
+        auto: The path ``"auto"`` means when the variable is not set (in ``LACALE_CACHE_DIR``
+            when that is set).
 
     Raises:
-        ConfigurationError: Neither a path, ``"auto"`` nor None.
+        ConfigurationError: Neither a path, ``"auto"`` nor None; or a path (given, or from
+            one of the variables) holding a NUL or a lone surrogate, which no file can have.
     """
+    name = "quota_store"
     if arg == "auto":
         arg = os.environ.get("LACALE_QUOTA_STORE") or "auto"
+        name = "LACALE_QUOTA_STORE"
         if isinstance(arg, str) and arg.lower() in ("none", "memory", "off"):
             return None
         if arg == "auto":
-            return auto
+            name = "LACALE_CACHE_DIR" if os.environ.get("LACALE_CACHE_DIR") else "quota_store"
+            arg = auto
     if arg is None:
         return None
     if isinstance(arg, (str, os.PathLike)) and os.fspath(arg):
-        return Path(arg).expanduser()
-    raise ConfigurationError(f"quota_store must be a file path, 'auto' or None, not {arg!r}")
+        return Path(check_path(arg, name, ConfigurationError)).expanduser()
+    raise ConfigurationError(
+        f"quota_store must be a file path, 'auto' or None, not {describe(arg)}"
+    )

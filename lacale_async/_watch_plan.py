@@ -24,7 +24,7 @@ from ._errors import ConfigurationError, ValidationError
 from ._files import check_path
 from ._models import Torrent
 from ._normalize import search_cache_key
-from ._options import check_bool, describe
+from ._options import YEAR, check_bool, check_number, describe
 from ._quota import describe_wait, describe_window
 from ._validation import check_categories, check_query, check_tmdb_id
 
@@ -49,7 +49,6 @@ JITTER_SHARE = 0.1
 
 # A backoff never grows past this (or past the interval, when that is longer).
 _MAX_BACKOFF = 3600.0
-_YEAR = 365 * 86_400.0
 
 RefuseEmpty = Callable[[str | None, str | None], None]
 
@@ -152,18 +151,6 @@ def watch_queries(
     return tuple(found.values())
 
 
-def _check_number(value: object, name: str, low: float, high: float, *, open_low: bool) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        number = float(value)  # type: ignore[arg-type]  # checked to be an int or a float
-        if (number > low if open_low else number >= low) and number <= high:
-            return number
-    bound = f"> {low:g}" if open_low else f">= {low:g}"
-    raise ConfigurationError(
-        f"{name} must be a number {bound} and <= {high:g}, not {describe(value)}"
-    )
-
-
 def check_watch(
     queries: object,
     *,
@@ -187,14 +174,14 @@ def check_watch(
     floor = cache_ttl if cache_ttl > 0 else SERVER_CACHE_TTL
     seconds = None
     if interval is not None:
-        seconds = _check_number(interval, "interval", 0.0, _YEAR, open_low=True)
+        seconds = check_number(interval, "interval", 0.0, YEAR, open_low=True, unit=" of seconds")
         if seconds < floor:
             raise ConfigurationError(
                 f"interval={seconds:g} s is shorter than the search cache ({floor:g} s, the "
                 "client's cache_ttl): the tracker would answer from its cache; use "
                 f"interval >= {floor:g}"
             )
-    share = _check_number(budget_share, "budget_share", 0.0, 1.0, open_low=True)
+    share = check_number(budget_share, "budget_share", 0.0, 1.0, open_low=True)
     if match is not None and not callable(match):
         raise ConfigurationError(
             f"match must be a callable taking a Torrent, not {describe(match)}"
@@ -243,7 +230,8 @@ def plan_interval(settings: WatchSettings, windows: Sequence[tuple[int, float]])
 
     Raises:
         ConfigurationError: A given interval would spend more than ``budget_share`` of the
-            longest window; the message says which interval fits.
+            longest window (the message says which interval fits), or the share is so small
+            that the interval would pass a year.
     """
     count = len(settings.queries)
     window = max(windows, key=lambda w: w[1]) if windows else None
@@ -251,6 +239,12 @@ def plan_interval(settings: WatchSettings, windows: Sequence[tuple[int, float]])
     if window is not None:
         needed = budget_interval(window[0], window[1], settings.share, count)
     if settings.interval is None:
+        if needed > YEAR:  # a tiny budget_share: inf once, which no sleep or date takes
+            raise ConfigurationError(
+                f"budget_share={settings.share:g} leaves {count} quer"
+                f"{'y' if count == 1 else 'ies'} less than one search a year each; "
+                "raise budget_share or watch fewer queries"
+            )
         return WatchPlan(
             interval=max(needed, settings.floor),
             count=count,

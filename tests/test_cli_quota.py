@@ -56,3 +56,14 @@ def test_bulk_says_how_many_queries_were_not_run_and_when_to_retry(as_json: bool
         assert len(records) == 6
         assert {r["query"] for r in refused} == {"d", "e"}
         assert all("not run" in r["error"] for r in refused)
+
+
+@pytest.mark.parametrize("command", [["quota"], ["bulk", "--top", "0"]])
+def test_a_key_rate_period_beyond_a_year_is_a_configuration_error_not_a_traceback(
+    command: list[str],
+) -> None:
+    # Once one unit was spent, the budget's dates overflowed (OverflowError, a traceback).
+    result = invoke(["--sandbox", *command], input="a\nb\n", key_rate="1/1e308")
+    assert result.exit_code == 3
+    assert "LACALE_KEY_RATE" in result.stderr
+    assert "at most a year" in result.stderr

@@ -70,6 +70,9 @@ def test_redact_redis_url_hides_every_password(url: str, shown: str) -> None:
         ({"lock_timeout": 0}, "lock_timeout"),
         ({"slot_lease": float("nan")}, "slot_lease"),
         ({"timeout": -1}, "timeout"),
+        # float() of it raised a raw OverflowError.
+        pytest.param({"timeout": 10**5000}, "timeout", id="timeout=10**5000"),
+        pytest.param({"lock_timeout": 1e300}, "lock_timeout", id="lock_timeout=1e300"),
     ],
 )
 def test_bad_configuration_is_refused(kwargs: dict[str, object], fragment: str) -> None:

@@ -356,6 +356,7 @@ def test_build_limiter_forms() -> None:
     assert isinstance(shared, WindowLimiter)
     assert shared.log is log
     assert parse_rates((5, 1)) == [(5, 1.0)]
+    assert parse_rates((10**9, 365 * 86_400)) == [(10**9, 365 * 86_400.0)]
 
 
 @pytest.mark.parametrize(
@@ -369,6 +370,12 @@ def test_build_limiter_forms() -> None:
         (5, -1.0),
         (5, float("inf")),
         (5, float("nan")),
+        # Beyond a year, or more calls than any tracker allows: dates and messages overflowed.
+        (5, 1e15),
+        (5, 365 * 86_400.0 + 1),
+        pytest.param((5, 10**5000), id="period=10**5000"),
+        pytest.param((10**5000, 10.0), id="calls=10**5000"),
+        (10**9 + 1, 10.0),
         (5, "10"),
         (5,),
         [],

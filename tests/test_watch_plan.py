@@ -142,3 +142,9 @@ def test_backoff_is_next_round_then_doubles_up_to_an_hour() -> None:
     assert retry_delay(8640, 5, None) == 8640
     # What the server said to wait wins when it is longer.
     assert retry_delay(60, 1, 500.0) == 500
+
+
+def test_a_share_too_small_for_one_poll_a_year_is_refused() -> None:
+    # budget_share=5e-324 made the computed interval inf, which no sleep or date takes.
+    with pytest.raises(ConfigurationError, match="less than one search a year"):
+        plan_interval(settings(budget_share=5e-324), [(200, DAY)])

@@ -18,7 +18,7 @@ from .._errors import BackendError, ConfigurationError
 from .._ledger import MemoryLedger
 from .._lifecycle import Lifecycle, Openable
 from .._limiter import Rate, RateLimiter, WindowLimiter
-from .._options import is_finite
+from .._options import YEAR, check_number
 from .._stores import LocalBackend
 from ._cache import RedisCache
 from ._codec import CODECS
@@ -36,9 +36,7 @@ _SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _positive(name: str, value: object) -> float:
-    if not (is_finite(value) and value > 0):
-        raise ConfigurationError(f"{name} must be a finite number of seconds > 0, not {value!r}")
-    return float(value)
+    return check_number(value, name, 0.0, YEAR, open_low=True, unit=" of seconds")
 
 
 def _client_address(client: aioredis.Redis) -> str:
