@@ -122,7 +122,7 @@ def check_categories(categories: str | Sequence[str] | None) -> tuple[str, ...]:
         )
     for cat in items:
         if not isinstance(cat, str) or not cat.strip():
-            raise ValidationError(f"category slugs must be non-empty strings, got {cat!r}")
+            raise ValidationError(f"category slugs must be non-empty strings, got {describe(cat)}")
         if not _SLUG_OK.fullmatch(cat) or not is_utf8(cat):
             raise ValidationError(
                 f"{cat[:70]!r} is not a category slug (one slug per item, no spaces or commas: "
@@ -145,13 +145,15 @@ def check_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
     if tags is None:
         return ()
     if isinstance(tags, str):
-        raise ValidationError(f"tags must be a sequence of ids or slugs, not the string {tags!r}")
+        raise ValidationError(
+            f"tags must be a sequence of ids or slugs, not the string {describe(tags)}"
+        )
     if not isinstance(tags, (list, tuple, set, frozenset)):
         raise ValidationError(f"tags must be a sequence of ids or slugs, not {type(tags).__name__}")
     items = tuple(tags)
     for tag in items:
         if not isinstance(tag, str) or not tag.strip() or not is_utf8(tag):
-            raise ValidationError(f"tags must be non-empty text strings, got {tag!r}")
+            raise ValidationError(f"tags must be non-empty text strings, got {describe(tag)}")
     return items
 
 
@@ -197,7 +199,7 @@ def check_tmdb_type(tmdb_type: str | None) -> str | None:
     """
     if tmdb_type is None or tmdb_type in ("MOVIE", "TV"):
         return tmdb_type
-    raise ValidationError(f"tmdb_type must be 'MOVIE' or 'TV', not {tmdb_type!r}")
+    raise ValidationError(f"tmdb_type must be 'MOVIE' or 'TV', not {describe(tmdb_type)}")
 
 
 def check_cover_url(url: str | None) -> str | None:
@@ -299,13 +301,25 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def _yarl_accepts(url: str) -> bool:
+def _parse_yarl(url: str) -> URL | None:
     # The transport builds its URLs with yarl, which refuses some URLs urlsplit takes.
     try:
-        URL(url)
+        return URL(url)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _canonical_origin(url: URL) -> URL:
+    """Return one spelling per origin: ``HTTPS://LA-CALE.SPACE.:443`` is ``https://la-cale.space``.
+
+    The key budget and the limiters are shared by the base URL (see ``derive_scope``): each
+    spelling of one tracker once got a budget of its own. yarl lowercases the scheme and the
+    host, IDNA-encodes it and drops a default port; the trailing dot of a fully qualified
+    name is dropped here.
+    """
+    origin = url.origin()
+    host = origin.host or ""
+    return origin.with_host(host[:-1]) if host.endswith(".") else origin
 
 
 def _is_host_name(host: str) -> bool:
@@ -329,7 +343,10 @@ def _is_host_name(host: str) -> bool:
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
-    """Return the base URL without a trailing slash, refusing plain http to a remote host.
+    """Return the base URL in its one canonical spelling, refusing plain http to a remote host.
+
+    Canonical: scheme and host lowercased, host IDNA-encoded without a trailing dot, no
+    default port, no trailing slash; every spelling of one origin shares one key budget.
 
     Raises:
         ConfigurationError: Not http(s), over 2048 characters, no host or one that no resolver
@@ -344,25 +361,31 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
             f"base_url is {len(base_url)} characters long; at most {MAX_BASE_URL_LENGTH} accepted"
         )
     parts = _split_url(base_url)
-    if parts is None or not _yarl_accepts(base_url):
+    url = _parse_yarl(base_url) if parts is not None else None
+    if parts is None or url is None:
         raise ConfigurationError(f"base_url is not a valid URL: {describe(base_url)}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+        raise ConfigurationError(
+            f"base_url must be an http(s) URL with a host, got {describe(base_url)}"
+        )
     if not _is_host_name(parts.hostname):
         raise ConfigurationError(
             f"base_url's host {describe(parts.hostname)} is not an IP address or a DNS name "
             "(labels of 1 to 63 letters, digits or dashes, 253 characters in all)"
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
+    # "?" and "#" even when empty: a base URL never carries them, so refuse the marker too.
+    if "?" in base_url or "#" in base_url or parts.username or parts.password:
         raise ConfigurationError(
             "base_url must not carry a query, fragment or credentials",
             option="api_key",
             hint="pass the key as api_key",
         )
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+    origin = _canonical_origin(url)
+    if origin.scheme == "http" and not allow_insecure_http and not is_loopback_host(origin.host):
         raise ConfigurationError(
-            f"refusing plain http to {parts.hostname}: the API key would travel in clear text",
+            f"refusing plain http to {origin.host}: the API key would travel in clear text",
             option="allow_insecure_http",
             hint="use https, or pass allow_insecure_http=True if you really mean it",
         )
-    return base_url.rstrip("/")
+    # The path prefix is kept as given (paths are case-sensitive), without a trailing slash.
+    return str(origin) + url.raw_path.rstrip("/")

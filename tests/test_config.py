@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from _mocked import make_live_client
+from aioresponses import aioresponses
 from conftest import API_KEY, BASE
 
 import lacale_async as la
-from lacale_async import LaCaleClient
+from lacale_async import FakeClock, LaCaleClient
+
+YEAR = 365 * 86_400.0
 
 # -- the network faked at the HTTP boundary ----------------------------------------------
 
@@ -93,3 +98,123 @@ def test_more_bad_options_fail_at_construction(kwargs: dict[str, Any]) -> None:
 def test_allow_empty_search_must_be_a_bool() -> None:
     with pytest.raises(la.ConfigurationError, match="allow_empty_search"):
         make_live_client(allow_empty_search="yes")
+
+
+# -- one origin, one spelling, one budget ----------------------------------------------------
+
+SPELLINGS = [
+    "https://la-cale.space",
+    "https://LA-CALE.SPACE",
+    "HTTPS://la-cale.space",
+    "https://la-cale.space:443",
+    "https://la-cale.space.",
+    "HTTPS://La-Cale.Space.:443/",
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_of_an_origin_is_the_canonical_base_url(spelling: str) -> None:
+    client = LaCaleClient(API_KEY, base_url=spelling)
+    assert client.base_url == "https://la-cale.space"
+    assert client._config.scope == LaCaleClient(API_KEY)._config.scope
+
+
+def test_http_loopback_spellings_and_paths_are_canonical_too() -> None:
+    def canonical(url: str) -> str:
+        return LaCaleClient(API_KEY, base_url=url).base_url
+
+    assert canonical("HTTP://127.0.0.1:80/") == "http://127.0.0.1"
+    assert canonical("http://LOCALHOST.:8080/API/") == "http://localhost:8080/API"
+    assert canonical("https://café.test/") == "https://xn--caf-dma.test"
+    # Not the default port: another origin, another budget.
+    assert canonical("https://la-cale.space:8443") == "https://la-cale.space:8443"
+    with pytest.raises(la.ConfigurationError, match="query"):
+        LaCaleClient(API_KEY, base_url="https://la-cale.space/?")
+
+
+async def test_two_spellings_of_one_origin_share_one_key_budget() -> None:
+    clock = FakeClock()
+    options: dict[str, Any] = {
+        "key_rate": (1, 3600.0),
+        "quota_store": None,
+        "search_rate": None,
+        "clock": clock,
+    }
+    with aioresponses() as mock:
+        mock.get(re.compile(r"^https://la-cale\.space/.*"), payload=[], repeat=True)
+        async with LaCaleClient(API_KEY, base_url="https://la-cale.space", **options) as a:
+            await a.search("one")
+            async with LaCaleClient(API_KEY, base_url="HTTPS://LA-CALE.SPACE.:443", **options) as b:
+                assert (await b.quota()).remaining == 0
+                with pytest.raises(la.QuotaExceededError):
+                    await b.search("two")
+        assert sum(len(v) for v in (mock.requests or {}).values()) == 1
+
+
+# -- paths no file can have ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["q\x00.db", "/tmp/x/\ud800.db", Path("q\udcff.db")])
+def test_a_quota_store_no_file_can_have_is_refused_at_construction(bad: Any) -> None:
+    with pytest.raises(la.ConfigurationError, match="quota_store path contains"):
+        LaCaleClient(API_KEY, base_url=BASE, quota_store=bad)
+
+
+@pytest.mark.parametrize("variable", ["LACALE_QUOTA_STORE", "LACALE_CACHE_DIR"])
+def test_a_store_variable_no_file_can_have_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    monkeypatch.delenv("LACALE_QUOTA_STORE", raising=False)
+    # A variable cannot hold a NUL; an undecodable byte arrives as a lone surrogate.
+    monkeypatch.setenv(variable, str(tmp_path / "bad\udcff"))
+    with pytest.raises(la.ConfigurationError, match=f"{variable} path contains"):
+        LaCaleClient(API_KEY, base_url=BASE)
+    assert LaCaleClient(API_KEY, base_url=BASE, quota_store=None)._config.quota_store is None
+
+
+# -- durations that dates can hold -----------------------------------------------------------
+
+RATE_OPTIONS = ["search_rate", "upload_rate", "download_rate", "meta_rate", "key_rate"]
+
+
+@pytest.mark.parametrize("option", RATE_OPTIONS)
+@pytest.mark.parametrize(
+    "rate", [(1, 1e15), (1, 1e308), [(1, 1.0), (1, 1e300)], (1, YEAR * 1.01), (1, 10**20)]
+)
+def test_rate_periods_beyond_a_year_are_refused_naming_the_option(option: str, rate: Any) -> None:
+    with pytest.raises(la.ConfigurationError, match=f"{option}: period") as info:
+        LaCaleClient(API_KEY, base_url=BASE, quota_store=None, **{option: rate})
+    assert "<= 3.1536e+07" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["1/1e308", "1/1e15", "60/60,200/1e300"])
+def test_lacale_key_rate_beyond_a_year_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("LACALE_KEY_RATE", value)
+    with pytest.raises(la.ConfigurationError, match=r"LACALE_KEY_RATE.*at most a year"):
+        LaCaleClient(API_KEY, base_url=BASE)
+
+
+async def test_a_year_long_key_window_spent_still_gives_dates() -> None:
+    clock = FakeClock()
+    with aioresponses() as mock:
+        mock.get(re.compile(r"^https://tracker\.test/.*"), payload=[], repeat=True)
+        options: dict[str, Any] = {"quota_store": None, "search_rate": None, "clock": clock}
+        async with LaCaleClient(API_KEY, base_url=BASE, key_rate=(1, YEAR), **options) as c:
+            await c.search("a")
+            with pytest.raises(la.QuotaExceededError) as info:
+                await c.search("b")
+            assert info.value.retry_after == pytest.approx(YEAR, abs=1)
+            quota = await c.quota()
+            assert quota.windows[0].next_free_at is not None
+            assert quota.next_free_at is not None
+
+
+@pytest.mark.parametrize(
+    "option", ["cache_ttl", "meta_ttl", "max_retry_wait", "max_quota_wait", "timeout"]
+)
+@pytest.mark.parametrize("value", [1e15, 10**20, pytest.param(10**5000, id="10**5000")])
+def test_durations_beyond_their_bound_are_refused(option: str, value: Any) -> None:
+    with pytest.raises(la.ConfigurationError, match=option):
+        LaCaleClient(API_KEY, base_url=BASE, quota_store=None, **{option: value})

@@ -140,8 +140,12 @@ def test_base_urls_that_cannot_be_reached_are_refused_at_construction(base_url: 
 
 
 def test_base_url_hosts_that_are_fine() -> None:
-    for url in ("https://la-cale.space", "https://xn--caf-dma.test", "https://café.test/api/"):
-        assert check_base_url(url, allow_insecure_http=False) == url.rstrip("/")
+    for url in ("https://la-cale.space", "https://xn--caf-dma.test"):
+        assert check_base_url(url, allow_insecure_http=False) == url
+    # IDNA-encoded: the canonical spelling of the origin (see the spellings test).
+    assert check_base_url("https://café.test/api/", allow_insecure_http=False) == (
+        "https://xn--caf-dma.test/api"
+    )
     for url in ("http://127.0.0.1:8080", "http://[::1]:1", "http://localhost"):
         assert check_base_url(url, allow_insecure_http=False) == url
 
@@ -296,3 +300,80 @@ async def test_more_upload_input_is_refused_before_sending(
         await client.upload(**args)
     assert not [c for c in calls(mock) if c[0] == "POST"]
     assert client.stats.endpoints["upload"].requests == 0
+
+
+# -- ints of thousands of digits -----------------------------------------------------------
+# str() and repr() of HUGE raise ValueError, float() and math.isfinite() OverflowError: each
+# once escaped raw from a message or a numeric check.
+
+CONSTRUCTOR_HUGE = {
+    "on_quota": HUGE,
+    "quota_store": HUGE,
+    "key_rate": (1, HUGE),
+    "key_rate calls": (HUGE, 60.0),
+    "key_rate pairs": [(1, 1.0), HUGE],
+    "search_rate": (1, HUGE),
+    "meta_rate": HUGE,
+    "cache_ttl": HUGE,
+    "timeout": HUGE,
+    "auth": HUGE,
+    "source_policy": HUGE,
+    "base_url": HUGE,
+    "user_agent": HUGE,
+    "allow_insecure_http": HUGE,
+}
+
+
+@pytest.mark.parametrize("option", CONSTRUCTOR_HUGE)
+def test_a_huge_int_option_is_a_configuration_error(option: str) -> None:
+    name = option.split()[0]
+    options: dict[str, Any] = {"base_url": BASE, "quota_store": None}
+    options[name] = CONSTRUCTOR_HUGE[option]
+    with pytest.raises(la.ConfigurationError, match=name):
+        LaCaleClient(API_KEY, **options)
+
+
+async def _drain(iterator: Any) -> None:
+    async for _ in iterator:
+        pass
+
+
+async def _first_watch_event(client: LaCaleClient, **options: Any) -> None:
+    watch = client.watch("x", **options)
+    try:
+        await watch.__anext__()
+    finally:
+        await watch.aclose()
+
+
+UPLOAD = {"title": "T", "category": "films", "torrent": make_torrent()}
+METHODS_HUGE: dict[str, Any] = {
+    "search cache": lambda c: c.search("x", cache=HUGE),
+    "search categories": lambda c: c.search("x", categories=[HUGE]),
+    "search query": lambda c: c.search(HUGE),
+    "meta cache": lambda c: c.meta(cache=HUGE),
+    "search_many item": lambda c: _drain(c.search_many([HUGE])),
+    "upload tags": lambda c: c.upload(**UPLOAD, tags=[HUGE]),
+    "upload tmdb_type": lambda c: c.upload(**UPLOAD, tmdb_type=HUGE),
+    "upload category": lambda c: c.upload(**{**UPLOAD, "category": HUGE}),
+    "upload title": lambda c: c.upload(**{**UPLOAD, "title": HUGE}),
+    "upload source_policy": lambda c: c.upload(**UPLOAD, source_policy=HUGE),
+    "download": lambda c: c.download(HUGE),
+    "download_to path": lambda c: c.download_to("ab" * 20, HUGE),
+    "download_to overwrite": lambda c: c.download_to("ab" * 20, "x", overwrite=HUGE),
+    "watch interval": lambda c: _first_watch_event(c, interval=HUGE),
+    "watch budget_share": lambda c: _first_watch_event(c, budget_share=HUGE),
+    "watch state": lambda c: _first_watch_event(c, state=HUGE),
+    "watch include_existing": lambda c: _first_watch_event(c, include_existing=HUGE),
+}
+
+
+@pytest.mark.parametrize("method", METHODS_HUGE)
+async def test_a_huge_int_argument_is_refused_before_sending(
+    client: LaCaleClient, mock: aioresponses, method: str
+) -> None:
+    mock.get(META, payload=META_JSON, repeat=True)
+    with pytest.raises((la.ValidationError, la.ConfigurationError)):
+        await METHODS_HUGE[method](client)
+    assert not [c for c in calls(mock) if c[0] == "POST"]
+    assert sent_count(mock) == sum(1 for c in calls(mock) if "meta" in str(c[1]))
