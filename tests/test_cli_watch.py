@@ -139,6 +139,23 @@ def test_download_to_a_missing_folder_is_refused_before_watching(
     assert "end it with /" in error_lines(result)[0]
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_unusable_cache_folder_is_a_storage_error_naming_the_fix(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    folder = afile if where == "a file" else afile / "sub"
+    monkeypatch.setenv("LACALE_CACHE_DIR", str(folder))
+    result = invoke([*args, "watch", "zorglub", "--interval", "60"])
+    assert result.exit_code == 12
+    line = error_lines(result)[0]
+    assert str(folder) in line
+    assert "LACALE_CACHE_DIR" in line
+    assert "--state" in line
+    assert "Errno" not in line
+
+
 def test_exec_gets_the_fields_in_its_environment_and_no_shell(
     remote: ThreadedSandbox, args: list[str], stop_after: list[int], tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from .._bulk import SearchQuery
+from .._errors import StorageError
 from .._userdir import user_cache_dir
 from ..testing import RateLimit, SandboxConfig, SandboxServer
 from ._app import command
@@ -103,7 +104,14 @@ def _state_path(settings: Settings, state: str | None) -> Path | None:
     if settings.uses_sandbox:
         return None  # a new sandbox, a new port: nothing to remember
     folder = user_cache_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        # Exit 12 like every folder problem, with the two ways out, not errno text.
+        raise StorageError(
+            f"cannot create the cache folder {folder} ({exc.strerror or type(exc).__name__}): "
+            "set LACALE_CACHE_DIR to a folder you can write, or pass --state FILE"
+        ) from None
     return folder / _STATE_FILE
 
 
