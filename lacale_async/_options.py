@@ -71,8 +71,9 @@ def check_number(
         if low_ok and value <= high:
             return float(value)
     bound = f"> {low:g}" if open_low else f">= {low:g}"
+    top = f"{high:.15g}" + (" (a year)" if high == YEAR else "")
     raise ConfigurationError(
-        f"{name} must be a finite number{unit}, {bound} and <= {high:g}, not {describe(value)}"
+        f"{name} must be a finite number{unit}, {bound} and <= {top}, not {describe(value)}"
     )
 
 

@@ -14,6 +14,7 @@ import anyio
 from ._errors import ValidationError
 from ._files import check_path, safe_filename
 from ._models import Meta
+from ._options import describe
 from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, check_source_policy
 from ._validation import (
     check_cover_url,
@@ -102,7 +103,7 @@ def resolve_category(meta: Meta, id_or_slug: str) -> str:
     if category is None:
         slugs = sorted({c.slug for c in meta.iter_categories()})
         raise ValidationError(
-            f"unknown category {id_or_slug!r}; known slugs: {', '.join(slugs) or '(none)'}"
+            f"unknown category {describe(id_or_slug)}; known slugs: {', '.join(slugs) or '(none)'}"
         )
     return category.id
 
