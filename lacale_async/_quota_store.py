@@ -313,6 +313,8 @@ def _open_file(path: Path) -> StoreFile | None:
         except STORE_ERRORS as exc:
             if key not in _WARNED:
                 _WARNED.add(key)
+                # %r: a path the OS refused may hold a NUL or a lone surrogate, which a log
+                # handler writing UTF-8 could not write.
                 logger.warning(
                     "cannot use the quota store %r (%s); the key-wide budget is kept in memory "
                     "for this process only: requests this key made before (in earlier runs or "
