@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol, cast, runtime_checkable
 
 import anyio
@@ -18,7 +19,14 @@ from ._options import check_bool, describe, is_count
 # Fake time starts anywhere finite; a float can still be advanced from there.
 _BIG = 1e300
 
-__all__ = ["FAKE_WALL_START", "Clock", "FakeClock", "MonotonicClock", "wall_clock"]
+__all__ = [
+    "FAKE_WALL_START",
+    "Clock",
+    "FakeClock",
+    "MonotonicClock",
+    "off_loop_hold",
+    "wall_clock",
+]
 
 FAKE_WALL_START = 1_767_225_600.0
 """The wall-clock time (2026-01-01T00:00:00Z) a :class:`FakeClock` reads at its start by default."""
@@ -106,6 +114,7 @@ class FakeClock:
         "_jumper_loop",
         "_live",
         "_now",
+        "_outside",
         "_seq",
         "_wall_offset",
         "auto_advance",
@@ -138,6 +147,7 @@ class FakeClock:
         self._active = 0  # bumped on every register/wake/cancel: "something happened"
         self._idle = 0
         self._jumper_loop: asyncio.AbstractEventLoop | None = None
+        self._outside = 0
         self.auto_advance = auto_advance
         self.idle_rounds = idle_rounds
 
@@ -181,6 +191,21 @@ class FakeClock:
                 # Cancelled: the heap entry is dropped lazily, a done future marks it dead.
                 fut.cancel()
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep the fake time still while the SDK awaits its own work outside the loop.
+
+        The quota store's transactions run in a worker thread and read this clock: they take
+        real time, during which the loop looks idle, and a jump meanwhile would move time
+        under a decision being made. Blocking I/O of the test itself is not held back.
+        """
+        self._outside += 1
+        try:
+            yield
+        finally:
+            self._outside -= 1
+            self._active += 1
+
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and wake every sleeper whose deadline has come.
 
@@ -214,7 +239,7 @@ class FakeClock:
         # ``_ready`` holds the callbacks (task steps included) the loop will run next; empty
         # means every task is blocked. Loops without it fall back to counting quiet rounds.
         ready = getattr(loop, "_ready", None)
-        busy = ready is not None and len(ready) > 0
+        busy = (ready is not None and len(ready) > 0) or self._outside > 0
         if busy or self._active:
             self._idle = 0
             self._active = 0
@@ -253,3 +278,18 @@ def wall_clock(clock: Clock) -> Callable[[], float]:
         return cast("Callable[[], float]", wall)
     anchor_wall, anchor_now = time.time(), clock.now()
     return lambda: anchor_wall + (clock.now() - anchor_now)
+
+
+def off_loop_hold(clock: Clock) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    """Return what keeps ``clock`` still while the SDK awaits a worker thread (see FakeClock).
+
+    Args:
+        clock: Any :class:`Clock`.
+
+    Returns:
+        :meth:`FakeClock.holding` for a fake clock; a no-op for the others (real time moves by
+        itself, and a clock of the user's own has no auto-advance to hold back).
+    """
+    if isinstance(clock, FakeClock):
+        return clock.holding
+    return contextlib.nullcontext

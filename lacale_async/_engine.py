@@ -341,6 +341,8 @@ class Engine:
         await self.search.flight.aclose()
         await self.meta.flight.aclose()
         await self._sender.aclose()
+        if self._budget is not None:
+            await self._budget.aclose()
 
 
 def _limiter(config: ClientConfig, endpoint: Endpoint, arg: RateArg) -> RateLimiter | None:

@@ -190,6 +190,10 @@ class KeyBudget:
             ledger.gate.leave()
             stats.wait += clock.now() - started
 
+    async def aclose(self) -> None:
+        """Let the ledger go (its client closed): a store's worker thread ends with its users."""
+        await self._ledger.detach(self)
+
     async def release(self, grant: Grant, *, counted: bool) -> None:
         """End a unit taken by :meth:`acquire`."""
         if not counted:

@@ -130,6 +130,10 @@ class Ledger(Protocol):
         """Count ``user`` as using the ledger (a shared one outlives its users while it binds)."""
         ...
 
+    async def detach(self, user: object) -> None:
+        """Stop counting ``user`` (its client closed): what only it kept alive is released."""
+        ...
+
 
 def window_usage(
     span: float, in_flight: int, done: Sequence[float], now: float
@@ -270,6 +274,11 @@ class MemoryLedger:
         """Count ``user`` (a client's key budget) as using the ledger for as long as it lives."""
         with self._lock:
             self._users.add(user)
+
+    async def detach(self, user: object) -> None:
+        """Stop counting ``user``: a closed client no longer keeps the ledger."""
+        with self._lock:
+            self._users.discard(user)
 
     def idle(self) -> bool:
         """Tell whether forgetting the ledger loses nothing: no user, no unit or pause binds."""

@@ -37,6 +37,9 @@ class MirroredLedger:
     def attach(self, user: object) -> None:
         """Nothing to count: the store keeps the history, and the ledger is made again from it."""
 
+    async def detach(self, user: object) -> None:
+        """Nothing to release by default (a store with resources of its own overrides it)."""
+
     def _usable(self) -> bool:
         """False once the store failed for good (the mirror decides from then on)."""
         raise NotImplementedError
@@ -57,6 +60,16 @@ class MirroredLedger:
     async def _read(self, spans: Sequence[Span]) -> Usage:
         raise NotImplementedError
 
+    def _admitted(self, grant: Grant, lease: float) -> Grant:
+        """Return the mirror's ``grant`` as given out while the store cannot be used."""
+        return grant
+
+    def _unrecorded(self, grant: Grant, counted: bool) -> None:
+        """Note the end of a unit the store could not be told about (by default: lost)."""
+
+    def _unpaused(self, until: float) -> None:
+        """Note a pause the store could not be told about (by default: lost)."""
+
     async def take(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
         """Take one unit if every window (all processes' units) and the pause allow it."""
         if self._usable():
@@ -68,17 +81,22 @@ class MirroredLedger:
                 if isinstance(result, Grant):
                     self._mirror.force()
                 return result
-        return self._mirror.admit(spans)
+        result = self._mirror.admit(spans)
+        return self._admitted(result, lease) if isinstance(result, Grant) else result
 
     async def give_back(self, grant: Grant, *, counted: bool) -> None:
         """Stamp the unit's exit (or drop it when the request never left)."""
         self._mirror.release(counted=counted)
-        if not grant.token or not self._usable():
-            return  # a unit the store never had, or cannot be told about (its lease ends it)
-        try:
-            await self._end(grant, counted)
-        except self.errors as exc:
-            self._failed(exc, "recording the end of a request", ending=True)
+        if not grant.token:
+            return  # a unit the store never had
+        if self._usable():
+            try:
+                await self._end(grant, counted)
+            except self.errors as exc:
+                self._failed(exc, "recording the end of a request", ending=True)
+            else:
+                return
+        self._unrecorded(grant, counted)
 
     async def pause(self, seconds: float) -> bool:
         """Let no process take a unit for ``seconds``; True if a pause was already running."""
@@ -89,6 +107,7 @@ class MirroredLedger:
                 return await self._hold(seconds)
             except self.errors as exc:
                 self._failed(exc, "recording a 429 pause")
+        self._unpaused(now + seconds)
         return before > now
 
     async def usage(self, spans: Sequence[Span]) -> Usage:

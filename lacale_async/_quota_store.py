@@ -7,19 +7,26 @@ failing them. A JSON file would need hand-written locking and atomic replaces fo
 
 One database file holds every scope (rows keyed by the scope, a hash of key and origin, never
 the key), so repeated sandbox runs on new ports do not litter the cache folder with files;
-rows expire once no window can count them any more. Times are wall-clock Unix seconds (the
-monotonic clock does not survive a restart). A unit in flight is stored with ``live = 1`` and
-``at`` = its lease end: it counts as "now" until then, and if its process died, as a unit done
-at the lease end (a crash costs one unit, never a stuck budget).
+rows expire once no window of any user of the scope can count them any more. Times are
+wall-clock Unix seconds (the monotonic clock does not survive a restart). A unit in flight is
+stored with ``live = 1`` and ``at`` = its lease end: it counts as "now" until then, and if its
+process died, as a unit done at the lease end (a crash costs one unit, never a stuck budget).
 
-A store that cannot be opened (corrupt, unwritable, a newer format) logs one WARNING and the
-budget is kept in memory; a store that fails later logs one WARNING and the budget goes on from
-this process's own record (the :class:`~lacale_async._ledger.MemoryLedger` mirror). The
-warnings say what that costs. Nothing here raises to the caller.
+Every transaction runs in the file's worker thread (``_store_file``), never on the event loop.
+A store that cannot be opened (corrupt, unwritable, a newer format, a path the OS refuses) logs
+one WARNING and the budget is kept in memory; a store that fails later (damage, a damaged row)
+logs one WARNING and the budget goes on from this process's own record (the
+:class:`~lacale_async._ledger.MemoryLedger` mirror). A store locked by another program is not a
+failure: that request is decided by the mirror, what this process does meanwhile is written to
+the store once it is free again, and the store is tried again a few seconds later. Nothing
+here raises to the caller.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 import math
 import os
@@ -29,30 +36,29 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from ._gate import ExitSignal
 from ._ledger import Grant, MemoryLedger, Refusal, Span, Usage, assess, measure
 from ._mirrored import MirroredLedger
-from ._sqlite import describe_failure, open_database
+from ._pending import Pending, Snapshot
+from ._sqlite import describe_failure
+from ._store_file import STORE_ERRORS, StoreFile, is_busy
+from ._store_rows import history, read_rows, record_horizon, stored_keep, write_pending
 from ._userdir import user_cache_dir
 
 __all__ = ["SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
 
 logger = logging.getLogger("lacale_async")
 
-_VERSION = 1
+T = TypeVar("T")
+Hold = Callable[[], contextlib.AbstractContextManager[None]]
+
 # How often a waiter re-reads the store when units in flight elsewhere may end unseen.
 _POLL = 1.0
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS units (
-    scope TEXT NOT NULL, token TEXT NOT NULL, at REAL NOT NULL, live INTEGER NOT NULL,
-    expires REAL NOT NULL, PRIMARY KEY (scope, token)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS units_by_scope ON units (scope, at);
-CREATE INDEX IF NOT EXISTS units_by_expiry ON units (expires);
-CREATE TABLE IF NOT EXISTS pauses (scope TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;
-"""
-_STORE_ERRORS = (sqlite3.Error, OSError)
+# Seconds (of the ledger's wall clock) a locked store is left alone before it is tried again:
+# each try may wait the busy timeout, so trying on every request would slow them all down.
+_BUSY_RETRY = 5.0
 
 
 def auto_store_path() -> Path:
@@ -60,145 +66,198 @@ def auto_store_path() -> Path:
     return user_cache_dir() / "quota.sqlite3"
 
 
-class StoreFile:
-    """One open database file, shared by every scope and thread of the process."""
-
-    __slots__ = ("__weakref__", "conn", "failed", "lock", "path")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.Lock()
-        self.failed = False
-        # Shared by the process's threads, each transaction under ``lock``.
-        conn = open_database(
-            path,
-            schema=_SCHEMA,
-            version=_VERSION,
-            kind="quota store",
-            make_parents=True,
-            check_same_thread=False,
-        )
-        weakref.finalize(self, conn.close)
-        self.conn = conn
-
-    def fail(self, exc: BaseException, doing: str) -> None:
-        """Stop using the file for the rest of the process, with one WARNING."""
-        if self.failed:
-            return
-        self.failed = True
-        logger.warning(
-            "the quota store %s failed while %s (%s); the key-wide budget goes on in memory "
-            "for this process, from what it has counted itself: requests other processes send "
-            "from now on are not counted, so together they may exceed the budget and the "
-            "tracker may answer 429. Repair or delete the file to share the budget again",
-            self.path,
-            doing,
-            describe_failure(exc),
-        )
-
-
 class SqliteLedger(MirroredLedger):
     """The units of one scope in a :class:`StoreFile`, mirrored in memory.
+
+    Methods named ``_..._job`` run in the file's worker thread, one at a time.
 
     Args:
         file: The open database.
         scope: The opaque key-and-origin scope.
         wall: The wall-clock reader.
         mirror: Records this process's units, and takes over if the file fails.
+        hold: Keeps the clock still while a transaction is awaited (a FakeClock must not
+            jump meanwhile: the loop looks idle, and the worker reads the clock).
     """
 
-    errors = _STORE_ERRORS
+    errors = STORE_ERRORS
 
     def __init__(
-        self, file: StoreFile, scope: str, wall: Callable[[], float], mirror: MemoryLedger
+        self,
+        file: StoreFile,
+        scope: str,
+        wall: Callable[[], float],
+        mirror: MemoryLedger,
+        hold: Hold = contextlib.nullcontext,
     ) -> None:
         super().__init__(mirror)
+        self._hold_clock = hold
         self._file = file
         self._scope = scope
         self._wall = wall
         self._exits = ExitSignal()
+        self._pending = Pending()
+        self._seeded = False
+        self._retry_at = -math.inf
 
     @property
     def where(self) -> str:
         """The database file's path (the mirror's name once the file failed)."""
         return self._mirror.where if self._file.failed else str(self._file.path)
 
+    def attach(self, user: object) -> None:
+        """Count ``user`` as using the file (its worker thread lives while one does)."""
+        self._file.attach(user)
+
+    async def detach(self, user: object) -> None:
+        """Forget ``user``; the file's last user stops its worker thread."""
+        await self._file.detach(user)
+
+    async def aclose(self) -> None:
+        """Stop the file's worker thread after the work submitted (a ledger without users)."""
+        await self._file.aclose()
+
     def _usable(self) -> bool:
-        return not self._file.failed
+        return not self._file.failed and self._wall() >= self._retry_at
 
     def _failed(self, exc: BaseException, doing: str, *, ending: bool = False) -> None:
-        self._file.fail(exc, doing)
+        if is_busy(exc):
+            self._retry_at = self._wall() + _BUSY_RETRY
+            self._file.busy(exc, doing, _BUSY_RETRY)
+        else:
+            self._file.fail(exc, doing)
 
-    def _rows(self, horizon: float, now: float) -> tuple[int, list[float], float]:
-        """Return units in flight, exit stamps (oldest first) and the pause deadline."""
-        conn = self._file.conn
-        rows = conn.execute(
-            "SELECT at, live FROM units WHERE scope = ? AND (live = 1 OR at > ?)",
-            (self._scope, now - horizon),
-        ).fetchall()
-        in_flight = sum(1 for at, live in rows if live and at > now)
-        # A live unit past its lease counts as done at the lease end (its process vanished).
-        done = sorted(at for at, live in rows if not (live and at > now))
-        pause = conn.execute("SELECT until FROM pauses WHERE scope = ?", (self._scope,)).fetchone()
-        return in_flight, done, (pause[0] if pause else -math.inf)
+    def _admitted(self, grant: Grant, lease: float) -> Grant:
+        if self._file.failed:
+            return grant
+        # Decided by the mirror while the file is locked: written to it once it is free.
+        token = secrets.token_hex(8)
+        self._pending.unit(token, grant.at + lease, live=True)
+        return Grant(token, grant.at)
 
-    def history(self) -> tuple[list[float], float]:
-        """Return the scope's exit stamps and pause (to seed the mirror at open)."""
-        with self._file.lock:
-            _, done, pause = self._rows(2 * 86_400.0, self._wall())
-            return done, pause
+    def _unrecorded(self, grant: Grant, counted: bool) -> None:
+        if self._file.failed:
+            return
+        if counted:
+            self._pending.unit(grant.token, self._wall(), live=False)
+        else:
+            self._pending.drop(grant.token)
 
-    def _take_locked(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
-        conn = self._file.conn
+    def _unpaused(self, until: float) -> None:
+        if not self._file.failed:
+            self._pending.hold(until)
+
+    def _seed_job(self, conn: sqlite3.Connection, now: float) -> None:
+        # Once, in the worker (never a read on the loop): the scope's sound history, so that
+        # if the file fails the budget goes on from it rather than from a full budget.
+        if not self._seeded:
+            self._mirror.seed(*history(conn, self._scope, now))
+            self._seeded = True
+
+    def _commit_job(self, conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+        """Run ``body`` in one write transaction, with what is pending written around it."""
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Before the body, so that a take counts the units taken while the file was
+            # locked; after it too, for an undo noted meanwhile (a take cancelled while it ran).
+            first = self._write_pending(conn)
+            result = body()
+            last = self._write_pending(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for written in (first, last):
+            if written is not None:
+                self._pending.settle(written)
+        return result
+
+    def _write_pending(self, conn: sqlite3.Connection) -> Snapshot | None:
+        if not self._pending:
+            return None
+        keep = stored_keep(conn, self._scope, self._wall())
+        return write_pending(conn, self._scope, self._pending, keep)
+
+    def _take_job(
+        self, spans: Sequence[Span], lease: float, token: str, conn: sqlite3.Connection
+    ) -> Grant | Refusal:
+        def body() -> Grant | Refusal:
             now = self._wall()
             horizon = max(span for _, _, span in spans)
-            conn.execute("DELETE FROM units WHERE expires < ?", (now,))
-            in_flight, done, pause = self._rows(horizon, now)
+            keep = record_horizon(conn, self._scope, horizon, now)
+            if conn.execute("DELETE FROM units WHERE expires < ?", (now,)).rowcount:
+                conn.execute("DELETE FROM horizons WHERE until < ?", (now,))
+            in_flight, done, pause = read_rows(conn, self._scope, now - horizon, now)
             refusal = assess(spans, in_flight, done, pause, now)
-            if refusal is None:
-                token = secrets.token_hex(8)
-                conn.execute(
-                    "INSERT INTO units VALUES (?, ?, ?, 1, ?)",
-                    (self._scope, token, now + lease, now + lease + horizon),
-                )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        if refusal is None:
+            if refusal is not None:
+                return refusal
+            conn.execute(
+                "INSERT INTO units VALUES (?, ?, ?, 1, ?)",
+                (self._scope, token, now + lease, now + lease + keep),
+            )
             return Grant(token, now)
-        if refusal.wait is None:
-            return Refusal(None, refusal.binding, refusal.used, now, self._exits.arm(), _POLL)
-        return refusal
+
+        self._seed_job(conn, self._wall())
+        return self._commit_job(conn, body)
+
+    def _sync_job(self, conn: sqlite3.Connection) -> None:
+        """Write what is pending (a cancelled take's undo among it)."""
+        if self._pending:
+            self._commit_job(conn, lambda: None)
 
     async def _take(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
-        with self._file.lock:
-            return self._take_locked(spans, lease)
+        token = secrets.token_hex(8)
+        try:
+            with self._hold_clock():
+                result = await self._file.run(
+                    functools.partial(self._take_job, spans, lease, token)
+                )
+        except asyncio.CancelledError:
+            # The transaction goes on in the worker: undo its unit (if it took one) after it.
+            self._pending.drop(token)
+            self._file.submit(self._sync_job, "undoing a cancelled request's unit")
+            raise
+        if isinstance(result, Grant) or result.wait is not None:
+            return result
+        return Refusal(None, result.binding, result.used, result.now, self._exits.arm(), _POLL)
 
-    async def _end(self, grant: Grant, counted: bool) -> None:
-        with self._file.lock:
+    def _end_job(self, token: str, counted: bool, now: float, conn: sqlite3.Connection) -> None:
+
+        def body() -> None:
             if counted:
-                now = self._wall()
-                # expires - at of a live row is the horizon it was written with.
-                self._file.conn.execute(
+                # expires - at of a live row is how long its scope's rows are kept.
+                conn.execute(
                     "UPDATE units SET at = ?, live = 0, expires = ? + (expires - at) "
                     "WHERE scope = ? AND token = ?",
-                    (now, now, self._scope, grant.token),
+                    (now, now, self._scope, token),
                 )
             else:
-                self._file.conn.execute(
-                    "DELETE FROM units WHERE scope = ? AND token = ?", (self._scope, grant.token)
+                conn.execute(
+                    "DELETE FROM units WHERE scope = ? AND token = ?", (self._scope, token)
                 )
-            self._exits.fire()
 
-    async def _hold(self, seconds: float) -> bool:
-        with self._file.lock:
-            conn = self._file.conn
-            now = self._wall()
+        try:
+            self._commit_job(conn, body)
+        except sqlite3.Error as exc:
+            if is_busy(exc):  # noted here: the caller may have been cancelled meanwhile
+                self._unrecorded(Grant(token, now), counted)
+            raise
+
+    async def _end(self, grant: Grant, counted: bool) -> None:
+        # Queued, not awaited: a request pays one thread hop (its take), not two. The worker
+        # runs in order, so any later take or read of this process sees this end.
+        job = functools.partial(self._end_job, grant.token, counted, self._wall())
+        self._file.submit(job, "recording the end of a request")
+        self._exits.fire()
+
+    def _hold_job(self, seconds: float, conn: sqlite3.Connection) -> bool:
+        now = self._wall()
+
+        def body() -> bool:
             row = conn.execute(
-                "SELECT until FROM pauses WHERE scope = ?", (self._scope,)
+                "SELECT until FROM pauses WHERE scope = ? AND typeof(until) = 'real'",
+                (self._scope,),
             ).fetchone()
             conn.execute(
                 "INSERT INTO pauses VALUES (?, ?) ON CONFLICT (scope) DO UPDATE "
@@ -208,10 +267,30 @@ class SqliteLedger(MirroredLedger):
             conn.execute("DELETE FROM pauses WHERE until < ?", (now,))
             return row is not None and row[0] > now
 
+        try:
+            return self._commit_job(conn, body)
+        except sqlite3.Error as exc:
+            if is_busy(exc):
+                self._unpaused(now + seconds)
+            raise
+
+    async def _hold(self, seconds: float) -> bool:
+        with self._hold_clock():
+            return await self._file.run(functools.partial(self._hold_job, seconds))
+
+    def _read_job(
+        self, horizon: float, conn: sqlite3.Connection
+    ) -> tuple[tuple[int, list[float], float], float]:
+        now = self._wall()
+        self._seed_job(conn, now)
+        return read_rows(conn, self._scope, now - horizon, now), now
+
     async def _read(self, spans: Sequence[Span]) -> Usage:
-        with self._file.lock:
-            now = self._wall()
-            in_flight, done, pause = self._rows(max(s for _, _, s in spans), now)
+        horizon = max(s for _, _, s in spans)
+        with self._hold_clock():
+            (in_flight, done, pause), now = await self._file.run(
+                functools.partial(self._read_job, horizon)
+            )
         return measure(spans, in_flight, done, pause, now)
 
     def __repr__(self) -> str:
@@ -231,16 +310,18 @@ def _open_file(path: Path) -> StoreFile | None:
             return file
         try:
             file = StoreFile(path)
-        except _STORE_ERRORS as exc:
+        except STORE_ERRORS as exc:
             if key not in _WARNED:
                 _WARNED.add(key)
+                # %r: a path the OS refused may hold a NUL or a lone surrogate, which a log
+                # handler writing UTF-8 could not write.
                 logger.warning(
-                    "cannot use the quota store %s (%s); the key-wide budget is kept in memory "
+                    "cannot use the quota store %r (%s); the key-wide budget is kept in memory "
                     "for this process only: requests this key made before (in earlier runs or "
                     "other processes) are NOT counted, so the tracker may answer 429 until its "
                     "own window frees up. Fix the file or its folder (permissions, disk), move "
                     "it away, or pass quota_store=None to keep the budget in memory on purpose",
-                    path,
+                    key,
                     describe_failure(exc),
                 )
             return None
@@ -248,27 +329,29 @@ def _open_file(path: Path) -> StoreFile | None:
         return file
 
 
-def open_ledger(path: Path, scope: str, wall: Callable[[], float]) -> SqliteLedger | MemoryLedger:
+def open_ledger(
+    path: Path,
+    scope: str,
+    wall: Callable[[], float],
+    hold: Hold = contextlib.nullcontext,
+) -> SqliteLedger | MemoryLedger:
     """Return the ledger of ``scope`` in the store at ``path``, or a memory one if it fails.
+
+    Opening reads nothing from the rows: the mirror is seeded by the first transaction, in
+    the worker thread (a damaged row is found there, and warned about as a failure).
 
     Args:
         path: The database file (created with its folder when missing).
         scope: The opaque key-and-origin scope.
         wall: The wall-clock reader.
+        hold: Keeps the client's clock still while a transaction is awaited (a FakeClock).
 
     Returns:
-        A :class:`SqliteLedger` seeded mirror included, or a :class:`MemoryLedger` after one
-        WARNING when the file cannot be used.
+        A :class:`SqliteLedger`, or a :class:`MemoryLedger` after one WARNING when the file
+        cannot be opened.
     """
     file = _open_file(path)
-    mirror = MemoryLedger(wall, where=f"memory (the quota store {path} failed)")
     if file is None:
         return MemoryLedger(wall, where=f"memory (the quota store {path} could not be opened)")
-    ledger = SqliteLedger(file, scope, wall, mirror)
-    try:
-        done, pause = ledger.history()
-    except _STORE_ERRORS as exc:
-        file.fail(exc, "reading the key budget")
-    else:
-        mirror.seed(done, pause)
-    return ledger
+    mirror = MemoryLedger(wall, where=f"memory (the quota store {path} failed)")
+    return SqliteLedger(file, scope, wall, mirror, hold)

@@ -79,6 +79,7 @@ def _prepare(
     conn: sqlite3.Connection, schema: str, version: int, application_id: int | None, kind: str
 ) -> None:
     found = conn.execute("PRAGMA user_version").fetchone()[0]
+    app_id = None
     if application_id is not None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id != application_id:
@@ -94,9 +95,12 @@ def _prepare(
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(schema)
-    if application_id is not None:
+    # Written only when they change: each is a write, which waits the busy timeout when
+    # another program holds the file locked (the schema statements above do not write then).
+    if application_id is not None and app_id != application_id:
         conn.execute(f"PRAGMA application_id = {application_id}")
-    conn.execute(f"PRAGMA user_version = {version}")
+    if found != version:
+        conn.execute(f"PRAGMA user_version = {version}")
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._cache import Cache, MemoryCache
-from ._clock import Clock, wall_clock
+from ._clock import Clock, off_loop_hold, wall_clock
 from ._ledger import Ledger, MemoryLedger
 from ._limiter import Rate, RateLimiter, WindowLimiter, WindowLog
 from ._quota_store import open_ledger
@@ -155,7 +155,10 @@ class LocalBackend:
         wall = wall_clock(clock)
         if store is None:
             return _shared((clock, scope, "key"), lambda: MemoryLedger(wall), MemoryLedger.idle)
-        return _shared((clock, scope, "key", str(store)), lambda: open_ledger(store, scope, wall))
+        hold = off_loop_hold(clock)
+        return _shared(
+            (clock, scope, "key", str(store)), lambda: open_ledger(store, scope, wall, hold)
+        )
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
         """Return a new in-memory TTL + LRU cache.

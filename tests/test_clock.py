@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -142,3 +143,16 @@ def test_advance_rejects_bad_values() -> None:
     clock.advance(2.5)
     assert clock.now() == 2.5
     assert "2.5" in repr(clock)
+
+
+async def test_holding_keeps_fake_time_still_while_the_sdk_awaits_a_thread() -> None:
+    # The quota store's transactions run in a worker thread and read the clock: the loop
+    # looks idle meanwhile, and time jumped under the decision (a burst of searches saw its
+    # limiter's windows move). The thread's 50 ms are real time by nature: it is what is held.
+    clock = FakeClock()
+    sleeper = asyncio.ensure_future(clock.sleep(10.0))
+    with clock.holding():
+        seen = await asyncio.to_thread(lambda: threading.Event().wait(0.05) or clock.now())
+    assert seen == 0.0
+    await sleeper
+    assert clock.now() == 10.0

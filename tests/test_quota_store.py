@@ -58,6 +58,7 @@ async def test_two_processes_on_one_store_never_exceed_the_budget(tmp_path: Path
     assert refusal.poll is not None  # b cannot hear a's exits: it polls
     for grant in got_a:
         await a.give_back(grant, counted=True)
+    await a.usage(SPANS)  # a's worker writes the ends queued before this read
     clock.advance(61.0)
     assert len(await take_all(b, SPANS)) == 2  # the day allows 5 in all
     usage = await a.usage(SPANS)
@@ -94,8 +95,9 @@ async def test_one_file_holds_every_scope_apart_and_forgets_old_rows(tmp_path: P
     one, two = ledger_on(path, clock, "scope-1"), ledger_on(path, clock, "scope-2")
     for grant in await take_all(one, SPANS):
         await one.give_back(grant, counted=True)
+    await one.usage(SPANS)  # its worker writes the ends queued before this read
     assert len(await take_all(two, SPANS)) == 3
-    clock.advance(2 * DAY)
+    clock.advance(2 * DAY + 60.0)  # rows are kept two days at least (F8)
     await two.take(SPANS, 40.0)  # any write expires what no window can count any more
     with sqlite3.connect(path) as conn:
         scopes = {row[0] for row in conn.execute("SELECT scope FROM units")}
@@ -178,7 +180,8 @@ async def test_a_store_failing_later_goes_on_from_what_it_counted(
         await c.search("b")
         ledger = c._require_open().budget._ledger  # type: ignore[union-attr]
         assert isinstance(ledger, SqliteLedger)
-        ledger._file.conn.close()  # the disk goes away under the store
+        with ledger._file.lock:  # never under a transaction of the worker
+            ledger._file.conn.close()  # the disk goes away under the store
         await c.search("c")  # the third unit: the mirror knew of a and b
         with pytest.raises(la.QuotaExceededError):
             await c.search("d")  # never a silent full budget after a failure
@@ -202,3 +205,51 @@ def test_a_store_of_a_newer_format_is_not_touched(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(sqlite3.DatabaseError, match="newer"):
         StoreFile(path)
+
+
+SHORT: list[Span] = [(50, 2.0, 2.25)]
+HOUR: list[Span] = [(6, 3600.0, 3600.25)]
+
+
+async def spend(ledger: SqliteLedger, spans: list[Span], count: int) -> None:
+    for _ in range(count):
+        grant = await ledger.take(spans, 40.0)
+        assert isinstance(grant, Grant)
+        await ledger.give_back(grant, counted=True)
+    await ledger.usage(spans)  # the ends are written by the worker before this read
+
+
+async def test_a_shorter_window_never_sweeps_rows_a_longer_one_counts(tmp_path: Path) -> None:
+    # Regression: rows expired by the writer's own longest window, so a process on a 2 s
+    # key_rate erased its requests from the hour (or day) of a process sharing the key.
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    short, hourly = ledger_on(path, clock), ledger_on(path, clock)
+    await spend(short, SHORT, 5)
+    assert [u for u, _ in (await hourly.usage(HOUR)).windows] == [5]
+    clock.advance(13.0)
+    await spend(short, SHORT, 1)  # its take sweeps what no window still counts
+    assert [u for u, _ in (await hourly.usage(HOUR)).windows] == [6]
+
+
+async def test_rows_outlive_a_day_even_before_a_daily_user_shows_up(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    short = ledger_on(path, clock)
+    await spend(short, SHORT, 3)
+    clock.advance(DAY - 100.0)
+    await spend(short, SHORT, 1)
+    daily = ledger_on(path, clock)  # the bot with the default daily window starts now
+    assert [u for u, _ in (await daily.usage(SPANS)).windows] == [1, 4]
+
+
+async def test_a_window_longer_than_two_days_is_remembered_by_the_store(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    week: list[Span] = [(100, 7 * DAY, 7 * DAY + 0.25)]
+    weekly, short = ledger_on(path, clock), ledger_on(path, clock)
+    await spend(weekly, week, 1)  # a unit taken with its window records that window
+    await spend(short, SHORT, 2)
+    clock.advance(3 * DAY)
+    await spend(short, SHORT, 1)
+    assert [u for u, _ in (await weekly.usage(week)).windows] == [4]

@@ -1,0 +1,233 @@
+"""``StoreFile``: the quota store's open database and the one worker thread that uses it.
+
+Every transaction runs in a worker thread, never on an event loop: another process holding
+the write lock (a ``sqlite3`` shell, a backup) makes a transaction wait up to the busy timeout,
+and on the loop thread that froze every task of the application for as long.
+
+Why one dedicated thread per file (a single-thread ``ThreadPoolExecutor`` and
+``loop.run_in_executor``) rather than ``asyncio.to_thread`` or anyio's thread pool: the file is
+shared by every client of the process, whatever their event loop or thread, and those pools
+and anyio's limiters belong to one loop. One thread per file serialises the transactions (the
+connection is used by one thread at a time, as sqlite3 wants), keeps them in submission order
+(an undo submitted after a take runs after it), and costs one thread hop per operation. The
+thread lives while a client uses the file: the last one to close drains it and joins it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from ._sqlite import describe_failure, open_database
+
+__all__ = ["STORE_ERRORS", "StoreDamaged", "StoreFile", "is_busy"]
+
+logger = logging.getLogger("lacale_async")
+
+T = TypeVar("T")
+
+_VERSION = 1
+# Additive changes only (a new table): a file written by this version stays readable by the
+# previous one, which would refuse a higher user_version and lose the shared budget.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS units (
+    scope TEXT NOT NULL, token TEXT NOT NULL, at REAL NOT NULL, live INTEGER NOT NULL,
+    expires REAL NOT NULL, PRIMARY KEY (scope, token)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS units_by_scope ON units (scope, at);
+CREATE INDEX IF NOT EXISTS units_by_expiry ON units (expires);
+CREATE TABLE IF NOT EXISTS pauses (scope TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS horizons (
+    scope TEXT PRIMARY KEY, horizon REAL NOT NULL, until REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class StoreDamaged(sqlite3.DatabaseError):
+    """A row the SDK never writes (a text, blob or non-finite time): the file was damaged."""
+
+
+# ValueError and TypeError: what the OS layer raises for a path it cannot take (a NUL byte, a
+# lone surrogate), and a backstop for a damaged value the row checks did not foresee.
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ValueError, TypeError)
+
+# SQLITE_BUSY and SQLITE_LOCKED (the stdlib names them from 3.11 on, its stubs do not yet).
+_BUSY_CODES = frozenset({5, 6})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is another connection's lock (transient), not damage."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _BUSY_CODES  # extended codes keep the primary one in the low byte
+    return "locked" in str(exc)
+
+
+class StoreFile:
+    """One open database file, shared by every scope, thread and event loop of the process.
+
+    Args:
+        path: The database file (created with its folder when missing).
+
+    Raises:
+        sqlite3.Error, OSError, ValueError: The file cannot be opened or is not ours.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_life",
+        "_pool",
+        "_users",
+        "busy_warned",
+        "conn",
+        "failed",
+        "lock",
+        "path",
+    )
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # Held by each transaction: two worker generations (the last client closing while a
+        # new one opens) never use the connection at once.
+        self.lock = threading.Lock()
+        self.failed = False
+        self.busy_warned = False
+        self._life = threading.Lock()
+        # One slot (a list, so the finalizer below sees the worker of the moment).
+        self._pool: list[ThreadPoolExecutor | None] = [None]
+        self._users: weakref.WeakSet[object] = weakref.WeakSet()
+        conn = open_database(
+            path,
+            schema=_SCHEMA,
+            version=_VERSION,
+            kind="quota store",
+            make_parents=True,
+            check_same_thread=False,
+        )
+        # A straggler (a request ending after its client closed) may start a worker again: it
+        # ends with the file. Queued jobs hold the file, so none runs when this is called.
+        weakref.finalize(self, _release, self._pool, conn)
+        self.conn = conn
+
+    def attach(self, user: object) -> None:
+        """Count ``user`` (a client's key budget) as using the file until :meth:`detach`."""
+        with self._life:
+            self._users.add(user)
+
+    async def detach(self, user: object) -> None:
+        """Forget ``user``; the last one out drains the worker thread and joins it."""
+        with self._life:
+            self._users.discard(user)
+            if self._users:
+                return
+            executor, self._pool[0] = self._pool[0], None
+        if executor is not None:
+            await _drain(executor)
+
+    async def aclose(self) -> None:
+        """Stop the worker thread now, after the work already submitted (tests, shutdown)."""
+        with self._life:
+            executor, self._pool[0] = self._pool[0], None
+        if executor is not None:
+            await _drain(executor)
+
+    def _worker(self) -> ThreadPoolExecutor:
+        executor = self._pool[0]
+        if executor is None:
+            executor = ThreadPoolExecutor(1, thread_name_prefix="lacale-quota-store")
+            self._pool[0] = executor
+        return executor
+
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run one transaction in the worker thread and return its result.
+
+        The transaction goes on if the caller is cancelled meanwhile (it is shielded): what it
+        writes is consistent, and the caller undoes a take with :meth:`submit` if it must.
+        """
+        loop = asyncio.get_running_loop()
+        with self._life:  # submitted before a closing client can shut this worker down
+            future = loop.run_in_executor(self._worker(), self._locked, job)
+        return await asyncio.shield(future)
+
+    def submit(self, job: Callable[[sqlite3.Connection], object], doing: str) -> None:
+        """Queue a transaction nobody waits for; it runs after every one submitted before.
+
+        A failure is handled here: damage fails the file (one WARNING); a lock is left to the
+        job, which notes what it could not write for the next transaction.
+        """
+        with self._life:
+            self._worker().submit(self._quietly, job, doing)
+
+    def _locked(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        with self.lock:
+            return job(self.conn)
+
+    def _quietly(self, job: Callable[[sqlite3.Connection], object], doing: str) -> None:
+        try:
+            self._locked(job)
+        except STORE_ERRORS as exc:
+            if not is_busy(exc):
+                self.fail(exc, doing)
+
+    def fail(self, exc: BaseException, doing: str) -> None:
+        """Stop using the file for the rest of the process, with one WARNING."""
+        if self.failed:
+            return
+        self.failed = True
+        logger.warning(
+            "the quota store %s failed while %s (%s); the key-wide budget goes on in memory "
+            "for this process, from what it has counted itself: requests other processes send "
+            "from now on are not counted, so together they may exceed the budget and the "
+            "tracker may answer 429. Repair or delete the file to share the budget again",
+            self.path,
+            doing,
+            describe_failure(exc),
+        )
+
+    def busy(self, exc: BaseException, doing: str, retry: float) -> None:
+        """Warn once that another connection holds the file locked (it is tried again)."""
+        if self.busy_warned:
+            return
+        self.busy_warned = True
+        logger.warning(
+            "the quota store %s is locked by another program (%s) while %s; this request's "
+            "key-wide budget was decided from what this process has counted itself, and the "
+            "store is tried again in %.0f s (what this process spent meanwhile is written to "
+            "it then). Requests other processes send meanwhile are not counted here",
+            self.path,
+            describe_failure(exc),
+            doing,
+            retry,
+        )
+
+
+async def _drain(executor: ThreadPoolExecutor) -> None:
+    # The worker runs in order: once a no-op submitted now has run, nothing is left, and the
+    # thread's join at shutdown returns at once instead of blocking the loop.
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.shield(loop.run_in_executor(executor, _nothing))
+    except BaseException:
+        executor.shutdown(wait=False)  # cancelled: the thread still ends after its queue
+        raise
+    executor.shutdown(wait=True)
+
+
+def _release(pool: list[ThreadPoolExecutor | None], conn: sqlite3.Connection) -> None:
+    executor = pool[0]
+    if executor is not None:
+        executor.shutdown(wait=False)
+    conn.close()
+
+
+def _nothing() -> None:
+    """A no-op job: its end means every job before it has ended."""

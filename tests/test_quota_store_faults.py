@@ -1,0 +1,304 @@
+"""The SQLite quota store under faults: damaged rows, unopenable paths, another process's lock.
+
+A store that fails for good (damage) warns once and the budget goes on in memory; a store that
+is only locked by another process is retried on later takes, and never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aioresponses import aioresponses
+from conftest import API_KEY, BASE
+from test_quota_store import client
+
+from lacale_async import FakeClock
+from lacale_async import _sqlite as sqlite_module
+from lacale_async._ledger import Grant, MemoryLedger, Span
+from lacale_async._quota_store import SqliteLedger, StoreFile, open_ledger
+from lacale_async._stores import derive_scope
+
+SEARCH = re.compile(r"^https://tracker\.test/api/external(\?.*)?$")
+DAY = 86_400.0
+SPANS: list[Span] = [(3, 60.0, 60.25), (5, DAY, DAY + 0.25)]
+SCOPE = derive_scope(API_KEY, BASE)
+
+
+@pytest.fixture
+def mock() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        yield m
+
+
+def store_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("lacale-quota-store")]
+
+
+async def make_store(path: Path, clock: FakeClock) -> None:
+    """Let the SDK create the store's schema, as a first run would."""
+    async with client(clock, path) as c:
+        await c.quota()
+
+
+# -- F5: damaged rows, unopenable paths ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("at", "expires"),
+    [
+        ("'abc'", "9e999"),  # text: SQLite's REAL affinity keeps what is not a number
+        ("x'00'", "9e999"),  # a blob
+        ("9e999", "9e999"),  # +inf: would hold one unit for ever
+        ("1e300", "9e999"),  # finite, but no date: would overflow every date computed from it
+        ("{now}", "'abc'"),  # a sound stamp whose expiry is text: never swept
+    ],
+)
+async def test_a_damaged_row_is_a_store_failure_never_a_crash(
+    mock: aioresponses,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    at: str,
+    expires: str,
+) -> None:
+    # Regression: the row reached the in-memory mirror, and the answer of the request that had
+    # already been sent was thrown away by a raw TypeError ('>' between str and float).
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    await make_store(path, clock)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f"INSERT INTO units VALUES (?, 'tok', {at.format(now=clock.wall())}, 0, {expires})",
+            (SCOPE,),
+        )
+    conn.close()
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    async with client(clock, path) as c:
+        assert await c.search("x") == []
+        quota = await c.quota()
+        assert quota.store.startswith("memory")
+        assert quota.remaining == 2  # its own unit counted; the damaged row is not a unit
+        assert await c.search("y") == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "damaged" in warnings[0]
+    assert str(path) in warnings[0]
+
+
+async def test_a_damaged_pause_is_a_store_failure(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    ledger = open_ledger(path, "s", clock.wall)
+    assert isinstance(ledger, SqliteLedger)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO pauses VALUES ('s', 'soon')")
+    conn.close()
+    assert isinstance(await ledger.take(SPANS, 40.0), Grant)
+    assert ledger.where.startswith("memory")
+    await ledger.aclose()
+
+
+@pytest.mark.parametrize("name", ["q\x00.sqlite3", "\ud800.sqlite3"])
+def test_a_path_the_os_cannot_take_is_the_documented_memory_fallback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    # Regression: ValueError (NUL) and UnicodeEncodeError (lone surrogate) escaped raw.
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    clock = FakeClock()
+    ledger = open_ledger(tmp_path / name, "s", clock.wall)
+    assert isinstance(ledger, MemoryLedger)
+    assert "could not be opened" in ledger.where
+    assert "cannot use the quota store" in caplog.text
+
+
+# -- F6: another process's lock -----------------------------------------------------------
+
+
+def hold_lock(path: Path) -> sqlite3.Connection:
+    """Take the store's write lock on another connection, as a sqlite3 shell or backup would."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+async def test_a_locked_store_never_stalls_the_event_loop(
+    mock: aioresponses, tmp_path: Path
+) -> None:
+    # Regression: the take ran sqlite3 on the loop thread; every task froze for the busy
+    # timeout (5 s), then the store was given up for the rest of the process.
+    mock.get(SEARCH, payload=[], repeat=True)
+    path = tmp_path / "q.sqlite3"
+    async with client(FakeClock(), path) as c:
+        await c.search("warm")
+        holder = hold_lock(path)
+        try:
+            task = asyncio.ensure_future(c.search("x"))
+            started = time.perf_counter()
+            for _ in range(20):
+                await asyncio.sleep(0)
+            stall = time.perf_counter() - started
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        await task
+        assert stall < 1.0
+        quota = await c.quota()
+        assert quota.store == str(path)  # the store is still shared
+        assert quota.remaining == 1
+
+
+def short_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT", 0.02)
+
+
+async def test_a_locked_store_is_transient_and_resynced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short_busy(monkeypatch)
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    file = StoreFile(path)
+    ours = SqliteLedger(file, "s", clock.wall, MemoryLedger(clock.wall))
+    other = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
+    first = await ours.take(SPANS, 40.0)
+    assert isinstance(first, Grant)
+    holder = hold_lock(path)
+    try:
+        # Locked: this take is decided from this process's record, the store stays in use.
+        during = await ours.take(SPANS, 40.0)
+        assert isinstance(during, Grant)
+        await ours.give_back(during, counted=True)
+        clock.advance(0.1)
+        assert isinstance(await ours.take(SPANS, 40.0), Grant)  # still locked: no new warning
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not file.failed
+    clock.advance(61.0)  # past the retry delay, and the minute window of the unit ended
+    assert isinstance(await ours.take(SPANS, 40.0), Grant)  # the store again
+    # Another process now sees every unit, the ones taken while the file was locked included
+    # (three in flight count in the minute; four in the day).
+    usage = await other.usage(SPANS)
+    assert [used for used, _ in usage.windows] == [3, 4]
+    assert ours.where == str(path)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "locked" in warnings[0]
+    await ours.aclose()
+    await other.aclose()
+
+
+def test_a_locked_store_still_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Opening wrote its format number every time: under another program's lock it waited the
+    # busy timeout on the event loop, then gave the store up for memory.
+    short_busy(monkeypatch)
+    path = tmp_path / "q.sqlite3"
+    StoreFile(path)
+    holder = hold_lock(path)
+    try:
+        StoreFile(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_a_take_cancelled_while_the_store_is_locked_loses_and_adds_nothing(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    ledger = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
+    holder = hold_lock(path)
+    try:
+        task = asyncio.ensure_future(ledger.take(SPANS, 40.0))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    grants = []
+    while isinstance(result := await ledger.take(SPANS, 40.0), Grant):
+        grants.append(result)
+    assert len(grants) == 3  # the cancelled take holds no unit, in the store or the mirror
+    assert ledger.where == str(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM units").fetchone()[0] == 3
+    conn.close()
+    await ledger.aclose()
+
+
+async def test_an_end_while_the_store_is_locked_is_written_once_it_is_free(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    ledger = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
+    grant = await ledger.take(SPANS, 40.0)
+    assert isinstance(grant, Grant)
+    holder = hold_lock(path)
+    try:
+        # Queued for the worker, never awaited: the request that ends does not wait for it.
+        await asyncio.wait_for(ledger.give_back(grant, counted=True), 1.0)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    await ledger.usage(SPANS)  # runs after the end in the store's one worker
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT live, at FROM units").fetchall() == [(0, clock.wall())]
+    conn.close()
+    await ledger.aclose()
+
+
+async def test_an_end_the_lock_outlasts_is_written_by_the_next_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short_busy(monkeypatch)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    ledger = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
+    grant = await ledger.take(SPANS, 40.0)
+    assert isinstance(grant, Grant)
+    ended = clock.wall()
+    holder = hold_lock(path)
+    try:
+        await ledger.give_back(grant, counted=True)
+        await ledger.usage(SPANS)  # the end gave up on the lock meanwhile
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    clock.advance(61.0)
+    assert isinstance(await ledger.take(SPANS, 40.0), Grant)
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT live, at FROM units ORDER BY at").fetchall()
+    conn.close()
+    assert rows[0] == (0, ended)  # done when it ended, not at its lease end
+    assert ledger.where == str(path)
+    await ledger.aclose()
+
+
+async def test_no_store_thread_outlives_the_clients(mock: aioresponses, tmp_path: Path) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    path = tmp_path / "q.sqlite3"
+    clock = FakeClock()
+    before = set(store_threads())
+    async with client(clock, path) as a, client(clock, path) as b:
+        await a.search("x")
+        await b.search("y")
+        assert len(set(store_threads()) - before) == 1  # one worker per file, any clients
+    assert set(store_threads()) <= before
+    async with client(clock, path) as c:  # a new client gets a new worker
+        await c.search("z")
+        assert (await c.quota()).remaining == 0
+    assert set(store_threads()) <= before
