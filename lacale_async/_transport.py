@@ -17,6 +17,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ._deadlines import Deadlines
 from ._errors import (
     ClientStateError,
     ConnectError,
@@ -128,7 +129,8 @@ class Transport:
         key: The API key.
         auth: ``header`` (X-Api-Key), ``query`` (``?apikey=``) or ``passkey`` (v1 ``?passkey=``,
             and a ``passkey`` form field on uploads).
-        timeout: Seconds for one whole request, connection and body read included.
+        timeout: Seconds for one whole request (each redirect hop), connection and body read
+            included; an expiry may be up to :data:`~._deadlines.GRANULARITY` late.
         max_body_size: Largest body accepted, in bytes; a larger answer is an error.
         user_agent: Value of the User-Agent header.
     """
@@ -149,6 +151,7 @@ class Transport:
         self._auth = auth
         self._timeout = timeout
         self._connect_timeout = max(0.05, min(10.0, timeout / 2))
+        self._deadlines = Deadlines(timeout)
         self._max_body = max_body_size
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
         # Per request, not a session default: a download through a token link goes without it.
@@ -169,8 +172,9 @@ class Transport:
             connector=aiohttp.TCPConnector(ttl_dns_cache=300),
             headers=self._headers,
             # A separate, shorter connect timeout makes a hung connect a ConnectError (nothing
-            # was sent, safe to retry even for an upload) rather than an ambiguous timeout.
-            timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._connect_timeout),
+            # was sent, safe to retry even for an upload) rather than an ambiguous timeout. The
+            # whole request is bounded by _deadlines: aiohttp's total= costs timers per request.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
             # Proxies from the environment would see the key; an explicit opt-in is safer.
             trust_env=False,
             raise_for_status=False,
@@ -180,6 +184,7 @@ class Transport:
     async def aclose(self) -> None:
         """Close the session and its connections; harmless when already closed."""
         session, self._session = self._session, None
+        self._deadlines.close()
         if session is not None and not session.closed:
             await session.close()
 
@@ -269,32 +274,26 @@ class Transport:
         # aiohttp's exception as __context__, and it holds the URL with the key.
         failure: LaCaleError
         try:
-            async with (
-                session.request(method, url, params=query, headers=headers, allow_redirects=False)
-                if form is None
-                else session.request(
-                    method,
-                    url,
-                    params=query,
-                    headers=headers,
-                    data=self._form(form),
-                    allow_redirects=False,
-                )
-            ) as resp:
-                if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
-                    raise self._refuse_redirect(method, shown, resp)
-                if resp.status in _REDIRECTS and "Location" in resp.headers:
-                    return self._follow(url, resp.headers["Location"])
-                body = await self._read(resp, shown)
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug(
-                        "%s %s -> %d (%d bytes)",
-                        method,
-                        redact_url(url.with_query(query)),
-                        resp.status,
-                        len(body),
-                    )
-                return Response(resp.status, resp.headers, body, shown, method)
+            data = None if form is None else self._form(form)
+            # The whole hop, body read included, inside one deadline.
+            with self._deadlines.bound():
+                async with session.request(
+                    method, url, params=query, headers=headers, data=data, allow_redirects=False
+                ) as resp:
+                    if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
+                        raise self._refuse_redirect(method, shown, resp)
+                    if resp.status in _REDIRECTS and "Location" in resp.headers:
+                        return self._follow(url, resp.headers["Location"])
+                    body = await self._read(resp, shown)
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "%s %s -> %d (%d bytes)",
+                            method,
+                            redact_url(url.with_query(query)),
+                            resp.status,
+                            len(body),
+                        )
+                    return Response(resp.status, resp.headers, body, shown, method)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             failure = self._failure(exc, method, shown)
         raise failure

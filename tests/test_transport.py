@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from typing import Any
 
 import aiohttp
 import pytest
@@ -332,6 +333,58 @@ async def test_a_stalled_body_times_out(server: Server) -> None:
         with pytest.raises(la.RequestTimeoutError, match=r"0\.3 s"):
             await client.search("x")
         assert loop.time() - start < 2
+
+
+@pytest.mark.integration
+async def test_a_hung_connect_is_a_connect_error(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole-request deadline would end this as a RequestTimeoutError; the shorter connect
+    # bound must come first: nothing was sent, so it is a ConnectError (safe to retry).
+    await server.start()
+    loop = asyncio.get_running_loop()
+
+    async def hang(sock: object, address: object) -> None:
+        await loop.create_future()
+
+    monkeypatch.setattr(loop, "sock_connect", hang)
+    async with client_for(server, timeout=0.2) as client:
+        with pytest.raises(la.ConnectError, match=r"no connection within 0\.1 s"):
+            await client.search("x")
+
+
+@pytest.mark.integration
+async def test_concurrent_requests_share_one_timer(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp's ClientTimeout(total=...) armed a TimeoutHandle per request (a few % of a cache
+    # miss); the transport's deadline table arms one timer for all of them.
+    async def empty(request: web.Request) -> web.Response:
+        return web.json_response([])
+
+    server.route("GET", "/api/external", empty)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    armed: list[tuple[str, asyncio.TimerHandle]] = []
+    call_at = loop.call_at
+
+    def recording(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        handle = call_at(when, callback, *args, **kwargs)
+        armed.append((getattr(callback, "__qualname__", ""), handle))
+        return handle
+
+    monkeypatch.setattr(loop, "call_at", recording)
+    async with client_for(server, cache_ttl=0, key_rate=None, quota_store=None) as client:
+        await asyncio.gather(*(client.search(f"warm {i}") for i in range(50)))
+        start = len(armed)
+        await asyncio.gather(*(client.search(f"q {i}") for i in range(50)))
+        burst = [name for name, _ in armed[start:]]
+    monkeypatch.undo()
+    assert not [name for name in burst if name.startswith("TimeoutHandle")]
+    assert burst.count("Deadlines._sweep") <= 1
+    sweeps = [handle for name, handle in armed if name == "Deadlines._sweep"]
+    assert sweeps  # the table's timer, armed by the first request...
+    assert all(handle.cancelled() for handle in sweeps)  # ...and not left behind by aclose
 
 
 @pytest.mark.integration
