@@ -22,6 +22,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
+from ._cancel import take_back
+
 __all__ = ["GRANULARITY", "Bound", "Deadlines", "Scheduler"]
 
 GRANULARITY = 0.05
@@ -81,25 +83,14 @@ class Bound:
         tb: TracebackType | None,
     ) -> None:
         self._live.pop(self, None)  # already gone when the sweep expired it
-        # _only_ours runs for every expired block: the cancellation is taken back even when
+        # take_back runs for every expired block: the cancellation is taken back even when
         # the block swallowed it.
         if (
             self._expired
-            and _only_ours(self._task, self._cancelling)
+            and take_back(self._task, self._cancelling)
             and exc_type is asyncio.CancelledError
         ):
             raise asyncio.TimeoutError from exc
-
-
-def _only_ours(task: asyncio.Task[Any], before: int) -> bool:
-    """Take back the cancellation a deadline sent; True when no one else's is pending.
-
-    Python 3.10 keeps no count and merges two cancellations of one step into one: there a
-    deadline wins such a tie (as ``async-timeout`` does, and the single-flight's close).
-    """
-    if sys.version_info >= (3, 11):
-        return task.uncancel() <= before
-    return True
 
 
 class Deadlines:

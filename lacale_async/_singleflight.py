@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from ._cancel import take_back
 from ._errors import ClientStateError
 
 __all__ = ["SingleFlight"]
@@ -43,19 +43,6 @@ class _Call(Generic[V]):
         for waiter in self.waiters or ():
             if not waiter.done():  # a cancelled joiner's future is left in the list
                 waiter.set_result(None)
-
-
-def _cancelled_only_by_close(task: asyncio.Task[Any] | None) -> bool:
-    """Take back the cancellation ``aclose`` sent; True when no other one is pending.
-
-    On Python 3.11+ the task counts cancellation requests: one more than ours means its own
-    caller (a timeout, a task group) cancelled it too, and that one must go on as a
-    ``CancelledError``. Python 3.10 keeps no count and merges two cancellations of one step
-    into one: there, a close wins such a tie (as ``async-timeout`` does for its timeouts).
-    """
-    if sys.version_info >= (3, 11) and task is not None:
-        return task.uncancel() == 0
-    return True
 
 
 class SingleFlight(Generic[V]):
@@ -105,7 +92,7 @@ class SingleFlight(Generic[V]):
         try:
             value = call.value = await fn()
         except asyncio.CancelledError:
-            if call.closing and _cancelled_only_by_close(call.leader):
+            if call.closing and call.leader is not None and take_back(call.leader):
                 raise ClientStateError(_CLOSED_IN_FLIGHT) from None
             call.rerun = True
             raise
