@@ -135,13 +135,10 @@ def _nfo(form: Any, state: SandboxState) -> tuple[bytes, str | None] | None:
     return nfo
 
 
-async def upload(request: web.Request) -> web.StreamResponse:
-    """``POST /api/external/upload``: validate the form and publish the torrent at once.
-
-    The new torrent is approved, downloadable immediately, and searchable once cached
-    answers for the search in question have expired.
-    """
-    state = request.app[STATE]
+async def _admitted_form(
+    request: web.Request, state: SandboxState
+) -> tuple[Mapping[str, Any], str]:
+    """Admit the upload's key (from the form for v1 clients), then return the form and key."""
     exchange = EXCHANGE.get()
     form: Mapping[str, Any] | None = None
     if exchange.key is None:
@@ -153,7 +150,17 @@ async def upload(request: web.Request) -> web.StreamResponse:
     key_name = admit(state, exchange)
     if form is None:
         form = await _read_form(request)
+    return form, key_name
 
+
+async def upload(request: web.Request) -> web.StreamResponse:
+    """``POST /api/external/upload``: validate the form and publish the torrent at once.
+
+    The new torrent is approved, downloadable immediately, and searchable once cached
+    answers for the search in question have expired.
+    """
+    state = request.app[STATE]
+    form, key_name = await _admitted_form(request, state)
     title, category, (data, filename) = _required(form, state)
     tag_ids = _tags(form, state)
     tmdb_id, tmdb_type = _tmdb(form)
