@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from pathlib import Path
-from typing import Literal
 
 import anyio
-import msgspec
 
 from ._batch_quota import planned
 from ._bulk import SearchOutcome, SearchQuery, search_many
@@ -33,14 +30,12 @@ from ._config import (
     SourcePolicy,
 )
 from ._engine import Engine
-from ._files import prepare_download, save_download
 from ._lifecycle import ClientState, Lifecycle, Openable
-from ._models import Meta, Torrent, UploadResult
+from ._models import Meta, Torrent
 from ._quota import Quota
 from ._search_args import SearchArgs
 from ._stats import ClientStats, StatsRecorder
-from ._uploads import UploadFields
-from ._validation import check_info_hash
+from ._transfers import Transfers
 from ._watch import WatchEvent, watch_releases
 from ._watch_plan import check_watch
 
@@ -50,7 +45,7 @@ _HOW_TO_OPEN = "use 'async with LaCaleClient(...) as client:' or 'await client.o
 _AFTER_CLOSE = "create a new LaCaleClient"
 
 
-class LaCaleClient(Openable[Engine]):
+class LaCaleClient(Openable[Engine], Transfers):
     """Async client for the La Cale tracker API, safe to share between tasks.
 
     It knows the tracker's rate limits (one limiter per endpoint, shared by every client using
@@ -291,135 +286,6 @@ class LaCaleClient(Openable[Engine]):
         engine = self._require_open()
         return await engine.get(engine.meta, engine.meta_key, mode=cache)
 
-    async def upload(
-        self,
-        *,
-        title: str,
-        category: str,
-        torrent: bytes | str | os.PathLike[str],
-        tags: Sequence[str] = (),
-        description: str | None = None,
-        tmdb_id: int | str | None = None,
-        tmdb_type: Literal["MOVIE", "TV"] | None = None,
-        cover_url: str | None = None,
-        nfo: bytes | str | os.PathLike[str] | None = None,
-        source_policy: SourcePolicy | None = None,
-    ) -> UploadResult:
-        """Upload a torrent.
-
-        The torrent gets the ``lacale`` source flag unless the policy says otherwise (which
-        changes its info hash: seed ``result.torrent``, not the original file). An upload is
-        never sent twice blindly: it is retried only when the server refused it with 429 or
-        no connection could be made.
-
-        Args:
-            title: Title shown on the tracker.
-            category: Category id or slug (slugs are resolved through :meth:`meta`).
-            torrent: The .torrent as bytes, or a path to it (``str`` or ``PathLike``).
-            tags: Tag ids or slugs.
-            description: Description text.
-            tmdb_id: TMDB id.
-            tmdb_type: ``MOVIE`` or ``TV``.
-            cover_url: Public https URL of a cover image.
-            nfo: The NFO as bytes, or a path to it.
-            source_policy: Overrides the client's ``source_policy`` for this upload.
-
-        Returns:
-            The tracker's answer, with the info hash and bytes of what was uploaded.
-
-        Raises:
-            ValidationError: Bad input or an unknown category/tag; nothing was sent.
-            InvalidTorrentError: The torrent is not well-formed; nothing was sent.
-            ConflictError: The tracker already has this torrent (409).
-            UploadRejectedError: The tracker answered ``success: false``.
-            ServerError: 5xx after the body was sent (``outcome_unknown`` is True).
-            RequestTimeoutError: Timed out after the body was sent (``outcome_unknown``).
-            APIError: Any other refusal.
-        """
-        fields = UploadFields.check(
-            title=title,
-            category=category,
-            tags=tags,
-            description=description,
-            tmdb_id=tmdb_id,
-            tmdb_type=tmdb_type,
-            cover_url=cover_url,
-            source_policy=source_policy,
-            default_policy=self._config.source_policy,
-        )
-        self._require_open()
-        data, info, nfo_bytes = await fields.read(torrent, nfo)
-        form = fields.form(await self.meta(), data, info, nfo_bytes)
-        engine = self._require_open()  # the client may have closed while meta was fetched
-        result = await engine.upload(form, info_hash=info.info_hash, title=fields.title)
-        return msgspec.structs.replace(result, info_hash=info.info_hash, torrent=data)
-
-    async def download(self, torrent: str | Torrent) -> bytes:
-        """Download a .torrent and check it is the torrent asked for.
-
-        Given a search result, its ``download_link`` is used when it is on this client's
-        origin and its token has not expired: that request carries the token, not the key.
-        Otherwise (no link, another origin, expired, or the token refused) the documented
-        ``/api/torrents/download/<infoHash>`` is requested with the key.
-
-        Args:
-            torrent: An info hash (40 hex characters for v1, 64 for v2), or a :class:`Torrent`
-                from :meth:`search`.
-
-        Returns:
-            The .torrent bytes.
-
-        Raises:
-            ValidationError: A malformed info hash; nothing was sent.
-            NotFoundError: The tracker has no such torrent.
-            IntegrityError: The answer is not a torrent, or not the one asked for.
-            APIError: Any other refusal.
-            TransportError: The server could not be reached.
-        """
-        info_hash, link = _target(torrent)
-        body, _ = await self._require_open().download(info_hash, link)
-        return body
-
-    async def download_to(
-        self,
-        torrent: str | Torrent,
-        path_or_dir: str | os.PathLike[str],
-        *,
-        overwrite: bool = False,
-    ) -> Path:
-        """Download a .torrent and save it atomically.
-
-        The file is written to a temporary file in the target folder and renamed into place
-        once complete and verified, so a reader never sees a half-written torrent and a
-        failure or cancellation leaves nothing behind. The torrent is checked whole before it
-        is published, which is why it is held in memory (at most ``max_body_size``).
-
-        Args:
-            torrent: An info hash (40 or 64 hexadecimal characters), or a :class:`Torrent`
-                (its download link is used as :meth:`download` does).
-            path_or_dir: A file path, or an existing folder to save into under the torrent's
-                (sanitised) name.
-            overwrite: Replace an existing file instead of raising.
-
-        Returns:
-            The path written.
-
-        Raises:
-            DestinationExistsError: The file exists and ``overwrite`` is False.
-            ValidationError: A malformed info hash, a destination whose folder is missing, or
-                a path that is not text (bytes, None) or holds a NUL or a lone surrogate.
-            ConfigurationError: ``overwrite`` is not a bool.
-            IntegrityError: The answer is not the torrent asked for.
-            APIError: The server refused the download.
-            TransportError: The server could not be reached.
-        """
-        info_hash, link = _target(torrent)
-        target, is_dir = await prepare_download(path_or_dir, overwrite)
-        body, info = await self._require_open().download(info_hash, link)
-        return await save_download(
-            target, is_dir=is_dir, name=info.name or info_hash, body=body, overwrite=overwrite
-        )
-
     def search_many(
         self,
         queries: Iterable[str | SearchQuery],
@@ -519,10 +385,3 @@ class LaCaleClient(Openable[Engine]):
             refuse_empty=self._search_args.refuse_empty,
         )
         return watch_releases(self, settings, self._config.clock)
-
-
-def _target(torrent: str | Torrent) -> tuple[str, str | None]:
-    """Return a download's checked, lowercase info hash, and its link when it has one."""
-    if isinstance(torrent, Torrent):
-        return check_info_hash(torrent.info_hash), torrent.download_link
-    return check_info_hash(torrent), None
