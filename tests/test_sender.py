@@ -356,27 +356,27 @@ async def test_a_long_retry_after_never_stalls_later_calls(
     assert fake_clock.now() - start <= 10.0 + 1e-6
 
 
-@pytest.mark.parametrize("status", [500, 502, 521])
-async def test_upload_5xx_is_not_retried_and_says_outcome_unknown(
-    client: LaCaleClient, mock: aioresponses, status: int
-) -> None:
-    mock.get(META, payload=META_JSON)
-    mock.post(UPLOAD, status=status, repeat=True)
-    with pytest.raises(la.ServerError, match="may or may not") as info:
-        await client.upload(title="T", category="films", torrent=make_torrent())
-    assert info.value.outcome_unknown
-    assert len([c for c in calls(mock) if c[0] == "POST"]) == 1
-
-
 @pytest.mark.parametrize(
-    "exc", [TimeoutError(), aiohttp.ServerDisconnectedError(), aiohttp.ClientPayloadError("cut")]
+    ("answer", "error"),
+    [
+        *[({"status": status}, la.ServerError) for status in (500, 502, 521)],
+        *[
+            ({"exception": exc}, la.TransportError)
+            for exc in (
+                TimeoutError(),
+                aiohttp.ServerDisconnectedError(),
+                aiohttp.ClientPayloadError("cut"),
+            )
+        ],
+    ],
+    ids=["500", "502", "521", "timeout", "disconnected", "payload"],
 )
-async def test_upload_failure_after_sending_is_not_retried(
-    client: LaCaleClient, mock: aioresponses, exc: Exception
+async def test_upload_failure_after_sending_is_not_retried_and_says_outcome_unknown(
+    client: LaCaleClient, mock: aioresponses, answer: dict[str, Any], error: type[la.LaCaleError]
 ) -> None:
     mock.get(META, payload=META_JSON)
-    mock.post(UPLOAD, exception=exc, repeat=True)
-    with pytest.raises(la.TransportError, match="may or may not") as info:
+    mock.post(UPLOAD, repeat=True, **answer)
+    with pytest.raises(error, match="may or may not") as info:
         await client.upload(title="T", category="films", torrent=make_torrent())
     assert info.value.outcome_unknown
     assert len([c for c in calls(mock) if c[0] == "POST"]) == 1
