@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
-from ._clock import Clock
+from ._clock import Cancellable, Clock, Timers
 from ._errors import ConfigurationError
 from ._options import describe, is_count
 
@@ -58,31 +59,43 @@ async def _no_coordination() -> AsyncIterator[None]:
 class MemoryCache(Generic[V]):
     """An in-process cache with a time-to-live per entry and a least-recently-used bound.
 
-    Values are stored and returned as given (no copy, no re-encoding), so a hit costs one dict
-    lookup. Expired entries are dropped lazily, when read and when room is needed.
+    Values are stored and returned as given (no copy, no re-encoding). Given ``timers``, the
+    cache drops each entry with a timer at its expiry, so a read checks no clock: an entry may
+    then outlive its TTL by as long as the event loop is late to run that timer (the way
+    async-lru expires entries). Without, every read compares the entry's expiry with the
+    clock, and expired entries are dropped lazily, when read and when room is needed.
 
     Args:
         max_entries: Most entries kept; the least recently used one goes first.
         clock: The time source for expiry.
+        timers: Runs each entry's removal: the event loop the cache is used in, or a
+            :class:`FakeClock`. Such a cache belongs to that loop; :meth:`clear` cancels the
+            timers (the client does so when it closes).
 
     Raises:
         ConfigurationError: ``max_entries`` is not an int >= 1.
     """
 
-    __slots__ = ("_clock", "_data", "_max", "_next_expiry", "_now")
+    __slots__ = ("_clock", "_expiry", "_handles", "_max", "_next_expiry", "_timers", "_values")
 
-    def __init__(self, *, max_entries: int = 1024, clock: Clock) -> None:
+    def __init__(
+        self, *, max_entries: int = 1024, clock: Clock, timers: Timers | None = None
+    ) -> None:
         if not is_count(max_entries):
             raise ConfigurationError(
                 f"max_entries must be an int >= 1, got {describe(max_entries)}"
             )
         self._max = max_entries
         self._clock = clock
-        self._now = clock.now  # bound once: the hit path reads the clock on every call
-        # key -> (expiry time, value), least recently used first.
-        self._data: OrderedDict[str, tuple[float, V]] = OrderedDict()
-        # No entry expires before this: lets a full cache skip the expiry sweep on most inserts.
+        self._timers = timers
+        # key -> value, least recently used first.
+        self._values: OrderedDict[str, V] = OrderedDict()
+        # Without timers: key -> expiry time, and no entry expires before _next_expiry (lets
+        # a full cache skip the expiry sweep on most inserts).
+        self._expiry: dict[str, float] = {}
         self._next_expiry = math.inf
+        # With timers: key -> the timer that drops it.
+        self._handles: dict[str, Cancellable] = {}
 
     @property
     def max_entries(self) -> int:
@@ -92,7 +105,21 @@ class MemoryCache(Generic[V]):
     def __len__(self) -> int:
         """Return the number of live entries (expired ones are dropped first)."""
         self._purge_expired(self._clock.now())
-        return len(self._data)
+        return len(self._values)
+
+    def reads(self) -> tuple[Callable[[str], V | None], Callable[[str], None]] | None:
+        """Return two C-level reads for a hit path that calls no Python function, or None.
+
+        Returns:
+            With timers, ``(get, touch)``: the lookup of the cache's own table (a value or
+            None; every entry in it is live, since timers remove expired ones) and the mark
+            that makes a key ``get`` has just found the most recently used. Without timers,
+            None: a read must go through :meth:`get_nowait`, which checks the clock.
+        """
+        if self._timers is None:
+            return None
+        values = self._values
+        return values.get, values.move_to_end
 
     async def get(self, key: str) -> V | None:
         """Return the value under ``key`` if it has not expired, and mark it recently used.
@@ -106,7 +133,7 @@ class MemoryCache(Generic[V]):
         return self.get_nowait(key)
 
     def get_nowait(self, key: str) -> V | None:
-        """Synchronous :meth:`get`: the client's hit path skips a coroutine with it.
+        """Synchronous :meth:`get`.
 
         Args:
             key: The cache key.
@@ -114,14 +141,15 @@ class MemoryCache(Generic[V]):
         Returns:
             The stored value, or None when absent or expired.
         """
-        entry = self._data.get(key)
-        if entry is None:
+        values = self._values
+        value = values.get(key)
+        if value is None:
             return None
-        if entry[0] <= self._now():
-            del self._data[key]
+        if self._timers is None and self._expiry[key] <= self._clock.now():
+            self._drop(key)
             return None
-        self._data.move_to_end(key)
-        return entry[1]
+        values.move_to_end(key)
+        return value
 
     async def set(self, key: str, value: V, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds.
@@ -133,18 +161,25 @@ class MemoryCache(Generic[V]):
                 value under ``key``, which the caller has just replaced with a fresher answer.
         """
         if not ttl > 0:
-            self._data.pop(key, None)
+            self._drop(key)
             return
-        now = self._clock.now()
-        expiry = now + ttl
-        data = self._data
-        data[key] = (expiry, value)
-        data.move_to_end(key)
-        self._next_expiry = min(self._next_expiry, expiry)
-        if len(data) > self._max:
-            self._purge_expired(now)
-            while len(data) > self._max:
-                data.popitem(last=False)
+        timers = self._timers
+        if timers is None:
+            expiry = self._clock.now() + ttl
+            self._expiry[key] = expiry
+            self._next_expiry = min(self._next_expiry, expiry)
+        else:
+            old = self._handles.get(key)
+            if old is not None:
+                old.cancel()
+            self._handles[key] = timers.call_later(ttl, functools.partial(self._drop, key))
+        values = self._values
+        values[key] = value
+        values.move_to_end(key)
+        if len(values) > self._max:
+            self._purge_expired(self._clock.now())
+            while len(values) > self._max:
+                self._drop(next(iter(values)))
 
     async def delete(self, key: str) -> None:
         """Forget ``key``; nothing happens when it is absent.
@@ -152,23 +187,34 @@ class MemoryCache(Generic[V]):
         Args:
             key: The cache key.
         """
-        self._data.pop(key, None)
+        self._drop(key)
 
     async def clear(self) -> None:
-        """Forget every entry."""
-        self._data.clear()
+        """Forget every entry (and cancel their timers)."""
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+        self._values.clear()
+        self._expiry.clear()
         self._next_expiry = math.inf
 
+    def _drop(self, key: str) -> None:
+        self._values.pop(key, None)
+        self._expiry.pop(key, None)
+        handle = self._handles.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
     def _purge_expired(self, now: float) -> None:
-        if now < self._next_expiry:
+        if now < self._next_expiry:  # always the case with timers: nothing is kept expired
             return
-        data = self._data
-        for key in [k for k, (expiry, _) in data.items() if expiry <= now]:
-            del data[key]
-        self._next_expiry = min((expiry for expiry, _ in data.values()), default=math.inf)
+        expiry = self._expiry
+        for key in [k for k, when in expiry.items() if when <= now]:
+            self._drop(key)
+        self._next_expiry = min(expiry.values(), default=math.inf)
 
     def __repr__(self) -> str:
-        return f"MemoryCache(entries={len(self._data)}, max_entries={self._max})"
+        return f"MemoryCache(entries={len(self._values)}, max_entries={self._max})"
 
     def fill(self, key: str) -> AbstractAsyncContextManager[V | None]:
         """Yield None at once: nothing to coordinate within one process.

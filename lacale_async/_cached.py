@@ -23,7 +23,9 @@ class Cached(Generic[V]):
 
     Attributes:
         peek: Reads the in-process cache without a coroutine (None for a shared cache, or when
-            caching is off): the client's inlined hit path calls it.
+            caching is off).
+        reads: The in-process cache's C-level ``(get, touch)`` when its timers expire entries
+            (None otherwise): the client's inlined hit path calls them.
     """
 
     __slots__ = (
@@ -35,6 +37,7 @@ class Cached(Generic[V]):
         "path",
         "peek",
         "promised",
+        "reads",
         "ttl",
     )
 
@@ -56,7 +59,9 @@ class Cached(Generic[V]):
         self.promised = promised
         # In-process: this process's single-flight is all the coordination there is.
         self.local = isinstance(cache, MemoryCache)
-        self.peek: Callable[[str], V | None] | None = (
-            cache.get_nowait if isinstance(cache, MemoryCache) and ttl > 0 else None
-        )
+        self.peek: Callable[[str], V | None] | None = None
+        self.reads: tuple[Callable[[str], V | None], Callable[[str], None]] | None = None
+        if isinstance(cache, MemoryCache) and ttl > 0:
+            self.peek = cache.get_nowait
+            self.reads = cache.reads()
         self.flight: SingleFlight[V] = SingleFlight()

@@ -44,6 +44,14 @@ __all__ = ["DEFAULT_BASE_URL", "CacheMode", "ClientState", "LaCaleClient"]
 _HOW_TO_OPEN = "use 'async with LaCaleClient(...) as client:' or 'await client.open()'"
 _AFTER_CLOSE = "create a new LaCaleClient"
 
+_NO_CATEGORIES: tuple[str, ...] = ()
+_NOTHING: dict[str, tuple[Torrent, ...]] = {}
+# The hit path's reads when there is no cache to read without a clock: nothing is ever found.
+_NO_HITS: tuple[Callable[[str], tuple[Torrent, ...] | None], Callable[[str], None]] = (
+    _NOTHING.get,
+    _NOTHING.__delitem__,  # never called: touch follows a successful get only
+)
+
 
 class LaCaleClient(Openable[Engine], Transfers):
     """Async client for the La Cale tracker API, safe to share between tasks.
@@ -159,6 +167,8 @@ class LaCaleClient(Openable[Engine], Transfers):
         self._stats = StatsRecorder()
         self._search_args = SearchArgs(config.scope, allow_empty=config.allow_empty_search)
         self._prepared = self._search_args.memo
+        # The search cache's (get, touch) while open and when it has them; else none hit.
+        self._hit_get, self._hit_touch = _NO_HITS
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -187,9 +197,15 @@ class LaCaleClient(Openable[Engine], Transfers):
 
     async def _start(self) -> Engine:
         # The HTTP session, limiters, key budget and caches, in the loop that opens the client.
-        return await Engine.start(self._config, self._stats)
+        engine = await Engine.start(self._config, self._stats)
+        reads = engine.search.reads
+        if reads is not None:
+            self._hit_get, self._hit_touch = reads
+        return engine
 
     async def _stop(self, engine: Engine) -> None:
+        # Before any await: once ``_opened`` is None, no hit may be answered.
+        self._hit_get, self._hit_touch = _NO_HITS
         # Work in flight is cancelled and the session closed even inside a cancelled scope.
         with anyio.CancelScope(shield=True):
             await engine.aclose()
@@ -243,30 +259,29 @@ class LaCaleClient(Openable[Engine], Transfers):
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
-        # Inlined memo and cache hit for the commonest call, search("text"): the hit path is
-        # otherwise dominated by call overhead. Only an exact empty tuple counts as "no
-        # categories": False, 0 or {} are falsy too, and must still be refused.
-        prepared = (
-            self._prepared.get(query)
-            if tmdb_id is None
-            and not categories
-            and categories.__class__ is tuple
-            and query.__class__ is str
-            else None
-        )
-        key, params = prepared or self._search_args.prepare(query, categories, tmdb_id)
-        engine = self._opened or self._require_open()
-        if cache == "use":
-            peek = engine.search_peek
-            if peek is not None:
-                hit = peek(key)
+        # The commonest call, search("text"), answered from the cache with C-level calls only:
+        # the memoised key, then the cache's own lookup and recency mark (its timers expire
+        # entries, so no clock is read). "No categories" is the default empty tuple itself
+        # (CPython has one): anything else, an equal () of another interpreter included,
+        # takes the checked path, where False, 0 or {} are refused.
+        if (
+            query.__class__ is str
+            and categories is _NO_CATEGORIES
+            and tmdb_id is None
+            and cache == "use"
+        ):
+            prepared = self._prepared.get(query)
+            if prepared is not None:
+                key = prepared[0]
+                hit = self._hit_get(key)
                 if hit is not None:
+                    self._hit_touch(key)
                     self._stats.cache_hits += 1
-                    return list(hit)
-                found = await engine.fetch(engine.search, key, params, mode=cache)
-                return list(found)
+                    return [*hit]
+        key, params = self._search_args.prepare(query, categories, tmdb_id)
+        engine = self._opened or self._require_open()
         found = await engine.get(engine.search, key, params, mode=cache)
-        return list(found)
+        return [*found]
 
     async def meta(self, *, cache: CacheMode = "use") -> Meta:
         """Fetch categories, tag groups and ungrouped tags (cached for ``meta_ttl``).

@@ -70,7 +70,6 @@ class Engine:
         search: The search endpoint's cache and calls in flight.
         meta: The meta endpoint's.
         meta_key: The cache key of the one meta answer.
-        search_peek: ``search.peek``, one attribute away for the client's hit path.
     """
 
     __slots__ = (
@@ -83,7 +82,6 @@ class Engine:
         "meta",
         "meta_key",
         "search",
-        "search_peek",
     )
 
     def __init__(self, config: ClientConfig, stats: StatsRecorder, transport: Transport) -> None:
@@ -130,7 +128,6 @@ class Engine:
             decode=decode_meta,
             promised="the meta JSON object",
         )
-        self.search_peek = self.search.peek
         self.meta_key = f"{scope}|meta"
         self._uploading: set[str] = set()
 
@@ -253,7 +250,7 @@ class Engine:
 
     def is_cached(self, key: str) -> bool:
         """True when the in-process search cache answers ``key`` now (False: unknown)."""
-        peek = self.search_peek
+        peek = self.search.peek
         return peek is not None and peek(key) is not None
 
     # -- uncached calls --------------------------------------------------------------------
@@ -337,9 +334,13 @@ class Engine:
         return await budget.quota()
 
     async def aclose(self) -> None:
-        """Cancel the calls in flight, then close the HTTP session."""
+        """Cancel the calls in flight, empty the client's own caches, close the HTTP session."""
         await self.search.flight.aclose()
         await self.meta.flight.aclose()
+        if isinstance(self._config.backend, LocalBackend):
+            # Its caches are this client's alone: their expiry timers go with it.
+            await self.search.cache.clear()
+            await self.meta.cache.clear()
         await self._sender.aclose()
         if self._budget is not None:
             await self._budget.aclose()

@@ -94,3 +94,16 @@ async def test_the_pytest_plugin_fixtures(
     assert meta.categories
     assert lacale_client.base_url == lacale_sandbox.base_url
     assert lacale_sandbox.config.profile == lacale_sandbox_profile
+
+
+async def test_a_cached_search_is_refused_once_the_client_is_closed(
+    fake_clock: FakeClock, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    client = make_client(fake_clock, cache_ttl=60)
+    async with client:
+        await client.search("x")
+        await client.search("x")
+        assert client.stats.cache_hits == 1
+    with pytest.raises(la.ClientStateError, match="closed"):
+        await client.search("x")  # the hit path answers an open client only

@@ -224,3 +224,98 @@ async def test_meta_follows_the_same_cache_modes_as_search(mock: aioresponses) -
         stats = client.stats
     assert sent_count(mock) == 3
     assert (stats.cache_hits, stats.cache_misses) == (2, 3)
+
+
+# -- the in-memory cache's timers and its ownership ----------------------------------------
+
+
+class _Recording(la.LocalBackend):
+    """The default backend, keeping the caches it hands out."""
+
+    __slots__ = ("made",)
+
+    def __init__(self) -> None:
+        self.made: list[la.MemoryCache[Any]] = []
+
+    def cache(
+        self, *, scope: str, namespace: str, max_entries: int, clock: la.Clock
+    ) -> la.Cache[Any]:
+        cache = super().cache(
+            scope=scope, namespace=namespace, max_entries=max_entries, clock=clock
+        )
+        assert isinstance(cache, la.MemoryCache)
+        self.made.append(cache)
+        return cache
+
+
+class _Shared:
+    """A backend of the user's own: one MemoryCache it shares, limiters from LocalBackend."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.shared: la.MemoryCache[Any] = la.MemoryCache(clock=clock, timers=clock)
+        self._local = la.LocalBackend()
+
+    def limiter(self, *, scope: str, endpoint: str, rates: Any, clock: la.Clock) -> la.RateLimiter:
+        return self._local.limiter(scope=scope, endpoint=endpoint, rates=rates, clock=clock)
+
+    def cache(
+        self, *, scope: str, namespace: str, max_entries: int, clock: la.Clock
+    ) -> la.Cache[Any]:
+        return self.shared
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_closing_the_client_empties_its_own_caches(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    mock.get(META, payload=META_JSON)
+    backend = _Recording()
+    async with make_paced_client(FakeClock(), backend=backend) as client:
+        await client.search("x")
+        await client.meta()
+        assert [len(cache) for cache in backend.made] == [1, 1]
+    # Their expiry timers went with them: nothing of a closed client stays scheduled.
+    assert [len(cache) for cache in backend.made] == [0, 0]
+
+
+async def test_a_users_backend_keeps_its_cache_when_a_client_closes(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    clock = FakeClock()
+    backend = _Shared(clock)
+    async with make_paced_client(clock, backend=backend) as client:
+        await client.search("x")
+    assert len(backend.shared) == 1
+    async with make_paced_client(clock, backend=backend) as client:
+        await client.search("x")  # answered by the shared cache
+        assert client.stats.cache_hits == 1
+    assert sent_count(mock) == 1
+    await backend.shared.clear()
+
+
+async def test_a_clock_without_timers_is_read_on_every_hit(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+
+    class OwnClock:
+        """A clock of the user's own: now() and sleep(), no timers."""
+
+        def __init__(self) -> None:
+            self.t = 0.0
+
+        def now(self) -> float:
+            return self.t
+
+        async def sleep(self, seconds: float) -> None:
+            self.t += max(0.0, seconds)
+            await asyncio.sleep(0)
+
+    clock = OwnClock()
+    async with make_paced_client(clock, cache_ttl=30, quota_store=None) as client:  # type: ignore[arg-type]
+        await client.search("x")
+        clock.t = 29.5
+        await client.search("x")
+        assert client.stats.cache_hits == 1
+        clock.t = 30.0
+        await client.search("x")
+        assert client.stats.cache_hits == 1
+    assert sent_count(mock) == 2
