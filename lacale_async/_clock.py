@@ -329,11 +329,11 @@ def expiry_timers(clock: Clock) -> Timers | None:
 
     Returns:
         The running event loop for the real clock (its timers run on the same monotonic
-        time), the clock itself when it has timers (a :class:`FakeClock`), else None: a clock
-        of the user's own without timers, or no running loop. A cache without timers checks
-        the clock on every read instead.
+        time), the clock itself for a :class:`FakeClock`, else None: a clock of the user's
+        own (whatever methods it has: its time may not be the loop's), or no running loop. A
+        cache without timers checks the clock on every read instead.
     """
-    if isinstance(clock, Timers):
+    if isinstance(clock, FakeClock):
         return clock
     if isinstance(clock, MonotonicClock):
         try:

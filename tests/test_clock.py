@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -182,7 +184,12 @@ async def test_expiry_timers_of_each_kind_of_clock() -> None:
         async def sleep(self, seconds: float) -> None:
             await asyncio.sleep(0)
 
+    class OwnClockWithTimers(OwnClock):
+        def call_later(self, delay: float, callback: Callable[[], object], /) -> Any:
+            raise AssertionError("a clock of the user's own is never asked for timers")
+
     assert expiry_timers(OwnClock()) is None  # no timers: a cache reads it on each hit
+    assert expiry_timers(OwnClockWithTimers()) is None
 
 
 def test_expiry_timers_of_the_real_clock_outside_a_loop_is_none() -> None:
