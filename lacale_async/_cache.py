@@ -7,15 +7,19 @@ import math
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ._clock import Cancellable, Clock, Timers
 from ._errors import ConfigurationError
 from ._options import describe, is_count
 
-__all__ = ["Cache", "MemoryCache", "ttl_from_headers"]
+__all__ = ["NO_READS", "Cache", "MemoryCache", "ttl_from_headers"]
 
 V = TypeVar("V")
+
+_EMPTY: dict[str, Any] = {}
+NO_READS: tuple[Callable[[str], Any], Callable[[str], None]] = (_EMPTY.get, _EMPTY.__delitem__)
+"""The reads of a cache that holds nothing: ``get`` finds nothing, so ``touch`` never runs."""
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ import anyio
 
 from ._batch_quota import planned
 from ._bulk import SearchOutcome, SearchQuery, search_many
+from ._cache import NO_READS
 from ._cached import CacheMode
 from ._config import (
     DEFAULT_BASE_URL,
@@ -45,12 +46,6 @@ _HOW_TO_OPEN = "use 'async with LaCaleClient(...) as client:' or 'await client.o
 _AFTER_CLOSE = "create a new LaCaleClient"
 
 _NO_CATEGORIES: tuple[str, ...] = ()
-_NOTHING: dict[str, tuple[Torrent, ...]] = {}
-# The hit path's reads when there is no cache to read without a clock: nothing is ever found.
-_NO_HITS: tuple[Callable[[str], tuple[Torrent, ...] | None], Callable[[str], None]] = (
-    _NOTHING.get,
-    _NOTHING.__delitem__,  # never called: touch follows a successful get only
-)
 
 
 class LaCaleClient(Openable[Engine], Transfers):
@@ -167,8 +162,8 @@ class LaCaleClient(Openable[Engine], Transfers):
         self._stats = StatsRecorder()
         self._search_args = SearchArgs(config.scope, allow_empty=config.allow_empty_search)
         self._prepared = self._search_args.memo
-        # The search cache's (get, touch) while open and when it has them; else none hit.
-        self._hit_get, self._hit_touch = _NO_HITS
+        # The search cache's reads (see MemoryCache.reads) while open, when it has them.
+        self._hit_get, self._hit_touch = NO_READS
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -205,7 +200,7 @@ class LaCaleClient(Openable[Engine], Transfers):
 
     async def _stop(self, engine: Engine) -> None:
         # Before any await: once ``_opened`` is None, no hit may be answered.
-        self._hit_get, self._hit_touch = _NO_HITS
+        self._hit_get, self._hit_touch = NO_READS
         # Work in flight is cancelled and the session closed even inside a cancelled scope.
         with anyio.CancelScope(shield=True):
             await engine.aclose()
