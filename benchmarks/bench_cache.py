@@ -232,8 +232,8 @@ async def _measure(
             "cache lookup and its LRU mark (entries expire by event-loop timers, as "
             "async-lru's do: no clock read) and the stats counter; it returns a fresh list (a "
             "copy of the cached tuple, so callers may modify it) where async-lru returns the "
-            "stored object itself. Each worker checks after every pass that every call was a hit and "
-            "the server confirms one request per contender."
+            "stored object itself. Each worker checks after every pass that every call was a "
+            "hit and the server confirms one request per contender."
         ),
         table="\n".join(parts),
         targets=[
