@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from ._clock import Cancellable, Clock, Timers
+from ._clock import Clock
 from ._errors import ConfigurationError
 from ._options import describe, is_count
 
-__all__ = ["NO_READS", "Cache", "MemoryCache", "ttl_from_headers"]
+__all__ = ["NO_READS", "Cache", "MemoryCache", "Reads", "ttl_from_headers"]
 
 V = TypeVar("V")
 
+Reads = tuple[Callable[[str], tuple[float, V] | None], Callable[[str], None], Callable[[], float]]
+"""``(lookup, touch, now)``: see :meth:`MemoryCache.reads`."""
+
 _EMPTY: dict[str, Any] = {}
-NO_READS: tuple[Callable[[str], Any], Callable[[str], None]] = (_EMPTY.get, _EMPTY.__delitem__)
-"""The reads of a cache that holds nothing: ``get`` finds nothing, so ``touch`` never runs."""
+NO_READS: Reads[Any] = (_EMPTY.get, _EMPTY.__delitem__, float)
+"""The reads of a cache that holds nothing: ``lookup`` finds nothing, so nothing else runs."""
 
 
 @runtime_checkable
@@ -63,43 +65,32 @@ async def _no_coordination() -> AsyncIterator[None]:
 class MemoryCache(Generic[V]):
     """An in-process cache with a time-to-live per entry and a least-recently-used bound.
 
-    Values are stored and returned as given (no copy, no re-encoding). Given ``timers``, the
-    cache drops each entry with a timer at its expiry, so a read checks no clock: an entry may
-    then outlive its TTL by as long as the event loop is late to run that timer (the way
-    async-lru expires entries). Without, every read compares the entry's expiry with the
-    clock, and expired entries are dropped lazily, when read and when room is needed.
+    Values are stored and returned as given (no copy, no re-encoding), so a hit costs one dict
+    lookup and one clock reading. Expired entries are dropped lazily, when read and when room
+    is needed.
 
     Args:
         max_entries: Most entries kept; the least recently used one goes first.
         clock: The time source for expiry.
-        timers: Runs each entry's removal: the event loop the cache is used in, or a
-            :class:`FakeClock`. Such a cache belongs to that loop; :meth:`clear` cancels the
-            timers (the client does so when it closes).
 
     Raises:
         ConfigurationError: ``max_entries`` is not an int >= 1.
     """
 
-    __slots__ = ("_clock", "_expiry", "_handles", "_max", "_next_expiry", "_timers", "_values")
+    __slots__ = ("_clock", "_data", "_max", "_next_expiry", "_now")
 
-    def __init__(
-        self, *, max_entries: int = 1024, clock: Clock, timers: Timers | None = None
-    ) -> None:
+    def __init__(self, *, max_entries: int = 1024, clock: Clock) -> None:
         if not is_count(max_entries):
             raise ConfigurationError(
                 f"max_entries must be an int >= 1, got {describe(max_entries)}"
             )
         self._max = max_entries
         self._clock = clock
-        self._timers = timers
-        # key -> value, least recently used first.
-        self._values: OrderedDict[str, V] = OrderedDict()
-        # Without timers: key -> expiry time, and no entry expires before _next_expiry (lets
-        # a full cache skip the expiry sweep on most inserts).
-        self._expiry: dict[str, float] = {}
+        self._now = clock.now  # bound once: the hit path reads the clock on every call
+        # key -> (expiry time, value), least recently used first.
+        self._data: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        # No entry expires before this: lets a full cache skip the expiry sweep on most inserts.
         self._next_expiry = math.inf
-        # With timers: key -> the timer that drops it.
-        self._handles: dict[str, Cancellable] = {}
 
     @property
     def max_entries(self) -> int:
@@ -109,21 +100,7 @@ class MemoryCache(Generic[V]):
     def __len__(self) -> int:
         """Return the number of live entries (expired ones are dropped first)."""
         self._purge_expired(self._clock.now())
-        return len(self._values)
-
-    def reads(self) -> tuple[Callable[[str], V | None], Callable[[str], None]] | None:
-        """Return two C-level reads for a hit path that calls no Python function, or None.
-
-        Returns:
-            With timers, ``(get, touch)``: the lookup of the cache's own table (a value or
-            None; every entry in it is live, since timers remove expired ones) and the mark
-            that makes a key ``get`` has just found the most recently used. Without timers,
-            None: a read must go through :meth:`get_nowait`, which checks the clock.
-        """
-        if self._timers is None:
-            return None
-        values = self._values
-        return values.get, values.move_to_end
+        return len(self._data)
 
     async def get(self, key: str) -> V | None:
         """Return the value under ``key`` if it has not expired, and mark it recently used.
@@ -136,6 +113,18 @@ class MemoryCache(Generic[V]):
         """
         return self.get_nowait(key)
 
+    def reads(self) -> Reads[V]:
+        """Return the cache's own C-level reads, for a hit path that calls no Python function.
+
+        Returns:
+            ``(lookup, touch, now)``: ``lookup(key)`` is the ``(expiry, value)`` entry or None,
+            the entry is live while ``expiry > now()``, and ``touch(key)`` marks a live entry
+            ``lookup`` has just found as the most recently used. An expired entry is left for
+            :meth:`get_nowait` to drop.
+        """
+        data = self._data
+        return data.get, data.move_to_end, self._now
+
     def get_nowait(self, key: str) -> V | None:
         """Synchronous :meth:`get`.
 
@@ -145,15 +134,14 @@ class MemoryCache(Generic[V]):
         Returns:
             The stored value, or None when absent or expired.
         """
-        values = self._values
-        value = values.get(key)
-        if value is None:
+        entry = self._data.get(key)
+        if entry is None:
             return None
-        if self._timers is None and self._expiry[key] <= self._clock.now():
-            self._drop(key)
+        if entry[0] <= self._now():
+            del self._data[key]
             return None
-        values.move_to_end(key)
-        return value
+        self._data.move_to_end(key)
+        return entry[1]
 
     async def set(self, key: str, value: V, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds.
@@ -165,25 +153,18 @@ class MemoryCache(Generic[V]):
                 value under ``key``, which the caller has just replaced with a fresher answer.
         """
         if not ttl > 0:
-            self._drop(key)
+            self._data.pop(key, None)
             return
-        timers = self._timers
-        if timers is None:
-            expiry = self._clock.now() + ttl
-            self._expiry[key] = expiry
-            self._next_expiry = min(self._next_expiry, expiry)
-        else:
-            old = self._handles.get(key)
-            if old is not None:
-                old.cancel()
-            self._handles[key] = timers.call_later(ttl, functools.partial(self._drop, key))
-        values = self._values
-        values[key] = value
-        values.move_to_end(key)
-        if len(values) > self._max:
-            self._purge_expired(self._clock.now())
-            while len(values) > self._max:
-                self._drop(next(iter(values)))
+        now = self._clock.now()
+        expiry = now + ttl
+        data = self._data
+        data[key] = (expiry, value)
+        data.move_to_end(key)
+        self._next_expiry = min(self._next_expiry, expiry)
+        if len(data) > self._max:
+            self._purge_expired(now)
+            while len(data) > self._max:
+                data.popitem(last=False)
 
     async def delete(self, key: str) -> None:
         """Forget ``key``; nothing happens when it is absent.
@@ -191,34 +172,23 @@ class MemoryCache(Generic[V]):
         Args:
             key: The cache key.
         """
-        self._drop(key)
+        self._data.pop(key, None)
 
     async def clear(self) -> None:
-        """Forget every entry (and cancel their timers)."""
-        for handle in self._handles.values():
-            handle.cancel()
-        self._handles.clear()
-        self._values.clear()
-        self._expiry.clear()
+        """Forget every entry."""
+        self._data.clear()
         self._next_expiry = math.inf
 
-    def _drop(self, key: str) -> None:
-        self._values.pop(key, None)
-        self._expiry.pop(key, None)
-        handle = self._handles.pop(key, None)
-        if handle is not None:
-            handle.cancel()
-
     def _purge_expired(self, now: float) -> None:
-        if now < self._next_expiry:  # always the case with timers: nothing is kept expired
+        if now < self._next_expiry:
             return
-        expiry = self._expiry
-        for key in [k for k, when in expiry.items() if when <= now]:
-            self._drop(key)
-        self._next_expiry = min(expiry.values(), default=math.inf)
+        data = self._data
+        for key in [k for k, (expiry, _) in data.items() if expiry <= now]:
+            del data[key]
+        self._next_expiry = min((expiry for expiry, _ in data.values()), default=math.inf)
 
     def __repr__(self) -> str:
-        return f"MemoryCache(entries={len(self._values)}, max_entries={self._max})"
+        return f"MemoryCache(entries={len(self._data)}, max_entries={self._max})"
 
     def fill(self, key: str) -> AbstractAsyncContextManager[V | None]:
         """Yield None at once: nothing to coordinate within one process.

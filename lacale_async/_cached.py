@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, Literal, TypeVar
 
-from ._cache import Cache, MemoryCache
+from ._cache import Cache, MemoryCache, Reads
 from ._endpoints import Endpoint
 from ._singleflight import SingleFlight
 
@@ -24,8 +24,8 @@ class Cached(Generic[V]):
     Attributes:
         peek: Reads the in-process cache without a coroutine (None for a shared cache, or when
             caching is off).
-        reads: The in-process cache's C-level ``(get, touch)`` when its timers expire entries
-            (None otherwise): the client's inlined hit path calls them.
+        reads: The in-process cache's C-level ``(lookup, touch, now)`` (None for a shared
+            cache, or when caching is off): the client's inlined hit path calls them.
     """
 
     __slots__ = (
@@ -60,7 +60,7 @@ class Cached(Generic[V]):
         # In-process: this process's single-flight is all the coordination there is.
         self.local = isinstance(cache, MemoryCache)
         self.peek: Callable[[str], V | None] | None = None
-        self.reads: tuple[Callable[[str], V | None], Callable[[str], None]] | None = None
+        self.reads: Reads[V] | None = None
         if isinstance(cache, MemoryCache) and ttl > 0:
             self.peek = cache.get_nowait
             self.reads = cache.reads()

@@ -163,7 +163,7 @@ class LaCaleClient(Openable[Engine], Transfers):
         self._search_args = SearchArgs(config.scope, allow_empty=config.allow_empty_search)
         self._prepared = self._search_args.memo
         # The search cache's reads (see MemoryCache.reads) while open, when it has them.
-        self._hit_get, self._hit_touch = NO_READS
+        self._hit_lookup, self._hit_touch, self._hit_now = NO_READS
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -195,12 +195,12 @@ class LaCaleClient(Openable[Engine], Transfers):
         engine = await Engine.start(self._config, self._stats)
         reads = engine.search.reads
         if reads is not None:
-            self._hit_get, self._hit_touch = reads
+            self._hit_lookup, self._hit_touch, self._hit_now = reads
         return engine
 
     async def _stop(self, engine: Engine) -> None:
         # Before any await: once ``_opened`` is None, no hit may be answered.
-        self._hit_get, self._hit_touch = NO_READS
+        self._hit_lookup, self._hit_touch, self._hit_now = NO_READS
         # Work in flight is cancelled and the session closed even inside a cancelled scope.
         with anyio.CancelScope(shield=True):
             await engine.aclose()
@@ -255,10 +255,10 @@ class LaCaleClient(Openable[Engine], Transfers):
             ClientStateError: The client is not open.
         """
         # The commonest call, search("text"), answered from the cache with C-level calls only:
-        # the memoised key, then the cache's own lookup and recency mark (its timers expire
-        # entries, so no clock is read). "No categories" is the default empty tuple itself
-        # (CPython has one): anything else, an equal () of another interpreter included,
-        # takes the checked path, where False, 0 or {} are refused.
+        # the memoised key, the cache's own lookup, the clock, the recency mark. "No
+        # categories" is the default empty tuple itself (CPython has one): anything else, an
+        # equal () of another interpreter included, takes the checked path, where False, 0 or
+        # {} are refused.
         if (
             query.__class__ is str
             and categories is _NO_CATEGORIES
@@ -268,11 +268,11 @@ class LaCaleClient(Openable[Engine], Transfers):
             prepared = self._prepared.get(query)
             if prepared is not None:
                 key = prepared[0]
-                hit = self._hit_get(key)
-                if hit is not None:
+                entry = self._hit_lookup(key)
+                if entry is not None and entry[0] > self._hit_now():
                     self._hit_touch(key)
                     self._stats.cache_hits += 1
-                    return [*hit]
+                    return [*entry[1]]
         key, params = self._search_args.prepare(query, categories, tmdb_id)
         engine = self._opened or self._require_open()
         found = await engine.get(engine.search, key, params, mode=cache)

@@ -21,12 +21,9 @@ _BIG = 1e300
 
 __all__ = [
     "FAKE_WALL_START",
-    "Cancellable",
     "Clock",
     "FakeClock",
     "MonotonicClock",
-    "Timers",
-    "expiry_timers",
     "off_loop_hold",
     "wall_clock",
 ]
@@ -55,23 +52,6 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Wait until ``now()`` has advanced by at least ``seconds``."""
-        ...
-
-
-class Cancellable(Protocol):
-    """A scheduled callback that can be called off (an ``asyncio.TimerHandle``)."""
-
-    def cancel(self) -> None:
-        """Make sure the callback does not run."""
-        ...
-
-
-@runtime_checkable
-class Timers(Protocol):
-    """What runs a callback after a delay: an asyncio event loop, or a :class:`FakeClock`."""
-
-    def call_later(self, delay: float, callback: Callable[[], object], /) -> Cancellable:
-        """Run ``callback`` once ``delay`` seconds have passed."""
         ...
 
 
@@ -136,7 +116,6 @@ class FakeClock:
         "_now",
         "_outside",
         "_seq",
-        "_timers",
         "_wall_offset",
         "auto_advance",
         "idle_rounds",
@@ -163,8 +142,6 @@ class FakeClock:
         self._wall_offset = float(wall_start) - self._now
         # (deadline, registration order, future): the order breaks ties deterministically.
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
-        # Callbacks of call_later, apart: they run when time passes them, never make it jump.
-        self._timers: list[tuple[float, int, _FakeTimer]] = []
         self._seq = itertools.count()
         self._live = 0
         self._active = 0  # bumped on every register/wake/cancel: "something happened"
@@ -229,23 +206,6 @@ class FakeClock:
             self._outside -= 1
             self._active += 1
 
-    def call_later(self, delay: float, callback: Callable[[], object], /) -> Cancellable:
-        """Run ``callback`` once the fake time has advanced by ``delay`` (as a loop would).
-
-        It runs inside the :meth:`advance` call, or the auto-advance jump, that passes its
-        time; a pending timer alone never makes time jump.
-
-        Args:
-            delay: Fake seconds from now (``<= 0``: at the next move of time, even by 0).
-            callback: Called with no argument.
-
-        Returns:
-            A handle whose ``cancel()`` makes sure the callback does not run.
-        """
-        timer = _FakeTimer(callback)
-        heapq.heappush(self._timers, (self._now + max(0.0, delay), next(self._seq), timer))
-        return timer
-
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and wake every sleeper whose deadline has come.
 
@@ -269,10 +229,6 @@ class FakeClock:
             if not fut.done():
                 fut.set_result(None)
                 self._active += 1
-        timers = self._timers
-        while timers and timers[0][0] <= self._now:
-            _, _, timer = heapq.heappop(timers)
-            timer.fire()
 
     def _jumper_round(self) -> None:
         loop = self._jumper_loop
@@ -304,43 +260,6 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self._now!r}, sleepers={self._live})"
-
-
-class _FakeTimer:
-    __slots__ = ("_callback",)
-
-    def __init__(self, callback: Callable[[], object]) -> None:
-        self._callback: Callable[[], object] | None = callback
-
-    def cancel(self) -> None:
-        self._callback = None
-
-    def fire(self) -> None:
-        callback, self._callback = self._callback, None
-        if callback is not None:
-            callback()
-
-
-def expiry_timers(clock: Clock) -> Timers | None:
-    """Return what can drop a cache entry of ``clock``'s at its expiry, or None.
-
-    Args:
-        clock: The cache's clock.
-
-    Returns:
-        The running event loop for the real clock (its timers run on the same monotonic
-        time), the clock itself for a :class:`FakeClock`, else None: a clock of the user's
-        own (whatever methods it has: its time may not be the loop's), or no running loop. A
-        cache without timers checks the clock on every read instead.
-    """
-    if isinstance(clock, FakeClock):
-        return clock
-    if isinstance(clock, MonotonicClock):
-        try:
-            return asyncio.get_running_loop()
-        except RuntimeError:
-            return None
-    return None
 
 
 def wall_clock(clock: Clock) -> Callable[[], float]:

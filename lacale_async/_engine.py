@@ -334,13 +334,9 @@ class Engine:
         return await budget.quota()
 
     async def aclose(self) -> None:
-        """Cancel the calls in flight, empty the client's own caches, close the HTTP session."""
+        """Cancel the calls in flight, then close the HTTP session."""
         await self.search.flight.aclose()
         await self.meta.flight.aclose()
-        if isinstance(self._config.backend, LocalBackend):
-            # Its caches are this client's alone: their expiry timers go with it.
-            await self.search.cache.clear()
-            await self.meta.cache.clear()
         await self._sender.aclose()
         if self._budget is not None:
             await self._budget.aclose()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._cache import Cache, MemoryCache
-from ._clock import Clock, expiry_timers, off_loop_hold, wall_clock
+from ._clock import Clock, off_loop_hold, wall_clock
 from ._ledger import Ledger, MemoryLedger
 from ._limiter import Rate, RateLimiter, WindowLimiter, WindowLog
 from ._quota_store import open_ledger
@@ -170,13 +170,12 @@ class LocalBackend:
             clock: The time source for expiry.
 
         Returns:
-            A :class:`MemoryCache` whose entries the running loop's timers expire (or a
-            fake clock's; a clock of the user's own without timers: checked on each read).
+            A :class:`MemoryCache`.
 
         Raises:
             ConfigurationError: ``max_entries`` is not an int >= 1.
         """
-        return MemoryCache(max_entries=max_entries, clock=clock, timers=expiry_timers(clock))
+        return MemoryCache(max_entries=max_entries, clock=clock)
 
     async def aclose(self) -> None:
         """Nothing to release: shared state goes once no client uses it and nothing binds."""

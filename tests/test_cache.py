@@ -1,47 +1,19 @@
-"""MemoryCache (TTL + LRU on a fake clock), ttl_from_headers, and LocalBackend's caches.
-
-The cache's behaviour is the same whether its clock is read on each hit or its timers drop
-expired entries: the tests that say so run in both modes.
-"""
+"""MemoryCache (TTL + LRU on a fake clock), ttl_from_headers, and LocalBackend's caches."""
 
 from __future__ import annotations
-
-import asyncio
-from typing import Any
 
 import pytest
 from multidict import CIMultiDict
 
 from lacale_async._cache import Cache, MemoryCache, ttl_from_headers
-from lacale_async._clock import FakeClock, MonotonicClock
+from lacale_async._clock import FakeClock
 from lacale_async._errors import ConfigurationError
 from lacale_async._stores import LocalBackend
 
-MODES = pytest.mark.parametrize("timed", [False, True], ids=["clock-read", "timers"])
 
-
-def _cache(clock: FakeClock, timed: bool, **options: Any) -> MemoryCache[Any]:
-    return MemoryCache(clock=clock, timers=clock if timed else None, **options)
-
-
-class _CountingClock(FakeClock):
-    """A fake clock that counts its readings."""
-
-    __slots__ = ("readings",)
-
-    def __init__(self) -> None:
-        super().__init__(auto_advance=False)
-        self.readings = 0
-
-    def now(self) -> float:
-        self.readings += 1
-        return super().now()
-
-
-@MODES
-async def test_entries_expire_after_their_ttl(timed: bool) -> None:
+async def test_entries_expire_after_their_ttl() -> None:
     clock = FakeClock(auto_advance=False)
-    cache: MemoryCache[str] = _cache(clock, timed)
+    cache: MemoryCache[str] = MemoryCache(clock=clock)
     await cache.set("a", "A", 10.0)
     await cache.set("b", "B", 30.0)
     clock.advance(9.999)
@@ -55,17 +27,15 @@ async def test_entries_expire_after_their_ttl(timed: bool) -> None:
     assert len(cache) == 0
 
 
-@MODES
-async def test_hit_returns_the_stored_object_itself(timed: bool) -> None:
-    cache: MemoryCache[list[int]] = _cache(FakeClock(), timed)
+async def test_hit_returns_the_stored_object_itself() -> None:
+    cache: MemoryCache[list[int]] = MemoryCache(clock=FakeClock())
     value = [1, 2, 3]
     await cache.set("k", value, 5.0)
     assert await cache.get("k") is value  # no copy, no re-decoding
 
 
-@MODES
-async def test_lru_bound_drops_least_recently_used_first(timed: bool) -> None:
-    cache: MemoryCache[int] = _cache(FakeClock(), timed, max_entries=3)
+async def test_lru_bound_drops_least_recently_used_first() -> None:
+    cache: MemoryCache[int] = MemoryCache(max_entries=3, clock=FakeClock())
     for i, key in enumerate("abc"):
         await cache.set(key, i, 60.0)
     assert await cache.get("a") == 0  # "a" is now the most recently used
@@ -79,10 +49,9 @@ async def test_lru_bound_drops_least_recently_used_first(timed: bool) -> None:
     assert [await cache.get(k) for k in "cde"] == [20, 3, 4]
 
 
-@MODES
-async def test_expired_entries_make_room_before_live_ones_are_evicted(timed: bool) -> None:
+async def test_expired_entries_make_room_before_live_ones_are_evicted() -> None:
     clock = FakeClock(auto_advance=False)
-    cache: MemoryCache[str] = _cache(clock, timed, max_entries=2)
+    cache: MemoryCache[str] = MemoryCache(max_entries=2, clock=clock)
     await cache.set("old", "o", 1.0)
     await cache.set("live", "l", 100.0)
     await cache.get("old")
@@ -92,21 +61,17 @@ async def test_expired_entries_make_room_before_live_ones_are_evicted(timed: boo
     assert await cache.get("new") == "n"
 
 
-@MODES
 @pytest.mark.parametrize("ttl", [0.0, -1.0, float("nan")])
-async def test_non_positive_ttl_stores_nothing_and_forgets_the_stale_value(
-    ttl: float, timed: bool
-) -> None:
-    cache: MemoryCache[str] = _cache(FakeClock(), timed)
+async def test_non_positive_ttl_stores_nothing_and_forgets_the_stale_value(ttl: float) -> None:
+    cache: MemoryCache[str] = MemoryCache(clock=FakeClock())
     await cache.set("k", "old", 60.0)
     await cache.set("k", "new", ttl)
     assert await cache.get("k") is None
     assert len(cache) == 0
 
 
-@MODES
-async def test_delete_and_clear(timed: bool) -> None:
-    cache: MemoryCache[int] = _cache(FakeClock(), timed)
+async def test_delete_and_clear() -> None:
+    cache: MemoryCache[int] = MemoryCache(clock=FakeClock())
     await cache.set("a", 1, 5.0)
     await cache.set("b", 2, 5.0)
     await cache.delete("a")
@@ -118,90 +83,23 @@ async def test_delete_and_clear(timed: bool) -> None:
     assert "max_entries=1024" in repr(cache)
 
 
-async def test_with_timers_a_hit_reads_no_clock_and_the_timer_drops_the_entry() -> None:
-    clock = _CountingClock()
-    cache: MemoryCache[str] = MemoryCache(clock=clock, timers=clock)
-    await cache.set("k", "v", 10.0)
-    before = clock.readings
-    assert await cache.get("k") == "v"
-    reads = cache.reads()
-    assert reads is not None
-    get, _touch = reads
-    assert get("k") == "v"
-    assert get("missing") is None
-    assert clock.readings == before  # neither get() nor the C-level reads read the clock
-    clock.advance(10.0)  # the timer runs inside advance()
-    assert get("k") is None
-    assert len(cache) == 0
-
-
-async def test_without_timers_every_hit_reads_the_clock_and_no_reads_are_offered() -> None:
-    clock = _CountingClock()
-    cache: MemoryCache[str] = MemoryCache(clock=clock)
-    await cache.set("k", "v", 10.0)
-    before = clock.readings
-    assert await cache.get("k") == "v"
-    assert clock.readings == before + 1
-    assert cache.reads() is None
-
-
-async def test_the_reads_touch_keeps_a_key_from_lru_eviction() -> None:
+async def test_reads_are_the_lookup_the_recency_mark_and_the_clock() -> None:
     clock = FakeClock(auto_advance=False)
-    cache: MemoryCache[int] = MemoryCache(max_entries=2, clock=clock, timers=clock)
-    await cache.set("a", 1, 60.0)
-    await cache.set("b", 2, 60.0)
-    reads = cache.reads()
-    assert reads is not None
-    get, touch = reads
-    assert get("a") == 1
+    cache: MemoryCache[str] = MemoryCache(max_entries=2, clock=clock)
+    lookup, touch, now = cache.reads()
+    await cache.set("a", "A", 10.0)
+    await cache.set("b", "B", 10.0)
+    assert lookup("a") == (10.0, "A")
+    assert lookup("missing") is None
     touch("a")  # "a" is now the most recently used: "b" goes first
-    await cache.set("c", 3, 60.0)
-    assert get("b") is None
-    assert (get("a"), get("c")) == (1, 3)
-
-
-async def test_a_replaced_entry_keeps_the_new_ttl_not_the_old_timer() -> None:
-    clock = FakeClock(auto_advance=False)
-    cache: MemoryCache[str] = MemoryCache(clock=clock, timers=clock)
-    await cache.set("k", "old", 10.0)
-    await cache.set("k", "new", 100.0)  # the first timer is cancelled
-    clock.advance(50.0)
-    assert await cache.get("k") == "new"
-    clock.advance(50.0)
-    assert await cache.get("k") is None
-
-
-@pytest.mark.parametrize("how", ["delete", "evict", "clear", "zero ttl"])
-async def test_a_forgotten_entry_takes_its_timer_with_it(how: str) -> None:
-    clock = FakeClock(auto_advance=False)
-    cache: MemoryCache[str] = MemoryCache(max_entries=1, clock=clock, timers=clock)
-    await cache.set("k", "first", 10.0)
-    if how == "delete":
-        await cache.delete("k")
-    elif how == "evict":
-        await cache.set("other", "o", 1_000.0)
-        await cache.delete("other")
-    elif how == "clear":
-        await cache.clear()
-    else:
-        await cache.set("k", "ignored", 0.0)
-    await cache.set("k", "second", 100.0)
-    clock.advance(10.0)  # the first entry's timer, had it survived, would drop "second" here
-    assert await cache.get("k") == "second"
-
-
-async def test_with_the_event_loop_as_timers_the_loop_drops_the_entry() -> None:
-    loop = asyncio.get_running_loop()
-    cache: MemoryCache[str] = MemoryCache(clock=MonotonicClock(), timers=loop)
-    await cache.set("k", "v", 0.001)
-    assert await cache.get("k") == "v"
-    # Waiting on the loop's own timer, not sleeping a guessed delay: the cache's timer was
-    # scheduled first, so it has run once a later one fires.
-    done = loop.create_future()
-    loop.call_later(0.001, done.set_result, None)
-    await done
-    assert await cache.get("k") is None
-    assert len(cache) == 0
+    await cache.set("c", "C", 10.0)
+    assert lookup("b") is None
+    clock.advance(10.0)
+    entry = lookup("a")
+    assert entry is not None
+    assert not entry[0] > now()  # expired: a hit path must not answer it
+    assert await cache.get("a") is None  # and get() drops it
+    assert lookup("a") is None
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
@@ -222,18 +120,6 @@ async def test_local_backend_gives_each_client_its_own_memory_cache() -> None:
     await one.set("k", "v", 10.0)
     assert await one.get("k") == "v"
     assert await two.get("k") is None
-    assert one.reads() is not None  # a fake clock has timers: entries expire by them
-    clock.advance(10.0)
-    assert await one.get("k") is None
-
-
-async def test_local_backend_caches_use_the_running_loop_for_the_real_clock() -> None:
-    cache = LocalBackend().cache(
-        scope="s", namespace="search", max_entries=2, clock=MonotonicClock()
-    )
-    assert isinstance(cache, MemoryCache)
-    assert cache.reads() is not None
-    await cache.clear()
 
 
 @pytest.mark.parametrize(

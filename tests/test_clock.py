@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from lacale_async._clock import Clock, FakeClock, MonotonicClock, Timers, expiry_timers
+from lacale_async._clock import Clock, FakeClock, MonotonicClock
 from lacale_async._errors import ValidationError
 
 
@@ -132,68 +130,6 @@ async def test_autojump_waits_for_runnable_tasks() -> None:
     assert set(seen) == {0.0}
     await sleeper
     assert clock.now() == 10.0
-
-
-def test_call_later_runs_when_advance_passes_its_time_in_time_order() -> None:
-    clock = FakeClock(auto_advance=False)
-    ran: list[str] = []
-    clock.call_later(2.0, lambda: ran.append("two"))
-    clock.call_later(1.0, lambda: ran.append("one"))
-    clock.call_later(1.0, lambda: ran.append("one again"))  # same time: registration order
-    cancelled = clock.call_later(1.5, lambda: ran.append("cancelled"))
-    cancelled.cancel()
-    clock.advance(0.999)
-    assert ran == []
-    clock.advance(0.001)
-    assert ran == ["one", "one again"]
-    clock.advance(5.0)
-    assert ran == ["one", "one again", "two"]
-    cancelled.cancel()  # harmless once it is gone
-
-
-def test_call_later_with_a_past_delay_runs_at_the_next_move_of_time() -> None:
-    clock = FakeClock(auto_advance=False)
-    ran: list[float] = []
-    clock.call_later(-3.0, lambda: ran.append(clock.now()))
-    assert ran == []
-    clock.advance(0.0)
-    assert ran == [0.0]
-
-
-async def test_a_pending_timer_never_makes_time_jump_but_a_jump_runs_it() -> None:
-    clock = FakeClock()
-    ran: list[float] = []
-    clock.call_later(5.0, lambda: ran.append(clock.now()))
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert clock.now() == 0.0  # idle loop, no sleeper: time stays
-    await clock.sleep(10.0)  # the jump to the sleeper's deadline passes the timer
-    assert ran == [10.0]
-
-
-async def test_expiry_timers_of_each_kind_of_clock() -> None:
-    fake = FakeClock()
-    assert isinstance(fake, Timers)
-    assert expiry_timers(fake) is fake
-    assert expiry_timers(MonotonicClock()) is asyncio.get_running_loop()
-
-    class OwnClock:
-        def now(self) -> float:
-            return 0.0
-
-        async def sleep(self, seconds: float) -> None:
-            await asyncio.sleep(0)
-
-    class OwnClockWithTimers(OwnClock):
-        def call_later(self, delay: float, callback: Callable[[], object], /) -> Any:
-            raise AssertionError("a clock of the user's own is never asked for timers")
-
-    assert expiry_timers(OwnClock()) is None  # no timers: a cache reads it on each hit
-    assert expiry_timers(OwnClockWithTimers()) is None
-
-
-def test_expiry_timers_of_the_real_clock_outside_a_loop_is_none() -> None:
-    assert expiry_timers(MonotonicClock()) is None
 
 
 def test_advance_rejects_bad_values() -> None:

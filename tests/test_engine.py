@@ -226,33 +226,14 @@ async def test_meta_follows_the_same_cache_modes_as_search(mock: aioresponses) -
     assert (stats.cache_hits, stats.cache_misses) == (2, 3)
 
 
-# -- the in-memory cache's timers and its ownership ----------------------------------------
-
-
-class _Recording(la.LocalBackend):
-    """The default backend, keeping the caches it hands out."""
-
-    __slots__ = ("made",)
-
-    def __init__(self) -> None:
-        self.made: list[la.MemoryCache[Any]] = []
-
-    def cache(
-        self, *, scope: str, namespace: str, max_entries: int, clock: la.Clock
-    ) -> la.Cache[Any]:
-        cache = super().cache(
-            scope=scope, namespace=namespace, max_entries=max_entries, clock=clock
-        )
-        assert isinstance(cache, la.MemoryCache)
-        self.made.append(cache)
-        return cache
+# -- the in-memory cache's clock and its ownership -----------------------------------------
 
 
 class _Shared:
     """A backend of the user's own: one MemoryCache it shares, limiters from LocalBackend."""
 
     def __init__(self, clock: FakeClock) -> None:
-        self.shared: la.MemoryCache[Any] = la.MemoryCache(clock=clock, timers=clock)
+        self.shared: la.MemoryCache[Any] = la.MemoryCache(clock=clock)
         self._local = la.LocalBackend()
 
     def limiter(self, *, scope: str, endpoint: str, rates: Any, clock: la.Clock) -> la.RateLimiter:
@@ -265,18 +246,6 @@ class _Shared:
 
     async def aclose(self) -> None:
         return None
-
-
-async def test_closing_the_client_empties_its_own_caches(mock: aioresponses) -> None:
-    mock.get(SEARCH, callback=one_result, repeat=True)
-    mock.get(META, payload=META_JSON)
-    backend = _Recording()
-    async with make_paced_client(FakeClock(), backend=backend) as client:
-        await client.search("x")
-        await client.meta()
-        assert [len(cache) for cache in backend.made] == [1, 1]
-    # Their expiry timers went with them: nothing of a closed client stays scheduled.
-    assert [len(cache) for cache in backend.made] == [0, 0]
 
 
 async def test_a_users_backend_keeps_its_cache_when_a_client_closes(mock: aioresponses) -> None:
@@ -293,11 +262,11 @@ async def test_a_users_backend_keeps_its_cache_when_a_client_closes(mock: aiores
     await backend.shared.clear()
 
 
-async def test_a_clock_without_timers_is_read_on_every_hit(mock: aioresponses) -> None:
+async def test_a_clock_of_the_users_own_is_read_on_every_hit(mock: aioresponses) -> None:
     mock.get(SEARCH, callback=one_result, repeat=True)
 
     class OwnClock:
-        """A clock of the user's own: now() and sleep(), no timers."""
+        """A clock of the user's own: now() and sleep()."""
 
         def __init__(self) -> None:
             self.t = 0.0
@@ -319,3 +288,66 @@ async def test_a_clock_without_timers_is_read_on_every_hit(mock: aioresponses) -
         await client.search("x")
         assert client.stats.cache_hits == 1
     assert sent_count(mock) == 2
+
+
+class _CountingClock(FakeClock):
+    """A fake clock that counts its readings."""
+
+    __slots__ = ("readings",)
+
+    def __init__(self) -> None:
+        super().__init__(auto_advance=False)
+        self.readings = 0
+
+    def now(self) -> float:
+        self.readings += 1
+        return super().now()
+
+
+async def test_every_hit_reads_the_clients_clock(mock: aioresponses) -> None:
+    mock.get(SEARCH, callback=one_result, repeat=True)
+    clock = _CountingClock()
+    async with make_paced_client(clock, cache_ttl=30) as client:
+        await client.search("x")
+        before = clock.readings
+        for _ in range(5):
+            await client.search("x")
+        assert client.stats.cache_hits == 5
+        # One reading per hit: expiry never waits for a timer of the event loop.
+        assert clock.readings == before + 5
+
+
+def test_an_expired_entry_is_not_answered_when_a_stopped_loop_resumes() -> None:
+    # A synchronous wrapper runs the loop once per call: between calls, nothing runs on it.
+    clock = FakeClock(auto_advance=False)
+    loop = asyncio.new_event_loop()
+    try:
+        with aioresponses() as mock:
+            mock.get(SEARCH, callback=one_result, repeat=True)
+            client = make_paced_client(clock, cache_ttl=30)
+            loop.run_until_complete(client.open())
+            loop.run_until_complete(client.search("x"))
+            clock.advance(30)  # the loop is stopped meanwhile
+            loop.run_until_complete(client.search("x"))
+            hits = client.stats.cache_hits
+            loop.run_until_complete(client.aclose())
+            assert (sent_count(mock), hits) == (2, 0)
+    finally:
+        loop.close()
+
+
+def test_an_expired_entry_is_not_answered_from_another_loop() -> None:
+    clock = FakeClock(auto_advance=False)
+    opener = asyncio.new_event_loop()
+    try:
+        with aioresponses() as mock:
+            mock.get(SEARCH, callback=one_result, repeat=True)
+            client = make_paced_client(clock, cache_ttl=30)
+            opener.run_until_complete(client.open())
+            opener.run_until_complete(client.search("x"))
+            clock.advance(30)
+            with pytest.raises(la.ClientStateError, match="another event loop"):
+                asyncio.run(client.search("x"))
+            opener.run_until_complete(client.aclose())
+    finally:
+        opener.close()
