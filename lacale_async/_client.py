@@ -162,8 +162,7 @@ class LaCaleClient(Openable[Engine], Transfers):
         self._stats = StatsRecorder()
         self._search_args = SearchArgs(config.scope, allow_empty=config.allow_empty_search)
         self._prepared = self._search_args.memo
-        # The search cache's reads (see MemoryCache.reads) while open, when it has them.
-        self._hit_lookup, self._hit_touch, self._hit_now = NO_READS
+        self._hit_lookup, self._hit_touch, self._hit_now = NO_READS  # see _start
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -193,6 +192,7 @@ class LaCaleClient(Openable[Engine], Transfers):
     async def _start(self) -> Engine:
         # The HTTP session, limiters, key budget and caches, in the loop that opens the client.
         engine = await Engine.start(self._config, self._stats)
+        # The search cache's own reads (MemoryCache.reads), for the hit path in search().
         reads = engine.search.reads
         if reads is not None:
             self._hit_lookup, self._hit_touch, self._hit_now = reads
