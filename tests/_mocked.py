@@ -138,10 +138,15 @@ def one_result(url: URL, **kwargs: Any) -> CallbackResult:
     return json_result([torrent_json(0)])
 
 
-def gated(gate: asyncio.Event) -> Any:
-    """A callback that answers one result once ``gate`` is set: requests stay in flight."""
+def gated(gate: asyncio.Event, arrived: asyncio.Event | None = None) -> Any:
+    """A callback that answers one result once ``gate`` is set: requests stay in flight.
+
+    ``arrived``, when given, is set as each request reaches the fake tracker.
+    """
 
     async def slow(url: URL, **kwargs: Any) -> CallbackResult:
+        if arrived is not None:
+            arrived.set()
         await gate.wait()
         return json_result([torrent_json(0)])
 

@@ -4,8 +4,11 @@ cache modes, errors never cached, cancellation of shared work (``_engine``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 from _mocked import META, SEARCH, gated, make_paced_client, one_result, sent_count
 from aioresponses import CallbackResult, aioresponses
@@ -140,12 +143,13 @@ async def test_an_error_reaches_every_coalesced_waiter(mock: aioresponses) -> No
 async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(
     mock: aioresponses,
 ) -> None:
-    gate = asyncio.Event()
-    mock.get(SEARCH, callback=gated(gate), repeat=True)
+    gate, arrived = asyncio.Event(), asyncio.Event()
+    mock.get(SEARCH, callback=gated(gate, arrived), repeat=True)
     async with make_paced_client(FakeClock()) as client:
         first = asyncio.create_task(client.search("x"))
         second = asyncio.create_task(client.search("x"))
-        await asyncio.sleep(0.01)
+        with anyio.fail_after(10):
+            await arrived.wait()  # the request is in flight, the second caller waits on it
         second.cancel()
         await asyncio.sleep(0)
         gate.set()
@@ -161,12 +165,17 @@ async def test_cancelling_the_caller_that_sent_hands_the_search_to_the_others(
 ) -> None:
     # The first caller sends the request in its own task: cancelling it cancels that request,
     # and one of the callers waiting on it sends the search again; none sees the cancellation.
-    gate = asyncio.Event()
-    mock.get(SEARCH, callback=gated(gate), repeat=True)
+    gate, arrived = asyncio.Event(), asyncio.Event()
+    mock.get(SEARCH, callback=gated(gate, arrived), repeat=True)
     async with make_paced_client(FakeClock()) as client:
         first = asyncio.create_task(client.search("x"))
         others = [asyncio.create_task(client.search("x")) for _ in range(3)]
-        await asyncio.sleep(0.01)
+        # Cancel once the first request is on the (fake) wire, not after a guessed delay: the
+        # key budget's store answers from a worker thread first, which takes real time, and
+        # a cancellation before the send made this test fail now and then.
+        with anyio.fail_after(10):
+            await arrived.wait()
+        assert sent_count(mock) == 1
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
@@ -317,9 +326,9 @@ async def test_every_hit_reads_the_clients_clock(mock: aioresponses) -> None:
         assert clock.readings == before + 5
 
 
-def test_an_expired_entry_is_not_answered_when_a_stopped_loop_resumes() -> None:
-    # A synchronous wrapper runs the loop once per call: between calls, nothing runs on it.
-    clock = FakeClock(auto_advance=False)
+@contextlib.contextmanager
+def _searched_once(clock: FakeClock) -> Iterator[tuple[la.LaCaleClient, aioresponses, Any]]:
+    """A client opened on a loop that is then left stopped, after one search ("x", 30 s TTL)."""
     loop = asyncio.new_event_loop()
     try:
         with aioresponses() as mock:
@@ -327,27 +336,24 @@ def test_an_expired_entry_is_not_answered_when_a_stopped_loop_resumes() -> None:
             client = make_paced_client(clock, cache_ttl=30)
             loop.run_until_complete(client.open())
             loop.run_until_complete(client.search("x"))
-            clock.advance(30)  # the loop is stopped meanwhile
-            loop.run_until_complete(client.search("x"))
-            hits = client.stats.cache_hits
+            yield client, mock, loop
             loop.run_until_complete(client.aclose())
-            assert (sent_count(mock), hits) == (2, 0)
     finally:
         loop.close()
 
 
+def test_an_expired_entry_is_not_answered_when_a_stopped_loop_resumes() -> None:
+    # A synchronous wrapper runs the loop once per call: between calls, nothing runs on it.
+    clock = FakeClock(auto_advance=False)
+    with _searched_once(clock) as (client, mock, loop):
+        clock.advance(30)
+        loop.run_until_complete(client.search("x"))
+        assert (sent_count(mock), client.stats.cache_hits) == (2, 0)
+
+
 def test_an_expired_entry_is_not_answered_from_another_loop() -> None:
     clock = FakeClock(auto_advance=False)
-    opener = asyncio.new_event_loop()
-    try:
-        with aioresponses() as mock:
-            mock.get(SEARCH, callback=one_result, repeat=True)
-            client = make_paced_client(clock, cache_ttl=30)
-            opener.run_until_complete(client.open())
-            opener.run_until_complete(client.search("x"))
-            clock.advance(30)
-            with pytest.raises(la.ClientStateError, match="another event loop"):
-                asyncio.run(client.search("x"))
-            opener.run_until_complete(client.aclose())
-    finally:
-        opener.close()
+    with _searched_once(clock) as (client, _, _):
+        clock.advance(30)
+        with pytest.raises(la.ClientStateError, match="another event loop"):
+            asyncio.run(client.search("x"))
