@@ -229,11 +229,11 @@ async def _measure(
             f"{rounds} rounds, the order shuffled per round, "
             f"garbage collector ON while timing (after a `gc.collect()`). {affinity_note()} "
             "The SDK hit path includes the argument checks, the memoised cache key, the "
-            "cache lookup and its LRU mark (entries expire by event-loop timers, as "
-            "async-lru's do: no clock read) and the stats counter; it returns a fresh list (a "
-            "copy of the cached tuple, so callers may modify it) where async-lru returns the "
-            "stored object itself. Each worker checks after every pass that every call was a "
-            "hit and the server confirms one request per contender."
+            "cache lookup, the expiry check (one clock reading), the LRU mark and the stats "
+            "counter; it returns a fresh list (a copy of the cached tuple, so callers may "
+            "modify it) where async-lru returns the stored object itself (its entries expire "
+            "by event-loop timers: no clock reading on a hit). Each worker checks after every "
+            "pass that every call was a hit and the server confirms one request per contender."
         ),
         table="\n".join(parts),
         targets=[
