@@ -254,11 +254,10 @@ class LaCaleClient(Openable[Engine], Transfers):
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
-        # The commonest call, search("text"), answered from the cache with C-level calls only:
-        # the memoised key, the cache's own lookup, the clock, the recency mark. "No
-        # categories" is the default empty tuple itself (CPython has one): anything else, an
-        # equal () of another interpreter included, takes the checked path, where False, 0 or
-        # {} are refused.
+        # search("text") answered from the cache in C-level calls: the memoised key, the
+        # cache's lookup, clock and LRU mark. Only the default () itself skips the checks
+        # (False, 0 or {} must still be refused).
+        prepared = None
         if (
             query.__class__ is str
             and categories is _NO_CATEGORIES
@@ -273,9 +272,13 @@ class LaCaleClient(Openable[Engine], Transfers):
                     self._hit_touch(key)
                     self._stats.cache_hits += 1
                     return [*entry[1]]
-        key, params = self._search_args.prepare(query, categories, tmdb_id)
+        key, params = prepared or self._search_args.prepare(query, categories, tmdb_id)
         engine = self._opened or self._require_open()
-        found = await engine.get(engine.search, key, params, mode=cache)
+        if prepared is not None and engine.search.reads is not None:
+            # The lookup above was the cache's own: its miss is final, no second lookup.
+            found = await engine.fetch(engine.search, key, params, mode=cache)
+        else:
+            found = await engine.get(engine.search, key, params, mode=cache)
         return [*found]
 
     async def meta(self, *, cache: CacheMode = "use") -> Meta:
