@@ -115,10 +115,6 @@ def calls(m: aioresponses) -> list[tuple[str, URL, dict[str, Any]]]:
     return [(method, url, call.kwargs) for (method, url), lst in requests.items() for call in lst]
 
 
-def sent_count(m: aioresponses) -> int:
-    return len(calls(m))
-
-
 def sent(m: aioresponses, method: str | None = None) -> int:
     """How many requests reached the fake network (of ``method`` only, when given)."""
     requests = (m.requests or {}).items()

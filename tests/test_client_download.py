@@ -20,7 +20,7 @@ from _mocked import (
     calls,
     key_was_sent,
     make_live_client,
-    sent_count,
+    sent,
     torrent_with,
 )
 from aioresponses import aioresponses
@@ -54,7 +54,7 @@ async def test_download_rejects_malformed_hashes_before_sending(
 ) -> None:
     with pytest.raises(la.ValidationError):
         await client.download(bad)
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0
 
 
 async def test_download_accepts_v2_hashes(client: LaCaleClient, mock: aioresponses) -> None:
@@ -86,7 +86,7 @@ async def test_download_to_existing_file_fails_before_the_request(
     target.write_bytes(b"keep me")
     with pytest.raises(la.DestinationExistsError):
         await client.download_to("a" * 40, target)
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0
     assert target.read_bytes() == b"keep me"
 
 
@@ -106,7 +106,7 @@ async def test_download_to_a_missing_folder_fails_before_the_request(
         await client.download_to("a" * 40, f"{tmp_path}/missing/")
     with pytest.raises(la.ValidationError):
         await client.download_to("a" * 40, tmp_path / "missing" / "x.torrent")
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0
     assert os.listdir(tmp_path) == []
 
 
@@ -116,7 +116,7 @@ async def test_download_to_an_unwritable_name_is_a_storage_error(
     with pytest.raises(la.StorageError) as info:
         await client.download_to("a" * 40, tmp_path / ("x" * 300 + ".torrent"))
     assert isinstance(info.value, OSError)
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0
 
 
 # -- answers shaped like the live tracker's ----------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _mocked import META, sent_count
+from _mocked import META, sent
 from _sandboxed import is_live, tracker_client
 from aioresponses import aioresponses
 from conftest import META_JSON
@@ -46,10 +46,10 @@ async def test_meta_is_cached_for_an_hour(
     await client.meta()
     fake_clock.advance(3599)
     await client.meta()
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
     fake_clock.advance(2)
     await client.meta()
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_meta_missing_lists_are_empty(client: LaCaleClient, mock: aioresponses) -> None:
@@ -62,7 +62,7 @@ async def test_meta_missing_lists_are_empty(client: LaCaleClient, mock: aiorespo
 async def test_meta_refuses_an_unknown_cache_mode(client: LaCaleClient, mock: aioresponses) -> None:
     with pytest.raises(la.ValidationError):
         await client.meta(cache="bogus")  # type: ignore[arg-type]
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0
 
 
 # -- the sandbox on 127.0.0.1, in both profiles ------------------------------------------

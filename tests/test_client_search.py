@@ -14,7 +14,7 @@ from _mocked import (
     make_client,
     make_live_client,
     make_paced_client,
-    sent_count,
+    sent,
 )
 from _sandboxed import is_live, tracker_client
 from aiohttp import web
@@ -87,7 +87,7 @@ async def test_search_query_of_exactly_200_characters_is_sent(
 ) -> None:
     mock.get(SEARCH, payload=[])
     await client.search("x" * 200)
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 async def test_returned_lists_are_independent_copies(
@@ -97,7 +97,7 @@ async def test_returned_lists_are_independent_copies(
     first = await client.search("x")
     first.clear()
     assert len(await client.search("x")) == 1
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ async def test_search_many_refuses_bad_input(
 ) -> None:
     with pytest.raises(la.ValidationError):
         client.search_many(queries)
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0
 
 
 async def test_search_many_accepts_category_lists(client: LaCaleClient, mock: aioresponses) -> None:
@@ -272,7 +272,7 @@ async def test_search_many_collapses_duplicates_and_keeps_going_after_errors(
     assert isinstance(by_query["boom"].error, la.BadRequestError)
     assert by_query["Amélie"].results == by_query["amelie"].results
     assert progress[-1] == (4, 4)
-    assert sent_count(mock) == 3
+    assert sent(mock) == 3
     assert stats.coalesced + stats.cache_hits == 1
 
 
@@ -280,4 +280,4 @@ async def test_search_many_validates_before_sending(mock: aioresponses) -> None:
     async with make_paced_client(FakeClock()) as client:
         with pytest.raises(la.ValidationError):
             client.search_many(["ok", "x" * 201])
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0

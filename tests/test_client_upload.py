@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 from _live_samples import HIDDEN_TAG_ID, LIVE_META
-from _mocked import META, TORRENT, UPLOAD, calls, make_client, sent_count
+from _mocked import META, TORRENT, UPLOAD, calls, make_client, sent
 from _sandboxed import NFO, is_live, tracker_client
 from aioresponses import aioresponses
 from conftest import API_KEY, BASE, META_JSON, info_hash_of, make_torrent
@@ -149,7 +149,7 @@ async def test_upload_refuse_policy_sends_nothing(
     async with make_client(fake_clock, source_policy="refuse") as client:
         with pytest.raises(la.ValidationError, match="source"):
             await client.upload(title="T", category="films", torrent=make_torrent(source=None))
-    assert sent_count(mock) == 0
+    assert sent(mock) == 0
 
 
 async def test_upload_success_false_with_200_is_an_error(

@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _mocked import META, SEARCH, gated, make_paced_client, one_result, sent_count
+from _mocked import META, SEARCH, gated, make_paced_client, one_result, sent
 from aioresponses import CallbackResult, aioresponses
 from conftest import META_JSON, torrent_json
 from yarl import URL
@@ -36,7 +36,7 @@ async def test_a_thousand_concurrent_identical_searches_send_one_request(
         gate.set()
         results = await asyncio.gather(*tasks)
         stats = client.stats
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
     assert all(r == results[0] for r in results)
     assert stats.coalesced == 999
     assert stats.endpoints["search"].requests == 1
@@ -50,7 +50,7 @@ async def test_normalised_queries_share_one_cache_entry(mock: aioresponses) -> N
         await client.search("AMÉLIE", categories=["films", "series"])
         assert client.stats.cache_hits == 2
         await client.search("amelie", categories=["films"])
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_cache_expires_after_ttl(mock: aioresponses) -> None:
@@ -60,10 +60,10 @@ async def test_cache_expires_after_ttl(mock: aioresponses) -> None:
         await client.search("x")
         clock.advance(29.5)
         await client.search("x")
-        assert sent_count(mock) == 1
+        assert sent(mock) == 1
         clock.advance(1)
         await client.search("x")
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_server_max_age_shortens_the_ttl(mock: aioresponses) -> None:
@@ -78,10 +78,10 @@ async def test_server_max_age_shortens_the_ttl(mock: aioresponses) -> None:
         await client.search("x")
         clock.advance(4)
         await client.search("x")
-        assert sent_count(mock) == 1
+        assert sent(mock) == 1
         clock.advance(2)
         await client.search("x")
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_no_store_is_not_cached(mock: aioresponses) -> None:
@@ -89,7 +89,7 @@ async def test_no_store_is_not_cached(mock: aioresponses) -> None:
     async with make_paced_client(FakeClock()) as client:
         await client.search("x")
         await client.search("x")
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_cache_ttl_zero_disables_the_cache(mock: aioresponses) -> None:
@@ -97,7 +97,7 @@ async def test_cache_ttl_zero_disables_the_cache(mock: aioresponses) -> None:
     async with make_paced_client(FakeClock(), cache_ttl=0) as client:
         await client.search("x")
         await client.search("x")
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_bypass_and_refresh(mock: aioresponses) -> None:
@@ -110,7 +110,7 @@ async def test_bypass_and_refresh(mock: aioresponses) -> None:
         assert len(await client.search("x")) == 1
         assert len(await client.search("x", cache="refresh")) == 3
         assert len(await client.search("x")) == 3
-    assert sent_count(mock) == 3
+    assert sent(mock) == 3
 
 
 async def test_errors_are_never_cached(mock: aioresponses) -> None:
@@ -120,7 +120,7 @@ async def test_errors_are_never_cached(mock: aioresponses) -> None:
         with pytest.raises(la.ServerError):
             await client.search("x")
         assert len(await client.search("x")) == 1
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_an_error_reaches_every_coalesced_waiter(mock: aioresponses) -> None:
@@ -137,7 +137,7 @@ async def test_an_error_reaches_every_coalesced_waiter(mock: aioresponses) -> No
         gate.set()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     assert all(isinstance(o, la.PermissionDeniedError) for o in outcomes)
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(
@@ -157,7 +157,7 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(
         with pytest.raises(asyncio.CancelledError):
             await second
         assert len(await client.search("x")) == 1  # cached
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 async def test_cancelling_the_caller_that_sent_hands_the_search_to_the_others(
@@ -175,7 +175,7 @@ async def test_cancelling_the_caller_that_sent_hands_the_search_to_the_others(
         # a cancellation before the send made this test fail now and then.
         with anyio.fail_after(10):
             await arrived.wait()
-        assert sent_count(mock) == 1
+        assert sent(mock) == 1
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
@@ -184,7 +184,7 @@ async def test_cancelling_the_caller_that_sent_hands_the_search_to_the_others(
         # The answer of the second request was cached.
         assert len(await client.search("x")) == 1
         stats = client.stats
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
     assert stats.coalesced == 2
 
 
@@ -195,9 +195,9 @@ async def test_the_lru_bound_holds(mock: aioresponses) -> None:
             await client.search(q)
         await client.search("d")
         await client.search("b")
-        assert sent_count(mock) == 4
+        assert sent(mock) == 4
         await client.search("a")
-    assert sent_count(mock) == 5
+    assert sent(mock) == 5
 
 
 async def test_two_keys_never_share_cache_entries(mock: aioresponses) -> None:
@@ -210,7 +210,7 @@ async def test_two_keys_never_share_cache_entries(mock: aioresponses) -> None:
         await one.search("x")
         await two.search("x")
         await one.search("x")
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_meta_is_single_flight(mock: aioresponses) -> None:
@@ -218,7 +218,7 @@ async def test_meta_is_single_flight(mock: aioresponses) -> None:
     async with make_paced_client(FakeClock()) as client:
         metas = await asyncio.gather(*(client.meta() for _ in range(50)))
     assert all(m == metas[0] for m in metas)
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 async def test_meta_follows_the_same_cache_modes_as_search(mock: aioresponses) -> None:
@@ -231,7 +231,7 @@ async def test_meta_follows_the_same_cache_modes_as_search(mock: aioresponses) -
         await client.meta(cache="bypass")  # a miss, sent, not stored
         await client.meta()  # a hit: the refreshed answer
         stats = client.stats
-    assert sent_count(mock) == 3
+    assert sent(mock) == 3
     assert (stats.cache_hits, stats.cache_misses) == (2, 3)
 
 
@@ -267,7 +267,7 @@ async def test_a_users_backend_keeps_its_cache_when_a_client_closes(mock: aiores
     async with make_paced_client(clock, backend=backend) as client:
         await client.search("x")  # answered by the shared cache
         assert client.stats.cache_hits == 1
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
     await backend.shared.clear()
 
 
@@ -296,7 +296,7 @@ async def test_a_clock_of_the_users_own_is_read_on_every_hit(mock: aioresponses)
         clock.t = 30.0
         await client.search("x")
         assert client.stats.cache_hits == 1
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 class _CountingClock(FakeClock):
@@ -348,7 +348,7 @@ def test_an_expired_entry_is_not_answered_when_a_stopped_loop_resumes() -> None:
     with _searched_once(clock) as (client, mock, loop):
         clock.advance(30)
         loop.run_until_complete(client.search("x"))
-        assert (sent_count(mock), client.stats.cache_hits) == (2, 0)
+        assert (sent(mock), client.stats.cache_hits) == (2, 0)
 
 
 def test_an_expired_entry_is_not_answered_from_another_loop() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from _live_samples import LIVE_AUTH_ERROR
-from _mocked import CHALLENGE, META, SEARCH, UPLOAD, sent_count
+from _mocked import CHALLENGE, META, SEARCH, UPLOAD, sent
 from _sandboxed import UNLIMITED, is_live, tracker_client
 from aioresponses import aioresponses
 from conftest import API_KEY, META_JSON, make_torrent, torrent_json
@@ -99,7 +99,7 @@ async def test_status_codes_map_to_error_classes(
     assert info.value.status == status
     assert info.value.server_message == "Clé API invalide"
     assert "Clé API invalide" in str(info.value)
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 async def test_plain_text_error_body_becomes_the_message(

@@ -19,7 +19,7 @@ from _mocked import (
     make_client,
     make_paced_client,
     one_result,
-    sent_count,
+    sent,
 )
 from _sandboxed import tracker_client
 from _windows import max_in_window
@@ -142,7 +142,7 @@ async def test_user_supplied_aiolimiter_is_accepted(mock: aioresponses) -> None:
         FakeClock(), search_rate=aiolimiter.AsyncLimiter(100, 1), cache_ttl=0
     ) as client:
         await asyncio.gather(*(client.search(f"q{i}") for i in range(3)))
-    assert sent_count(mock) == 3
+    assert sent(mock) == 3
 
 
 async def test_a_refused_connection_does_not_spend_rate_budget(mock: aioresponses) -> None:
@@ -251,7 +251,7 @@ async def test_5xx_and_cloudflare_52x_are_server_errors_retried_then_raised(
         assert client.stats.endpoints["search"].retries == 2
     assert info.value.status == status
     assert "Web server is down" in str(info.value)
-    assert sent_count(mock) == 3
+    assert sent(mock) == 3
 
 
 async def test_connection_refused_is_retried_then_a_connect_error(
@@ -267,7 +267,7 @@ async def test_connection_refused_is_retried_then_a_connect_error(
             await client.search("x")
     assert isinstance(info.value, la.TransportError)
     assert info.value.__cause__ is None
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_get_retries_transient_failures_then_succeeds(
@@ -301,7 +301,7 @@ async def test_429_with_http_date_retry_after(fake_clock: FakeClock, mock: aiore
     mock.get(SEARCH, payload=[])
     async with make_client(fake_clock) as client:
         await client.search("x")
-    assert sent_count(mock) == 2
+    assert sent(mock) == 2
 
 
 async def test_an_http_date_retry_after_is_read_on_the_clients_wall_clock(
@@ -325,7 +325,7 @@ async def test_429_longer_than_max_retry_wait_raises_at_once(
             await client.search("x")
     assert info.value.retry_after == 3600
     assert "3600" in str(info.value)
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 async def test_429_exhausting_retries_raises_rate_limit_error(

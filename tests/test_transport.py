@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from _loopback import Server, client_for
-from _mocked import SEARCH, calls, make_client, sent_count
+from _mocked import SEARCH, calls, make_client, sent
 from _sandboxed import tracker_client
 from _strict_server import StrictServer
 from aiohttp import web
@@ -254,7 +254,7 @@ async def test_oversized_answer_is_refused(fake_clock: FakeClock, mock: aiorespo
         with pytest.raises(la.ResponseError, match="cap"):
             await client.search("x")
     # The same answer would come back: an over-cap answer is not retried.
-    assert sent_count(mock) == 1
+    assert sent(mock) == 1
 
 
 async def test_redirect_to_another_origin_is_not_followed(
