@@ -33,7 +33,7 @@ import aiolimiter
 
 from ._clock import Clock
 from ._errors import NOT_SENT, ClientStateError, ConfigurationError
-from ._options import YEAR, check_number, describe, is_count, is_finite
+from ._options import check_duration, describe, is_count, is_finite
 from ._windowlog import Window, WindowLog
 
 __all__ = [
@@ -319,7 +319,7 @@ def _check_rate(rate: object, name: str) -> Rate:
     # At most a year: the budget turns Unix times plus a period into datetimes.
     return (
         calls,
-        check_number(period, f"{name}: period", 0.0, YEAR, open_low=True, unit=" of seconds"),
+        check_duration(period, f"{name}: period"),
     )
 
 

@@ -19,6 +19,7 @@ from ._errors import ConfigurationError
 __all__ = [
     "YEAR",
     "check_bool",
+    "check_duration",
     "check_implements",
     "check_number",
     "check_options",
@@ -75,6 +76,15 @@ def check_number(
     raise ConfigurationError(
         f"{name} must be a finite number{unit}, {bound} and <= {top}, not {describe(value)}"
     )
+
+
+def check_duration(value: object, name: str) -> float:
+    """Return ``value`` as seconds when it is a number > 0 and at most a :data:`YEAR`.
+
+    Raises:
+        ConfigurationError: Anything else (see :func:`check_number`).
+    """
+    return check_number(value, name, 0.0, YEAR, open_low=True, unit=" of seconds")
 
 
 def check_options(

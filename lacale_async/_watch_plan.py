@@ -24,7 +24,7 @@ from ._errors import ConfigurationError, ValidationError
 from ._files import check_path
 from ._models import Torrent
 from ._normalize import search_cache_key
-from ._options import YEAR, check_bool, check_number, describe
+from ._options import YEAR, check_bool, check_duration, check_number, describe
 from ._quota import describe_wait, describe_window
 from ._validation import check_categories, check_query, check_tmdb_id
 
@@ -174,7 +174,7 @@ def check_watch(
     floor = cache_ttl if cache_ttl > 0 else SERVER_CACHE_TTL
     seconds = None
     if interval is not None:
-        seconds = check_number(interval, "interval", 0.0, YEAR, open_low=True, unit=" of seconds")
+        seconds = check_duration(interval, "interval")
         if seconds < floor:
             raise ConfigurationError(
                 f"interval={seconds:g} s is shorter than the search cache ({floor:g} s, the "

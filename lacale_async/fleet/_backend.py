@@ -18,7 +18,7 @@ from .._errors import BackendError, ConfigurationError
 from .._ledger import MemoryLedger
 from .._lifecycle import Lifecycle, Openable
 from .._limiter import Rate, RateLimiter, WindowLimiter
-from .._options import YEAR, check_number
+from .._options import check_duration
 from .._stores import LocalBackend
 from ._cache import RedisCache
 from ._codec import CODECS
@@ -33,10 +33,6 @@ __all__ = ["RedisBackend"]
 logger = logging.getLogger("lacale_async.fleet")
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-def _positive(name: str, value: object) -> float:
-    return check_number(value, name, 0.0, YEAR, open_low=True, unit=" of seconds")
 
 
 def _client_address(client: aioredis.Redis) -> str:
@@ -135,9 +131,9 @@ class RedisBackend(Openable[RedisLink]):
         self._where = where
         self._prefix = prefix
         self._on_error: OnRedisError = on_redis_error
-        self._lock_timeout = _positive("lock_timeout", lock_timeout)
-        self._slot_lease = _positive("slot_lease", slot_lease)
-        self._timeout = _positive("timeout", timeout)
+        self._lock_timeout = check_duration(lock_timeout, "lock_timeout")
+        self._slot_lease = check_duration(slot_lease, "slot_lease")
+        self._timeout = check_duration(timeout, "timeout")
         self._local = LocalBackend()
         self._life = Lifecycle(
             "RedisBackend",
