@@ -14,7 +14,11 @@ import asyncio
 import threading
 from collections import deque
 
-__all__ = ["ExitSignal", "FifoGate", "running_loop", "wake"]
+__all__ = ["EPSILON", "ExitSignal", "FifoGate", "running_loop", "wake"]
+
+EPSILON = 1e-9
+"""A deadline this close to "now" is reached: float rounding in clock arithmetic must not turn
+into an endless series of nanosecond sleeps."""
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ._gate import ExitSignal, FifoGate
+from ._gate import EPSILON, ExitSignal, FifoGate
 
 __all__ = [
     "PAUSE",
@@ -46,9 +46,6 @@ Span = tuple[int, float, float]
 
 PAUSE = -1
 """The ``binding`` of a refusal caused by the 429 pause rather than by a window."""
-
-# A deadline this close to "now" is reached (float rounding must not cause endless tiny waits).
-_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -185,7 +182,7 @@ def assess(
         longest (a fully in-flight window counts as at least its span).
     """
     worst: tuple[float, float | None, int] | None = None  # (lower bound, wait, binding)
-    if pause_until - now > _EPSILON:
+    if pause_until - now > EPSILON:
         worst = (pause_until - now, pause_until - now, PAUSE)
     for index, (calls, _, span) in enumerate(spans):
         wait: float | None
@@ -196,7 +193,7 @@ def assess(
             if len(done) < need:
                 continue
             wait = bound = done[-need] + span - now
-            if wait <= _EPSILON:
+            if wait <= EPSILON:
                 continue
         if worst is None or bound > worst[0]:
             worst = (bound, wait, index)

@@ -33,6 +33,7 @@ import aiolimiter
 
 from ._clock import Clock
 from ._errors import NOT_SENT, ClientStateError, ConfigurationError
+from ._gate import EPSILON
 from ._options import check_duration, describe, is_count, is_finite
 from ._windowlog import Window, WindowLog
 
@@ -90,11 +91,6 @@ def default_margin(period: float) -> float:
         The margin in seconds.
     """
     return min(0.02 * period, 0.25)
-
-
-# A deadline this close to "now" is reached: float rounding in clock arithmetic must not
-# turn into an endless series of nanosecond sleeps.
-_EPSILON = 1e-9
 
 
 class _Slot:
@@ -274,7 +270,7 @@ class AsyncLimiterAdapter:
         await self._wait_pause()
 
     async def _wait_pause(self) -> None:
-        while (wait := self._pause_until - self._clock.now()) > _EPSILON:
+        while (wait := self._pause_until - self._clock.now()) > EPSILON:
             await self._clock.sleep(wait)
 
     def __repr__(self) -> str:

@@ -9,17 +9,13 @@ import weakref
 from collections import deque
 from collections.abc import Sequence
 
-from ._gate import ExitSignal, FifoGate
+from ._gate import EPSILON, ExitSignal, FifoGate
 
 __all__ = ["Window", "WindowLog"]
 
 Window = tuple[int, float, float]
 """``(calls, period, margin)``: at most ``calls`` requests in any ``period`` seconds, each one
 kept ``margin`` seconds longer."""
-
-# A deadline this close to "now" is reached: float rounding in clock arithmetic must not
-# turn into an endless series of nanosecond sleeps.
-_EPSILON = 1e-9
 
 
 class WindowLog:
@@ -116,7 +112,7 @@ class WindowLog:
             wait = self._delay_locked(now, windows)
             if wait is None:
                 return self._exits.arm()
-            if wait > _EPSILON:
+            if wait > EPSILON:
                 return wait
             self._prune_locked(now)
             self._in_flight += 1
