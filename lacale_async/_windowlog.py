@@ -68,7 +68,7 @@ class WindowLog:
         """Clock time before which nobody is let in (``-inf`` when not paused)."""
         return self._pause_until
 
-    def register(self, windows: Sequence[Window], user: object | None = None) -> None:
+    def register(self, windows: Sequence[Window], user: object) -> None:
         """Keep enough history for ``windows``, those of a limiter that uses this log.
 
         Args:
@@ -76,8 +76,7 @@ class WindowLog:
             user: The limiter itself: the log is in use for as long as it lives.
         """
         with self._lock:
-            if user is not None:
-                self._users.add(user)
+            self._users.add(user)
             for calls, period, margin in windows:
                 self._horizon = max(self._horizon, period + margin)
                 self._keep = max(self._keep, calls)
