@@ -180,14 +180,14 @@ class Sender:
     async def _attempt(
         self,
         endpoint: Endpoint,
+        limiter: RateLimiter | None,
+        counters: EndpointCounters,
         method: str,
         path: str,
         params: Params,
         form: Callable[[], aiohttp.FormData] | None,
         authenticate: bool,
     ) -> Response:
-        limiter = self._limiters[endpoint]
-        counters = self._stats.endpoints[endpoint]
         if limiter is None and self._budget is None:
             # Nothing to hold (no endpoint limit, no key budget: a self-hosted server, the
             # throughput bench): no slots to build and enter; a redirect hop is still counted.
@@ -247,13 +247,16 @@ class Sender:
             APIError: A non-2xx answer, after the retries it deserved.
             TransportError: The request failed, after the retries it deserved.
         """
+        limiter = self._limiters[endpoint]
         counters = self._stats.endpoints[endpoint]
-        limited = self._limiters[endpoint] is not None or self._budget is not None
+        limited = limiter is not None or self._budget is not None
         attempt = 0
         while True:
             retry_after: float | None = None
             try:
-                resp = await self._attempt(endpoint, method, path, params, form, authenticate)
+                resp = await self._attempt(
+                    endpoint, limiter, counters, method, path, params, form, authenticate
+                )
             except TransportError as exc:
                 # An upload body that may have gone out is never sent again: it could land twice.
                 sent = not idempotent and not isinstance(exc, ConnectError)
