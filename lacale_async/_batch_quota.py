@@ -11,19 +11,17 @@ anything being sent for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
-from ._bulk import SearchQuery
+from ._bulk import SearchFn, SearchQuery
 from ._errors import QuotaExceededError
 from ._keybudget import KeyBudget
-from ._models import Torrent
 from ._quota import describe_wait, describe_window
 
 __all__ = ["BatchPlan", "planned"]
-
-SearchFn = Callable[[SearchQuery], Awaitable[list[Torrent]]]
 
 
 def planned(
@@ -48,7 +46,7 @@ def planned(
         return search
     plan = BatchPlan(budget, items, request_key=request_key, cached=cached)
 
-    async def run(item: SearchQuery) -> list[Torrent]:
+    async def run(item: SearchQuery) -> Sequence[Any]:
         await plan.admit(item)
         return await search(item)
 

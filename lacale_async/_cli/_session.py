@@ -10,7 +10,6 @@ from typing import Any
 
 from .._client import LaCaleClient
 from .._config import DEFAULT_BASE_URL
-from .._endpoints import Endpoint
 from .._errors import ConfigurationError
 from .._quota import resolve_key_rate
 from .._secret import Secret
@@ -24,11 +23,11 @@ __all__ = ["SANDBOX_RATES", "SandboxHook", "Settings", "open_client", "sandbox_c
 SandboxHook = Callable[[SandboxServer], AbstractAsyncContextManager[object]]
 """What a command runs beside the embedded sandbox while it works (``watch`` publishes into it)."""
 
-SANDBOX_RATES: dict[Endpoint, tuple[int, float]] = {
-    "search": (5, 2.0),
-    "meta": (5, 2.0),
-    "download": (5, 2.0),
-    "upload": (30, 60.0),
+SANDBOX_RATES: dict[str, RateLimit] = {
+    "search": RateLimit(5, 2.0),
+    "meta": RateLimit(5, 2.0),
+    "download": RateLimit(5, 2.0),
+    "upload": RateLimit(30, 60.0),
 }
 """Limits of the embedded sandbox (strict sliding windows), and the client rates used against it.
 
@@ -74,9 +73,7 @@ class Settings:
 
 def sandbox_config(profile: Profile = "live") -> SandboxConfig:
     """Return the settings of the embedded sandbox: limits from :data:`SANDBOX_RATES`."""
-    limits: dict[str, RateLimit] = {
-        name: RateLimit(calls, period) for name, (calls, period) in SANDBOX_RATES.items()
-    }
+    limits = dict(SANDBOX_RATES)
     return SandboxConfig(
         key_limits=limits, ip_limits=limits, rate_limit_mode="sliding", profile=profile
     )
