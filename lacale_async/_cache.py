@@ -77,7 +77,7 @@ class MemoryCache(Generic[V]):
         ConfigurationError: ``max_entries`` is not an int >= 1.
     """
 
-    __slots__ = ("_clock", "_data", "_max", "_next_expiry", "_now")
+    __slots__ = ("_data", "_max", "_next_expiry", "_now")
 
     def __init__(self, *, max_entries: int = 1024, clock: Clock) -> None:
         if not is_count(max_entries):
@@ -85,8 +85,7 @@ class MemoryCache(Generic[V]):
                 f"max_entries must be an int >= 1, got {describe(max_entries)}"
             )
         self._max = max_entries
-        self._clock = clock
-        self._now = clock.now  # bound once: the hit path reads the clock on every call
+        self._now = clock.now  # bound once: every hit reads the clock
         # key -> (expiry time, value), least recently used first.
         self._data: OrderedDict[str, tuple[float, V]] = OrderedDict()
         # No entry expires before this: lets a full cache skip the expiry sweep on most inserts.
@@ -99,7 +98,7 @@ class MemoryCache(Generic[V]):
 
     def __len__(self) -> int:
         """Return the number of live entries (expired ones are dropped first)."""
-        self._purge_expired(self._clock.now())
+        self._purge_expired(self._now())
         return len(self._data)
 
     async def get(self, key: str) -> V | None:
@@ -155,7 +154,7 @@ class MemoryCache(Generic[V]):
         if not ttl > 0:
             self._data.pop(key, None)
             return
-        now = self._clock.now()
+        now = self._now()
         expiry = now + ttl
         data = self._data
         data[key] = (expiry, value)
