@@ -26,7 +26,6 @@ __all__ = [
     "machine_info",
     "md_table",
     "median",
-    "quiet_gc",
 ]
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -110,23 +109,6 @@ def median(values: Sequence[float]) -> float:
 def fmt_ratio(value: float) -> str:
     """Format a ratio as ``1.23x``."""
     return f"{value:.2f}x"
-
-
-class quiet_gc:  # lowercase: used like a function, `with quiet_gc():`
-    """Collect garbage, then keep the cyclic collector off while timing (restored on exit).
-
-    Every contender gets the same treatment, so a collection triggered by one contender's
-    garbage never lands in another's timing.
-    """
-
-    def __enter__(self) -> None:
-        gc.collect()
-        self._was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._was_enabled:
-            gc.enable()
 
 
 class gc_mode:  # lowercase: used like a function, `with gc_mode(on=True) as runs:`

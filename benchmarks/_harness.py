@@ -193,8 +193,6 @@ class ProcessPool:
         self._args = dict(args)
         self._timeout = timeout
         self._workers: dict[str, _Worker] = {}
-        self.names = [s.name for s in self._specs]
-        self.pinned = False
 
     async def _start(self, spec: ContenderSpec) -> _Worker:
         argv = [sys.executable, "-m", "benchmarks._worker", spec.factory]
@@ -203,7 +201,7 @@ class ProcessPool:
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=_ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
-        self.pinned = pin(proc.pid, "client")
+        pin(proc.pid, "client")
         worker = _Worker(spec, proc)
         await worker.call({"open": self._args}, self._timeout)
         return worker
@@ -252,11 +250,9 @@ class InProcessPool:
         self._specs = list(specs)
         self._args = dict(args)
         self._contenders: dict[str, Contender] = {}
-        self.names = [s.name for s in self._specs]
-        self.pinned = False
 
     async def __aenter__(self) -> InProcessPool:
-        self.pinned = pin(0, "client")
+        pin(0, "client")
         try:
             for spec in self._specs:
                 self._contenders[spec.name] = await load_factory(spec.factory)(self._args)

@@ -266,8 +266,9 @@ class LoadServer:
         record: Keep every arrival time (for the limiter plot; costs a little per request).
         timeout: The child exits after this many seconds whatever happens.
         reset_rate: Fraction of searches counted, then answered by a connection reset.
-        pinned: Pin the server to its own core (see ``benchmarks._harness.cores_for``), so that
-            client processes pinned to the other one never share a core with it.
+
+    The server is pinned to its own core (see ``benchmarks._harness.cores_for``), so that
+    client processes pinned to the other one never share a core with it.
     """
 
     def __init__(
@@ -278,9 +279,7 @@ class LoadServer:
         record: bool = False,
         timeout: float = 900.0,
         reset_rate: float = 0.0,
-        pinned: bool = True,
     ) -> None:
-        self._pinned = pinned
         self._argv = [
             sys.executable,
             "-m",
@@ -309,8 +308,7 @@ class LoadServer:
             self.__exit__(None, None, None)
             raise RuntimeError(f"load server did not start (got {line!r})")
         self.base_url = f"http://127.0.0.1:{int(line.split()[1])}"
-        if self._pinned:
-            pin(self._proc.pid, "server")
+        pin(self._proc.pid, "server")
         return self
 
     @property
