@@ -201,6 +201,11 @@ class SqliteLedger(MirroredLedger):
         self._seed_job(conn, self._wall())
         return self._commit_job(conn, body)
 
+    async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` in the store's worker, the fake clock (if any) held still meanwhile."""
+        with self._hold_clock():
+            return await self._file.run(job)
+
     def _sync_job(self, conn: sqlite3.Connection) -> None:
         """Write what is pending (a cancelled take's undo among it)."""
         if self._pending:
@@ -209,10 +214,7 @@ class SqliteLedger(MirroredLedger):
     async def _take(self, spans: Sequence[Span], lease: float) -> Grant | Refusal:
         token = secrets.token_hex(8)
         try:
-            with self._hold_clock():
-                result = await self._file.run(
-                    functools.partial(self._take_job, spans, lease, token)
-                )
+            result = await self._run(functools.partial(self._take_job, spans, lease, token))
         except asyncio.CancelledError:
             # The transaction goes on in the worker: undo its unit (if it took one) after it.
             self._pending.drop(token)
@@ -275,8 +277,7 @@ class SqliteLedger(MirroredLedger):
             raise
 
     async def _hold(self, seconds: float) -> bool:
-        with self._hold_clock():
-            return await self._file.run(functools.partial(self._hold_job, seconds))
+        return await self._run(functools.partial(self._hold_job, seconds))
 
     def _read_job(
         self, horizon: float, conn: sqlite3.Connection
@@ -287,10 +288,7 @@ class SqliteLedger(MirroredLedger):
 
     async def _read(self, spans: Sequence[Span]) -> Usage:
         horizon = max(s for _, _, s in spans)
-        with self._hold_clock():
-            (in_flight, done, pause), now = await self._file.run(
-                functools.partial(self._read_job, horizon)
-            )
+        (in_flight, done, pause), now = await self._run(functools.partial(self._read_job, horizon))
         return measure(spans, in_flight, done, pause, now)
 
     def __repr__(self) -> str:
