@@ -16,7 +16,7 @@ import aiolimiter
 from ._clock import Clock, MonotonicClock, wall_clock
 from ._endpoints import Endpoint
 from ._errors import ConfigurationError
-from ._limiter import RateArg, RateLimiter, parse_rates
+from ._limiter import Rate, RateArg, RateLimiter, parse_rates
 from ._options import YEAR, check_bool, check_options, describe
 from ._quota import (
     DEFAULT_KEY_RATE,
@@ -49,14 +49,17 @@ __all__ = [
     "ClientConfig",
     "ClientOptions",
     "Clock",
+    "EndpointRate",
     "KeyRateArg",
     "OnQuota",
     "OnWait",
     "QuotaStoreArg",
     "RateArg",
     "SourcePolicy",
-    "is_limiter_object",
 ]
+
+EndpointRate = list[Rate] | RateLimiter | aiolimiter.AsyncLimiter | None
+"""An endpoint's checked rate option: parsed rates, a limiter object used as given, or None."""
 
 DEFAULT_BASE_URL = "https://la-cale.space"
 
@@ -163,11 +166,6 @@ class ClientConfig:
         return f"<ClientConfig base_url={self.base_url!r} auth={self.auth!r}>"
 
 
-def is_limiter_object(arg: object) -> bool:
-    """Tell whether a rate option is a limiter to use as given, rather than rates."""
-    return isinstance(arg, (aiolimiter.AsyncLimiter, RateLimiter))
-
-
 def _check_plain_options(options: ClientOptions) -> None:
     check_options(
         auth=options["auth"],
@@ -188,17 +186,20 @@ def _check_plain_options(options: ClientOptions) -> None:
     )
 
 
-def _checked_rates(options: ClientOptions) -> dict[Endpoint, RateArg]:
+def _checked_rates(options: ClientOptions) -> dict[Endpoint, EndpointRate]:
     """Check every rate now, so a typo fails at construction, not at the first request."""
-    rates: dict[Endpoint, RateArg] = {
+    given: dict[Endpoint, RateArg] = {
         "search": options["search_rate"],
         "upload": options["upload_rate"],
         "download": options["download_rate"],
         "meta": options["meta_rate"],
     }
-    for endpoint, arg in rates.items():
-        if arg is not None and not is_limiter_object(arg):
-            parse_rates(arg, name=f"{endpoint}_rate")
+    rates: dict[Endpoint, EndpointRate] = {}
+    for endpoint, arg in given.items():
+        if arg is None or isinstance(arg, (aiolimiter.AsyncLimiter, RateLimiter)):
+            rates[endpoint] = arg
+        else:
+            rates[endpoint] = parse_rates(arg, name=f"{endpoint}_rate")
     return rates
 
 

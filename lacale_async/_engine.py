@@ -22,7 +22,7 @@ import anyio
 
 from ._cache import ttl_from_headers
 from ._cached import Cached, CacheMode
-from ._config import ClientConfig, is_limiter_object
+from ._config import ClientConfig, EndpointRate
 from ._download_link import link_target
 from ._endpoints import META_PATH, SEARCH_PATH, UPLOAD_PATH, Endpoint, download_path
 from ._errors import (
@@ -35,7 +35,7 @@ from ._errors import (
 )
 from ._gate import running_loop
 from ._keybudget import KeyBudget
-from ._limiter import RateArg, RateLimiter, build_limiter, parse_rates
+from ._limiter import RateLimiter, build_limiter
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._options import describe
 from ._quota import Quota, utc
@@ -342,16 +342,11 @@ class Engine:
             await self._budget.aclose()
 
 
-def _limiter(config: ClientConfig, endpoint: Endpoint, arg: RateArg) -> RateLimiter | None:
-    if arg is None:
-        return None
-    if is_limiter_object(arg):
+def _limiter(config: ClientConfig, endpoint: Endpoint, arg: EndpointRate) -> RateLimiter | None:
+    if not isinstance(arg, list):  # None, or a limiter object used as given
         return build_limiter(arg, clock=config.clock, name=endpoint)
     return config.backend.limiter(
-        scope=config.scope,
-        endpoint=endpoint,
-        rates=parse_rates(arg, name=f"{endpoint}_rate"),
-        clock=config.clock,
+        scope=config.scope, endpoint=endpoint, rates=arg, clock=config.clock
     )
 
 
