@@ -7,8 +7,8 @@ is only locked by another process is retried on later takes, and never stalls th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -16,26 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _mocked import SEARCH
 from aioresponses import aioresponses
 from conftest import API_KEY, BASE
-from test_quota_store import client
+from test_quota_store import SPANS, client, ledger_on, take_all
 
 from lacale_async import FakeClock
 from lacale_async import _sqlite as sqlite_module
-from lacale_async._ledger import Grant, MemoryLedger, Span
+from lacale_async._ledger import Grant, MemoryLedger
 from lacale_async._quota_store import SqliteLedger, StoreFile, open_ledger
 from lacale_async._stores import derive_scope
 
-SEARCH = re.compile(r"^https://tracker\.test/api/external(\?.*)?$")
-DAY = 86_400.0
-SPANS: list[Span] = [(3, 60.0, 60.25), (5, DAY, DAY + 0.25)]
+pytest_plugins = ["_mocked"]
+
 SCOPE = derive_scope(API_KEY, BASE)
-
-
-@pytest.fixture
-def mock() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 def store_threads() -> list[threading.Thread]:
@@ -122,11 +116,16 @@ def test_a_path_the_os_cannot_take_is_the_documented_memory_fallback(
 # -- F6: another process's lock -----------------------------------------------------------
 
 
-def hold_lock(path: Path) -> sqlite3.Connection:
-    """Take the store's write lock on another connection, as a sqlite3 shell or backup would."""
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the store's write lock on another connection, as a sqlite3 shell or backup would."""
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN EXCLUSIVE")
-    return holder
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 async def test_a_locked_store_never_stalls_the_event_loop(
@@ -138,16 +137,12 @@ async def test_a_locked_store_never_stalls_the_event_loop(
     path = tmp_path / "q.sqlite3"
     async with client(FakeClock(), path) as c:
         await c.search("warm")
-        holder = hold_lock(path)
-        try:
+        with locked(path):
             task = asyncio.ensure_future(c.search("x"))
             started = time.perf_counter()
             for _ in range(20):
                 await asyncio.sleep(0)
             stall = time.perf_counter() - started
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
         await task
         assert stall < 1.0
         quota = await c.quota()
@@ -168,20 +163,16 @@ async def test_a_locked_store_is_transient_and_resynced(
     path = tmp_path / "q.sqlite3"
     file = StoreFile(path)
     ours = SqliteLedger(file, "s", clock.wall, MemoryLedger(clock.wall))
-    other = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
+    other = ledger_on(path, clock, "s")
     first = await ours.take(SPANS, 40.0)
     assert isinstance(first, Grant)
-    holder = hold_lock(path)
-    try:
+    with locked(path):
         # Locked: this take is decided from this process's record, the store stays in use.
         during = await ours.take(SPANS, 40.0)
         assert isinstance(during, Grant)
         await ours.give_back(during, counted=True)
         clock.advance(0.1)
         assert isinstance(await ours.take(SPANS, 40.0), Grant)  # still locked: no new warning
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert not file.failed
     clock.advance(61.0)  # past the retry delay, and the minute window of the unit ended
     assert isinstance(await ours.take(SPANS, 40.0), Grant)  # the store again
@@ -203,12 +194,8 @@ def test_a_locked_store_still_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     short_busy(monkeypatch)
     path = tmp_path / "q.sqlite3"
     StoreFile(path)
-    holder = hold_lock(path)
-    try:
+    with locked(path):
         StoreFile(path)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 async def test_a_take_cancelled_while_the_store_is_locked_loses_and_adds_nothing(
@@ -216,21 +203,15 @@ async def test_a_take_cancelled_while_the_store_is_locked_loses_and_adds_nothing
 ) -> None:
     clock = FakeClock()
     path = tmp_path / "q.sqlite3"
-    ledger = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
-    holder = hold_lock(path)
-    try:
+    ledger = ledger_on(path, clock, "s")
+    with locked(path):
         task = asyncio.ensure_future(ledger.take(SPANS, 40.0))
         for _ in range(5):
             await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    grants = []
-    while isinstance(result := await ledger.take(SPANS, 40.0), Grant):
-        grants.append(result)
+    grants = await take_all(ledger, SPANS)
     assert len(grants) == 3  # the cancelled take holds no unit, in the store or the mirror
     assert ledger.where == str(path)
     with sqlite3.connect(path) as conn:
@@ -244,16 +225,12 @@ async def test_an_end_while_the_store_is_locked_is_written_once_it_is_free(
 ) -> None:
     clock = FakeClock()
     path = tmp_path / "q.sqlite3"
-    ledger = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
+    ledger = ledger_on(path, clock, "s")
     grant = await ledger.take(SPANS, 40.0)
     assert isinstance(grant, Grant)
-    holder = hold_lock(path)
-    try:
+    with locked(path):
         # Queued for the worker, never awaited: the request that ends does not wait for it.
         await asyncio.wait_for(ledger.give_back(grant, counted=True), 1.0)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     await ledger.usage(SPANS)  # runs after the end in the store's one worker
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT live, at FROM units").fetchall() == [(0, clock.wall())]
@@ -267,17 +244,13 @@ async def test_an_end_the_lock_outlasts_is_written_by_the_next_take(
     short_busy(monkeypatch)
     clock = FakeClock()
     path = tmp_path / "q.sqlite3"
-    ledger = SqliteLedger(StoreFile(path), "s", clock.wall, MemoryLedger(clock.wall))
+    ledger = ledger_on(path, clock, "s")
     grant = await ledger.take(SPANS, 40.0)
     assert isinstance(grant, Grant)
     ended = clock.wall()
-    holder = hold_lock(path)
-    try:
+    with locked(path):
         await ledger.give_back(grant, counted=True)
         await ledger.usage(SPANS)  # the end gave up on the lock meanwhile
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     clock.advance(61.0)
     assert isinstance(await ledger.take(SPANS, 40.0), Grant)
     with sqlite3.connect(path) as conn:
