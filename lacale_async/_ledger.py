@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import math
-import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ._gate import EPSILON, ExitSignal, FifoGate
+from ._gate import EPSILON, FifoGate
+from ._history import ExitHistory
 
 __all__ = [
     "PAUSE",
@@ -204,7 +202,7 @@ def assess(
     return Refusal(wait=wait, binding=binding, used=used, now=now)
 
 
-class MemoryLedger:
+class MemoryLedger(ExitHistory):
     """Units in this process's memory: exact, event-driven, lost at exit.
 
     Also the mirror of the SQLite and Redis ledgers: it records their units too, so that when
@@ -215,33 +213,13 @@ class MemoryLedger:
         where: How messages name it.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_done",
-        "_exits",
-        "_horizon",
-        "_in_flight",
-        "_keep",
-        "_lock",
-        "_pause_until",
-        "_users",
-        "_wall",
-        "_where",
-        "gate",
-    )
+    __slots__ = ("_wall", "_where", "gate")
 
     def __init__(self, wall: Callable[[], float], *, where: str = "memory") -> None:
+        super().__init__()
         self._wall = wall
         self._where = where
-        self._lock = threading.Lock()
-        self._done: deque[float] = deque()
-        self._in_flight = 0
-        self._pause_until = -math.inf
-        self._horizon = 0.0
-        self._keep = 0
-        self._exits = ExitSignal()
         self.gate = FifoGate()
-        self._users: weakref.WeakSet[object] = weakref.WeakSet()
 
     @property
     def where(self) -> str:
@@ -259,13 +237,10 @@ class MemoryLedger:
             self._done = deque(merged)
             self._pause_until = max(self._pause_until, pause_until)
 
-    def _prune_locked(self, spans: Sequence[Span], now: float) -> None:
+    def _prune_spans_locked(self, spans: Sequence[Span], now: float) -> None:
         for calls, _, span in spans:
-            self._horizon = max(self._horizon, span)
-            self._keep = max(self._keep, calls)
-        done = self._done
-        while done and (len(done) > self._keep or done[0] + self._horizon <= now):
-            done.popleft()
+            self._widen_locked(calls, span)
+        self._prune_locked(now)
 
     def attach(self, user: object) -> None:
         """Count ``user`` (a client's key budget) as using the ledger for as long as it lives."""
@@ -279,17 +254,13 @@ class MemoryLedger:
 
     def idle(self) -> bool:
         """Tell whether forgetting the ledger loses nothing: no user, no unit or pause binds."""
-        with self._lock:
-            now = self._wall()
-            self._prune_locked((), now)
-            busy = self._users or self._in_flight or self._done
-            return not busy and self._pause_until <= now
+        return self.idle_at(self._wall())
 
     def admit(self, spans: Sequence[Span]) -> Grant | Refusal:
         """Take a unit if allowed (synchronous; also the mirror's entry point)."""
         with self._lock:
             now = self._wall()
-            self._prune_locked(spans, now)
+            self._prune_spans_locked(spans, now)
             refusal = assess(spans, self._in_flight, self._done, self._pause_until, now)
             if refusal is None:
                 self._in_flight += 1
@@ -307,12 +278,7 @@ class MemoryLedger:
     def release(self, *, counted: bool) -> None:
         """End a unit now (synchronous)."""
         with self._lock:
-            now = self._wall()
-            self._in_flight -= 1
-            if counted:
-                done = self._done
-                self._done.append(max(now, done[-1]) if done else now)
-            self._exits.fire()
+            self._exit_locked(self._wall(), counted=counted)
 
     def hold(self, until: float) -> float:
         """Move the pause deadline to ``until`` if later; return the previous one."""

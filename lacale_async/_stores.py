@@ -137,7 +137,7 @@ class LocalBackend:
             ConfigurationError: A rate is invalid.
         """
         log = _shared(
-            (clock, scope, "endpoint", endpoint), WindowLog, lambda log: log.idle(clock.now())
+            (clock, scope, "endpoint", endpoint), WindowLog, lambda log: log.idle_at(clock.now())
         )
         return WindowLimiter(rates, clock=clock, log=log, name=endpoint)
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import threading
-import weakref
-from collections import deque
 from collections.abc import Sequence
 
-from ._gate import EPSILON, ExitSignal, FifoGate
+from ._gate import EPSILON, FifoGate
+from ._history import ExitHistory
 
 __all__ = ["Window", "WindowLog"]
 
@@ -18,7 +15,7 @@ Window = tuple[int, float, float]
 kept ``margin`` seconds longer."""
 
 
-class WindowLog:
+class WindowLog(ExitHistory):
     """The shared history behind one rate-limit budget: request timestamps and the pause.
 
     Several :class:`~lacale_async.WindowLimiter` objects built on the same log (several clients
@@ -30,33 +27,12 @@ class WindowLog:
     methods below, each of which takes the log's lock itself.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_done",
-        "_exits",
-        "_gate",
-        "_horizon",
-        "_in_flight",
-        "_keep",
-        "_lock",
-        "_pause_until",
-        "_users",
-    )
+    __slots__ = ("_gate",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # The limiters built on this log: while one lives, the log is in use.
-        self._users: weakref.WeakSet[object] = weakref.WeakSet()
-        # Exit times of finished requests, oldest first; exits happen in time order.
-        self._done: deque[float] = deque()
-        self._in_flight = 0
-        self._pause_until = -math.inf
-        # Pruning bounds, raised by every limiter that registers (never lowered: cheap, safe).
-        self._horizon = 0.0  # longest window + margin in use
-        self._keep = 0  # largest N in use
+        super().__init__()
         # FIFO gate: the one task holding it (the head of the queue) decides admissions.
         self._gate = FifoGate()
-        self._exits = ExitSignal()
 
     @property
     def in_flight(self) -> int:
@@ -78,8 +54,7 @@ class WindowLog:
         with self._lock:
             self._users.add(user)
             for calls, period, margin in windows:
-                self._horizon = max(self._horizon, period + margin)
-                self._keep = max(self._keep, calls)
+                self._widen_locked(calls, period + margin)
 
     def pause(self, until: float) -> None:
         """Let nobody in before clock time ``until`` (a pause only ever moves later)."""
@@ -130,24 +105,8 @@ class WindowLog:
             counted: False when it never reached the server: its slot is given back unspent.
         """
         with self._lock:
-            self._in_flight -= 1
             self._prune_locked(now)
-            if counted:
-                done = self._done
-                # Threads may stamp a hair out of order; a stamp moved later is only safer.
-                done.append(max(now, done[-1]) if done else now)
-            self._exits.fire()
-
-    def idle(self, now: float) -> bool:
-        """Tell whether the log holds nothing that still binds a request at clock time ``now``.
-
-        Then forgetting it loses nothing: no limiter uses it, no request is in flight, no
-        recent exit or pause binds one.
-        """
-        with self._lock:
-            self._prune_locked(now)
-            busy = self._users or self._in_flight or self._done
-            return not busy and self._pause_until <= now
+            self._exit_locked(now, counted=counted)
 
     def _delay_locked(self, now: float, windows: Sequence[Window]) -> float | None:
         """Seconds to wait before one more request may enter, or None to await an exit."""
@@ -161,11 +120,6 @@ class WindowLog:
             if len(done) >= need:
                 wait = max(wait, done[-need] + period + margin - now)
         return wait
-
-    def _prune_locked(self, now: float) -> None:
-        done = self._done
-        while done and (len(done) > self._keep or done[0] + self._horizon <= now):
-            done.popleft()
 
     def __repr__(self) -> str:
         return f"WindowLog(in_flight={self._in_flight}, recent={len(self._done)})"
