@@ -77,11 +77,11 @@ def offline_client(**kwargs: Any) -> LaCaleClient:
     return make_client(FakeClock(), **kwargs)
 
 
-def make_client(clock: FakeClock, **kwargs: Any) -> LaCaleClient:
+def make_client(clock: FakeClock, key: str = API_KEY, **kwargs: Any) -> LaCaleClient:
     """A client on the fake tracker: no rate limits, ``clock``, ``kwargs`` on top."""
     options: dict[str, Any] = {"base_url": BASE, **NO_LIMITS, "clock": clock}
     options.update(kwargs)
-    return LaCaleClient(API_KEY, **options)
+    return LaCaleClient(key, **options)
 
 
 def make_paced_client(clock: FakeClock, key: str = API_KEY, **kwargs: Any) -> LaCaleClient:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from typing import Any
 
 from _cli import SANDBOX, invoke
+from _mocked import SEARCH, make_client
 from aioresponses import aioresponses
-from conftest import API_KEY, BASE, NO_LIMITS
 from rich.console import Console
 
-from lacale_async import FakeClock, LaCaleClient, WaitEvent, WindowLimiter
+from lacale_async import FakeClock, WaitEvent, WindowLimiter
 from lacale_async._cli._waits import WaitWatch, spinner
 
 
@@ -64,11 +63,10 @@ async def test_the_clients_waits_reach_the_watch() -> None:
     clock = FakeClock()
     watch = WaitWatch(clock.now)
     limiter = WindowLimiter([(1, 10.0)], clock=clock, margin=0)
-    options: dict[str, Any] = {**NO_LIMITS, "search_rate": limiter, "clock": clock}
     with aioresponses() as mock:
-        mock.get(re.compile(r"^https://tracker\.test/api/external\?.*$"), payload=[], repeat=True)
-        async with LaCaleClient(
-            API_KEY, base_url=BASE, key_rate=None, on_wait=watch.observe, **options
+        mock.get(SEARCH, payload=[], repeat=True)
+        async with make_client(
+            clock, search_rate=limiter, key_rate=None, on_wait=watch.observe
         ) as client:
             await asyncio.gather(*(client.search(f"query {i}") for i in range(3)))
     # The second waits one window, the third two, side by side: 20 s of wall clock, 30 summed.

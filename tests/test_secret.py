@@ -16,7 +16,7 @@ from _loopback import Server
 from _mocked import META, SEARCH, UPLOAD, assert_no_api_key, make_client
 from aiohttp import web
 from aioresponses import aioresponses
-from conftest import API_KEY, BASE, META_JSON, make_torrent
+from conftest import API_KEY, META_JSON, make_torrent
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
@@ -216,16 +216,7 @@ async def test_server_text_echoing_the_key_is_scrubbed(
     )
     mock.get(META, payload=META_JSON)
     mock.post(UPLOAD, payload={"success": False, "error": f"passkey {key} is banned"})
-    async with LaCaleClient(
-        key,
-        base_url=BASE,
-        auth="query",
-        clock=fake_clock,
-        max_retries=0,
-        search_rate=None,
-        meta_rate=None,
-        upload_rate=None,
-    ) as client:
+    async with make_client(fake_clock, key=key, auth="query", max_retries=0) as client:
         errors: list[la.LaCaleError] = []
         for _ in range(2):
             with pytest.raises(la.LaCaleError) as info:

@@ -162,65 +162,51 @@ async def test_every_arrival_is_a_request_in_stats_with_retries() -> None:
             assert clock.now() >= 40.0
 
 
-async def _serve_one_redirect(arrivals: list[str]) -> web.AppRunner:
+async def _one_redirect(server: Server) -> None:
     async def moved(request: web.Request) -> web.Response:
-        arrivals.append(request.path)
         raise web.HTTPFound("/api/external/v2")
 
     async def answer(request: web.Request) -> web.Response:
-        arrivals.append(request.path)
         return web.json_response([])
 
-    app = web.Application()
-    app.router.add_get("/api/external", moved)
-    app.router.add_get("/api/external/v2", answer)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner
+    server.route("GET", "/api/external", moved)
+    server.route("GET", "/api/external/v2", answer)
+    await server.start()
 
 
 @pytest.mark.integration
-async def test_a_redirect_hop_is_counted_with_no_limit_and_no_budget() -> None:
+async def test_a_redirect_hop_is_counted_with_no_limit_and_no_budget(server: Server) -> None:
     # With nothing to hold, the sender takes no slots: the hop must still count as a request.
-    arrivals: list[str] = []
-    runner = await _serve_one_redirect(arrivals)
-    try:
-        async with LaCaleClient(
-            API_KEY,
-            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
-            search_rate=None,
-            key_rate=None,
-            quota_store=None,
-            clock=FakeClock(),
-        ) as client:
-            await client.search("x")
-    finally:
-        await runner.cleanup()
-    assert arrivals == ["/api/external", "/api/external/v2"]
+    await _one_redirect(server)
+    async with LaCaleClient(
+        API_KEY,
+        base_url=server.url,
+        search_rate=None,
+        key_rate=None,
+        quota_store=None,
+        clock=FakeClock(),
+    ) as client:
+        await client.search("x")
+    assert [r.path for r in server.seen] == ["/api/external", "/api/external/v2"]
     assert client.stats.requests == 2
     assert client.stats.endpoints["search"].requests == 2
 
 
 @pytest.mark.integration
-async def test_a_redirect_hop_takes_its_own_slot_and_unit() -> None:
-    arrivals: list[str] = []
-    runner = await _serve_one_redirect(arrivals)
-    try:
-        clock = FakeClock()
-        async with LaCaleClient(
-            API_KEY,
-            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
-            search_rate=(1, 10.0),
-            key_rate=(5, 86_400.0),
-            quota_store=None,
-            clock=clock,
-        ) as client:
-            await client.search("x")
-            quota = await client.quota()
-    finally:
-        await runner.cleanup()
-    assert arrivals == ["/api/external", "/api/external/v2"]
+async def test_a_redirect_hop_takes_its_own_slot_and_unit(server: Server) -> None:
+    await _one_redirect(server)
+    clock = FakeClock()
+    async with LaCaleClient(
+        API_KEY,
+        base_url=server.url,
+        search_rate=(1, 10.0),
+        key_rate=(5, 86_400.0),
+        quota_store=None,
+        clock=clock,
+    ) as client:
+        await client.search("x")
+        quota = await client.quota()
+    assert [r.path for r in server.seen] == ["/api/external", "/api/external/v2"]
     assert client.stats.requests == 2
     assert client.stats.key_budget.requests == 2
     assert quota.windows[0].used == 2

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 
 import aiolimiter
 import pytest
+from _mocked import SEARCH, make_client
 from aioresponses import aioresponses
-from conftest import API_KEY, BASE, NO_LIMITS
+from conftest import API_KEY, BASE
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient, WaitEvent
-
-SEARCH = re.compile(r"^https://tracker\.test/api/external(\?.*)?$")
 
 
 @pytest.fixture
@@ -29,15 +27,8 @@ async def test_each_request_reports_its_endpoint_wait_then_its_key_wait(
 ) -> None:
     clock = FakeClock()
     events: list[WaitEvent] = []
-    options = {**NO_LIMITS, "search_rate": (1, 10.0)}
-    async with LaCaleClient(
-        API_KEY,
-        base_url=BASE,
-        clock=clock,
-        key_rate=(60, 60.0),
-        quota_store=None,
-        on_wait=events.append,
-        **options,
+    async with make_client(
+        clock, search_rate=(1, 10.0), key_rate=(60, 60.0), quota_store=None, on_wait=events.append
     ) as client:
         await client.search("first")
         await client.search("second")  # the search limiter holds it back one window
@@ -55,9 +46,9 @@ async def test_each_request_reports_its_endpoint_wait_then_its_key_wait(
 
 async def test_a_limiter_whose_windows_are_unknown_reports_none(mock: aioresponses) -> None:
     events: list[WaitEvent] = []
-    options = {**NO_LIMITS, "search_rate": aiolimiter.AsyncLimiter(5, 1.0)}
-    async with LaCaleClient(
-        API_KEY, base_url=BASE, clock=FakeClock(), key_rate=None, on_wait=events.append, **options
+    limiter = aiolimiter.AsyncLimiter(5, 1.0)
+    async with make_client(
+        FakeClock(), search_rate=limiter, key_rate=None, on_wait=events.append
     ) as client:
         await client.search("x")
     assert [(e.limit, e.rates) for e in events] == [("endpoint", ()), ("endpoint", ())]
@@ -65,9 +56,7 @@ async def test_a_limiter_whose_windows_are_unknown_reports_none(mock: aiorespons
 
 async def test_nothing_is_reported_for_a_request_without_limits(mock: aioresponses) -> None:
     events: list[WaitEvent] = []
-    async with LaCaleClient(
-        API_KEY, base_url=BASE, clock=FakeClock(), key_rate=None, on_wait=events.append, **NO_LIMITS
-    ) as client:
+    async with make_client(FakeClock(), key_rate=None, on_wait=events.append) as client:
         await client.search("x")
     assert events == []
 
@@ -78,9 +67,8 @@ async def test_a_callback_that_raises_never_fails_the_request(
     def broken(event: WaitEvent) -> None:
         raise RuntimeError("display gone")
 
-    options = {**NO_LIMITS, "search_rate": (5, 1.0)}
-    async with LaCaleClient(
-        API_KEY, base_url=BASE, clock=FakeClock(), key_rate=None, on_wait=broken, **options
+    async with make_client(
+        FakeClock(), search_rate=(5, 1.0), key_rate=None, on_wait=broken
     ) as client:
         assert await client.search("x") == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
