@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from benchmarks._common import Section, fmt_ratio, median
 
 __all__ = [
+    "ROOT",
     "Contender",
     "ContenderSpec",
     "InProcessPool",
@@ -47,7 +48,7 @@ __all__ = [
 Job = dict[str, Any]
 Result = dict[str, float]
 _READY = "WORKER-READY"
-_ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Contender(Protocol):
@@ -199,7 +200,7 @@ class ProcessPool:
         if spec.setup:
             argv += ["--setup", spec.setup]
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=_ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            *argv, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         pin(proc.pid, "client")
         worker = _Worker(spec, proc)

@@ -29,12 +29,11 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 
 import aiohttp
 
-from benchmarks._harness import pin
+from benchmarks._harness import ROOT, pin
 from benchmarks._payload import search_body
 
 __all__ = ["API_KEY", "Arrival", "LoadServer", "ServerStats"]
@@ -299,8 +298,7 @@ class LoadServer:
         self.api_key = API_KEY
 
     def __enter__(self) -> LoadServer:
-        root = Path(__file__).resolve().parent.parent
-        self._proc = subprocess.Popen(self._argv, cwd=root, stdout=subprocess.PIPE, text=True)
+        self._proc = subprocess.Popen(self._argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         ready, _, _ = select.select([self._proc.stdout], [], [], 15.0)
         line = self._proc.stdout.readline() if ready else ""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import os
@@ -33,12 +34,12 @@ import sys
 import tempfile
 import tracemalloc
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from benchmarks._common import drive
-from benchmarks._harness import Contender, load_factory, run_setup
+from benchmarks._harness import ROOT, Contender, load_factory, run_setup
 from benchmarks._loadserver import API_KEY, LoadServer
 
 __all__ = ["main"]
@@ -69,9 +70,15 @@ def _job(path: str, n: int, tag: str, server_pid: int, concurrency: int) -> dict
     return {"calls": n, "gc": True}
 
 
-async def _open(path: str, who: str, server: LoadServer) -> Contender:
-    args: Mapping[str, Any] = {"base_url": server.base_url, "api_key": server.api_key}
-    return await load_factory(_FACTORIES[path, who])(args)
+@contextlib.asynccontextmanager
+async def _opened(path: str, who: str, base_url: str) -> AsyncIterator[Contender]:
+    """Open a contender of ``path`` on the load server at ``base_url``; close it after."""
+    args: Mapping[str, Any] = {"base_url": base_url, "api_key": API_KEY}
+    contender = await load_factory(_FACTORIES[path, who])(args)
+    try:
+        yield contender
+    finally:
+        await contender.aclose()
 
 
 # -- calls -------------------------------------------------------------------------------------
@@ -94,16 +101,13 @@ def _profile(path: str, who: str, n: int, concurrency: int) -> dict[str, tuple[f
     with LoadServer() as server:
 
         async def go() -> cProfile.Profile:
-            contender = await _open(path, who, server)
-            try:
+            async with _opened(path, who, server.base_url) as contender:
                 await contender.run(_job(path, max(100, n // 10), "warm", server.pid, concurrency))
                 profiler = cProfile.Profile()
                 profiler.enable()
                 await contender.run(_job(path, n, "profiled", server.pid, concurrency))
                 profiler.disable()
                 return profiler
-            finally:
-                await contender.aclose()
 
         stats = pstats.Stats(asyncio.run(go()))
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
@@ -140,8 +144,7 @@ def _get(table: dict[str, tuple[float, float]], name: str) -> float:
 
 async def _garbage_of(path: str, who: str, n: int, concurrency: int) -> dict[str, float]:
     with LoadServer() as server:
-        contender = await _open(path, who, server)
-        try:
+        async with _opened(path, who, server.base_url) as contender:
             await contender.run(_job(path, max(100, n // 10), "warm", server.pid, concurrency))
             collections = sum(g["collections"] for g in gc.get_stats())
             await contender.run(_job(path, n, "gc-on", server.pid, concurrency))
@@ -149,20 +152,20 @@ async def _garbage_of(path: str, who: str, n: int, concurrency: int) -> dict[str
             gc.collect()
             gc.disable()
             gc.set_debug(gc.DEBUG_SAVEALL)
-            alive0 = len(gc.get_objects())
-            job = _job(path, n, "gc-off", server.pid, concurrency) | {"gc": False}
-            # The pass starts with a collection, which zeroes the count: what it reads after
-            # the pass is the net number of tracked allocations the pass made.
-            await contender.run(job)
-            count = gc.get_count()[0]
-            alive = len(gc.get_objects()) - alive0
-            gc.collect()
-            garbage = Counter(type(o).__qualname__ for o in gc.garbage)
-            gc.garbage.clear()
-        finally:
-            gc.set_debug(0)
-            gc.enable()
-            await contender.aclose()
+            try:
+                alive0 = len(gc.get_objects())
+                job = _job(path, n, "gc-off", server.pid, concurrency) | {"gc": False}
+                # The pass starts with a collection, which zeroes the count: what it reads
+                # after the pass is the net number of tracked allocations the pass made.
+                await contender.run(job)
+                count = gc.get_count()[0]
+                alive = len(gc.get_objects()) - alive0
+                gc.collect()
+                garbage = Counter(type(o).__qualname__ for o in gc.garbage)
+                gc.garbage.clear()
+            finally:
+                gc.set_debug(0)
+                gc.enable()
     result = {
         "collections per 1k requests (GC on)": 1000 * collections / n,
         "net tracked allocations per request": count / n,
@@ -241,10 +244,9 @@ def _valgrind_run(
         ]
         if args.setup and who == args.contender:
             argv += ["--setup", args.setup]
-        root = Path(__file__).resolve().parent.parent
         # A fixed hash seed: the two runs then differ only by their length.
         env = {**os.environ, "PYTHONHASHSEED": "0"}
-        subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+        subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True)
         return _callgrind_counts(out)
 
 
@@ -266,14 +268,9 @@ def _valgrind(args: argparse.Namespace) -> None:
 
 
 async def _child(args: argparse.Namespace) -> None:
-    contender = await load_factory(_FACTORIES[args.path, args.contender])(
-        {"base_url": args.base_url, "api_key": API_KEY}
-    )
     job = _job(args.path, args.requests, "valgrind", args.server_pid, args.concurrency)
-    try:
+    async with _opened(args.path, args.contender, args.base_url) as contender:
         await contender.run(job)
-    finally:
-        await contender.aclose()
 
 
 # -- entry -------------------------------------------------------------------------------------
@@ -344,12 +341,9 @@ def main(argv: list[str] | None = None) -> None:
         with LoadServer() as server:
 
             async def go() -> None:
-                contender = await _open(args.path, args.contender, server)
-                try:
-                    job = _job(args.path, args.requests, "run", server.pid, args.concurrency)
+                job = _job(args.path, args.requests, "run", server.pid, args.concurrency)
+                async with _opened(args.path, args.contender, server.base_url) as contender:
                     await contender.run(job)
-                finally:
-                    await contender.aclose()
 
             asyncio.run(go())
     else:
