@@ -1,4 +1,10 @@
-"""Taking back a cancellation the SDK sent to a caller's task (a deadline, a client's close)."""
+"""Cancellations the SDK sends to its callers' tasks (a deadline, a client's close), taken back.
+
+A request runs in its caller's task, with no task of its own. Ending it from outside (its
+deadline passed, its client closed) means cancelling that task, then taking the cancellation
+back where the request ends, so that the caller sees an SDK error and never a bare
+``CancelledError``, while a cancellation of the caller's own still goes on as one.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,12 @@ import asyncio
 import sys
 from typing import Any
 
-__all__ = ["take_back"]
+from ._errors import ClientStateError
+
+__all__ = ["CLOSED", "CLOSED_IN_FLIGHT", "Callers", "pending", "take_back"]
+
+CLOSED = "the client was closed; create a new LaCaleClient"
+CLOSED_IN_FLIGHT = "the client was closed while this request was in flight"
 
 
 def take_back(task: asyncio.Task[Any], before: int = 0) -> bool:
@@ -28,3 +39,70 @@ def take_back(task: asyncio.Task[Any], before: int = 0) -> bool:
     if sys.version_info >= (3, 11):
         return task.uncancel() <= before
     return True
+
+
+def pending(task: asyncio.Task[Any]) -> int:
+    """Return the cancellations ``task`` has pending: its caller's own (0 before Python 3.11)."""
+    if sys.version_info >= (3, 11):
+        return task.cancelling()
+    return 0
+
+
+class Callers:
+    """The callers' tasks inside a request, so that closing the client ends each one at once.
+
+    :meth:`close` cancels every task still inside and waits until each has left; the task's
+    :meth:`leave` then says the cancellation was the close's (the caller raises
+    :class:`ClientStateError` instead) and takes it back.
+    """
+
+    __slots__ = ("_closing", "_inside")
+
+    def __init__(self) -> None:
+        # Each task inside, with the cancellations it had pending as it entered (its caller's
+        # own, as asyncio.timeout counts them).
+        self._inside: dict[asyncio.Task[Any], int] = {}
+        # Set by close(): each task it cancelled, the future its leaving resolves, and what
+        # it had pending as it entered.
+        self._closing: dict[asyncio.Task[Any], tuple[asyncio.Future[None], int]] | None = None
+
+    def enter(self) -> asyncio.Task[Any] | None:
+        """Count the current task inside a request; return it, for :meth:`leave`.
+
+        Raises:
+            ClientStateError: :meth:`close` was called: nothing more is sent.
+        """
+        if self._closing is not None:
+            raise ClientStateError(CLOSED)
+        task = asyncio.current_task()
+        if task is not None:
+            self._inside[task] = pending(task)
+        return task
+
+    def leave(self, task: asyncio.Task[Any] | None) -> bool:
+        """Count ``task`` out (harmless twice); True when the close cut it, and nothing else did."""
+        if task is None:
+            return False
+        self._inside.pop(task, None)
+        closing = self._closing
+        cut = closing.pop(task, None) if closing is not None else None
+        if cut is None:
+            return False
+        left, before = cut
+        if not left.done():
+            left.set_result(None)
+        return take_back(task, before)
+
+    async def close(self) -> None:
+        """Cancel every task inside a request, and wait until each has left; later ones raise."""
+        closing = self._closing = {}
+        current = asyncio.current_task()
+        for task, before in self._inside.items():
+            if task is not current and not task.done():
+                task.cancel(CLOSED_IN_FLIGHT)
+                closing[task] = (task.get_loop().create_future(), before)
+        for left, _ in list(closing.values()):
+            await left
+
+    def __repr__(self) -> str:
+        return f"Callers(inside={len(self._inside)})"

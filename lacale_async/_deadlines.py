@@ -17,12 +17,11 @@ lands in the same loop step as the deadline: the approach of ``asyncio.timeout``
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
-from ._cancel import take_back
+from ._cancel import pending, take_back
 
 __all__ = ["GRANULARITY", "Bound", "Deadlines", "Scheduler"]
 
@@ -62,11 +61,8 @@ class Bound:
         self.deadline = deadline
         self._live = live
         self._expired = False
-        # Cancellations already pending at entry belong to the caller (Python 3.11+ counts them).
-        if sys.version_info >= (3, 11):
-            self._cancelling = task.cancelling()
-        else:
-            self._cancelling = 0
+        # Cancellations already pending at entry belong to the caller.
+        self._cancelling = pending(task)
 
     def expire(self) -> None:
         """Cancel the guarded block's task; its exit turns that into a timeout."""

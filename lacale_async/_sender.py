@@ -8,6 +8,7 @@ the transport refuses aiohttp's hidden re-send of a reset request (see ``_transp
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -15,9 +16,10 @@ from types import TracebackType
 
 import aiohttp
 
+from ._cancel import CLOSED_IN_FLIGHT, Callers
 from ._clock import Clock
 from ._endpoints import Endpoint
-from ._errors import ConnectError, RateLimitError, TransportError
+from ._errors import ClientStateError, ConnectError, RateLimitError, TransportError
 from ._keybudget import KeyBudget
 from ._limiter import RateLimiter
 from ._responses import Scrub, api_error, outcome_unknown_note
@@ -135,6 +137,7 @@ class Sender:
     __slots__ = (
         "_backoff",
         "_budget",
+        "_callers",
         "_clock",
         "_limiters",
         "_max_retries",
@@ -172,9 +175,15 @@ class Sender:
         self._wall = wall
         self._budget = budget
         self._waits = waits
+        self._callers = Callers()
 
     async def aclose(self) -> None:
-        """Close the transport (its HTTP session); harmless when already closed."""
+        """End the requests in flight, then close the transport; harmless when closed already.
+
+        Their callers raise :class:`ClientStateError`: a request no longer waits for a limiter,
+        nor reads an answer, once its session is being closed.
+        """
+        await self._callers.close()
         await self._transport.aclose()
 
     async def _attempt(
@@ -246,7 +255,35 @@ class Sender:
             QuotaExceededError: The key budget is spent (nothing was sent for that attempt).
             APIError: A non-2xx answer, after the retries it deserved.
             TransportError: The request failed, after the retries it deserved.
+            ClientStateError: The client closed before or while it was sent.
         """
+        task = self._callers.enter()
+        try:
+            return await self._retrying(
+                endpoint, method, path, params, form, idempotent, info_hash, authenticate
+            )
+        except asyncio.CancelledError:
+            if not self._callers.leave(task):
+                raise
+            error = ClientStateError(CLOSED_IN_FLIGHT)
+            if not idempotent:
+                error.outcome_unknown = True
+                error.message += outcome_unknown_note(info_hash)
+            raise error from None
+        finally:
+            self._callers.leave(task)
+
+    async def _retrying(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        path: str,
+        params: Params,
+        form: Callable[[], aiohttp.FormData] | None,
+        idempotent: bool,
+        info_hash: str | None,
+        authenticate: bool,
+    ) -> Response:
         limiter = self._limiters[endpoint]
         counters = self._stats.endpoints[endpoint]
         limited = limiter is not None or self._budget is not None
@@ -267,7 +304,7 @@ class Sender:
                     counters.errors += 1
                     raise
             else:
-                if resp.status < 300:
+                if 200 <= resp.status < 300:
                     return resp
                 retry_after = await self._refused(resp, endpoint, attempt, idempotent, info_hash)
             delay = self._backoff.delay(attempt, retry_after)

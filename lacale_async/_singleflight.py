@@ -6,15 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from ._cancel import take_back
+from ._cancel import CLOSED, CLOSED_IN_FLIGHT, take_back
 from ._errors import ClientStateError
 
 __all__ = ["SingleFlight"]
 
 V = TypeVar("V")
-
-_CLOSED = "the client was closed; create a new LaCaleClient"
-_CLOSED_IN_FLIGHT = "the client was closed while this request was in flight"
 
 
 class _Call(Generic[V]):
@@ -83,7 +80,7 @@ class SingleFlight(Generic[V]):
             Exception: Whatever ``fn`` raised, raised in every caller that waited for it.
         """
         if self._closed:
-            raise ClientStateError(_CLOSED)
+            raise ClientStateError(CLOSED)
         calls = self._calls
         call = calls.get(key)
         if call is not None:
@@ -93,7 +90,7 @@ class SingleFlight(Generic[V]):
             value = call.value = await fn()
         except asyncio.CancelledError:
             if call.closing and call.leader is not None and take_back(call.leader):
-                raise ClientStateError(_CLOSED_IN_FLIGHT) from None
+                raise ClientStateError(CLOSED_IN_FLIGHT) from None
             call.rerun = True
             raise
         except BaseException as exc:
@@ -113,7 +110,7 @@ class SingleFlight(Generic[V]):
         # A future of our own, woken by the leader: our cancellation never reaches its work.
         await call.join(asyncio.get_running_loop())
         if self._closed:
-            raise ClientStateError(_CLOSED_IN_FLIGHT)
+            raise ClientStateError(CLOSED_IN_FLIGHT)
         if call.error is not None:
             raise call.error
         if call.rerun:

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from lacale_async._cancel import take_back
+from lacale_async._cancel import Callers, pending, take_back
+from lacale_async._errors import ClientStateError
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 counts no cancellations")
 
@@ -57,3 +58,65 @@ async def test_cancellations_pending_before_the_sdks_are_the_callers() -> None:
         return False
 
     assert await victim() is True
+
+
+async def _inside(callers: Callers, entered: asyncio.Event) -> str:
+    """A request's bracket as the sender writes it; returns how the request ended."""
+    task = callers.enter()
+    try:
+        entered.set()
+        await asyncio.Event().wait()
+        return "answered"
+    except asyncio.CancelledError:
+        if callers.leave(task):
+            return "cut by the close"
+        raise
+    finally:
+        callers.leave(task)
+
+
+async def test_close_cuts_every_caller_inside_and_waits_for_each() -> None:
+    callers = Callers()
+    entered = [asyncio.Event() for _ in range(3)]
+    tasks = [asyncio.create_task(_inside(callers, e)) for e in entered]
+    for e in entered:
+        await e.wait()
+    await callers.close()
+    # Each one has left by the time close() returns, and none is left cancelling.
+    assert all(t.done() for t in tasks)
+    assert [t.result() for t in tasks] == ["cut by the close"] * 3
+    assert [pending(t) for t in tasks] == [0, 0, 0]
+
+
+async def test_a_caller_cancelled_by_its_own_caller_too_stays_cancelled() -> None:
+    callers = Callers()
+    entered = asyncio.Event()
+    task = asyncio.create_task(_inside(callers, entered))
+    await entered.wait()
+    task.cancel()  # the caller's own, pending as the close comes
+    await callers.close()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_nothing_enters_once_closing() -> None:
+    callers = Callers()
+    await callers.close()
+    with pytest.raises(ClientStateError, match="closed"):
+        callers.enter()
+
+
+async def test_a_caller_that_left_is_not_touched_by_the_close() -> None:
+    callers = Callers()
+    left, done = asyncio.Event(), asyncio.Event()
+
+    async def after_its_request() -> None:
+        callers.leave(callers.enter())
+        left.set()
+        await done.wait()  # the caller's own code, after its request
+
+    task = asyncio.create_task(after_its_request())
+    await left.wait()
+    await callers.close()
+    done.set()
+    await task  # not cancelled

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from _loopback import Server, client_for
-from _mocked import SEARCH, make_client
+from _mocked import SEARCH, gated, make_client, sent
 from aiohttp import web
 from aioresponses import aioresponses
+from conftest import API_KEY, BASE, META_JSON, make_torrent
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
@@ -80,6 +83,88 @@ async def test_closing_leaves_no_unclosed_session_warning(server: Server) -> Non
         async with client_for(server) as client:
             await client.search("x")
         await client.aclose()
+
+
+CALLS: dict[str, Callable[[LaCaleClient], Awaitable[object]]] = {
+    "download": lambda client: client.download("a" * 40),
+    "bypass search": lambda client: client.search("x", cache="bypass"),
+    "upload": lambda client: client.upload(title="T", category="films", torrent=make_torrent()),
+    "cached search": lambda client: client.search("y"),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", CALLS)
+async def test_closing_ends_a_request_whose_answer_is_still_coming(
+    server: Server, name: str
+) -> None:
+    # The answer's head arrives, its body never ends: closing the client must end the call
+    # at once (it used to hang, its deadline forgotten by the close), and with an SDK error.
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def half_answer(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        answer = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await answer.prepare(request)
+        await answer.write(b"[")
+        arrived.set()
+        await release.wait()  # the body never ends while the test runs
+        return answer
+
+    server.route("GET", "/api/external/meta", meta_answer)
+    server.route("*", "/{path:.*}", half_answer)
+    await server.start()
+    client = await client_for(server, key_rate=None, quota_store=None).open()
+    call = asyncio.ensure_future(CALLS[name](client))
+    await arrived.wait()
+    # A safety net: the close ends the call long before.
+    await asyncio.wait_for(client.aclose(), 10)
+    with pytest.raises(la.ClientStateError, match="closed while this request"):
+        await asyncio.wait_for(call, 10)
+    release.set()
+    if name == "upload":
+        assert call.exception().outcome_unknown  # type: ignore[union-attr]
+
+
+async def meta_answer(request: web.Request) -> web.Response:
+    return web.json_response(META_JSON)
+
+
+async def test_a_callers_own_cancellation_stays_a_cancellation_when_the_client_closes(
+    fake_clock: FakeClock, mock: aioresponses
+) -> None:
+    gate, arrived = asyncio.Event(), asyncio.Event()
+    mock.get(SEARCH, callback=gated(gate, arrived), repeat=True)
+    client = await make_client(fake_clock).open()
+    call = asyncio.ensure_future(client.search("x", cache="bypass"))
+    await arrived.wait()
+    call.cancel()  # the caller's own, in the same step as the close's
+    await client.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+
+
+async def test_a_request_waiting_for_its_limiter_is_never_sent_once_the_client_closed(
+    mock: aioresponses,
+) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    waiting = asyncio.Event()
+    client = LaCaleClient(
+        API_KEY,
+        base_url=BASE,
+        search_rate=(1, 3600.0),
+        key_rate=None,
+        on_wait=lambda event: waiting.set(),
+    )
+    await client.open()
+    await client.search("first")
+    waiting.clear()
+    second = asyncio.ensure_future(client.search("second", cache="bypass"))
+    await waiting.wait()  # held back by the limiter for an hour
+    await client.aclose()
+    with pytest.raises(la.ClientStateError, match="closed while this request"):
+        await asyncio.wait_for(second, 10)  # not an hour after the close
+    assert sent(mock) == 1
 
 
 # -- the sandbox on 127.0.0.1, in both profiles ------------------------------------------

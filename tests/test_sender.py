@@ -407,3 +407,17 @@ async def test_a_connect_timeout_is_a_connect_error_and_upload_retries(
     result = await client.upload(title="T", category="films", torrent=make_torrent())
     assert result.id == "1"
     assert len([c for c in calls(mock) if c[0] == "POST"]) == 2
+
+
+@pytest.mark.parametrize("status", [0, 101, 199])
+async def test_a_final_answer_below_200_is_refused_not_returned(
+    fake_clock: FakeClock, mock: aioresponses, status: int
+) -> None:
+    # Only 2xx is a success: a 0 or 1xx final status is no answer to decode (nor to cache).
+    mock.get(SEARCH, status=status, payload=[torrent_json(0)], repeat=True)
+    async with make_client(fake_clock, cache_ttl=60) as client:
+        for _ in range(2):
+            with pytest.raises(la.APIError, match=f"HTTP {status}") as info:
+                await client.search("x")
+            assert info.value.status == status
+    assert sent(mock) == 2
