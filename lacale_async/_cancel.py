@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 from ._errors import ClientStateError
 
-__all__ = ["CLOSED", "CLOSED_IN_FLIGHT", "Callers", "pending", "take_back"]
+__all__ = ["CLOSED", "CLOSED_IN_FLIGHT", "Callers", "pending", "run_to_end", "take_back"]
 
 CLOSED = "the client was closed; create a new LaCaleClient"
 CLOSED_IN_FLIGHT = "the client was closed while this request was in flight"
@@ -46,6 +47,37 @@ def pending(task: asyncio.Task[Any]) -> int:
     if sys.version_info >= (3, 11):
         return task.cancelling()
     return 0
+
+
+async def run_to_end(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even when the caller is cancelled meanwhile, then go on cancelled.
+
+    For a close: cancelling it halfway (a shutdown timeout, a task group) would leave the HTTP
+    session open for good, as the object already counts as closed. An anyio shield stops only
+    anyio's own cancellations; this one stops ``Task.cancel()`` too.
+
+    Raises:
+        CancelledError: The caller was cancelled while ``work`` ran (raised once it ended).
+        Exception: Whatever ``work`` raised.
+    """
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        cancelled |= await _outlived(task)
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def _outlived(task: asyncio.Future[None]) -> bool:
+    """Wait for ``task``; True when the caller was cancelled first (``task`` runs on)."""
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if task.done():  # the work itself was cancelled, not its caller
+            raise
+        return True
+    return False
 
 
 class Callers:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lacale_async._cancel import Callers, pending, take_back
+from lacale_async._cancel import Callers, pending, run_to_end, take_back
 from lacale_async._errors import ClientStateError
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 counts no cancellations")
@@ -120,3 +120,32 @@ async def test_a_caller_that_left_is_not_touched_by_the_close() -> None:
     await callers.close()
     done.set()
     await task  # not cancelled
+
+
+async def test_run_to_end_finishes_the_work_of_a_cancelled_caller_then_cancels_it() -> None:
+    steps: list[str] = []
+    gate = asyncio.Event()
+
+    async def close() -> None:
+        await gate.wait()
+        steps.append("closed")
+
+    caller = asyncio.create_task(run_to_end(close()))
+    await asyncio.sleep(0)
+    caller.cancel()
+    await asyncio.sleep(0)
+    caller.cancel()  # twice, as a task group may
+    await asyncio.sleep(0)
+    assert not caller.done()
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert steps == ["closed"]
+
+
+async def test_run_to_end_raises_what_the_work_raised() -> None:
+    async def broken() -> None:
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        await run_to_end(broken())

@@ -126,6 +126,35 @@ async def test_closing_ends_a_request_whose_answer_is_still_coming(
         assert call.exception().outcome_unknown  # type: ignore[union-attr]
 
 
+@pytest.mark.integration
+async def test_a_close_cancelled_halfway_still_closes_the_session(server: Server) -> None:
+    # A shutdown timeout cancels aclose() while a request is in flight: the session must still
+    # be closed (pytest turns an unclosed session's warning into a failure), as the client
+    # already counts as closed and a second aclose() does nothing.
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return web.json_response([])
+
+    server.route("GET", "/api/external", slow)
+    await server.start()
+    client = await client_for(server, key_rate=None, quota_store=None).open()
+    search = asyncio.ensure_future(client.search("x"))
+    await arrived.wait()
+    closer = asyncio.ensure_future(client.aclose())
+    await asyncio.sleep(0)  # the close has begun
+    closer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closer
+    with pytest.raises(la.ClientStateError):
+        await search
+    release.set()
+    del client, search, closer
+    gc.collect()
+
+
 async def meta_answer(request: web.Request) -> web.Response:
     return web.json_response(META_JSON)
 
