@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ._errors import redact_url
+from ._errors import ResponseError, redact_url
 from ._magnet import magnet_uri
+from ._options import describe
+from ._validation import is_info_hash
 
 __all__ = [
     "Category",
@@ -22,6 +24,10 @@ __all__ = [
     "decode_search",
     "decode_upload",
 ]
+
+
+# The URL fields a repr passes through redact_url: either may carry a credential.
+_URL_FIELDS = frozenset({"link", "download_link"})
 
 
 # gc=False: a search answer is 50 of these, and a cache holds thousands; untracked by the
@@ -69,10 +75,12 @@ class Torrent(msgspec.Struct, frozen=True, rename="camel", kw_only=True, gc=Fals
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
         # msgspec's generated repr (and rich's pretty printer, which reads this) would show
-        # the download token; the redacted link keeps its shape visible without it.
+        # the download token; the redacted link keeps its shape visible without it. ``link``
+        # too: the v2 docs make it the download URL and tell users to add ``?apikey=`` to it,
+        # which a server may then send back.
         fields = [(name, getattr(self, name)) for name in self.__struct_fields__]
         return [
-            (name, redact_url(value) if name == "download_link" and value else value)
+            (name, redact_url(value) if name in _URL_FIELDS and value else value)
             for name, value in fields
         ]
 
@@ -82,7 +90,15 @@ class Torrent(msgspec.Struct, frozen=True, rename="camel", kw_only=True, gc=Fals
 
         La Cale is private: a magnet carries no passkey-bearing announce URL, so clients find no
         peers with it alone, and it is no substitute for the .torrent when cross-seeding.
+
+        Raises:
+            ResponseError: The tracker sent an info hash that is not 40 or 64 hex characters.
         """
+        if not is_info_hash(self.info_hash):
+            raise ResponseError(
+                f"the tracker sent an info hash that is not 40 or 64 hexadecimal characters "
+                f"for {describe(self.title)}: {describe(self.info_hash)}"
+            )
         return magnet_uri(self.info_hash, self.title)
 
 

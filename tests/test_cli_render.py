@@ -6,6 +6,7 @@ import io
 import re
 from datetime import datetime, timezone
 
+import msgspec
 import pytest
 from rich.console import Console
 
@@ -14,6 +15,7 @@ from lacale_async._cli._render import (
     short_hash,
     snake_builtins,
     stats_line,
+    torrent_dict,
     torrents_table,
 )
 
@@ -117,3 +119,25 @@ def test_stats_line_shows_wall_clock_wait_and_labels_the_sum() -> None:
     assert "requests sent 10" in line
     bare = stats_line(_stats(3.0))
     assert "limiter wait 3.0 s summed over calls" in bare
+
+
+def test_a_hostile_info_hash_reaches_the_terminal_cleaned() -> None:
+    evil = "\x1b]0;PWN\x07\x1b[2J"
+    assert "\x1b" not in short_hash(evil)
+    assert "\x07" not in short_hash(evil)
+    out = io.StringIO()
+    row = msgspec.structs.replace(ROWS[0], info_hash=evil)
+    Console(file=out, width=120, force_terminal=True).print(torrents_table([row]))
+    assert "]0;PWN" not in out.getvalue()
+
+
+def test_the_json_of_one_malformed_result_keeps_its_fields_with_a_null_magnet() -> None:
+    bad = msgspec.structs.replace(ROWS[0], info_hash="not-a-hash")
+    assert torrent_dict(bad)["magnet"] is None
+    assert torrent_dict(bad)["info_hash"] == "not-a-hash"
+    assert torrent_dict(ROWS[0])["magnet"].startswith("magnet:?xt=urn:btih:")
+
+
+def test_the_json_link_shows_no_credential() -> None:
+    keyed = msgspec.structs.replace(ROWS[0], link="https://t.test/dl/x?apikey=SECRET-KEY-42")
+    assert torrent_dict(keyed)["link"] == "https://t.test/dl/x?apikey=***"

@@ -244,6 +244,32 @@ def test_the_row_fits_the_width_and_names_the_query() -> None:
     assert "SECRET" not in str(exec_env(event, None))
 
 
+def test_exec_env_redacts_a_keyed_link_and_survives_a_malformed_hash() -> None:
+    from datetime import datetime, timezone
+
+    from lacale_async import SearchQuery, Torrent, WatchEvent
+
+    event = WatchEvent(
+        query=SearchQuery("dune"),
+        torrent=Torrent(
+            title="Dune",
+            guid="g",
+            size=1,
+            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            link="https://la-cale.space/api/torrents/download/x?apikey=SECRET-KEY-42",
+            category="Films",
+            seeders=1,
+            leechers=0,
+            info_hash="not-a-hash",
+        ),
+        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    env = exec_env(event, None)
+    assert env["LACALE_LINK"] == "https://la-cale.space/api/torrents/download/x?apikey=***"
+    assert env["LACALE_MAGNET"] == ""
+    assert "\x1b" not in watch_row(event, 80, show_query=False)
+
+
 def test_demo_titles_match_their_query() -> None:
     from lacale_async import SearchQuery
     from lacale_async.testing import normalise

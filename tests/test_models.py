@@ -69,6 +69,25 @@ def test_no_repr_shows_the_download_token() -> None:
     assert "title='Le.Grand.Bleu.1988.MULTi.1080p.BluRay.x264-KRAKEN'" in repr(torrent)
 
 
+def test_no_repr_shows_a_key_the_server_put_in_link() -> None:
+    # The v2 docs make ``link`` the download URL and tell users to add ``?apikey=`` to it.
+    link = f"https://tracker.test/api/torrents/download/{'1' * 40}?apikey=SECRET-KEY-42"
+    [torrent] = decode_search(msgspec.json.encode([{**LIVE_SEARCH[0], "link": link}]))
+    out = io.StringIO()
+    Console(file=out, width=300).print(torrent)
+    for text in (repr(torrent), pprint.pformat(torrent), out.getvalue()):
+        assert "SECRET-KEY-42" not in text
+        assert "apikey=***" in text
+    assert torrent.link == link  # the value itself is the server's
+
+
+@pytest.mark.parametrize("bad", ["not-a-hash", "\x1b]0;PWN\x07", "ab" * 19])
+def test_a_malformed_info_hash_from_the_server_has_no_magnet(bad: str) -> None:
+    [torrent] = decode_search(msgspec.json.encode([{**LIVE_SEARCH[0], "infoHash": bad}]))
+    with pytest.raises(la.ResponseError, match="the tracker sent an info hash"):
+        _ = torrent.magnet
+
+
 def test_a_logged_torrent_shows_no_token(caplog: pytest.LogCaptureFixture) -> None:
     [torrent] = decode_search(msgspec.json.encode(LIVE_SEARCH[:1]))
     token = LIVE_SEARCH[0]["downloadLink"].split("token=")[1]

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from .._errors import ResponseError, redact_url
 from .._models import Category, Meta, Tag, Torrent
 from .._stats import ClientStats
 from ._sanitize import clean
@@ -21,6 +22,7 @@ from ._sanitize import clean
 __all__ = [
     "human_size",
     "local_date",
+    "magnet_or_none",
     "meta_tree",
     "short_hash",
     "snake_builtins",
@@ -56,8 +58,17 @@ def local_date(moment: datetime, *, with_time: bool = True) -> str:
 
 
 def short_hash(info_hash: str) -> str:
-    """Return the first characters of an info hash, enough to tell rows apart."""
-    return info_hash[:_SHORT_HASH]
+    """Return the first characters of an info hash, enough to tell rows apart (cleaned)."""
+    # From the network like any other field: a hostile one could hold escape sequences.
+    return clean(info_hash[:_SHORT_HASH])
+
+
+def magnet_or_none(torrent: Torrent) -> str | None:
+    """Return the torrent's magnet URI, or None when the tracker sent a malformed info hash."""
+    try:
+        return torrent.magnet
+    except ResponseError:
+        return None
 
 
 def torrent_dict(torrent: Torrent) -> dict[str, Any]:
@@ -74,12 +85,14 @@ def torrent_dict(torrent: Torrent) -> dict[str, Any]:
         "guid": torrent.guid,
         "size": torrent.size,
         "pub_date": torrent.pub_date.isoformat(timespec="milliseconds"),
-        "link": torrent.link,
+        # The v2 docs make ``link`` the download URL, and a server may put the key in it.
+        "link": redact_url(torrent.link),
         "category": torrent.category,
         "seeders": torrent.seeders,
         "leechers": torrent.leechers,
         "info_hash": torrent.info_hash,
-        "magnet": torrent.magnet,
+        # One malformed result must not cost the others: its magnet is null.
+        "magnet": magnet_or_none(torrent),
     }
 
 

@@ -19,11 +19,17 @@ import anyio
 import click
 
 from .._client import LaCaleClient
-from .._errors import ConfigurationError, DestinationExistsError, LaCaleError, StorageError
+from .._errors import (
+    ConfigurationError,
+    DestinationExistsError,
+    LaCaleError,
+    StorageError,
+    redact_url,
+)
 from .._watch import WatchEvent
 from ._download import make_folder
 from ._exit import error_text
-from ._render import human_size, local_date, short_hash, torrent_dict
+from ._render import human_size, local_date, magnet_or_none, short_hash, torrent_dict
 from ._sanitize import clean, json_text
 
 __all__ = [
@@ -74,11 +80,12 @@ def exec_env(event: WatchEvent, path: Path | None) -> dict[str, str]:
         "LACALE_GUID": t.guid,
         "LACALE_SIZE": t.size,
         "LACALE_CATEGORY": t.category,
-        "LACALE_LINK": t.link,  # the torrent's page; never the token-bearing download link
+        # The torrent's page, credentials redacted; never the token-bearing download link.
+        "LACALE_LINK": redact_url(t.link),
         "LACALE_PUB_DATE": t.pub_date.isoformat(),
         "LACALE_SEEDERS": t.seeders,
         "LACALE_LEECHERS": t.leechers,
-        "LACALE_MAGNET": t.magnet,
+        "LACALE_MAGNET": magnet_or_none(t) or "",  # empty for a malformed info hash
         "LACALE_QUERY": q.query or "",
         "LACALE_CATEGORIES": ",".join(q.categories),
         "LACALE_SEEN_AT": event.seen_at.isoformat(),
