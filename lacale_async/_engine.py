@@ -41,11 +41,12 @@ from ._options import describe
 from ._quota import Quota, utc
 from ._responses import decode_body, outcome_unknown_note, token_refused
 from ._retry import Backoff
+from ._secret import Secret
 from ._sender import Sender
 from ._stats import StatsRecorder
 from ._stores import KeyLedgerBackend, LocalBackend
 from ._torrent import TorrentInfo, verify_torrent
-from ._transport import NO_PARAMS, Params, Response, Transport
+from ._transport import NO_PARAMS, Params, Response, Transport, wire_forms
 from ._uploads import UploadForm
 from ._wait_event import WaitReporter
 
@@ -313,10 +314,22 @@ class Engine:
         sender = self._sender
         resp: Response | None = None
         if target is not None:
+            token = target.params["token"]
+            secret = Secret(token, wire_forms(token))
+
+            def scrub(text: str) -> str:
+                # A server that echoes the token (in a 404 or 5xx body) must not show it.
+                return secret.redact(self.scrub(text))
+
             try:
                 # Same limiter (and key budget) as every download; only the key stays home.
                 resp = await sender.send(
-                    "download", "GET", target.path, params=target.params, authenticate=False
+                    "download",
+                    "GET",
+                    target.path,
+                    params=target.params,
+                    authenticate=False,
+                    scrub=scrub,
                 )
             except APIError as exc:
                 if not token_refused(exc):

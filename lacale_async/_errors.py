@@ -72,6 +72,7 @@ __all__ = [
     "UploadRejectedError",
     "ValidationError",
     "error_for_status",
+    "hide_credentials",
     "redact_url",
 ]
 
@@ -89,6 +90,21 @@ def redact_url(url: object) -> str:
         The URL text, safe to log or to put in an exception message.
     """
     return _SECRET_PARAM.sub(r"\1***", str(url))
+
+
+# The userinfo of a URL: "scheme://user:password@" (or without the scheme).
+_USERINFO = re.compile(r"^((?:[^:/?#]*:)?//)[^/?#]*@")
+
+
+def hide_credentials(url: str) -> str:
+    """Return ``url`` without its userinfo, query and fragment: for a URL that failed to parse.
+
+    :func:`redact_url` knows the credential parameters of a URL that parses; a base URL the
+    user mistyped may hold the key anywhere after its host, or in its userinfo.
+    """
+    text = _USERINFO.sub(r"\1***@", url)
+    cuts = [i for i in (text.find("?"), text.find("#")) if i >= 0]
+    return text[: min(cuts) + 1] + "***" if cuts else text
 
 
 class LaCaleError(Exception):

@@ -17,16 +17,35 @@ __all__ = ["Secret"]
 _MIN_TAIL = 4
 
 
+# JSON encoders that escape more than json.dumps does: PHP's json_encode writes "/" as "\/",
+# Go's encoding/json writes "&", "<" and ">" as \u0026, \u003c and \u003e.
+_JSON_EXTRA = str.maketrans({"/": "\\/", "&": "\\u0026", "<": "\\u003c", ">": "\\u003e"})
+
+
 def _echo_forms(form: str) -> set[str]:
-    """The ways a server commonly re-encodes a value it echoes: URL-quoting, JSON, HTML."""
+    """The ways a server commonly re-encodes a value it echoes: URL-quoting, JSON, HTML, repr."""
+    as_json = json.dumps(form)[1:-1]
+    as_html = html.escape(form)
     return {
         form,
         quote(form, safe=""),
         quote(form),
         quote_plus(form),
-        json.dumps(form)[1:-1],
-        html.escape(form),
+        as_json,
+        as_json.translate(_JSON_EXTRA),
+        as_html,
+        # Jinja2 and PHP's htmlspecialchars spell "'" as &#39; and &#039;, not &#x27;.
+        as_html.replace("&#x27;", "&#39;"),
+        as_html.replace("&#x27;", "&#039;"),
+        # aiohttp's parse errors show the bytes they refused through repr(), once or twice.
+        _backslashed(form),
+        _backslashed(_backslashed(form)),
     }
+
+
+def _backslashed(text: str) -> str:
+    """``text`` as the inside of a ``'...'`` repr writes it (the key is printable ASCII)."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 class Secret:

@@ -246,10 +246,13 @@ class Sender:
         idempotent: bool = True,
         info_hash: str | None = None,
         authenticate: bool = True,
+        scrub: Scrub | None = None,
     ) -> Response:
         """Send a request through ``endpoint``'s limiter and the key budget; return its 2xx.
 
         ``authenticate=False`` leaves the key off (a download link carries its own token).
+        ``scrub`` replaces the client's for the server text put in errors (one that also
+        removes the link's token).
 
         Raises:
             QuotaExceededError: The key budget is spent (nothing was sent for that attempt).
@@ -260,7 +263,15 @@ class Sender:
         task = self._callers.enter()
         try:
             return await self._retrying(
-                endpoint, method, path, params, form, idempotent, info_hash, authenticate
+                endpoint,
+                method,
+                path,
+                params,
+                form,
+                idempotent,
+                info_hash,
+                authenticate,
+                scrub or self._scrub,
             )
         except asyncio.CancelledError:
             if not self._callers.leave(task):
@@ -283,6 +294,7 @@ class Sender:
         idempotent: bool,
         info_hash: str | None,
         authenticate: bool,
+        scrub: Scrub,
     ) -> Response:
         limiter = self._limiters[endpoint]
         counters = self._stats.endpoints[endpoint]
@@ -306,7 +318,9 @@ class Sender:
             else:
                 if 200 <= resp.status < 300:
                     return resp
-                retry_after = await self._refused(resp, endpoint, attempt, idempotent, info_hash)
+                retry_after = await self._refused(
+                    resp, endpoint, attempt, idempotent, info_hash, scrub
+                )
             delay = self._backoff.delay(attempt, retry_after)
             attempt += 1
             counters.retries += 1
@@ -322,6 +336,7 @@ class Sender:
         attempt: int,
         idempotent: bool,
         info_hash: str | None,
+        scrub: Scrub,
     ) -> float | None:
         """Raise a non-2xx answer's error, or return the ``Retry-After`` its retry waits.
 
@@ -330,7 +345,7 @@ class Sender:
                 a ``Retry-After`` over ``max_retry_wait``, or the retries are spent.
         """
         error = api_error(
-            resp, scrub=self._scrub, idempotent=idempotent, info_hash=info_hash, now=self._wall()
+            resp, scrub=scrub, idempotent=idempotent, info_hash=info_hash, now=self._wall()
         )
         retry_after: float | None = None
         too_long = False

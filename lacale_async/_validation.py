@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from yarl import URL
 
-from ._errors import ConfigurationError, ValidationError
+from ._errors import ConfigurationError, ValidationError, hide_credentials
 from ._options import check_bool, describe
 
 __all__ = [
@@ -362,12 +362,11 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         )
     parts = _split_url(base_url)
     url = _parse_yarl(base_url) if parts is not None else None
+    shown = describe(hide_credentials(base_url))  # a mistyped URL may still hold the key
     if parts is None or url is None:
-        raise ConfigurationError(f"base_url is not a valid URL: {describe(base_url)}")
+        raise ConfigurationError(f"base_url is not a valid URL: {shown}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"base_url must be an http(s) URL with a host, got {describe(base_url)}"
-        )
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {shown}")
     if not _is_host_name(parts.hostname):
         raise ConfigurationError(
             f"base_url's host {describe(parts.hostname)} is not an IP address or a DNS name "

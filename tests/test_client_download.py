@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
 from pathlib import Path
 
 import msgspec
@@ -200,6 +201,25 @@ async def test_a_block_or_a_missing_torrent_is_not_retried_with_the_key(
     assert token not in str(info.value)
     assert token not in info.value.url
     assert len(calls(mock)) == 1
+
+
+@pytest.mark.parametrize("status", [404, 429, 500])
+async def test_a_token_the_server_echoes_in_its_refusal_never_comes_back(
+    live_client: LaCaleClient, mock: aioresponses, status: int
+) -> None:
+    token = make_jwt(NOW + 3600)
+    mock.get(
+        TOKEN_LINK,
+        status=status,
+        payload={"error": f"no torrent for token {token}"},
+        headers={"Retry-After": "99999"},  # a 429 not worth waiting for: raised at once
+    )
+    with pytest.raises(la.APIError) as info:
+        await live_client.download(torrent_with(token))
+    shown = "".join(traceback.format_exception(info.value))
+    assert token not in shown
+    assert token not in info.value.server_message
+    assert "no torrent for token ***" in str(info.value)
 
 
 async def test_the_integrity_check_applies_to_a_link_download(

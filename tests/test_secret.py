@@ -144,6 +144,29 @@ def test_scrub_replaces_every_form_and_a_key_cut_at_the_end() -> None:
     assert secret.redact("nothing secret here") == "nothing secret here"
 
 
+# A key with both quotes and a backslash: repr() escapes it.
+QUOTED_KEY = "K3y'\"<>\\~x"
+
+
+@pytest.mark.parametrize(
+    ("key", "echo"),
+    [
+        ("Ab3/dEf+Gh5/IjK=", 'PHP json_encode: {"reason": "unknown key Ab3\\/dEf+Gh5\\/IjK="}'),
+        ("Ab3'dEf'Gh5", "Jinja2: bad Ab3&#39;dEf&#39;Gh5"),
+        ("Ab3'dEf'Gh5", "htmlspecialchars: bad Ab3&#039;dEf&#039;Gh5"),
+        ("Ab3&dEf<Gh5>", 'Go encoding/json: ["bad Ab3\\u0026dEf\\u003cGh5\\u003e"]'),
+        (QUOTED_KEY, f"aiohttp, repr twice: {repr(QUOTED_KEY.encode())!r}"),
+    ],
+)
+def test_the_usual_escaped_echoes_of_a_key_are_scrubbed(key: str, echo: str) -> None:
+    secret = Secret(key, wire_forms(key))
+    scrubbed = secret.redact(echo)
+    assert "***" in scrubbed
+    for part in ("dEf", "Gh5", "<>", "~x"):
+        if part in key:
+            assert part not in scrubbed, scrubbed
+
+
 def test_credential_parameters_are_redacted_after_the_key_is_removed() -> None:
     # Redacting "apikey=..." first would stop at the key's own "&" and leave its tail.
     key = "Lq7wX&Mz4pV"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -377,3 +378,19 @@ async def test_a_huge_int_argument_is_refused_before_sending(
         await METHODS_HUGE[method](client)
     assert not [c for c in calls(mock) if c[0] == "POST"]
     assert sent(mock) == sum(1 for c in calls(mock) if "meta" in str(c[1]))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://la-cale.space:99999/api?apikey=SECRET-KEY-42",  # a port typo
+        "htps://la-cale.space/?passkey=SECRET-KEY-42",  # a scheme typo
+        "https://user:SECRET-KEY-42@la-cale.space:44x3/",  # credentials and a bad port
+        "ftp://la-cale.space/#SECRET-KEY-42",
+    ],
+)
+def test_a_mistyped_base_url_is_quoted_without_the_key_it_holds(url: str) -> None:
+    with pytest.raises(la.ConfigurationError) as info:
+        check_base_url(url, allow_insecure_http=False)
+    assert "SECRET-KEY-42" not in "".join(traceback.format_exception(info.value))
+    assert "la-cale.space" in str(info.value)  # still says which URL
