@@ -224,14 +224,23 @@ class _WireMeta(msgspec.Struct, rename="camel", kw_only=True):
     ungrouped_tags: list[Tag] | None = None
 
 
-def _to_category(wire: _WireCategory) -> Category:
+# The tracker's tree is 3 levels deep. Far deeper is a hostile answer, and every recursive
+# walk of it (walk(), a repr, the CLI's JSON) would hit Python's recursion limit.
+MAX_CATEGORY_DEPTH = 32
+
+
+def _to_category(wire: _WireCategory, depth: int = 1) -> Category:
+    if depth > MAX_CATEGORY_DEPTH:
+        raise msgspec.ValidationError(
+            f"the category tree is deeper than {MAX_CATEGORY_DEPTH} levels"
+        )
     return Category(
         id=wire.id,
         name=wire.name,
         slug=wire.slug,
         icon=wire.icon,
         parent_id=wire.parent_id,
-        children=tuple(_to_category(c) for c in wire.children or ()),
+        children=tuple(_to_category(c, depth + 1) for c in wire.children or ()),
     )
 
 
@@ -303,6 +312,7 @@ def decode_meta(body: bytes) -> Meta:
 
     Raises:
         msgspec.DecodeError: The body is not JSON or not the meta shape.
+        msgspec.ValidationError: The category tree is deeper than :data:`MAX_CATEGORY_DEPTH`.
     """
     wire = _META_DECODER.decode(body)
     return Meta(

@@ -81,3 +81,14 @@ async def test_meta_categories_and_category_filter(tracker: SandboxServer) -> No
     assert films
     assert len(films) <= 50
     assert {t.category for t in films} == {"Films"}
+
+
+async def test_a_hostile_category_tree_is_a_response_error(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    node: dict[str, object] = {"id": "leaf", "name": "n", "slug": "leaf"}
+    for level in range(300):  # a recursive walk of it would overflow Python's stack
+        node = {"id": f"c{level}", "name": "n", "slug": f"s{level}", "children": [node]}
+    mock.get(META, payload={"categories": [node]})
+    with pytest.raises(la.ResponseError, match="category tree is deeper than 32 levels"):
+        await client.meta()

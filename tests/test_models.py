@@ -13,7 +13,7 @@ from _live_samples import LIVE_META, LIVE_SEARCH, make_jwt
 from rich.console import Console
 
 import lacale_async as la
-from lacale_async._models import decode_meta, decode_search
+from lacale_async._models import MAX_CATEGORY_DEPTH, decode_meta, decode_search
 
 
 def test_live_search_items_decode_with_their_download_link() -> None:
@@ -149,3 +149,17 @@ def test_search_results_carry_no_cycle_collector_header() -> None:
     assert not gc.is_tracked(torrent)
     atomic = (str, int, type(None), type(torrent.pub_date))
     assert all(isinstance(getattr(torrent, f), atomic) for f in torrent.__struct_fields__)
+
+
+def _tree(depth: int) -> bytes:
+    node: dict[str, object] = {"id": "leaf", "name": "n", "slug": "leaf"}
+    for level in range(depth - 1):
+        node = {"id": f"c{level}", "name": "n", "slug": f"s{level}", "children": [node]}
+    return msgspec.json.encode({"categories": [node]})
+
+
+def test_a_category_tree_deeper_than_the_bound_is_refused() -> None:
+    meta = decode_meta(_tree(MAX_CATEGORY_DEPTH))
+    assert len(list(meta.iter_categories())) == MAX_CATEGORY_DEPTH
+    with pytest.raises(msgspec.ValidationError, match="deeper than 32 levels"):
+        decode_meta(_tree(MAX_CATEGORY_DEPTH + 1))
