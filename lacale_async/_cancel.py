@@ -13,6 +13,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+import anyio
+
 from ._errors import ClientStateError
 
 __all__ = ["CLOSED", "CLOSED_IN_FLIGHT", "Callers", "pending", "run_to_end", "take_back"]
@@ -62,19 +64,22 @@ async def run_to_end(work: Coroutine[Any, Any, None]) -> None:
     """
     task = asyncio.ensure_future(work)
     cancelled = False
-    while not task.done():
-        cancelled |= await _outlived(task)
-    task.result()
+    # anyio's shield stops anyio re-delivering its cancellation at every loop step (which
+    # would wake this loop as often); the loop outlives plain Task.cancel() calls.
+    with anyio.CancelScope(shield=True):
+        while not task.done():
+            cancelled |= await _outlived(task)
+    task.result()  # the work's own error first: a close that failed must say so
     if cancelled:
         raise asyncio.CancelledError
 
 
 async def _outlived(task: asyncio.Future[None]) -> bool:
-    """Wait for ``task``; True when the caller was cancelled first (``task`` runs on)."""
+    """Wait for ``task``; True when the caller was cancelled meanwhile."""
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
-        if task.done():  # the work itself was cancelled, not its caller
+        if task.cancelled():  # the work itself was cancelled, not (only) its caller
             raise
         return True
     return False

@@ -342,6 +342,9 @@ def _is_host_name(host: str) -> bool:
     return len(name) <= _MAX_HOST_LENGTH and all(_LABEL.fullmatch(label) for label in labels)
 
 
+_NOT_HOST = re.compile(r"[^\w.:\[\]-]")
+
+
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """Return the base URL in its one canonical spelling, refusing plain http to a remote host.
 
@@ -368,8 +371,11 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {shown}")
     if not _is_host_name(parts.hostname):
+        # Cut at the first character no host has: "host&apikey=KEY" (a "?" forgotten).
+        host, cut = parts.hostname, _NOT_HOST.search(parts.hostname)
+        shown_host = describe(host if cut is None else host[: cut.start()] + "***")
         raise ConfigurationError(
-            f"base_url's host {describe(parts.hostname)} is not an IP address or a DNS name "
+            f"base_url's host {shown_host} is not an IP address or a DNS name "
             "(labels of 1 to 63 letters, digits or dashes, 253 characters in all)"
         )
     # "?" and "#" even when empty: a base URL never carries them, so refuse the marker too.

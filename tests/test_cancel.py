@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import anyio
 import pytest
 
+from lacale_async import _cancel
 from lacale_async._cancel import Callers, pending, run_to_end, take_back
 from lacale_async._errors import ClientStateError
 
@@ -149,3 +151,45 @@ async def test_run_to_end_raises_what_the_work_raised() -> None:
 
     with pytest.raises(OSError, match="disk gone"):
         await run_to_end(broken())
+
+
+async def test_run_to_end_raises_the_works_error_though_the_caller_was_cancelled() -> None:
+    async def broken() -> None:
+        await asyncio.sleep(0)
+        raise OSError("the session could not be closed")
+
+    caller = asyncio.ensure_future(run_to_end(broken()))
+    await asyncio.sleep(0)
+    asyncio.get_running_loop().call_soon(caller.cancel)  # in the step the work fails
+    with pytest.raises(OSError, match="could not be closed"):
+        await caller
+
+
+async def test_run_to_end_under_a_cancelled_anyio_scope_waits_quietly_and_raises_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wakes = 0
+    outlived = _cancel._outlived
+
+    async def counted(task: asyncio.Future[None]) -> bool:
+        nonlocal wakes
+        wakes += 1
+        return await outlived(task)
+
+    monkeypatch.setattr(_cancel, "_outlived", counted)
+    done = asyncio.Event()
+
+    async def slow_close() -> None:
+        await done.wait()
+        raise OSError("the session could not be closed")
+
+    async def later() -> None:
+        for _ in range(50):  # 50 loop steps, in which anyio re-delivers its cancellation
+            await asyncio.sleep(0)
+        done.set()
+
+    helper = asyncio.ensure_future(later())
+    with pytest.raises(OSError, match="could not be closed"), anyio.move_on_after(0):
+        await run_to_end(slow_close())
+    await helper
+    assert wakes == 1

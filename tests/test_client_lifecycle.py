@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from _loopback import Server, client_for
-from _mocked import SEARCH, gated, make_client, sent
+from _mocked import SEARCH, make_client, sent
 from aiohttp import web
 from aioresponses import aioresponses
 from conftest import API_KEY, BASE, META_JSON, make_torrent
@@ -157,20 +157,6 @@ async def test_a_close_cancelled_halfway_still_closes_the_session(server: Server
 
 async def meta_answer(request: web.Request) -> web.Response:
     return web.json_response(META_JSON)
-
-
-async def test_a_callers_own_cancellation_stays_a_cancellation_when_the_client_closes(
-    fake_clock: FakeClock, mock: aioresponses
-) -> None:
-    gate, arrived = asyncio.Event(), asyncio.Event()
-    mock.get(SEARCH, callback=gated(gate, arrived), repeat=True)
-    client = await make_client(fake_clock).open()
-    call = asyncio.ensure_future(client.search("x", cache="bypass"))
-    await arrived.wait()
-    call.cancel()  # the caller's own, in the same step as the close's
-    await client.aclose()
-    with pytest.raises(asyncio.CancelledError):
-        await call
 
 
 async def test_a_request_waiting_for_its_limiter_is_never_sent_once_the_client_closed(

@@ -387,6 +387,8 @@ async def test_a_huge_int_argument_is_refused_before_sending(
         "htps://la-cale.space/?passkey=SECRET-KEY-42",  # a scheme typo
         "https://user:SECRET-KEY-42@la-cale.space:44x3/",  # credentials and a bad port
         "ftp://la-cale.space/#SECRET-KEY-42",
+        "https://la-cale.space&apikey=SECRET-KEY-42",  # a "?" forgotten: all of it is the host
+        "https://la-cale.space;passkey=SECRET-KEY-42",
     ],
 )
 def test_a_mistyped_base_url_is_quoted_without_the_key_it_holds(url: str) -> None:
