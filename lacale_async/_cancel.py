@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -44,11 +44,15 @@ def take_back(task: asyncio.Task[Any], before: int = 0) -> bool:
     return True
 
 
-def pending(task: asyncio.Task[Any]) -> int:
-    """Return the cancellations ``task`` has pending: its caller's own (0 before Python 3.11)."""
-    if sys.version_info >= (3, 11):
-        return task.cancelling()
-    return 0
+if sys.version_info >= (3, 11):
+    # The C method itself: a request calls it once or twice, on the hot path.
+    pending: Callable[[asyncio.Task[Any]], int] = asyncio.Task.cancelling
+    """Return the cancellations a task has pending: its caller's own (0 before Python 3.11)."""
+else:
+
+    def pending(task: asyncio.Task[Any]) -> int:
+        """Return the cancellations a task has pending: its caller's own (0 before 3.11)."""
+        return 0
 
 
 async def run_to_end(work: Coroutine[Any, Any, None]) -> None:
@@ -93,9 +97,10 @@ class Callers:
     :class:`ClientStateError` instead) and takes it back.
     """
 
-    __slots__ = ("_closing", "_inside")
+    __slots__ = ("_closing", "_inside", "_loop")
 
     def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None  # the running one, on first use
         # Each task inside, with the cancellations it had pending as it entered (its caller's
         # own, as asyncio.timeout counts them).
         self._inside: dict[asyncio.Task[Any], int] = {}
@@ -111,7 +116,10 @@ class Callers:
         """
         if self._closing is not None:
             raise ClientStateError(CLOSED)
-        task = asyncio.current_task()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)  # given its loop: no getpid system call (3.11)
         if task is not None:
             self._inside[task] = pending(task)
         return task

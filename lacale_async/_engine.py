@@ -227,7 +227,7 @@ class Engine:
             work = partial(self._send, call, params, key)
         else:
             work = partial(self._fill, call, params, key)
-        value, shared = await call.flight.do(key, work)
+        value, shared = await call.flight.do(key, work, self.loop)  # checked above
         if shared:
             stats.coalesced += 1
         return value

@@ -64,12 +64,19 @@ class SingleFlight(Generic[V]):
         """Return the number of keys with work in flight."""
         return len(self._calls)
 
-    async def do(self, key: str, fn: Callable[[], Awaitable[V]]) -> tuple[V, bool]:
+    async def do(
+        self,
+        key: str,
+        fn: Callable[[], Awaitable[V]],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> tuple[V, bool]:
         """Return ``fn()``'s result, sharing one execution with concurrent callers of ``key``.
 
         Args:
             key: Calls with equal keys are considered identical.
             fn: Starts the work; called by the caller that finds no work in flight for ``key``.
+            loop: The running loop when the caller knows it (then no getpid system call on
+                CPython 3.11 to find the current task); None looks it up.
 
         Returns:
             ``(value, shared)``: ``shared`` is True when this caller joined work another caller
@@ -85,7 +92,7 @@ class SingleFlight(Generic[V]):
         call = calls.get(key)
         if call is not None:
             return await self._join(key, call, fn)
-        call = calls[key] = _Call(asyncio.current_task())
+        call = calls[key] = _Call(asyncio.current_task(loop))
         try:
             value = call.value = await fn()
         except asyncio.CancelledError:
