@@ -23,6 +23,7 @@ from lacale_async import (  # noqa: E402
     WindowLimiter,
 )
 from lacale_async.fleet import RedisBackend, RedisCache, RedisLimiter  # noqa: E402
+from lacale_async.fleet._failure import MalformedReply, reading_reply, reply_number  # noqa: E402
 from lacale_async.fleet._redis_url import redact_redis_url  # noqa: E402
 from lacale_async.testing import RateLimit, SandboxConfig, SandboxServer  # noqa: E402
 
@@ -392,3 +393,21 @@ async def test_refresh_fetches_even_when_the_shared_cache_has_a_value(
     sent = [r.endpoint for r in sandbox.requests]
     assert sent.count("search") == 2
     assert sent.count("meta") == 2
+
+
+@pytest.mark.parametrize("junk", [b"inf", "nan", "junk", None, b"\xff"])
+def test_a_reply_number_no_fleet_writes_is_malformed(junk: object) -> None:
+    with pytest.raises(MalformedReply):
+        reply_number(junk)
+
+
+def test_a_wait_of_years_is_malformed_and_a_time_is_not() -> None:
+    assert reply_number(b"1764600000.5") == 1764600000.5  # a Redis TIME, in seconds
+    assert reply_number(b"-1", wait=True) == -1.0  # "wait for an exit"
+    with pytest.raises(MalformedReply):
+        reply_number(b"1e12", wait=True)
+
+
+def test_a_reply_of_the_wrong_shape_is_malformed() -> None:
+    with pytest.raises(MalformedReply, match="IndexError"), reading_reply():
+        [][0]

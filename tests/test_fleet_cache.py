@@ -49,6 +49,14 @@ def test_codec_refuses_foreign_or_corrupt_entries(data: bytes) -> None:
         CODECS["meta"].decode(data)
 
 
+def test_codec_refuses_a_reply_that_is_no_entry_and_a_tree_nested_too_deep() -> None:
+    with pytest.raises(CodecError):
+        CODECS["meta"].decode([])  # type: ignore[arg-type]  # what a junk reply may give
+    deep = b'{"id": "c", "name": "n", "slug": "s", "children": [' * 3000 + b"]}" * 3000
+    with pytest.raises(CodecError):
+        CODECS["meta"].decode(b'lc1:{"categories": [' + deep + b"]}")
+
+
 # -- against Redis ---------------------------------------------------------------------------
 
 
@@ -144,6 +152,24 @@ async def test_an_unreadable_entry_is_a_miss_and_is_removed(
         assert await raw.exists(key) == 0
     finally:
         await raw.aclose()
+
+
+async def test_an_entry_that_is_not_utf8_is_a_miss_for_a_decoding_client(
+    redis_url: str, redis_prefix: str
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    raw = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        async with RedisBackend(client, prefix=redis_prefix) as backend:
+            cache = cache_of(backend)
+            await cache.set("k", TORRENTS, 30)
+            (key,) = [k async for k in raw.scan_iter(match=f"{redis_prefix}:*:c:search:*")]
+            await raw.set(key, b"lc1:\xff\xfe not UTF-8", px=30_000)
+            assert await cache.get("k") is None
+            assert await raw.exists(key) == 0
+    finally:
+        await raw.aclose()
+        await client.aclose()
 
 
 async def test_fill_lets_one_process_fetch_for_all(backends: list[RedisBackend]) -> None:

@@ -12,6 +12,7 @@ redis = pytest.importorskip("redis")
 
 from _windows import max_in_window  # noqa: E402
 
+import lacale_async as la  # noqa: E402
 from lacale_async import MonotonicClock  # noqa: E402
 from lacale_async._limiter import Rate, default_margin  # noqa: E402
 from lacale_async.fleet import RedisBackend, RedisLimiter  # noqa: E402
@@ -162,3 +163,21 @@ async def test_a_slot_cannot_be_entered_twice(backends: list[RedisBackend]) -> N
             pass
     assert "search" in repr(a)
     assert a.rates == [(5, 1.0)]
+
+
+@pytest.mark.parametrize("junk", [b"inf", b"1e300"])
+async def test_a_corrupt_pause_key_is_a_backend_error_not_a_wait_for_ever(
+    backends: list[RedisBackend], redis_url: str, redis_prefix: str, junk: bytes
+) -> None:
+    (a,) = limiters(backends[:1], [(10, 1.0)])
+    await a.pause(30.0)
+    with redis.Redis.from_url(redis_url) as raw:
+        (key,) = list(raw.scan_iter(match=f"{redis_prefix}:*rl:search:pause"))
+        raw.set(key, junk)
+
+    async def one_request() -> None:
+        async with a.slot():
+            pass
+
+    with pytest.raises(la.BackendError, match="not a usable number"):
+        await asyncio.wait_for(one_request(), 10)  # a safety net: refused at once

@@ -83,6 +83,21 @@ async def test_a_pause_is_shared_by_the_fleet(backends: list[RedisBackend]) -> N
     assert refusal.wait == pytest.approx(600.0, abs=1.0)
 
 
+@pytest.mark.parametrize("junk", [b"garbage", b"inf", b"1e400"])
+async def test_a_corrupt_pause_key_is_a_backend_error(
+    backends: list[RedisBackend], redis_url: str, redis_prefix: str, junk: bytes
+) -> None:
+    a = ledger(backends[0])
+    await a.pause(600.0)
+    with redis.Redis.from_url(redis_url) as raw:
+        (key,) = list(raw.scan_iter(match=f"{redis_prefix}:*kb:pause"))
+        raw.set(key, junk)
+    with pytest.raises(la.BackendError, match="not a usable number"):
+        await a.usage(SPANS)
+    with pytest.raises(la.BackendError):  # the script itself may refuse it first
+        await a.take(SPANS, 30.0)
+
+
 async def test_a_client_on_the_fleet_spends_and_reports_the_shared_budget(
     backends: list[RedisBackend], mock: aioresponses
 ) -> None:

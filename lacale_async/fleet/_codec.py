@@ -63,12 +63,14 @@ class Codec(Generic[V]):
             CodecError: ``data`` lacks the format tag or does not decode to this type.
         """
         raw = data.encode() if isinstance(data, str) else data
-        if not raw.startswith(_TAG):
+        if not isinstance(raw, bytes) or not raw.startswith(_TAG):
             raise CodecError("unknown cache entry format")
         try:
             return self._decoder.decode(raw[len(_TAG) :])
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise CodecError(f"corrupt cache entry: {exc}") from None
+        except RecursionError:
+            raise CodecError("corrupt cache entry: nested too deeply") from None
 
 
 CODECS: dict[str, Codec[Any]] = {

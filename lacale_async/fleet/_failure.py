@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
+from collections.abc import Iterator
 from typing import Literal
 
 from redis.exceptions import RedisError
 
 from .._errors import BackendError
+from .._options import describe
 
-__all__ = ["REDIS_ERRORS", "FailurePolicy", "OnRedisError"]
+__all__ = [
+    "REDIS_ERRORS",
+    "FailurePolicy",
+    "MalformedReply",
+    "OnRedisError",
+    "reading_reply",
+    "reply_number",
+    "reply_text",
+]
 
 logger = logging.getLogger("lacale_async.fleet")
 
@@ -19,7 +31,63 @@ OnRedisError = Literal["fail", "local"]
 
 # redis-py wraps socket errors in its own classes, but a timeout or a reset can still surface
 # as the builtin ones depending on where it strikes (asyncio.TimeoutError is distinct on 3.10).
-REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
+# What a Redis call may raise. redis-py's reply parsers raise plain ValueError, TypeError,
+# IndexError or AttributeError on a reply they did not expect (a proxy answering junk): those
+# are Redis failures too, never an exception of the caller's.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (
+    RedisError,
+    OSError,
+    asyncio.TimeoutError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+)
+
+
+class MalformedReply(RedisError):
+    """Redis answered what no fleet writes (a key another program corrupted), or a reply of
+    the wrong shape: handled as any Redis failure, through ``on_redis_error``."""
+
+
+# The longest wait a fleet script ever answers: a key that asks for more was not written by one.
+_MAX_WAIT = 2 * 366 * 86_400.0
+
+
+def reply_text(value: object) -> str:
+    """Return a reply item as text (bytes unless the client decodes responses)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def reply_number(value: object, *, wait: bool = False) -> float:
+    """Return a number a fleet script answered, refusing what no fleet writes.
+
+    Args:
+        value: The reply item.
+        wait: The number is seconds to wait: more than two years is refused too.
+
+    Raises:
+        MalformedReply: Not a finite number (``inf``, ``nan``, junk), or a wait that long.
+    """
+    try:
+        number = float(reply_text(value))
+    except (ValueError, UnicodeDecodeError):
+        number = math.nan
+    if not math.isfinite(number) or (wait and number > _MAX_WAIT):
+        raise MalformedReply(f"a fleet script answered {describe(value)}, not a usable number")
+    return number
+
+
+@contextlib.contextmanager
+def reading_reply() -> Iterator[None]:
+    """Turn a reply of the wrong shape (too short, not a list, not numbers) into
+    :class:`MalformedReply`."""
+    try:
+        yield
+    except (IndexError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+        raise MalformedReply(
+            f"a fleet script answered a reply of the wrong shape ({type(exc).__name__})"
+        ) from None
 
 
 class FailurePolicy:
