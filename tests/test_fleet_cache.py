@@ -139,36 +139,36 @@ async def test_delete_and_clear_touch_only_their_scope_and_namespace(
     assert await other_scope.get("k0") == TORRENTS
 
 
-async def test_an_unreadable_entry_is_a_miss_and_is_removed(
-    backends: list[RedisBackend], redis_url: str, redis_prefix: str
-) -> None:
-    cache = cache_of(backends[0])
+async def overwritten_is_a_miss(cache: Any, redis_url: str, prefix: str, data: bytes) -> None:
+    """Store an entry, overwrite it with ``data``: it must read as a miss and be removed."""
     await cache.set("k", TORRENTS, 30)
     raw = redis.asyncio.Redis.from_url(redis_url)
     try:
-        (key,) = [k async for k in raw.scan_iter(match=f"{redis_prefix}:*:c:search:*")]
-        await raw.set(key, b"lc9:from a future version", px=30_000)
+        (key,) = [k async for k in raw.scan_iter(match=f"{prefix}:*:c:search:*")]
+        await raw.set(key, data, px=30_000)
         assert await cache.get("k") is None
         assert await raw.exists(key) == 0
     finally:
         await raw.aclose()
 
 
+async def test_an_unreadable_entry_is_a_miss_and_is_removed(
+    backends: list[RedisBackend], redis_url: str, redis_prefix: str
+) -> None:
+    await overwritten_is_a_miss(
+        cache_of(backends[0]), redis_url, redis_prefix, b"lc9:from a future version"
+    )
+
+
 async def test_an_entry_that_is_not_utf8_is_a_miss_for_a_decoding_client(
     redis_url: str, redis_prefix: str
 ) -> None:
     client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
-    raw = redis.asyncio.Redis.from_url(redis_url)
     try:
         async with RedisBackend(client, prefix=redis_prefix) as backend:
             cache = cache_of(backend)
-            await cache.set("k", TORRENTS, 30)
-            (key,) = [k async for k in raw.scan_iter(match=f"{redis_prefix}:*:c:search:*")]
-            await raw.set(key, b"lc1:\xff\xfe not UTF-8", px=30_000)
-            assert await cache.get("k") is None
-            assert await raw.exists(key) == 0
+            await overwritten_is_a_miss(cache, redis_url, redis_prefix, b"lc1:\xff\xfe not UTF-8")
     finally:
-        await raw.aclose()
         await client.aclose()
 
 
