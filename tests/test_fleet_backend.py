@@ -411,3 +411,25 @@ def test_a_wait_of_years_is_malformed_and_a_time_is_not() -> None:
 def test_a_reply_of_the_wrong_shape_is_malformed() -> None:
     with pytest.raises(MalformedReply, match="IndexError"), reading_reply():
         [][0]
+
+
+async def test_a_redis_that_evicts_keys_is_warned_about(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+    with redis.Redis.from_url(redis_url) as raw:
+        assert raw.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+        async with RedisBackend(redis_url, prefix=redis_prefix):
+            pass
+        assert warnings() == []
+        raw.config_set("maxmemory-policy", "volatile-lru")
+        try:
+            async with RedisBackend(redis_url, prefix=redis_prefix):
+                pass
+        finally:
+            raw.config_set("maxmemory-policy", "noeviction")
+    [warning] = warnings()
+    assert "maxmemory-policy 'volatile-lru'" in warning
+    assert "use noeviction" in warning

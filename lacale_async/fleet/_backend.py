@@ -199,6 +199,7 @@ class RedisBackend(Openable[RedisLink]):
                 f"cannot reach Redis at {self._where}: {policy.describe(exc)}; is redis-server "
                 "running and the URL (host, port, password) right?"
             ) from None
+        await self._check_eviction(client)
         return RedisLink(
             client,
             prefix=self._prefix,
@@ -206,6 +207,24 @@ class RedisBackend(Openable[RedisLink]):
             lease=self._slot_lease,
             lock_timeout=self._lock_timeout,
         )
+
+    async def _check_eviction(self, client: aioredis.Redis) -> None:
+        """Warn when Redis may evict keys: the limiter's would go, and the fleet overspend."""
+        try:
+            reply = await asyncio.wait_for(client.config_get("maxmemory-policy"), self._timeout)
+        except REDIS_ERRORS:
+            return  # CONFIG is often disabled on managed Redis: nothing to tell then
+        policy = reply.get("maxmemory-policy") if isinstance(reply, dict) else None
+        if isinstance(policy, bytes):
+            policy = policy.decode(errors="replace")
+        if isinstance(policy, str) and policy != "noeviction":
+            logger.warning(
+                "Redis at %s evicts keys (maxmemory-policy %r): it may evict the limiter and "
+                "key-budget keys, and the fleet would then send more than its limits; use "
+                "noeviction",
+                self._where,
+                policy[:40],
+            )
 
     def _connect(self) -> aioredis.Redis:
         assert self._url is not None
