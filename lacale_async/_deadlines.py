@@ -106,7 +106,7 @@ class Deadlines:
         granularity: See :data:`GRANULARITY`.
     """
 
-    __slots__ = ("_given", "_granularity", "_handle", "_live", "_loop", "_scheduler", "_timeout")
+    __slots__ = ("_given", "_granularity", "_handle", "_live", "_loop", "_timeout")
 
     def __init__(
         self,
@@ -116,7 +116,7 @@ class Deadlines:
         granularity: float = GRANULARITY,
     ) -> None:
         self._timeout = timeout
-        self._given = self._scheduler = scheduler
+        self._given = scheduler  # None: the loop itself, below
         self._granularity = granularity
         # An ordered set: oldest (hence earliest deadline) first.
         self._live: dict[Bound, None] = {}
@@ -146,9 +146,7 @@ class Deadlines:
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a running task")
-        scheduler = self._scheduler
-        if scheduler is None:
-            scheduler = self._scheduler = loop
+        scheduler = self._given or loop
         deadline = scheduler.time() + self._timeout
         bound = Bound(task, deadline, self._live)
         self._live[bound] = None
@@ -158,7 +156,7 @@ class Deadlines:
 
     def _sweep(self) -> None:
         self._handle = None
-        scheduler = self._scheduler
+        scheduler = self._given or self._loop
         if scheduler is None:  # close() forgot the loop (and cancelled this timer)
             return
         now = scheduler.time()
@@ -178,7 +176,6 @@ class Deadlines:
         if handle is not None:
             handle.cancel()
         self._live.clear()
-        self._scheduler = self._given
         self._loop = None
 
     def __repr__(self) -> str:
