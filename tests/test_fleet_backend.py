@@ -23,7 +23,8 @@ from lacale_async import (  # noqa: E402
     WindowLimiter,
 )
 from lacale_async.fleet import RedisBackend, RedisCache, RedisLimiter  # noqa: E402
-from lacale_async.fleet._failure import MalformedReply, reading_reply, reply_number  # noqa: E402
+from lacale_async.fleet._failure import REDIS_ERRORS, MalformedReply, reply_number  # noqa: E402
+from lacale_async.fleet._quota import _parse_read  # noqa: E402
 from lacale_async.fleet._redis_url import redact_redis_url  # noqa: E402
 from lacale_async.testing import RateLimit, SandboxConfig, SandboxServer  # noqa: E402
 
@@ -408,9 +409,9 @@ def test_a_wait_of_years_is_malformed_and_a_time_is_not() -> None:
         reply_number(b"1e12", wait=True)
 
 
-def test_a_reply_of_the_wrong_shape_is_malformed() -> None:
-    with pytest.raises(MalformedReply, match="IndexError"), reading_reply():
-        [][0]
+def test_a_reply_of_the_wrong_shape_is_a_redis_failure() -> None:
+    with pytest.raises(REDIS_ERRORS):
+        _parse_read([])
 
 
 async def test_a_redis_that_evicts_keys_is_warned_about(

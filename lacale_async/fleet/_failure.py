@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-from collections.abc import Iterator
 from typing import Literal
 
 from redis.exceptions import RedisError
@@ -19,7 +17,6 @@ __all__ = [
     "FailurePolicy",
     "MalformedReply",
     "OnRedisError",
-    "reading_reply",
     "reply_number",
     "reply_text",
 ]
@@ -31,9 +28,10 @@ OnRedisError = Literal["fail", "local"]
 
 # redis-py wraps socket errors in its own classes, but a timeout or a reset can still surface
 # as the builtin ones depending on where it strikes (asyncio.TimeoutError is distinct on 3.10).
-# What a Redis call may raise. redis-py's reply parsers raise plain ValueError, TypeError,
-# IndexError or AttributeError on a reply they did not expect (a proxy answering junk): those
-# are Redis failures too, never an exception of the caller's.
+# What a Redis call and the reading of its reply may raise. redis-py's reply parsers (and the
+# fleet's own, on a reply of the wrong shape) raise plain ValueError, TypeError, IndexError or
+# AttributeError on a reply they did not expect: those are Redis failures too, never an
+# exception of the caller's.
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
     RedisError,
     OSError,
@@ -76,18 +74,6 @@ def reply_number(value: object, *, wait: bool = False) -> float:
     if not math.isfinite(number) or (wait and number > _MAX_WAIT):
         raise MalformedReply(f"a fleet script answered {describe(value)}, not a usable number")
     return number
-
-
-@contextlib.contextmanager
-def reading_reply() -> Iterator[None]:
-    """Turn a reply of the wrong shape (too short, not a list, not numbers) into
-    :class:`MalformedReply`."""
-    try:
-        yield
-    except (IndexError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
-        raise MalformedReply(
-            f"a fleet script answered a reply of the wrong shape ({type(exc).__name__})"
-        ) from None
 
 
 class FailurePolicy:

@@ -48,7 +48,7 @@ from types import TracebackType
 from .._clock import Clock
 from .._errors import ClientStateError
 from .._limiter import Rate, RateLimiter, WindowLog, default_margin, parse_rates
-from ._failure import REDIS_ERRORS, reading_reply, reply_number
+from ._failure import REDIS_ERRORS, reply_number
 from ._link import RedisLink
 
 __all__ = ["RECLAIM_LUA", "RedisLimiter"]
@@ -261,10 +261,9 @@ class RedisLimiter:
         reply = await self._acquire_script(
             keys=self._keys, args=[token, f"{link.lease:.6f}", f"{self._span:.6f}", *self._args]
         )
-        with reading_reply():
-            taken = int(reply[0]) == 1
-            # Refused: the seconds to wait, where a corrupt key could ask for forever.
-            return taken, reply_number(reply[1], wait=not taken)
+        taken = int(reply[0]) == 1
+        # Refused: the seconds to wait, where a corrupt key could ask for forever.
+        return taken, reply_number(reply[1], wait=not taken)
 
     async def _exit(self, token: str) -> None:
         link = self._link

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from .._ledger import PAUSE, Grant, MemoryLedger, Refusal, Span, Usage, measure
 from .._mirrored import MirroredLedger
-from ._failure import REDIS_ERRORS, reading_reply, reply_number, reply_text
+from ._failure import REDIS_ERRORS, reply_number, reply_text
 from ._limiter import RECLAIM_LUA
 from ._link import RedisLink
 
@@ -125,16 +125,15 @@ return out
 
 def _parse_read(reply: Sequence[object]) -> tuple[float, float, int, list[float]]:
     """Return (now, pause, units in flight, exit stamps oldest first) from ``_READ``."""
-    with reading_reply():
-        items = [reply_text(v) for v in reply]
-        now = reply_number(items[0])
-        pause = reply_number(items[1]) if items[1] else -math.inf
-        split = items.index("|")
-        leases = [reply_number(score) for score in items[3:split:2]]
-        in_flight = sum(1 for end in leases if end > now)
-        # A unit whose lease ended counts as done at the lease end (its worker vanished).
-        stamps = [reply_number(score) for score in items[split + 2 :: 2]]
-        done = sorted([*(end for end in leases if end <= now), *stamps])
+    items = [reply_text(v) for v in reply]
+    now = reply_number(items[0])
+    pause = reply_number(items[1]) if items[1] else -math.inf
+    split = items.index("|")
+    leases = [reply_number(score) for score in items[3:split:2]]
+    in_flight = sum(1 for end in leases if end > now)
+    # A unit whose lease ended counts as done at the lease end (its worker vanished).
+    stamps = [reply_number(score) for score in items[split + 2 :: 2]]
+    done = sorted([*(end for end in leases if end <= now), *stamps])
     return now, pause, in_flight, done
 
 
@@ -184,11 +183,10 @@ class RedisLedger(MirroredLedger):
         for calls, _, span in spans:
             args += [calls, f"{span:.6f}"]
         reply = await self._take_script(keys=self._keys, args=args)
-        with reading_reply():
-            if int(reply[0]) == 1:
-                return Grant(token, reply_number(reply[1]))
-            wait = reply_number(reply[1], wait=True)
-            index, used, now = int(reply[2]), int(reply[3]), reply_number(reply[4])
+        if int(reply[0]) == 1:
+            return Grant(token, reply_number(reply[1]))
+        wait = reply_number(reply[1], wait=True)
+        index, used, now = int(reply[2]), int(reply[3]), reply_number(reply[4])
         return Refusal(
             wait=None if wait < 0 else wait,
             binding=PAUSE if index < 0 else index,
@@ -226,8 +224,7 @@ class RedisLedger(MirroredLedger):
     async def _hold(self, seconds: float) -> bool:
         self._link.check_open()
         reply = await self._pause_script(keys=self._keys[2:], args=[f"{seconds:.6f}"])
-        with reading_reply():
-            return int(reply) == 1
+        return int(reply) == 1
 
     async def _read(self, spans: Sequence[Span]) -> Usage:
         self._link.check_open()
