@@ -94,13 +94,14 @@ class Callers:
 
     :meth:`close` cancels every task still inside and waits until each has left; the task's
     :meth:`leave` then says the cancellation was the close's (the caller raises
-    :class:`ClientStateError` instead) and takes it back.
+    :class:`ClientStateError` instead) and takes it back. Built in the loop the requests run in.
     """
 
     __slots__ = ("_closing", "_inside", "_loop")
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None  # the running one, on first use
+        # Built by the sender in the loop that opened the client: the loop of every request.
+        self._loop = asyncio.get_running_loop()
         # Each task inside, with the cancellations it had pending as it entered (its caller's
         # own, as asyncio.timeout counts them).
         self._inside: dict[asyncio.Task[Any], int] = {}
@@ -116,10 +117,7 @@ class Callers:
         """
         if self._closing is not None:
             raise ClientStateError(CLOSED)
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)  # given its loop: no getpid system call (3.11)
+        task = asyncio.current_task(self._loop)  # given its loop: no getpid system call (3.11)
         if task is not None:
             self._inside[task] = pending(task)
         return task
