@@ -362,6 +362,25 @@ async def test_local_fallback_cache_works_in_process(redis_factory: RedisFactory
             assert backend.degraded
 
 
+async def test_a_fill_holding_its_lock_when_redis_fails_warns_once_and_lets_go_locally(
+    redis_factory: RedisFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="lacale_async.fleet")
+    with redis_factory() as server:
+        async with RedisBackend(server.url, on_redis_error="local", timeout=1.0) as backend:
+            cache = backend.cache(scope=SCOPE, namespace="meta", max_entries=4, clock=CLOCK)
+            async with cache.fill("k") as filled:
+                assert filled is None  # this process holds the lock
+                server.kill()
+                await cache.set("k", "value", 10)  # fails: the backend goes local
+            assert backend.degraded
+            assert await cache.get("k") == "value"
+    # Once local, the process no longer talks to Redis: no second warning for the unlock.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "on_redis_error='local'" in warnings[0]
+
+
 async def test_fail_mode_cache_raises_backend_error(redis_factory: RedisFactory) -> None:
     with redis_factory() as server:
         async with RedisBackend(server.url, timeout=1.0) as backend:

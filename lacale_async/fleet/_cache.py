@@ -373,8 +373,10 @@ class RedisCache(Generic[V]):
 
     async def _unlock(self, lock: str, token: str) -> None:
         link = self._link
-        if link.closed:
-            return  # the lock expires on its own; a closed client must not reconnect
+        if link.closed or link.policy.degraded:
+            # The lock expires on its own: a closed client must not reconnect, and a process
+            # gone local no longer talks to Redis (its one warning was already logged).
+            return
         # Shielded: a cancelled holder must still let the waiters take over at once.
         call = link.tasks.spawn(self._unlock_script(keys=[lock], args=[token]))
         try:
