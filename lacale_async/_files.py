@@ -21,6 +21,7 @@ __all__ = [
     "check_destination",
     "check_path",
     "prepare_download",
+    "refuse_existing",
     "resolve_destination",
     "safe_filename",
     "save_download",
@@ -201,6 +202,21 @@ def _exists(dest: Path) -> DestinationExistsError:
     )
 
 
+def refuse_existing(dest: Path, overwrite: bool) -> None:
+    """Refuse, before anything is spent, a file that writing ``dest`` would replace.
+
+    Args:
+        dest: The file about to be written.
+        overwrite: Whether an existing file may be replaced.
+
+    Raises:
+        DestinationExistsError: ``dest`` exists and ``overwrite`` is False.
+        OSError: The file system refused to answer (a name too long...).
+    """
+    if not overwrite and dest.exists():
+        raise _exists(dest)
+
+
 def _publish(tmp: _TempFile, dest: Path, *, overwrite: bool) -> None:
     """Give the finished temp file its final name, without clobbering unless ``overwrite``."""
     if overwrite:
@@ -330,8 +346,7 @@ def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> t
         # Path() drops the trailing slash: "new/" would silently become a file named "new".
         raise ValidationError(f"folder {text!r} does not exist")
     target = resolve_destination(target, target.name)
-    if target.exists() and not overwrite:
-        raise _exists(target)
+    refuse_existing(target, overwrite)
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise StorageError(f"cannot write into folder {target.parent}")
     return target, False

@@ -212,6 +212,28 @@ def test_upload_defaults_title_sets_source_flag_and_saves(tmp_path: Path) -> Non
     assert not error_lines(result)
 
 
+def test_upload_save_torrent_never_replaces_a_file_unless_told(
+    tmp_path: Path, remote: ThreadedSandbox, remote_args: list[str]
+) -> None:
+    path = make_torrent(tmp_path)
+    original = path.read_bytes()
+    nfo = ["--nfo", str(make_nfo(tmp_path))]
+    args = [*remote_args, "upload", str(path), "--category", "films", *nfo]
+    # The folder of the original: the seed would be saved over the user's own .torrent.
+    refused = invoke([*args, "--save-torrent", str(tmp_path)])
+    assert refused.exit_code == 12, refused.stderr
+    assert "--overwrite" in refused.stderr
+    assert len(error_lines(refused)) == 1
+    assert path.read_bytes() == original
+    assert not [r for r in remote.server.requests if r.endpoint == "upload"]  # nothing sent
+
+    replaced = invoke([*args, "--save-torrent", str(tmp_path), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.stderr
+    seeded = parse_torrent(path.read_bytes())
+    assert seeded.source == "lacale"
+    assert f"info hash: {seeded.info_hash}" in replaced.stdout
+
+
 def test_upload_json_sends_every_field(tmp_path: Path, remote: ThreadedSandbox) -> None:
     path = make_torrent(tmp_path, "Album.FLAC", source="lacale")
     nfo = tmp_path / "album.nfo"

@@ -11,7 +11,7 @@ import click
 
 from .._client import LaCaleClient
 from .._errors import LaCaleError
-from .._files import resolve_destination, write_atomic
+from .._files import refuse_existing, resolve_destination, write_atomic
 from .._models import UploadResult
 from .._torrent import apply_source_flag, parse_torrent
 from .._uploads import MAX_TORRENT_SIZE, read_input
@@ -32,15 +32,15 @@ async def _keep_meta(client: LaCaleClient) -> None:
         save_meta(await client.meta())
 
 
-async def _save_seed(result: UploadResult, save_to: Path | None) -> Path | None:
+async def _save_seed(result: UploadResult, save_to: Path | None, *, overwrite: bool) -> Path | None:
     if save_to is None or result.torrent is None:
         return None
     try:
-        return await write_atomic(save_to, result.torrent, overwrite=True)
-    except OSError as exc:
+        return await write_atomic(save_to, result.torrent, overwrite=overwrite)
+    except OSError as exc:  # DestinationExistsError among them: the file appeared meanwhile
         raise LaCaleError(
             f"the upload succeeded ({result.link}, info hash {result.info_hash}) but "
-            f"{save_to} could not be written: {exc.strerror}; get the file back with "
+            f"{save_to} could not be written: {exc.strerror or exc}; get the file back with "
             f"'lacale download {result.info_hash}'"
         ) from None
 
@@ -99,6 +99,7 @@ async def _upload(
     torrent_path: Path,
     fields: _Fields,
     save_torrent: Path | None,
+    overwrite: bool,
     sending: list[str],
 ) -> int:
     """Upload, then report; ``sending`` gets the info hash once the body may have gone out."""
@@ -110,12 +111,11 @@ async def _upload(
     original = info.info_hash if data is raw else parse_torrent(raw).info_hash
     name = fields.title if fields.title is not None else info.name
     # Checked before uploading: failing to save after a successful upload would leave the
-    # user without the file to seed.
-    save_to = (
-        resolve_destination(save_torrent, info.name or torrent_path.stem)
-        if save_torrent is not None
-        else None
-    )
+    # user without the file to seed, and the file in the way may be the user's own original.
+    save_to = None
+    if save_torrent is not None:
+        save_to = resolve_destination(save_torrent, info.name or torrent_path.stem)
+        refuse_existing(save_to, overwrite)
     async with connect(settings) as client:
         try:
             result = await client.upload(
@@ -141,7 +141,8 @@ async def _upload(
                 sending.append(info.info_hash)
             raise
         await _keep_meta(client)
-    _report(settings, result, name, original, await _save_seed(result, save_to))
+    saved = await _save_seed(result, save_to, overwrite=overwrite)
+    _report(settings, result, name, original, saved)
     return 0
 
 
@@ -186,6 +187,7 @@ async def _upload(
     metavar="PATH",
     help="Write the uploaded .torrent (with its source flag) here: seed that file.",
 )
+@click.option("--overwrite", is_flag=True, help="Let --save-torrent replace an existing file.")
 def upload(
     settings: Settings,
     torrent_path: Path,
@@ -199,6 +201,7 @@ def upload(
     cover_url: str | None,
     source_policy: Literal["set", "refuse", "keep"],
     save_torrent: Path | None,
+    overwrite: bool,
 ) -> None:
     """Upload TORRENT_PATH and print its link and info hash."""
     # The info hash the tracker would record, once known: what to search for when Ctrl-C
@@ -226,6 +229,6 @@ def upload(
     )
 
     async def go() -> int:
-        return await _upload(settings, torrent_path, fields, save_torrent, sending)
+        return await _upload(settings, torrent_path, fields, save_torrent, overwrite, sending)
 
     run_command(settings, go, interrupt_hint=interrupt_hint)
