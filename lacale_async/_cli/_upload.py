@@ -9,9 +9,10 @@ from typing import Literal
 
 import click
 
+from .._atomic import refuse_existing, write_atomic
 from .._client import LaCaleClient
 from .._errors import LaCaleError
-from .._files import refuse_existing, resolve_destination, write_atomic
+from .._files import resolve_destination
 from .._models import UploadResult
 from .._torrent import apply_source_flag, parse_torrent
 from .._uploads import MAX_TORRENT_SIZE, read_input

@@ -14,14 +14,12 @@ as an error of the command.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import msgspec
 
+from .._atomic import replace_file
 from .._models import Meta
 from .._userdir import user_cache_dir
 
@@ -59,15 +57,7 @@ def write_file(path: Path, data: bytes) -> bool:
     """
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        replace_file(path, data)
     except OSError as exc:
         logger.debug("cannot write %s: %s", path, exc)
         return False

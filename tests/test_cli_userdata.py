@@ -1,0 +1,40 @@
+"""Tests for lacale_async._cli._userdata: what the command keeps between runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lacale_async._cli._userdata import write_file
+
+
+def test_write_file_syncs_before_it_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        steps.append("fsync")
+        real_fsync(fd)
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        steps.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    path = tmp_path / "cache" / "last-search.json"
+    assert write_file(path, b"[]")
+    # Without the fsync, a crash soon after could leave the renamed file empty.
+    assert steps[:2] == ["fsync", "replace"]
+    assert path.read_bytes() == b"[]"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last-search.json"]
+
+
+def test_write_file_reports_a_refusal_instead_of_raising(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    assert write_file(blocker / "under-a-file.json", b"[]") is False
