@@ -122,12 +122,29 @@ class ClientConfig:
 
     def __init__(self, api_key: str | None, **options: Unpack[ClientOptions]) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("LACALE_API_KEY"))
+        self.key = Secret(key, wire_forms(key))
+        try:
+            self._take(key, options)
+        except ConfigurationError as exc:
+            # The key pasted into another option (LACALE_BASE_URL=<key> in a .env file) is
+            # quoted by that option's message: it must not reach a traceback or a log.
+            scrub = self.key.scrub
+            hint = scrub(exc.hint) if exc.hint else None
+            raise ConfigurationError(scrub(exc.reason), option=exc.option, hint=hint) from None
+
+    def _take(self, key: str, options: ClientOptions) -> None:
+        """Check and keep every option but the key (raising ConfigurationError)."""
         base_url = options["base_url"]
         if base_url == DEFAULT_BASE_URL:
             base_url = os.environ.get("LACALE_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = check_base_url(base_url, allow_insecure_http=options["allow_insecure_http"])
+        if self.key.found_in(self.base_url):
+            # Shown in reprs, logs and every error's URL; no tracker's address holds the key.
+            raise ConfigurationError(
+                "base_url contains the API key; give the key as api_key (or LACALE_API_KEY) "
+                "and the tracker's address alone as base_url"
+            )
         _check_plain_options(options)
-        self.key = Secret(key, wire_forms(key))
         self.auth: AuthMode = options["auth"]
         self.rates = _checked_rates(options)
         self.source_policy = check_source_policy(options["source_policy"], ConfigurationError)

@@ -15,6 +15,9 @@ __all__ = ["Secret"]
 # A key cut off at the end of a text (servers and the SDK truncate echoes) is removed from this
 # many characters on: shorter tails match ordinary words too often to be worth hiding.
 _MIN_TAIL = 4
+# A key cut off inside a text ("b'X-Api-Key: sk_live_01...'") is removed from this many
+# characters on, wherever it stands: eight random characters never make an ordinary word.
+_MIN_PREFIX = 8
 
 
 # JSON encoders that escape more than json.dumps does: PHP's json_encode writes "/" as "\/",
@@ -43,6 +46,16 @@ def _echo_forms(form: str) -> set[str]:
     }
 
 
+def _common_end(text: str, start: int, form: str) -> int:
+    """Where ``text`` stops spelling ``form`` (lowercased) from ``start`` on, ignoring case."""
+    end = start
+    for expected in form:
+        if end == len(text) or text[end].lower() != expected:
+            break
+        end += 1
+    return end
+
+
 def _backslashed(text: str) -> str:
     """``text`` as the inside of a ``'...'`` repr writes it (the key is printable ASCII)."""
     return text.replace("\\", "\\\\").replace("'", "\\'")
@@ -58,7 +71,7 @@ class Secret:
             it a server may echo. Matching ignores case, so ``%2b`` goes with ``%2B``.
     """
 
-    __slots__ = ("_forms", "_pattern", "_value")
+    __slots__ = ("_forms", "_pattern", "_prefixes", "_value")
 
     def __init__(self, value: str, wire_forms: Iterable[str] = ()) -> None:
         self._value = value
@@ -69,10 +82,18 @@ class Secret:
         # Longest first, so a form containing another is replaced whole.
         self._forms = tuple(sorted((f.lower() for f in forms), key=len, reverse=True))
         self._pattern = re.compile("|".join(map(re.escape, self._forms)), re.IGNORECASE)
+        starts = {form[:_MIN_PREFIX] for form in self._forms if len(form) > _MIN_PREFIX}
+        self._prefixes = (
+            re.compile("|".join(map(re.escape, sorted(starts))), re.IGNORECASE) if starts else None
+        )
 
     def reveal(self) -> str:
         """Return the key itself, for the one place that puts it on the wire."""
         return self._value
+
+    def found_in(self, text: str) -> bool:
+        """Return True when ``text`` holds the key whole, in any form it is known in."""
+        return self._pattern.search(text) is not None
 
     def scrub(self, text: str) -> str:
         """Return ``text`` with the key, in any form it is known in, replaced by ``***``.
@@ -80,13 +101,29 @@ class Secret:
         A text that ends with the start of a form (at least four characters) loses that tail
         too: an echo cut at a length limit must not leave the first half of the key.
         """
-        text = self._pattern.sub("***", text)
+        text = self._cut_starts(self._pattern.sub("***", text))
         tail = text[-max(map(len, self._forms)) :].lower()
         for form in self._forms:
             for size in range(min(len(form), len(tail)), _MIN_TAIL - 1, -1):
                 if tail.endswith(form[:size]):
                     return text[:-size] + "***"
         return text
+
+    def _cut_starts(self, text: str) -> str:
+        """Replace each run of text that begins like a form (its first 8 characters or more)."""
+        if self._prefixes is None:
+            return text
+        parts: list[str] = []
+        done = 0
+        found = self._prefixes.search(text)
+        while found is not None:
+            start = found.start()
+            end = max(_common_end(text, start, form) for form in self._forms)
+            parts += (text[done:start], "***")
+            done = end
+            found = self._prefixes.search(text, end)
+        parts.append(text[done:])
+        return "".join(parts)
 
     def redact(self, text: str) -> str:
         """Return ``text`` without the key and without any credential query parameter.

@@ -53,6 +53,8 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?")
 # Header values cannot hold control characters; a key with one would also be a header-injection
 # vector, so refuse it outright rather than let aiohttp fail with a message that quotes it.
 _KEY_OK = re.compile(r"[\x21-\x7e]+")
+# Tracker keys and passkeys are 32 to 64 characters; the bound leaves room for any other form.
+MAX_KEY_LENGTH = 512
 # Slugs are short words joined by dashes; refusing separators keeps "films,series" (one
 # string) from silently matching nothing, and keeps cache keys unambiguous.
 _SLUG_OK = re.compile(r"[^\s,\x00-\x1f\x7f]+")
@@ -276,7 +278,8 @@ def check_api_key(key: object) -> str:
     The message never quotes the key.
 
     Raises:
-        ConfigurationError: Empty, not a string, or containing spaces or control characters.
+        ConfigurationError: Empty, not a string, containing spaces or control characters, or
+            longer than ``MAX_KEY_LENGTH``.
     """
     if not isinstance(key, str) or not key:
         raise ConfigurationError(
@@ -285,6 +288,12 @@ def check_api_key(key: object) -> str:
     if not _KEY_OK.fullmatch(key):
         raise ConfigurationError(
             "the API key contains spaces or control characters; check how it was pasted"
+        )
+    if len(key) > MAX_KEY_LENGTH:
+        # A whole file pasted as the key: servers refuse such a header and echo its start.
+        raise ConfigurationError(
+            f"the API key is {len(key):,} characters long, more than any tracker key "
+            f"({MAX_KEY_LENGTH} at most); check how it was pasted"
         )
     return key
 

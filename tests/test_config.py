@@ -72,6 +72,37 @@ def test_key_with_control_characters_is_refused_without_quoting_it() -> None:
     assert "SECRET" not in str(info.value)
 
 
+PASTED = "sk_live_0123456789abcdefSECRETKEY"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "env"),
+    [
+        ({"base_url": PASTED}, {}),
+        ({}, {"LACALE_BASE_URL": PASTED}),
+        ({"base_url": f"https://la-cale.space\n{PASTED}"}, {}),
+        ({"base_url": f"https://la-cale.space/{PASTED} "}, {}),
+        ({"base_url": f"https://la-cale.space/{PASTED}"}, {}),  # valid, but shown everywhere
+        ({}, {"LACALE_KEY_RATE": PASTED}),
+        ({"auth": PASTED}, {}),
+        ({"timeout": PASTED}, {}),
+    ],
+)
+def test_the_key_pasted_into_another_option_is_never_quoted(
+    kwargs: dict[str, Any], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LACALE_BASE_URL", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(la.ConfigurationError) as info:
+        LaCaleClient(PASTED, **kwargs)
+    error = info.value
+    shown = " ".join(str(part) for part in (error, error.reason, error.hint, repr(error)))
+    assert "SECRETKEY" not in shown
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -144,6 +144,23 @@ def test_scrub_replaces_every_form_and_a_key_cut_at_the_end() -> None:
     assert secret.redact("nothing secret here") == "nothing secret here"
 
 
+def test_a_key_cut_off_inside_a_text_is_scrubbed_from_its_eighth_character() -> None:
+    key = "sk_live_" + "Lq7wXMz4pVRk9tY" * 8
+    secret = Secret(key, wire_forms(key))
+    # aiohttp's refusal of a long header: the first 100 bytes of the line, then "...".
+    echo = f"Got more than 8190 bytes when reading: b'X-Api-Key: {key[:89]}...'."
+    assert secret.scrub(echo) == "Got more than 8190 bytes when reading: b'X-Api-Key: ***...'."
+    assert secret.scrub(f"twice {key[:20]}|{key[:9].upper()}|") == "twice ***|***|"
+    # Seven characters of its start are no echo of it: ordinary text is left alone.
+    assert secret.scrub(f"saw {key[:7]}.") == f"saw {key[:7]}."
+
+
+def test_a_key_longer_than_any_tracker_key_is_refused_without_quoting_it() -> None:
+    with pytest.raises(la.ConfigurationError, match="characters long") as info:
+        LaCaleClient("SECRET" + "x" * 600)
+    assert "SECRET" not in str(info.value)
+
+
 # A key with both quotes and a backslash: repr() escapes it.
 QUOTED_KEY = "K3y'\"<>\\~x"
 
