@@ -65,6 +65,10 @@ def test_redact_redis_url_hides_every_password(url: str, shown: str) -> None:
     ("kwargs", "fragment"),
     [
         ({"url_or_client": "http://:hunter2@h:6379"}, "redis://"),
+        # One slash or none after the scheme: no network location, so nothing was redacted.
+        ({"url_or_client": "redis:/:hunter2@127.0.0.1:6379/0"}, "'redis:/'"),
+        ({"url_or_client": "redis::hunter2@127.0.0.1:6379/0"}, "'redis:'"),
+        ({"url_or_client": "hunter2@127.0.0.1:6379"}, "redis://"),
         ({"url_or_client": 6379}, "redis.asyncio.Redis"),
         ({"prefix": ""}, "prefix"),
         ({"prefix": "a{b}"}, "prefix"),

@@ -26,7 +26,7 @@ from ._failure import REDIS_ERRORS, FailurePolicy, OnRedisError
 from ._limiter import RedisLimiter
 from ._link import RedisLink
 from ._quota import RedisLedger
-from ._redis_url import redact_redis_url, redis_url_is_malformed
+from ._redis_url import redact_redis_url, redis_url_is_malformed, url_start
 
 __all__ = ["RedisBackend"]
 
@@ -103,11 +103,13 @@ class RedisBackend(Openable[RedisLink]):
         timeout: float = 5.0,
     ) -> None:
         if isinstance(url_or_client, str):
-            where = redact_redis_url(url_or_client)
             if not url_or_client.startswith(_SCHEMES):
+                start = url_start(url_or_client)
+                got = f"it starts with {start!r}" if start else "it has no scheme"
                 raise ConfigurationError(
-                    f"Redis URL must start with redis://, rediss:// or unix://, got {where!r}"
+                    f"Redis URL must start with redis://, rediss:// or unix://; {got}"
                 )
+            where = redact_redis_url(url_or_client)
             self._url: str | None = url_or_client
             self._given: aioredis.Redis | None = None
         elif isinstance(url_or_client, aioredis.Redis):

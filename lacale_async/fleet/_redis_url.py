@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["redact_redis_url", "redis_url_is_malformed"]
+__all__ = ["redact_redis_url", "redis_url_is_malformed", "url_start"]
+
+# What a scheme can be followed by before the user part; nothing past it is ever shown.
+_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/{0,2}")
 
 
 def redis_url_is_malformed(url: str) -> bool:
@@ -62,3 +66,19 @@ def redact_redis_url(url: str) -> str:
             [(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*"
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_start(url: str) -> str:
+    """Return the scheme part of a URL that is not a Redis URL, safe to show whatever follows.
+
+    ``redis:/:password@host`` has no network location for :func:`redact_redis_url` to redact:
+    only its ``redis:/`` is shown.
+
+    Args:
+        url: Any string given as a Redis URL.
+
+    Returns:
+        The scheme with its colon and slashes, or ``""`` when there is none.
+    """
+    found = _START.match(url)
+    return found.group() if found else ""
