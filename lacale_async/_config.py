@@ -239,4 +239,4 @@ def _checked_quota_store(backend: Backend, options: ClientOptions) -> Path | Non
             f"quota_store does not apply with {type(backend).__name__}: it keeps the key "
             "budget itself, one store for every process; drop quota_store"
         )
-    return resolve_quota_store(quota_store, auto=auto_store_path())
+    return resolve_quota_store(quota_store, auto=auto_store_path)

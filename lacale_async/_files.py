@@ -17,6 +17,7 @@ from ._validation import is_utf8
 __all__ = [
     "check_destination",
     "check_path",
+    "expand_home",
     "prepare_download",
     "resolve_destination",
     "safe_filename",
@@ -62,6 +63,24 @@ def check_path(path: object, what: str, error: type[LaCaleError] = ValidationErr
     if not is_utf8(text):
         raise error(f"{what} path contains characters that cannot be encoded (lone surrogates)")
     return text
+
+
+def expand_home(path: str, what: str, error: type[LaCaleError] = ValidationError) -> Path:
+    """Return ``path`` with a leading ``~`` or ``~user`` turned into that home folder.
+
+    Args:
+        path: A path checked by :func:`check_path`.
+        what: What the path is for, in the message.
+        error: What to raise (as for :func:`check_path`).
+
+    Raises:
+        ValidationError: ``~user`` names no user, or ``~`` has no home to stand for (or
+            ``error``, when given).
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # pathlib's way of saying it: "Could not determine home directory."
+        raise error(f"{what} path {path!r} starts with a ~ that names no home folder") from None
 
 
 def _clean(name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -12,7 +12,7 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from ._errors import ConfigurationError
-from ._files import check_path
+from ._files import check_path, expand_home
 from ._limiter import Rate, parse_rates
 from ._options import describe
 
@@ -147,13 +147,14 @@ def resolve_key_rate(arg: object, *, is_default: bool) -> list[Rate] | None:
     return parse_rates(arg, name="key_rate")
 
 
-def resolve_quota_store(arg: object, *, auto: Path) -> Path | None:
+def resolve_quota_store(arg: object, *, auto: Callable[[], Path]) -> Path | None:
     """Turn ``quota_store`` into a file path or None; ``"auto"`` reads ``LACALE_QUOTA_STORE``.
 
     Args:
         arg: A path, ``"auto"`` or None.
-        auto: The path ``"auto"`` means when the variable is not set (in ``LACALE_CACHE_DIR``
-            when that is set).
+        auto: Gives the path ``"auto"`` means when the variable is not set (in
+            ``LACALE_CACHE_DIR`` when that is set); called only then, so a bad
+            ``LACALE_CACHE_DIR`` never stops a client that keeps its budget elsewhere.
 
     Raises:
         ConfigurationError: Neither a path, ``"auto"`` nor None; or a path (given, or from
@@ -167,11 +168,11 @@ def resolve_quota_store(arg: object, *, auto: Path) -> Path | None:
             return None
         if arg == "auto":
             name = "LACALE_CACHE_DIR" if os.environ.get("LACALE_CACHE_DIR") else "quota_store"
-            arg = auto
+            arg = auto()
     if arg is None:
         return None
     if isinstance(arg, (str, os.PathLike)) and os.fspath(arg):
-        return Path(check_path(arg, name, ConfigurationError)).expanduser()
+        return expand_home(check_path(arg, name, ConfigurationError), name, ConfigurationError)
     raise ConfigurationError(
         f"quota_store must be a file path, 'auto' or None, not {describe(arg)}"
     )

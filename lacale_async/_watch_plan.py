@@ -21,7 +21,7 @@ import msgspec
 
 from ._bulk import SearchQuery, as_queries
 from ._errors import ConfigurationError, ValidationError
-from ._files import check_path
+from ._files import check_path, expand_home
 from ._models import Torrent
 from ._normalize import search_cache_key
 from ._options import YEAR, check_bool, check_duration, check_number, describe
@@ -190,7 +190,7 @@ def check_watch(
         raise ConfigurationError(f"rng must be a random.Random, not {describe(rng)}")
     path = None
     if state is not None:
-        path = Path(check_path(state, "state")).expanduser()
+        path = expand_home(check_path(state, "state"), "state")
     return WatchSettings(
         queries=items,
         interval=seconds,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lacale_async._cli._userdata import write_file
+from lacale_async._cli._userdata import load_hashes, load_meta, save_hashes, write_file
 
 
 def test_write_file_syncs_before_it_replaces(
@@ -38,3 +38,12 @@ def test_write_file_reports_a_refusal_instead_of_raising(tmp_path: Path) -> None
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
     assert write_file(blocker / "under-a-file.json", b"[]") is False
+
+
+def test_a_cache_folder_with_no_home_is_no_cache_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LACALE_CACHE_DIR", "~no_such_user_zz/cache")
+    save_hashes(["a" * 40])
+    assert load_hashes() == []
+    assert load_meta() is None

@@ -203,6 +203,29 @@ def test_a_store_variable_no_file_can_have_is_refused_naming_it(
     assert LaCaleClient(API_KEY, base_url=BASE, quota_store=None)._config.quota_store is None
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "option"),
+    [
+        (None, None, "quota_store"),
+        ("LACALE_QUOTA_STORE", "~no_such_user_zz/q.db", "LACALE_QUOTA_STORE"),
+        ("LACALE_CACHE_DIR", "~no_such_user_zz/cache", "LACALE_CACHE_DIR"),
+    ],
+)
+def test_a_store_path_under_an_unknown_home_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str | None, value: str | None, option: str
+) -> None:
+    monkeypatch.delenv("LACALE_QUOTA_STORE", raising=False)
+    monkeypatch.delenv("LACALE_CACHE_DIR", raising=False)
+    options: dict[str, Any] = {}
+    if variable is None:
+        options["quota_store"] = "~no_such_user_zz/q.db"
+    else:
+        monkeypatch.setenv(variable, str(value))
+    # pathlib raised a raw RuntimeError ("Could not determine home directory").
+    with pytest.raises(la.ConfigurationError, match=rf"{option} path .* names no home folder"):
+        LaCaleClient(API_KEY, base_url=BASE, **options)
+
+
 # -- durations that dates can hold -----------------------------------------------------------
 
 RATE_OPTIONS = ["search_rate", "upload_rate", "download_rate", "meta_rate", "key_rate"]

@@ -148,3 +148,9 @@ def test_a_share_too_small_for_one_poll_a_year_is_refused() -> None:
     # budget_share=5e-324 made the computed interval inf, which no sleep or date takes.
     with pytest.raises(ConfigurationError, match="less than one search a year"):
         plan_interval(settings(budget_share=5e-324), [(200, DAY)])
+
+
+def test_a_state_path_under_an_unknown_home_is_refused_before_anything_runs() -> None:
+    # pathlib raised a raw RuntimeError ("Could not determine home directory").
+    with pytest.raises(ValidationError, match=r"state path .* names no home folder"):
+        settings(state="~no_such_user_zz/watch.sqlite3")

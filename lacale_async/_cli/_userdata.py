@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 
 from .._atomic import replace_file
+from .._errors import ConfigurationError
 from .._models import Meta
 from .._userdir import user_cache_dir
 
@@ -64,21 +65,40 @@ def write_file(path: Path, data: bytes) -> bool:
     return True
 
 
-def _read(path: Path) -> bytes | None:
+def _cached(name: str) -> Path | None:
+    # A cache: a LACALE_CACHE_DIR no folder can have means nothing is remembered, never a
+    # failed command (shell completion included); the commands that need it say why.
+    try:
+        return user_cache_dir() / name
+    except ConfigurationError as exc:
+        logger.debug("no cache folder: %s", exc)
+        return None
+
+
+def _read(name: str) -> bytes | None:
+    path = _cached(name)
+    if path is None:
+        return None
     try:
         return path.read_bytes()
     except OSError:
         return None
 
 
+def _keep(name: str, data: bytes) -> None:
+    path = _cached(name)
+    if path is not None:
+        write_file(path, data)
+
+
 def save_hashes(hashes: list[str]) -> None:
     """Remember the info hashes of the results just shown (in their order)."""
-    write_file(user_cache_dir() / _HASHES, msgspec.json.encode(hashes))
+    _keep(_HASHES, msgspec.json.encode(hashes))
 
 
 def load_hashes() -> list[str]:
     """Return the info hashes of the last search, or an empty list when none was kept."""
-    data = _read(user_cache_dir() / _HASHES)
+    data = _read(_HASHES)
     if data is None:
         return []
     try:
@@ -89,12 +109,12 @@ def load_hashes() -> list[str]:
 
 def save_meta(meta: Meta) -> None:
     """Remember a meta answer for shell completion."""
-    write_file(user_cache_dir() / _META, msgspec.json.encode(meta))
+    _keep(_META, msgspec.json.encode(meta))
 
 
 def load_meta() -> Meta | None:
     """Return the remembered meta answer, or None when none (or an unreadable one) is kept."""
-    data = _read(user_cache_dir() / _META)
+    data = _read(_META)
     if data is None:
         return None
     try:
