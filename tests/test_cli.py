@@ -784,3 +784,29 @@ def test_core_package_does_not_import_click_or_rich() -> None:
     result = _python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_click_s_own_errors_never_echo_control_characters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lacale_async._cli import main
+
+    hostile = "/no/such/\x1b]0;PWNED\x07\x1b[2J.txt"
+    with pytest.raises(SystemExit) as info:
+        main(["bulk", hostile])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "'/no/such/.txt': No such file" in err  # the name is still told, cleaned
+    assert "\x1b" not in err
+    assert "\x07" not in err
+
+
+def test_quota_names_its_store_without_the_control_characters_of_its_path(
+    tmp_path: Path, remote_args: list[str]
+) -> None:
+    store = tmp_path / "q\x1b]0;PWNED\x07.sqlite3"
+    result = invoke([*remote_args, "quota"], env={"LACALE_QUOTA_STORE": str(store)})
+    assert result.exit_code == 0, result.stderr
+    assert f"kept in: {tmp_path}/q.sqlite3" in result.stdout
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["EXIT_INTERRUPTED", "interrupted", "main"]
 
@@ -61,8 +65,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         except click.exceptions.Abort:
             raise interrupted() from None
         except click.ClickException as exc:
-            exc.show()
+            _show(exc)
             raise SystemExit(exc.exit_code) from None
         raise SystemExit(code if isinstance(code, int) else 0)
     except KeyboardInterrupt:
         raise interrupted() from None
+
+
+def _show(exc: click.ClickException) -> None:
+    """Print click's own error, cleaned: it quotes what was typed (a file name) as it is."""
+    import io
+
+    from ._sanitize import clean
+
+    shown = io.StringIO()
+    exc.show(file=shown)
+    sys.stderr.write(clean(shown.getvalue(), multiline=True))

@@ -10,6 +10,7 @@ import click
 from .._quota import Quota, describe_wait, describe_window
 from ._app import command
 from ._render import local_date
+from ._sanitize import clean
 from ._run import connect, echo_json, run_command
 from ._session import Settings
 
@@ -83,7 +84,7 @@ def quota(settings: Settings) -> None:
             click.echo(
                 f"  {describe_window(w.calls, w.period)}: {w.used} used, {w.remaining} left{frees}"
             )
-        click.echo(f"  kept in: {budget.store}")
+        click.echo(f"  kept in: {clean(str(budget.store))}")
         return 0
 
     run_command(settings, go)
