@@ -10,8 +10,8 @@ import click
 from .._quota import Quota, describe_wait, describe_window
 from ._app import command
 from ._render import local_date
-from ._sanitize import clean
 from ._run import connect, echo_json, run_command
+from ._sanitize import clean
 from ._session import Settings
 
 __all__ = ["budget_line", "not_run_line", "quota", "quota_dict"]
