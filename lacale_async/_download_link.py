@@ -88,7 +88,8 @@ def link_target(
         The target, or None for no link, another origin (never requested with anything of the
         client's: the key stays home), a link for another torrent, no token, or an expired one.
     """
-    if not link:
+    if not isinstance(link, str) or not link:
+        # A Torrent built by the caller (msgspec does not check __init__'s types).
         return None
     try:
         url = URL(link)

@@ -40,8 +40,10 @@ def magnet_uri(info_hash: str, name: str | None = None, trackers: Sequence[str] 
         raise ValidationError(f"trackers must be a list or tuple of URLs, not {describe(trackers)}")
     check_text(name, "name")
     for tracker in trackers:
+        if not isinstance(tracker, str) or not tracker:
+            raise ValidationError(f"each tracker must be a URL, not {describe(tracker)}")
         check_text(tracker, "each tracker")
-    h = info_hash.lower()
+    h = str.lower(info_hash)  # the base method: a str subclass's own could say otherwise
     # BEP 9 names v1 torrents by btih; BEP 52 names v2 ones by a multihash (0x12 0x20 = sha2-256).
     xt = f"urn:btmh:1220{h}" if len(h) == 64 else f"urn:btih:{h}"
     parts = [f"xt={xt}"]

@@ -11,7 +11,7 @@ import msgspec
 
 from ._errors import IntegrityError, InvalidTorrentError, LaCaleError, ValidationError
 from ._options import describe
-from ._validation import is_info_hash
+from ._validation import check_text, is_info_hash
 
 __all__ = [
     "SOURCE_FLAG",
@@ -321,6 +321,7 @@ def apply_source_flag(
     check_source_policy(policy)
     if not isinstance(source, str) or not source:
         raise ValidationError("the source flag must be a non-empty string")
+    check_text(source, "the source flag")  # written into the torrent as UTF-8
     top, info, info_bytes = _decode(data)
     parsed = _build_info(info, info_bytes)
     if policy == "keep" or parsed.source == source:
@@ -381,7 +382,7 @@ def verify_torrent(data: bytes, expected_info_hash: str) -> TorrentInfo:
     """
     if not is_info_hash(expected_info_hash):
         raise ValidationError("an info hash must be 40 or 64 hexadecimal characters")
-    expected = expected_info_hash.lower()
+    expected = str.lower(expected_info_hash)
     try:
         parsed = parse_torrent(data)
     except InvalidTorrentError as exc:

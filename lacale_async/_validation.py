@@ -269,7 +269,9 @@ def check_info_hash(info_hash: str) -> str:
         raise ValidationError(
             f"info hash must be 40 (v1) or 64 (v2) hexadecimal characters, got {shown!r}"
         )
-    return info_hash.lower()
+    # str.lower, not the argument's own: a str subclass could send a path other than the one
+    # the pattern checked.
+    return str.lower(info_hash)
 
 
 def check_api_key(key: object) -> str:

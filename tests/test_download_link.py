@@ -107,3 +107,9 @@ def test_credentials_in_the_link_are_not_forwarded() -> None:
     target = link_target(url, base_url=BASE, info_hash=HASH, now=NOW)
     assert target is not None
     assert target.params == {"token": "t", "x": "1"}
+
+
+@pytest.mark.parametrize("link", [123, b"https://la-cale.space/api/download/x", ["x"]])
+def test_a_link_that_is_no_text_means_the_documented_path(link: object) -> None:
+    # A Torrent built by the caller: yarl's URL() raised a raw TypeError.
+    assert link_target(link, base_url=BASE, info_hash=HASH, now=NOW) is None  # type: ignore[arg-type]

@@ -78,3 +78,21 @@ def test_invalid_hash(bad: str) -> None:
 def test_trackers_must_not_be_a_single_string() -> None:
     with pytest.raises(ValidationError, match="sequence"):
         magnet_uri(V1, trackers="udp://tracker.example:6969")
+
+
+@pytest.mark.parametrize("tracker", [None, "", 6969, b"udp://tracker.example:6969"])
+def test_each_tracker_must_be_a_url(tracker: object) -> None:
+    # None reached urllib's quote() and raised a raw TypeError.
+    with pytest.raises(ValidationError, match="each tracker must be a URL"):
+        magnet_uri(V1, trackers=[TRACKERS[0], tracker])  # type: ignore[list-item]
+
+
+class _Hostile(str):
+    """A str subclass whose own lower() says something else than what was checked."""
+
+    def lower(self) -> str:
+        return "../../external/meta?x="
+
+
+def test_a_str_subclass_hash_is_named_as_checked() -> None:
+    assert magnet_uri(_Hostile(V1)).startswith(f"magnet:?xt=urn:btih:{V1.lower()}")

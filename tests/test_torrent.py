@@ -198,6 +198,9 @@ def test_apply_source_flag_rejects_bad_arguments() -> None:
         apply_source_flag(data, "replace")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="non-empty"):
         apply_source_flag(data, "set", source="")
+    # Encoded into the torrent: a lone surrogate raised a raw UnicodeEncodeError.
+    with pytest.raises(ValidationError, match="source flag contains characters"):
+        apply_source_flag(data, "set", source="\ud800")
     with pytest.raises(InvalidTorrentError):
         apply_source_flag(b"<html>", "keep")
 

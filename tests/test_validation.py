@@ -397,3 +397,18 @@ def test_a_mistyped_base_url_is_quoted_without_the_key_it_holds(url: str) -> Non
     # The host is lowercased as it is parsed: look for the key in any case.
     assert "secret-key-42" not in "".join(traceback.format_exception(info.value)).lower()
     assert "la-cale.space" in str(info.value)  # still says which URL
+
+
+class _HostileHash(str):
+    """A str subclass whose own lower() names another path than the one checked."""
+
+    def lower(self) -> str:
+        return "../../external/meta?x="
+
+
+def test_a_str_subclass_info_hash_is_sent_as_the_value_checked() -> None:
+    from lacale_async._validation import check_info_hash
+
+    checked = check_info_hash(_HostileHash("AB" * 20))
+    assert checked == "ab" * 20
+    assert type(checked) is str
