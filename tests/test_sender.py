@@ -199,9 +199,10 @@ async def test_zero_429s_at_the_configured_rate_and_near_minimum_time(
         assert server.throttled_total == 0
     assert stats.rate_limited == 0
     assert stats.endpoints["search"].requests == 4 * n
-    # 4N requests: a burst of N, then three more windows.
+    # 4N requests: a burst of N, then three more windows. The upper bound catches a limiter
+    # that waits a window too many; a tighter one only measures how loaded the machine is.
     minimum = 3 * period
-    assert minimum <= elapsed <= minimum * 1.10
+    assert minimum <= elapsed < minimum + 0.8 * period
 
 
 @pytest.mark.integration
