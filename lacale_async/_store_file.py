@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from ._sqlite import describe_failure, open_database
+from ._sqlite import describe_failure, is_busy, open_database
 
 __all__ = ["STORE_ERRORS", "StoreDamaged", "StoreFile", "is_busy"]
 
@@ -33,6 +33,7 @@ logger = logging.getLogger("lacale_async")
 
 T = TypeVar("T")
 
+_APPLICATION_ID = 0x4C435154  # "LCQT": a lacale quota store, not any SQLite file
 _VERSION = 1
 # Additive changes only (a new table): a file written by this version stays readable by the
 # previous one, which would refuse a higher user_version and lose the shared budget.
@@ -57,19 +58,6 @@ class StoreDamaged(sqlite3.DatabaseError):
 # ValueError and TypeError: what the OS layer raises for a path it cannot take (a NUL byte, a
 # lone surrogate), and a backstop for a damaged value the row checks did not foresee.
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ValueError, TypeError)
-
-# SQLITE_BUSY and SQLITE_LOCKED (the stdlib names them from 3.11 on, its stubs do not yet).
-_BUSY_CODES = frozenset({5, 6})
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Tell whether ``exc`` is another connection's lock (transient), not damage."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in _BUSY_CODES  # extended codes keep the primary one in the low byte
-    return "locked" in str(exc)
 
 
 class StoreFile:
@@ -109,6 +97,10 @@ class StoreFile:
             path,
             schema=_SCHEMA,
             version=_VERSION,
+            # Its own mark, so that a mistyped path never converts another program's
+            # database; files of earlier versions (unmarked, our tables only) are adopted.
+            application_id=_APPLICATION_ID,
+            adopt=True,
             kind="quota store",
             make_parents=True,
             check_same_thread=False,
