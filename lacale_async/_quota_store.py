@@ -99,6 +99,7 @@ class SqliteLedger(MirroredLedger):
         self._pending = Pending()
         self._seeded = False
         self._retry_at = -math.inf
+        file.track(self)
 
     @property
     def where(self) -> str:
@@ -110,8 +111,17 @@ class SqliteLedger(MirroredLedger):
         self._file.attach(user)
 
     async def detach(self, user: object) -> None:
-        """Forget ``user``; the file's last user stops its worker thread."""
-        await self._file.detach(user)
+        """Forget ``user``; the file's last user writes what is pending and stops the worker."""
+        with self._hold_clock():  # the final write reads the clock in the worker
+            await self._file.detach(user)
+
+    def unwritten(self) -> tuple[int, bool]:
+        """Return the units another program's lock kept from the file, and if a pause is."""
+        return self._pending.unwritten()
+
+    def flush_job(self, conn: sqlite3.Connection) -> None:
+        """Write what is pending now, whatever the retry delay (the file's last client left)."""
+        self._sync_job(conn)
 
     async def aclose(self) -> None:
         """Stop the file's worker thread after the work submitted (a ledger without users)."""
