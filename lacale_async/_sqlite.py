@@ -23,6 +23,7 @@ __all__ = [
     "describe_failure",
     "is_busy",
     "open_database",
+    "open_readonly",
 ]
 
 BUSY_TIMEOUT = 5.0
@@ -185,6 +186,27 @@ def _mark(conn: sqlite3.Connection, mark: tuple[int | None, bool]) -> None:
             raise
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+
+def open_readonly(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
+    """Open ``path`` for reading only: nothing is created, converted or written.
+
+    Args:
+        path: An existing file.
+        immutable: Read the main file as it is, without the locks and the ``-shm`` file a
+            WAL reader needs (a folder that cannot be written); a ``-wal`` file is ignored.
+
+    Returns:
+        The connection (SQLite opens the file at its first statement).
+
+    Raises:
+        sqlite3.Error, ValueError: The path cannot be opened.
+    """
+    mode = "immutable=1" if immutable else "mode=ro"
+    uri = f"{path.absolute().as_uri()}?{mode}"
+    return sqlite3.connect(
+        uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+    )
 
 
 def describe_failure(exc: BaseException) -> str:

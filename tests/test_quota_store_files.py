@@ -7,6 +7,7 @@ still gives the budget what it records: the memory fallback starts from its rows
 
 from __future__ import annotations
 
+import gc
 import logging
 import sqlite3
 from pathlib import Path
@@ -146,3 +147,127 @@ def test_an_earlier_store_under_another_programs_lock_opens_without_waiting(
     assert application_id(path) == 0
     StoreFile(path)
     assert application_id(path) == QUOTA_MARK
+
+
+# -- Q1: a store that can be read, but not written ------------------------------------------
+
+
+def damage_an_index(path: Path) -> None:
+    """Break one cell pointer of the expiry index: quick_check fails, the rows still read."""
+    conn = sqlite3.connect(path)
+    page = conn.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'units_by_expiry'"
+    ).fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as f:
+        f.seek((page - 1) * size + 10)
+        f.write(b"\xff\xff")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+    conn.close()
+
+
+def unwritable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make read-write opens fail as on a read-only mount (root ignores file modes)."""
+    from lacale_async import _store_file
+
+    def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(_store_file, "open_database", refuse)
+
+
+async def test_a_damaged_store_goes_on_from_the_units_it_still_holds(
+    mock: aioresponses, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: a failed integrity check gave a full budget, the rows being intact.
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    earlier_version_store(path, [clock.wall() - 20.0, clock.wall() - 10.0])
+    damage_an_index(path)
+    before = path.read_bytes()
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    async with client(clock, path) as c:
+        quota = await c.quota()
+        assert quota.remaining == 1  # 2 of 3 spent, as the file says
+        assert "could only be read" in quota.store
+        await c.search("x")
+        assert (await c.quota()).remaining == 0
+    assert path.read_bytes() == before  # never written
+    warnings = warnings_of(caplog)
+    assert len(warnings) == 1
+    assert "goes on from the 2 unit(s)" in warnings[0]
+    assert "integrity check failed" in warnings[0]
+
+
+@pytest.mark.parametrize("in_wal", [False, True])
+async def test_an_unwritable_store_goes_on_from_its_units_and_pause(
+    mock: aioresponses,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    in_wal: bool,
+) -> None:
+    # Regression: a read-only folder or a full disk gave a full budget.
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    earlier_version_store(path, [clock.wall() - 5.0])
+    # in_wal: another process still has the file open, its last writes only in the -wal.
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("INSERT INTO units VALUES (?, 'live', ?, 1, ?)", (SCOPE, clock.wall() + 30, 9e9))
+    writer.execute("INSERT INTO pauses VALUES (?, ?)", (SCOPE, clock.wall() + 600.0))
+    if not in_wal:
+        writer.close()
+    before, names = path.read_bytes(), names_in(tmp_path)
+    unwritable(monkeypatch)
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    async with client(clock, path) as c:
+        quota = await c.quota()
+        # One done, one in flight in another process (counted, as done at its lease end).
+        assert quota.windows[0].used == 2
+        assert quota.paused_until is not None  # the 429 pause is honoured too
+    writer.close()
+    if not in_wal:
+        assert path.read_bytes() == before
+        assert names_in(tmp_path) == names == ["q.sqlite3"]  # not even a -wal or -shm made
+    [warning] = warnings_of(caplog)
+    assert "goes on from the 2 unit(s)" in warning
+    assert "429 pause until" in warning
+
+
+async def test_an_existing_store_nothing_can_be_read_from_says_the_past_is_unknown(
+    mock: aioresponses, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    path = tmp_path / "q.sqlite3"
+    path.write_bytes(b"SQLite format 3\x00" + bytes(90))
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    async with client(FakeClock(), path) as c:
+        assert (await c.quota()).remaining == 3
+    [warning] = warnings_of(caplog)
+    assert "is unknown and NOT counted" in warning
+    assert "reading it failed too" in warning
+
+
+async def test_the_memory_fallback_outlives_its_client(
+    mock: aioresponses, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The file cannot record what this process spends: its memory is the only record, and a
+    # script opening a new client per call must not start again from a full budget.
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "folder.sqlite3"
+    path.mkdir()
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    for query in ("a", "b"):
+        async with client(clock, path) as c:
+            await c.search(query)
+        del c
+        gc.collect()  # nothing but the SDK's own bookkeeping holds the ledger now
+    async with client(clock, path) as c:
+        assert (await c.quota()).remaining == 1
+    assert len(warnings_of(caplog)) == 1
