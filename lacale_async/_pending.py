@@ -49,6 +49,12 @@ class Pending:
         with self._lock:
             self._pause = max(self._pause, until)
 
+    def unwritten(self) -> tuple[int, bool]:
+        """Return how many units the store has not recorded, and whether a pause is among it."""
+        with self._lock:
+            units = sum(1 for row in self._units.values() if row is not None)
+            return units, self._pause > -math.inf
+
     def snapshot(self) -> Snapshot:
         """Return a copy of what is pending, to write."""
         with self._lock:

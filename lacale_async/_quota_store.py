@@ -13,8 +13,11 @@ stored with ``live = 1`` and ``at`` = its lease end: it counts as "now" until th
 process died, as a unit done at the lease end (a crash costs one unit, never a stuck budget).
 
 Every transaction runs in the file's worker thread (``_store_file``), never on the event loop.
-A store that cannot be opened (corrupt, unwritable, a newer format, a path the OS refuses) logs
-one WARNING and the budget is kept in memory; a store that fails later (damage, a damaged row)
+A store that cannot be opened for writing (unwritable, a full disk, a failed integrity check, a
+newer format) is read instead (``_store_readonly``): one WARNING, and the budget is kept in
+memory from the units it records; one that cannot be read either (or no quota store: another
+program's file, a path the OS refuses) logs one WARNING and the budget starts full in memory,
+what was spent before unknown. A store that fails later (damage, a damaged row)
 logs one WARNING and the budget goes on from this process's own record (the
 :class:`~lacale_async._ledger.MemoryLedger` mirror). A store locked by another program is not a
 failure: that request is decided by the mirror, what this process does meanwhile is written to
@@ -27,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import math
 import os
 import secrets
@@ -44,12 +46,12 @@ from ._mirrored import MirroredLedger
 from ._pending import Pending, Snapshot
 from ._sqlite import describe_failure
 from ._store_file import STORE_ERRORS, StoreFile, is_busy
+from ._store_readonly import ReadOnlyLedger, readable, warn_unusable
 from ._store_rows import history, read_rows, record_horizon, stored_keep, write_pending
 from ._userdir import user_cache_dir
 
-__all__ = ["SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
+__all__ = ["ReadOnlyLedger", "SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
 
-logger = logging.getLogger("lacale_async")
 
 T = TypeVar("T")
 Hold = Callable[[], contextlib.AbstractContextManager[None]]
@@ -99,6 +101,7 @@ class SqliteLedger(MirroredLedger):
         self._pending = Pending()
         self._seeded = False
         self._retry_at = -math.inf
+        file.track(self)
 
     @property
     def where(self) -> str:
@@ -110,8 +113,17 @@ class SqliteLedger(MirroredLedger):
         self._file.attach(user)
 
     async def detach(self, user: object) -> None:
-        """Forget ``user``; the file's last user stops its worker thread."""
-        await self._file.detach(user)
+        """Forget ``user``; the file's last user writes what is pending and stops the worker."""
+        with self._hold_clock():  # the final write reads the clock in the worker
+            await self._file.detach(user)
+
+    def unwritten(self) -> tuple[int, bool]:
+        """Return the units another program's lock kept from the file, and if a pause is."""
+        return self._pending.unwritten()
+
+    def flush_job(self, conn: sqlite3.Connection) -> None:
+        """Write what is pending now, whatever the retry delay (the file's last client left)."""
+        self._sync_job(conn)
 
     async def aclose(self) -> None:
         """Stop the file's worker thread after the work submitted (a ledger without users)."""
@@ -297,10 +309,10 @@ class SqliteLedger(MirroredLedger):
 
 _FILES: weakref.WeakValueDictionary[str, StoreFile] = weakref.WeakValueDictionary()
 _FILES_LOCK = threading.Lock()
-_WARNED: set[str] = set()
 
 
-def _open_file(path: Path) -> StoreFile | None:
+def _open_file(path: Path) -> StoreFile | BaseException:
+    """Return the open store at ``path`` (one per process), or why it cannot be opened."""
     key = os.fspath(path)
     with _FILES_LOCK:
         file = _FILES.get(key)
@@ -309,20 +321,7 @@ def _open_file(path: Path) -> StoreFile | None:
         try:
             file = StoreFile(path)
         except STORE_ERRORS as exc:
-            if key not in _WARNED:
-                _WARNED.add(key)
-                # %r: a path the OS refused may hold a NUL or a lone surrogate, which a log
-                # handler writing UTF-8 could not write.
-                logger.warning(
-                    "cannot use the quota store %r (%s); the key-wide budget is kept in memory "
-                    "for this process only: requests this key made before (in earlier runs or "
-                    "other processes) are NOT counted, so the tracker may answer 429 until its "
-                    "own window frees up. Fix the file or its folder (permissions, disk), move "
-                    "it away, or pass quota_store=None to keep the budget in memory on purpose",
-                    key,
-                    describe_failure(exc),
-                )
-            return None
+            return exc
         _FILES[key] = file
         return file
 
@@ -336,7 +335,9 @@ def open_ledger(
     """Return the ledger of ``scope`` in the store at ``path``, or a memory one if it fails.
 
     Opening reads nothing from the rows: the mirror is seeded by the first transaction, in
-    the worker thread (a damaged row is found there, and warned about as a failure).
+    the worker thread (a damaged row is found there, and warned about as a failure). A file
+    that exists but cannot be opened for writing is read (read-only, at first use, off the
+    loop) and the memory ledger goes on from its units, rather than from a full budget.
 
     Args:
         path: The database file (created with its folder when missing).
@@ -345,11 +346,15 @@ def open_ledger(
         hold: Keeps the client's clock still while a transaction is awaited (a FakeClock).
 
     Returns:
-        A :class:`SqliteLedger`, or a :class:`MemoryLedger` after one WARNING when the file
-        cannot be opened.
+        A :class:`SqliteLedger`; a :class:`ReadOnlyLedger` (memory, seeded from the file)
+        when the file can only be read; or a :class:`MemoryLedger` after one WARNING when
+        nothing can be read from it.
     """
     file = _open_file(path)
-    if file is None:
-        return MemoryLedger(wall, where=f"memory (the quota store {path} could not be opened)")
-    mirror = MemoryLedger(wall, where=f"memory (the quota store {path} failed)")
-    return SqliteLedger(file, scope, wall, mirror, hold)
+    if isinstance(file, StoreFile):
+        mirror = MemoryLedger(wall, where=f"memory (the quota store {path} failed)")
+        return SqliteLedger(file, scope, wall, mirror, hold)
+    if readable(path, file):
+        return ReadOnlyLedger(path, scope, wall, file, hold)
+    warn_unusable(path, describe_failure(file))
+    return MemoryLedger(wall, where=f"memory (the quota store {path} could not be opened)")

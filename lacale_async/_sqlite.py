@@ -4,21 +4,47 @@ Both want the same things of a file: created private (0600: it says which keys a
 user has), WAL mode so a reader never blocks the writer, a busy timeout so contending processes
 queue instead of failing, and a format check before anything is written: a file of a newer
 version, a damaged one, or (with an ``application_id``) someone else's SQLite file is refused,
-never written over.
+never written over. A file that cannot be opened for writing may still be read
+(:func:`open_readonly`), so that what it records is not lost to the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import sqlite3
 from pathlib import Path
 
-__all__ = ["BUSY_TIMEOUT", "describe_failure", "open_database"]
+__all__ = [
+    "BUSY_TIMEOUT",
+    "NotOurs",
+    "describe_failure",
+    "is_busy",
+    "open_database",
+    "open_readonly",
+]
 
 BUSY_TIMEOUT = 5.0
 """Seconds a process waits for another one's write transaction (they last microseconds)."""
+
+# SQLITE_BUSY and SQLITE_LOCKED (the stdlib names them from 3.11 on, its stubs do not yet).
+_BUSY_CODES = frozenset({5, 6})
+
+
+class NotOurs(sqlite3.DatabaseError):
+    """An SQLite file, but another program's (refused before anything is read or written)."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is another connection's lock (transient), not damage."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _BUSY_CODES  # extended codes keep the primary one in the low byte
+    return "locked" in str(exc)
 
 
 def open_database(
@@ -27,6 +53,7 @@ def open_database(
     schema: str,
     version: int,
     application_id: int | None = None,
+    adopt: bool = False,
     kind: str = "lacale-async file",
     make_parents: bool = False,
     check_same_thread: bool = True,
@@ -39,6 +66,8 @@ def open_database(
         version: The format this code writes (``PRAGMA user_version``).
         application_id: Marks the file as ours; a file with another id, or an unmarked file
             that already holds tables, is refused. None: no mark (any file of our format).
+        adopt: With ``application_id``: an unmarked file holding nothing but (some of) what
+            ``schema`` creates is ours, written before the mark existed, and is marked now.
         kind: What the file is, for messages ("watch state").
         make_parents: Create the missing folders on the way (a cache folder).
         check_same_thread: False when several threads share the connection under a lock.
@@ -47,7 +76,8 @@ def open_database(
         The connection, schema in place.
 
     Raises:
-        sqlite3.Error: Not a database, damaged, of a newer format, or not ours.
+        NotOurs: Another program's SQLite file (left untouched).
+        sqlite3.Error: Not a database, damaged, or of a newer format.
         OSError: The file or its folder cannot be created or opened.
     """
     if path is None:
@@ -68,7 +98,7 @@ def open_database(
             check_same_thread=check_same_thread,
         )
     try:
-        _prepare(conn, schema, version, application_id, kind)
+        _prepare(conn, schema, version, (application_id, adopt), kind)
     except BaseException:
         conn.close()
         raise
@@ -76,16 +106,14 @@ def open_database(
 
 
 def _prepare(
-    conn: sqlite3.Connection, schema: str, version: int, application_id: int | None, kind: str
+    conn: sqlite3.Connection,
+    schema: str,
+    version: int,
+    mark: tuple[int | None, bool],
+    kind: str,
 ) -> None:
     found = conn.execute("PRAGMA user_version").fetchone()[0]
-    app_id = None
-    if application_id is not None:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if app_id != application_id:
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if app_id != 0 or found != 0 or tables:
-                raise sqlite3.DatabaseError(f"it is an SQLite file, but not a {kind}")
+    marked = mark[0] is None or _is_marked(conn, mark, found, schema, kind)
     if found > version:
         raise sqlite3.DatabaseError(f"written by a newer lacale-async (format {found})")
     if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
@@ -97,10 +125,88 @@ def _prepare(
     conn.executescript(schema)
     # Written only when they change: each is a write, which waits the busy timeout when
     # another program holds the file locked (the schema statements above do not write then).
-    if application_id is not None and app_id != application_id:
-        conn.execute(f"PRAGMA application_id = {application_id}")
+    if not marked:
+        _mark(conn, mark)
     if found != version:
         conn.execute(f"PRAGMA user_version = {version}")
+
+
+def _is_marked(
+    conn: sqlite3.Connection, mark: tuple[int | None, bool], found: int, schema: str, kind: str
+) -> bool:
+    """Tell whether the file bears our mark; False for an unmarked file we may take.
+
+    Raises:
+        NotOurs: Another mark, or an unmarked file holding what our schema does not make.
+    """
+    application_id, adopt = mark
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == application_id:
+        return True
+    # The sqlite_ names are SQLite's own (an ANALYZE by hand, say), never another program's.
+    held = set(
+        conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%'"
+            " ESCAPE '\\'"
+        ).fetchall()
+    )
+    empty = not held and found == 0
+    # Our tables and nothing else: a file an earlier version wrote, before it was marked.
+    earlier = adopt and bool(held) and held <= _made_by(schema)
+    if app_id != 0 or not (empty or earlier):
+        raise NotOurs(f"it is an SQLite file, but not a {kind}")
+    return False
+
+
+@functools.lru_cache(maxsize=4)
+def _made_by(schema: str) -> frozenset[tuple[str, str, str, str]]:
+    """Return what ``schema`` puts in ``sqlite_master`` (built in memory, once)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(schema)
+        return frozenset(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        conn.close()
+
+
+def _mark(conn: sqlite3.Connection, mark: tuple[int | None, bool]) -> None:
+    application_id, adopt = mark
+    if not adopt:
+        conn.execute(f"PRAGMA application_id = {application_id}")
+        return
+    # A file we may adopt is recognised by its content: marking it need not wait, and must
+    # not (opening runs where the caller is, an event loop maybe). Under another program's
+    # lock it stays unmarked until an open that gets through.
+    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute(f"PRAGMA application_id = {application_id}")
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+
+def open_readonly(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
+    """Open ``path`` for reading only: nothing is created, converted or written.
+
+    Args:
+        path: An existing file.
+        immutable: Read the main file as it is, without the locks and the ``-shm`` file a
+            WAL reader needs (a folder that cannot be written); a ``-wal`` file is ignored.
+
+    Returns:
+        The connection (SQLite opens the file at its first statement).
+
+    Raises:
+        sqlite3.Error, ValueError: The path cannot be opened.
+    """
+    mode = "immutable=1" if immutable else "mode=ro"
+    uri = f"{path.absolute().as_uri()}?{mode}"
+    return sqlite3.connect(
+        uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+    )
 
 
 def describe_failure(exc: BaseException) -> str:

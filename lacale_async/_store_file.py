@@ -10,7 +10,9 @@ shared by every client of the process, whatever their event loop or thread, and 
 and anyio's limiters belong to one loop. One thread per file serialises the transactions (the
 connection is used by one thread at a time, as sqlite3 wants), keeps them in submission order
 (an undo submitted after a take runs after it), and costs one thread hop per operation. The
-thread lives while a client uses the file: the last one to close drains it and joins it.
+thread lives while a client uses the file: the last one to close drains it and joins it,
+after a last try at writing what its ledgers noted while another program held the file locked
+(units the process would otherwise take away with it when it exits).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from ._sqlite import describe_failure, open_database
+from ._sqlite import describe_failure, is_busy, open_database
 
 __all__ = ["STORE_ERRORS", "StoreDamaged", "StoreFile", "is_busy"]
 
@@ -33,6 +35,7 @@ logger = logging.getLogger("lacale_async")
 
 T = TypeVar("T")
 
+_APPLICATION_ID = 0x4C435154  # "LCQT": a lacale quota store, not any SQLite file
 _VERSION = 1
 # Additive changes only (a new table): a file written by this version stays readable by the
 # previous one, which would refuse a higher user_version and lose the shared budget.
@@ -50,6 +53,18 @@ CREATE TABLE IF NOT EXISTS horizons (
 """
 
 
+class Unwritten(Protocol):
+    """A ledger of the file holding what another program's lock kept it from writing."""
+
+    def unwritten(self) -> tuple[int, bool]:
+        """Return the units not written yet, and whether a pause is among them."""
+        ...
+
+    def flush_job(self, conn: sqlite3.Connection) -> None:
+        """Write what is pending, waiting the busy timeout at most (in the worker)."""
+        ...
+
+
 class StoreDamaged(sqlite3.DatabaseError):
     """A row the SDK never writes (a text, blob or non-finite time): the file was damaged."""
 
@@ -57,19 +72,6 @@ class StoreDamaged(sqlite3.DatabaseError):
 # ValueError and TypeError: what the OS layer raises for a path it cannot take (a NUL byte, a
 # lone surrogate), and a backstop for a damaged value the row checks did not foresee.
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, ValueError, TypeError)
-
-# SQLITE_BUSY and SQLITE_LOCKED (the stdlib names them from 3.11 on, its stubs do not yet).
-_BUSY_CODES = frozenset({5, 6})
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Tell whether ``exc`` is another connection's lock (transient), not damage."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in _BUSY_CODES  # extended codes keep the primary one in the low byte
-    return "locked" in str(exc)
 
 
 class StoreFile:
@@ -84,6 +86,7 @@ class StoreFile:
 
     __slots__ = (
         "__weakref__",
+        "_ledgers",
         "_life",
         "_pool",
         "_users",
@@ -105,10 +108,15 @@ class StoreFile:
         # One slot (a list, so the finalizer below sees the worker of the moment).
         self._pool: list[ThreadPoolExecutor | None] = [None]
         self._users: weakref.WeakSet[object] = weakref.WeakSet()
+        self._ledgers: weakref.WeakSet[Unwritten] = weakref.WeakSet()
         conn = open_database(
             path,
             schema=_SCHEMA,
             version=_VERSION,
+            # Its own mark, so that a mistyped path never converts another program's
+            # database; files of earlier versions (unmarked, our tables only) are adopted.
+            application_id=_APPLICATION_ID,
+            adopt=True,
             kind="quota store",
             make_parents=True,
             check_same_thread=False,
@@ -123,22 +131,38 @@ class StoreFile:
         with self._life:
             self._users.add(user)
 
+    def track(self, ledger: Unwritten) -> None:
+        """Have the last client's :meth:`detach` write what ``ledger`` could not yet."""
+        with self._life:
+            self._ledgers.add(ledger)
+
     async def detach(self, user: object) -> None:
-        """Forget ``user``; the last one out drains the worker thread and joins it."""
+        """Forget ``user``; the last one out writes what is pending, then joins the worker.
+
+        Units noted while another program held the file locked live in this process only:
+        the client closing is the last chance to record them (a process that exits, or a
+        CLI run, makes no later request to write them), so this waits the busy timeout at
+        most, and warns of what is still unrecorded after it.
+        """
         with self._life:
             self._users.discard(user)
             if self._users:
                 return
-            executor, self._pool[0] = self._pool[0], None
+            # The final write runs last in the worker, after the jobs queued before it (an
+            # end queued by the last request may find the lock and note its unit then).
+            executor = self._pool[0]
+            if executor is None and any(any(w.unwritten()) for w in self._ledgers):
+                executor = self._worker()
+            self._pool[0] = None
         if executor is not None:
-            await _drain(executor)
+            await _drain(executor, self._flush)
 
     async def aclose(self) -> None:
         """Stop the worker thread now, after the work already submitted (tests, shutdown)."""
         with self._life:
             executor, self._pool[0] = self._pool[0], None
         if executor is not None:
-            await _drain(executor)
+            await _drain(executor, _nothing)
 
     def _worker(self) -> ThreadPoolExecutor:
         executor = self._pool[0]
@@ -166,6 +190,34 @@ class StoreFile:
         """
         with self._life:
             self._worker().submit(self._quietly, job, doing)
+
+    def _flush(self) -> None:
+        """Write every ledger's pending units, once more (the worker, last client closing)."""
+        if self.failed:
+            return  # the ledgers went on in memory: nothing was noted for the file since
+        units, paused, failure = 0, False, None
+        with self.lock:
+            for ledger in list(self._ledgers):
+                exc = _flushed(ledger, self.conn)
+                if exc is not None:
+                    failure = exc
+                    more, pause = ledger.unwritten()
+                    units, paused = units + more, paused or pause
+        if failure is not None:
+            self._unrecorded(failure, units, paused)
+
+    def _unrecorded(self, exc: BaseException, units: int, paused: bool) -> None:
+        logger.warning(
+            "the quota store %s could still not be written as its last client closed (%s): "
+            "%d unit(s) of the key-wide budget%s spent while another program held it locked "
+            "are NOT recorded in it, so later runs and other processes do not count them and "
+            "the tracker may answer 429. Close the program holding the file (a sqlite3 shell, "
+            "a backup) before running again",
+            self.path,
+            describe_failure(exc),
+            units,
+            " (and a 429 pause)" if paused else "",
+        )
 
     def _locked(self, job: Callable[[sqlite3.Connection], T]) -> T:
         with self.lock:
@@ -210,16 +262,26 @@ class StoreFile:
         )
 
 
-async def _drain(executor: ThreadPoolExecutor) -> None:
-    # The worker runs in order: once a no-op submitted now has run, nothing is left, and the
-    # thread's join at shutdown returns at once instead of blocking the loop.
+async def _drain(executor: ThreadPoolExecutor, last: Callable[[], None]) -> None:
+    # The worker runs in order: once ``last`` (a no-op, or the final write) submitted now has
+    # run, nothing is left, and the thread's join at shutdown returns at once instead of
+    # blocking the loop.
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.shield(loop.run_in_executor(executor, _nothing))
+        await asyncio.shield(loop.run_in_executor(executor, last))
     except BaseException:
         executor.shutdown(wait=False)  # cancelled: the thread still ends after its queue
         raise
     executor.shutdown(wait=True)
+
+
+def _flushed(ledger: Unwritten, conn: sqlite3.Connection) -> BaseException | None:
+    """Write ``ledger``'s pending units; return what stopped it (None: all written)."""
+    try:
+        ledger.flush_job(conn)
+    except STORE_ERRORS as exc:
+        return exc
+    return None
 
 
 def _release(pool: list[ThreadPoolExecutor | None], conn: sqlite3.Connection) -> None:

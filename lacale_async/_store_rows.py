@@ -21,7 +21,7 @@ import sqlite3
 from ._pending import Pending, Snapshot
 from ._store_file import StoreDamaged
 
-__all__ = ["history", "read_rows", "record_horizon", "stored_keep", "write_pending"]
+__all__ = ["history", "read_rows", "record_horizon", "recorded", "stored_keep", "write_pending"]
 
 _MIN_KEEP = 2 * 86_400.0
 # Unix seconds of the year 5138: a stamp beyond is damage, not a date (dates end at 9999).
@@ -35,6 +35,12 @@ _ROWS = (
 )
 _SOUND_ROWS = (
     "SELECT at, live FROM units WHERE scope = :scope AND at > :since "
+    "AND typeof(at) = 'real' AND abs(at) < :far AND live IN (0, 1)"
+)
+# NOT INDEXED: the table's own b-tree, never a secondary index (the damage a failed
+# integrity check often finds is an index's, while the rows themselves still read).
+_ALL_SOUND_ROWS = (
+    "SELECT at FROM units NOT INDEXED WHERE scope = :scope "
     "AND typeof(at) = 'real' AND abs(at) < :far AND live IN (0, 1)"
 )
 _PAUSE = (
@@ -85,6 +91,20 @@ def history(conn: sqlite3.Connection, scope: str, now: float) -> tuple[list[floa
     except StoreDamaged:
         pause = -math.inf  # the transaction that reads it next says so
     return _split(found, now)[1], pause
+
+
+def recorded(conn: sqlite3.Connection, scope: str) -> tuple[list[float], float]:
+    """Return every sound unit stamp of the scope, oldest first, and its pause (damage skipped).
+
+    For a file that can only be read: a unit in flight elsewhere counts as done at its lease
+    end (no end will reach this process), as a unit of a process that died does.
+    """
+    found = conn.execute(_ALL_SOUND_ROWS, {"far": _FAR, "scope": scope}).fetchall()
+    try:
+        pause = _pause(conn, scope)
+    except StoreDamaged:
+        pause = -math.inf
+    return sorted(at for (at,) in found), pause
 
 
 def stored_keep(conn: sqlite3.Connection, scope: str, now: float) -> float:

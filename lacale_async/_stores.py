@@ -156,9 +156,14 @@ class LocalBackend:
         if store is None:
             return _shared((clock, scope, "key"), lambda: MemoryLedger(wall), MemoryLedger.idle)
         hold = off_loop_hold(clock)
-        return _shared(
-            (clock, scope, "key", str(store)), lambda: open_ledger(store, scope, wall, hold)
-        )
+        key = (clock, scope, "key", str(store))
+        ledger: Ledger = _shared(key, lambda: open_ledger(store, scope, wall, hold))
+        if isinstance(ledger, MemoryLedger):
+            # A store that could not be used: this memory is now the only record of what the
+            # process spent (the file cannot take it). Kept like quota_store=None's, so that a
+            # script opening a new client per call does not start again from the file.
+            _shared(key, lambda: ledger, MemoryLedger.idle)
+        return ledger
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:
         """Return a new in-memory TTL + LRU cache.

@@ -201,10 +201,15 @@ def test_open_ledger_without_a_usable_file_is_a_memory_ledger(tmp_path: Path) ->
 def test_a_store_of_a_newer_format_is_not_touched(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite3"
     with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA application_id = 0x4C435154")  # "LCQT", as a newer version marks it
         conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(sqlite3.DatabaseError, match="newer"):
         StoreFile(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    conn.close()
 
 
 SHORT: list[Span] = [(50, 2.0, 2.25)]

@@ -275,3 +275,63 @@ async def test_no_store_thread_outlives_the_clients(mock: aioresponses, tmp_path
         await c.search("z")
         assert (await c.quota()).remaining == 0
     assert set(store_threads()) <= before
+
+
+# -- Q3: what the lock kept from the file, when the last client closes ----------------------
+
+
+def unit_rows(path: Path) -> list[tuple[int, float]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT live, at FROM units ORDER BY at").fetchall()
+    conn.close()
+    return rows
+
+
+async def test_units_spent_under_a_lock_are_written_when_the_last_client_closes(
+    mock: aioresponses,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: they stayed in this process's memory, and a process that made no request
+    # after the lock went away (a CLI run, a cron job) took them away with it.
+    short_busy(monkeypatch)
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    await make_store(path, clock)
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    async with client(clock, path) as c:
+        with locked(path):
+            await c.search("x")
+            await c.search("y")
+        assert unit_rows(path) == []  # noted in memory only, so far
+    assert [live for live, _ in unit_rows(path)] == [0, 0]
+    async with client(clock, path) as later:  # the next run counts them
+        assert (await later.quota()).remaining == 1
+    assert [r.getMessage() for r in caplog.records if "NOT recorded" in r.getMessage()] == []
+
+
+async def test_units_a_lock_still_keeps_out_at_close_are_counted_in_one_warning(
+    mock: aioresponses,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    short_busy(monkeypatch)
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    await make_store(path, clock)
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    before = set(store_threads())
+    with locked(path):
+        async with client(clock, path) as c:
+            await c.search("x")
+            await c.search("y")
+    assert unit_rows(path) == []
+    lost = [r.getMessage() for r in caplog.records if "NOT recorded" in r.getMessage()]
+    assert len(lost) == 1
+    assert "2 unit(s)" in lost[0]
+    assert str(path) in lost[0]
+    assert set(store_threads()) <= before  # the worker still ends with the last client

@@ -74,3 +74,24 @@ def test_failures_are_described_for_people() -> None:
         "file is not a database"
     )
     assert describe_failure(OSError()) == "OSError"
+
+
+def test_adopt_takes_an_unmarked_file_holding_only_what_the_schema_makes(tmp_path: Path) -> None:
+    earlier = tmp_path / "earlier.sqlite3"
+    open_database(earlier, schema=SCHEMA, version=1).close()  # written before the mark existed
+    open_database(earlier, schema=SCHEMA, version=1, application_id=0x1234, adopt=True).close()
+    check = sqlite3.connect(earlier)
+    assert check.execute("PRAGMA application_id").fetchone()[0] == 0x1234
+    check.execute("CREATE TABLE extra (y INTEGER)")
+    check.execute("PRAGMA application_id = 0")
+    check.commit()
+    check.close()
+    with pytest.raises(sqlite3.DatabaseError, match="not a watch state"):
+        open_database(
+            earlier, schema=SCHEMA, version=1, application_id=0x1234, adopt=True, kind="watch state"
+        )
+    # Without adopt, an unmarked file holding tables is someone else's, as before.
+    plain = tmp_path / "plain.sqlite3"
+    open_database(plain, schema=SCHEMA, version=1).close()
+    with pytest.raises(sqlite3.DatabaseError):
+        open_database(plain, schema=SCHEMA, version=1, application_id=0x1234)
