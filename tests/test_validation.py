@@ -16,7 +16,7 @@ from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
-from lacale_async._validation import check_base_url, check_cover_url, check_tmdb_id
+from lacale_async._validation import check_base_url, check_cover_url, check_text, check_tmdb_id
 
 pytest_plugins = ["_mocked"]
 
@@ -397,3 +397,11 @@ def test_a_mistyped_base_url_is_quoted_without_the_key_it_holds(url: str) -> Non
     # The host is lowercased as it is parsed: look for the key in any case.
     assert "secret-key-42" not in "".join(traceback.format_exception(info.value)).lower()
     assert "la-cale.space" in str(info.value)  # still says which URL
+
+
+@pytest.mark.parametrize("bad", [5, b"x", "\ud800"])
+def test_check_text_raises_the_error_class_asked_for(bad: object) -> None:
+    with pytest.raises(la.ValidationError, match=r"^title "):
+        check_text(bad, "title")  # type: ignore[arg-type]
+    with pytest.raises(la.ConfigurationError, match=r"^api_key "):
+        check_text(bad, "api_key", la.ConfigurationError)  # type: ignore[arg-type]
