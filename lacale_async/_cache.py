@@ -10,7 +10,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ._clock import Clock
 from ._errors import ConfigurationError
-from ._options import describe, is_count
+from ._options import check_implements, describe, is_count
 
 __all__ = ["NO_READS", "Cache", "MemoryCache", "Reads", "ttl_from_headers"]
 
@@ -74,7 +74,8 @@ class MemoryCache(Generic[V]):
         clock: The time source for expiry.
 
     Raises:
-        ConfigurationError: ``max_entries`` is not an int >= 1.
+        ConfigurationError: ``max_entries`` is not an int >= 1, or ``clock`` is not a
+            :class:`Clock`.
     """
 
     __slots__ = ("_data", "_max", "_next_expiry", "_now")
@@ -84,6 +85,8 @@ class MemoryCache(Generic[V]):
             raise ConfigurationError(
                 f"max_entries must be an int >= 1, got {describe(max_entries)}"
             )
+        # Checked here: clock=None used to raise a raw AttributeError on the next line.
+        check_implements(clock, Clock, "clock")
         self._max = max_entries
         self._now = clock.now  # bound once: every hit reads the clock
         # key -> (expiry time, value), least recently used first.

@@ -14,10 +14,14 @@ from typing import Protocol, cast, runtime_checkable
 import anyio
 
 from ._errors import ValidationError
-from ._options import check_bool, describe, is_count
+from ._options import YEAR, check_bool, check_number, describe, is_count
 
 # Fake time starts anywhere finite; a float can still be advanced from there.
 _BIG = 1e300
+
+# The latest fake wall time to start from: 9999-12-31T23:59:59Z (datetime's last second) less
+# a year, so the key budget's dates (a wall time plus a period of up to a year) stay valid.
+_WALL_MAX = 253_402_300_799.0 - YEAR
 
 __all__ = [
     "FAKE_WALL_START",
@@ -104,7 +108,11 @@ class FakeClock:
         start: The value ``now()`` returns before time has moved.
         auto_advance: Jump to the next deadline whenever the loop is otherwise idle.
         idle_rounds: How many consecutive idle loop iterations count as "everyone is waiting".
-        wall_start: The value ``wall()`` returns before time has moved (Unix seconds).
+        wall_start: The value ``wall()`` returns before time has moved (Unix seconds, from 0
+            to the year 9998).
+
+    Raises:
+        ValidationError: An option of the wrong type or out of range.
     """
 
     __slots__ = (
@@ -139,7 +147,12 @@ class FakeClock:
             raise ValidationError(f"start must be a finite number, got {describe(start)}")
         check_bool(auto_advance, "auto_advance")
         self._now = float(start)
-        self._wall_offset = float(wall_start) - self._now
+        # Checked like start: float("123") or float(None) used to pass or raise raw, and nan
+        # or 1e300 only failed at the first budget date (client.quota()).
+        wall = check_number(
+            wall_start, "wall_start", 0.0, _WALL_MAX, unit=" of Unix seconds", error=ValidationError
+        )
+        self._wall_offset = wall - self._now
         # (deadline, registration order, future): the order breaks ties deterministically.
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()

@@ -134,7 +134,7 @@ class WindowLimiter:
         margin: Extra seconds added to every window; None for :func:`default_margin`.
 
     Raises:
-        ConfigurationError: A rate or the margin is invalid.
+        ConfigurationError: A rate, the margin or the name is invalid.
     """
 
     __slots__ = ("__weakref__", "_clock", "_log", "_name", "_rates")
@@ -148,6 +148,9 @@ class WindowLimiter:
         name: str = "",
         margin: float | None = None,
     ) -> None:
+        # Checked before it is formatted: f"{name}_rate" of 10**5000 raised a raw ValueError.
+        if not isinstance(name, str):
+            raise ConfigurationError(f"name must be a string, not {describe(name)}")
         checked = parse_rates(rates, name=f"{name}_rate" if name else "rates")
         if margin is not None and not (is_finite(margin) and margin >= 0):
             raise ConfigurationError(

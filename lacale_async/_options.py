@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TypeGuard
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, LaCaleError
 
 __all__ = [
     "YEAR",
@@ -49,7 +49,14 @@ def is_finite(value: object) -> TypeGuard[float]:
 
 
 def check_number(
-    value: object, name: str, low: float, high: float, *, open_low: bool = False, unit: str = ""
+    value: object,
+    name: str,
+    low: float,
+    high: float,
+    *,
+    open_low: bool = False,
+    unit: str = "",
+    error: type[LaCaleError] = ConfigurationError,
 ) -> float:
     """Return ``value`` as a float when it is a number from ``low`` to ``high``.
 
@@ -63,6 +70,7 @@ def check_number(
         high: The greatest value (included).
         open_low: Refuse ``low`` itself ("> 0" rather than ">= 0").
         unit: Said after "number" in the message (" of seconds").
+        error: What to raise: ValidationError for a method's argument rather than an option.
 
     Raises:
         ConfigurationError: Not an int or a float (a bool is not a number), or out of bounds.
@@ -73,7 +81,7 @@ def check_number(
             return float(value)
     bound = f"> {low:g}" if open_low else f">= {low:g}"
     top = f"{high:.15g}" + (" (a year)" if high == YEAR else "")
-    raise ConfigurationError(
+    raise error(
         f"{name} must be a finite number{unit}, {bound} and <= {top}, not {describe(value)}"
     )
 

@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from yarl import URL
 
-from ._errors import ConfigurationError, ValidationError, hide_credentials
+from ._errors import ConfigurationError, LaCaleError, ValidationError, hide_credentials
 from ._options import check_bool, describe
 
 __all__ = [
@@ -72,8 +72,15 @@ def is_utf8(text: str) -> bool:
     return True
 
 
-def check_text(text: str | None, name: str) -> str | None:
+def check_text(
+    text: str | None, name: str, error: type[LaCaleError] = ValidationError
+) -> str | None:
     """Return ``text`` when it is None or a string that can be sent.
+
+    Args:
+        text: The user's value.
+        name: The argument or option, for the message.
+        error: What to raise: ConfigurationError for an option rather than an argument.
 
     Raises:
         ValidationError: Not a string, or not encodable as UTF-8.
@@ -81,9 +88,9 @@ def check_text(text: str | None, name: str) -> str | None:
     if text is None:
         return None
     if not isinstance(text, str):
-        raise ValidationError(f"{name} must be a string, not {type(text).__name__}")
+        raise error(f"{name} must be a string, not {type(text).__name__}")
     if not is_utf8(text):
-        raise ValidationError(f"{name} contains characters that cannot be sent (lone surrogates)")
+        raise error(f"{name} contains characters that cannot be sent (lone surrogates)")
     return text
 
 

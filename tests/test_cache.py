@@ -108,6 +108,18 @@ def test_max_entries_validated(bad: object) -> None:
         MemoryCache(max_entries=bad, clock=FakeClock())  # type: ignore[arg-type]
 
 
+class _NowOnly:
+    def now(self) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize("bad", [None, FakeClock, object(), _NowOnly(), 0.0])
+def test_clock_must_implement_clock(bad: object) -> None:
+    # clock=None once raised a raw AttributeError binding clock.now.
+    with pytest.raises(ConfigurationError, match="clock must"):
+        MemoryCache(clock=bad)  # type: ignore[arg-type]
+
+
 async def test_local_backend_gives_each_client_its_own_memory_cache() -> None:
     backend = LocalBackend()
     clock = FakeClock()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 
 from lacale_async._clock import Clock, FakeClock, MonotonicClock
 from lacale_async._errors import ValidationError
+from lacale_async._options import YEAR
 
 
 def test_fake_clock_is_a_clock() -> None:
@@ -130,6 +132,32 @@ async def test_autojump_waits_for_runnable_tasks() -> None:
     assert set(seen) == {0.0}
     await sleeper
     assert clock.now() == 10.0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        *(None, "", "123", b"1", True, [], float("nan"), float("inf"), -float("inf"), -1, 1e300),
+        pytest.param(10**5000, id="10**5000"),
+    ],
+)
+def test_wall_start_is_checked_like_start(bad: object) -> None:
+    # Once float(wall_start) unchecked: "123" passed, None raised TypeError, 10**5000
+    # OverflowError, and nan or 1e300 only failed at the first budget date.
+    with pytest.raises(ValidationError, match="wall_start must be a finite number"):
+        FakeClock(wall_start=bad)  # type: ignore[arg-type]
+
+
+# The latest start a year of key budget can follow without leaving datetime's range.
+LAST_WALL = datetime(9998, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("wall", [0, 0.0, 1_767_225_600, LAST_WALL])
+def test_wall_start_accepts_any_unix_time_a_datetime_can_hold(wall: float) -> None:
+    clock = FakeClock(start=5.0, wall_start=wall)
+    assert clock.wall() == wall
+    clock.advance(YEAR)  # the key budget adds up to a year: still a valid datetime
+    assert datetime.fromtimestamp(clock.wall(), timezone.utc).year <= 9999
 
 
 def test_advance_rejects_bad_values() -> None:

@@ -79,6 +79,9 @@ def test_redact_redis_url_hides_every_password(url: str, shown: str) -> None:
         # float() of it raised a raw OverflowError.
         pytest.param({"timeout": 10**5000}, "timeout", id="timeout=10**5000"),
         pytest.param({"lock_timeout": 1e300}, "lock_timeout", id="lock_timeout=1e300"),
+        # repr() of it in the message raised a raw ValueError (Python's int digit limit).
+        pytest.param({"prefix": 10**5000}, "prefix", id="prefix=10**5000"),
+        pytest.param({"on_redis_error": 10**5000}, "on_redis_error", id="on_redis_error=10**5000"),
     ],
 )
 def test_bad_configuration_is_refused(kwargs: dict[str, object], fragment: str) -> None:

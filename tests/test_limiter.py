@@ -392,6 +392,14 @@ def test_build_limiter_rejects_bad_rates(bad: object) -> None:
         build_limiter(bad, clock=MonotonicClock(), name="search")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [pytest.param(10**5000, id="10**5000"), 5, b"search", None])
+def test_name_must_be_a_string(bad: object) -> None:
+    # f"{name}_rate" of 10**5000 raised a raw ValueError before the message was built.
+    with pytest.raises(ConfigurationError, match="name must be a string") as info:
+        WindowLimiter([(1, 1.0)], clock=MonotonicClock(), name=bad)  # type: ignore[arg-type]
+    assert len(str(info.value)) < 100
+
+
 def test_margin_validation_and_default() -> None:
     assert default_margin(1.0) == pytest.approx(0.02)
     assert default_margin(60.0) == 0.25

@@ -38,6 +38,12 @@ def test_check_number_returns_a_float_within_bounds() -> None:
     assert isinstance(check_number(3, "share", 0.0, 5.0), float)
 
 
+def test_check_number_raises_the_error_class_asked_for() -> None:
+    # A method's argument is a ValidationError, an option a ConfigurationError: one check.
+    with pytest.raises(la.ValidationError, match=r"^delay must be a finite number"):
+        check_number(-1, "delay", 0.0, YEAR, error=la.ValidationError)
+
+
 def test_describe_names_a_huge_int_without_converting_it() -> None:
     assert describe(HUGE) == f"an int of {HUGE.bit_length()} bits"
     assert describe("x" * 500).endswith("...")

@@ -213,3 +213,78 @@ def test_times_must_be_positive() -> None:
     sandbox = SandboxServer()
     with pytest.raises(ConfigurationError):
         sandbox.faults.add(Fault.drop(), times=0)
+
+
+HUGE = 10**5000
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        # Each of these failed late (a 500 when aiohttp answered) or raised a raw error.
+        lambda: Fault.respond("200"),  # type: ignore[arg-type]
+        lambda: Fault.respond(True),
+        lambda: Fault.respond(99),
+        lambda: Fault.respond(600),
+        lambda: Fault.respond(HUGE),
+        lambda: Fault.respond(200, "\ud800"),
+        lambda: Fault.respond(200, 5),  # type: ignore[arg-type]
+        lambda: Fault.respond(200, None),  # type: ignore[arg-type]
+        lambda: Fault.respond(200, content_type="text/html\r\nX-Evil: 1"),
+        lambda: Fault.respond(200, content_type=None),  # type: ignore[arg-type]
+        lambda: Fault.respond(200, headers={"Retry-After": 5}),  # type: ignore[dict-item]
+        lambda: Fault.respond(200, headers={"X-A": "a\nb"}),
+        lambda: Fault.respond(200, headers=[("X-A", "a")]),  # type: ignore[arg-type]
+        lambda: Fault.respond(200, delay=float("inf")),
+        lambda: Fault.respond(200, delay="1"),  # type: ignore[arg-type]
+        lambda: Fault.error(500, "\ud800"),
+        lambda: Fault.error(500, HUGE),  # type: ignore[arg-type]
+        lambda: Fault.error(500, object()),  # type: ignore[arg-type]
+        lambda: Fault.error(500, None),  # type: ignore[arg-type]
+        lambda: Fault.error(HUGE),
+        lambda: Fault.upload_rejected("\ud800"),
+        lambda: Fault.slow(float("nan")),
+        lambda: Fault.slow(-1),
+        lambda: Fault.truncated("text"),  # type: ignore[arg-type]
+        lambda: Fault.truncated(missing=-1),
+        lambda: Fault.rate_limited(HUGE),
+        lambda: Fault.unavailable("5"),  # type: ignore[arg-type]
+        lambda: Fault("explode"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_bad_fault_is_refused_where_it_is_built(build: object) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        build()  # type: ignore[operator]
+    assert len(str(info.value)) < 200
+
+
+def test_the_accepted_faults_are_unchanged() -> None:
+    assert Fault.respond(418, "é", headers={"X-A": "b"}).body == "é".encode()
+    assert Fault.respond(200, bytearray(b"x")).body == b"x"
+    assert Fault.error().status == 500
+    assert Fault.slow(0).delay == 0
+    assert Fault.rate_limited().headers == {"Retry-After": "5"}
+    assert Fault.unavailable().headers == {}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"fault": None},
+        {"fault": "drop"},
+        {"times": "2"},
+        {"times": True},
+        {"times": 1.5},
+        {"endpoint": "serch"},
+        {"endpoint": 5},
+        {"path": 5},
+        {"path": "/\ud800"},
+    ],
+    ids=repr,
+)
+def test_fault_injector_add_checks_its_arguments(kwargs: dict[str, object]) -> None:
+    sandbox = SandboxServer()
+    options: dict[str, object] = {"fault": Fault.drop(), **kwargs}
+    with pytest.raises(ConfigurationError):
+        sandbox.faults.add(**options)  # type: ignore[arg-type]
+    assert sandbox.faults.pending == 0

@@ -92,6 +92,47 @@ async def test_bad_publications_are_refused(sandbox: SandboxServer) -> None:
         sandbox.publish("  ")
 
 
+@pytest.mark.parametrize(
+    ("title", "kwargs"),
+    [
+        # A wrong type raised a raw AttributeError or TypeError; a lone surrogate a raw
+        # UnicodeEncodeError; a huge category a raw ValueError from its repr.
+        (5, {}),
+        (b"Zorglub", {}),
+        ("\ud800", {}),
+        ("Zorglub", {"category": 5}),
+        pytest.param("Zorglub", {"category": 10**5000}, id="category=10**5000"),
+        ("Zorglub", {"category": "\ud800"}),
+        ("Zorglub", {"size": "1"}),
+        ("Zorglub", {"size": True}),
+        ("Zorglub", {"size": 2**63}),
+        ("Zorglub", {"seeders": -1}),
+        ("Zorglub", {"seeders": 1.5}),
+        ("Zorglub", {"tmdb_id": "abc"}),
+        ("Zorglub", {"delay": float("inf")}),
+        ("Zorglub", {"delay": "1"}),
+    ],
+    ids=repr,
+)
+async def test_publish_checks_its_arguments(
+    sandbox: SandboxServer, title: object, kwargs: dict[str, object]
+) -> None:
+    before = len(sandbox.catalogue)
+    with pytest.raises(ValidationError):
+        sandbox.publish(title, **kwargs)  # type: ignore[arg-type]
+    assert len(sandbox.catalogue) == before
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"every": "1"}, {"every": float("inf")}, {"every": 0}, {"every": 1, "count": -1}],
+    ids=repr,
+)
+async def test_drip_checks_its_arguments(sandbox: SandboxServer, kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        await sandbox.drip(**kwargs)  # type: ignore[arg-type]
+
+
 async def test_drip_publishes_one_every_period_of_the_sandbox_clock(
     sandbox: SandboxServer, clock: FakeClock
 ) -> None:

@@ -293,3 +293,30 @@ async def test_requests_are_counted_when_they_arrive_not_when_handled(
             slow.cancel()
         assert [r.status for r in sandbox.requests].count(200) == 3
         assert sandbox.throttled_total == 1
+
+
+@pytest.mark.parametrize(
+    ("calls", "period"),
+    [
+        # Compared unchecked: a wrong type raised a raw TypeError.
+        ("5", 1.0),
+        (None, 1.0),
+        (True, 1.0),
+        (5, "1"),
+        (5, None),
+        (5, float("inf")),
+        (5, float("nan")),
+        (5, 365 * 86_400.0 + 1),
+        pytest.param(10**5000, 1.0, id="calls=10**5000"),
+        pytest.param(5, 10**5000, id="period=10**5000"),
+    ],
+)
+def test_rate_limit_is_checked_like_the_clients_rates(calls: object, period: object) -> None:
+    with pytest.raises(ConfigurationError, match="RateLimit: ") as info:
+        RateLimit(calls, period)  # type: ignore[arg-type]
+    assert len(str(info.value)) < 200
+
+
+def test_window_limiter_quotes_a_huge_mode_without_raising() -> None:
+    with pytest.raises(ConfigurationError, match="an int of"):
+        WindowLimiter(10**5000)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from lacale_async import FakeClock
+from lacale_async import FakeClock, ValidationError
 from lacale_async.testing import CatalogueTorrent, SandboxConfig, SandboxServer, normalise
 
 pytest_plugins = ["_sandbox_http"]
@@ -303,3 +303,10 @@ async def test_cache_headers_can_be_turned_off_and_ttl_zero_disables_the_cache()
         _add_fake(sandbox, "Visible.At.Once")
         async with session.get(url) as response:
             assert (await response.json())[0]["title"] == "Visible.At.Once"
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"amelie", ["amelie"]])
+def test_normalise_takes_a_string(bad: object) -> None:
+    # It raised a raw AttributeError (.casefold()).
+    with pytest.raises(ValidationError, match="normalise"):
+        normalise(bad)  # type: ignore[arg-type]

@@ -15,7 +15,13 @@ import aiohttp
 import bencode2
 import pytest
 
-from lacale_async import ClientStateError, FakeClock, LaCaleClient, ValidationError
+from lacale_async import (
+    ClientStateError,
+    ConfigurationError,
+    FakeClock,
+    LaCaleClient,
+    ValidationError,
+)
 from lacale_async.testing import Fault, RateLimit, SandboxConfig, SandboxServer, serve_sandbox
 from lacale_async.testing._config import client_rates
 
@@ -107,6 +113,46 @@ async def test_add_key_rules() -> None:
         server.add_key("dave", "carol-key")
     with pytest.raises(ValidationError, match="empty"):
         server.add_key("eve", " ")
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        # key=123 raised a raw AttributeError (.strip()), a huge name a raw ValueError (repr).
+        ("bob", 123),
+        ("bob", b"key"),
+        ("bob", "\ud800"),
+        (5, "bob-key"),
+        pytest.param(10**5000, "bob-key", id="name=10**5000"),
+        ("\ud800", "bob-key"),
+    ],
+)
+def test_add_key_takes_text_only(name: object, key: object) -> None:
+    server = SandboxServer()
+    with pytest.raises(ValidationError, match=r"name|key"):
+        server.add_key(name, key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        # start() raised a raw OverflowError, TypeError or ValueError for these.
+        {"port": 70000},
+        {"port": -1},
+        {"port": "8080"},
+        {"port": None},
+        {"port": 1.5},
+        {"port": True},
+        {"host": 5},
+        {"host": "127.0.0.1\x00"},
+        {"host": "\ud800"},
+        {"config": {"seed": 1}},
+    ],
+    ids=repr,
+)
+def test_server_address_and_config_are_checked(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        SandboxServer(**kwargs)  # type: ignore[arg-type]
 
 
 async def test_reset_forgets_traffic_uploads_faults_and_cache() -> None:

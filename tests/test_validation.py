@@ -16,7 +16,7 @@ from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
-from lacale_async._validation import check_base_url, check_cover_url, check_tmdb_id
+from lacale_async._validation import check_base_url, check_cover_url, check_text, check_tmdb_id
 
 pytest_plugins = ["_mocked"]
 
@@ -412,3 +412,11 @@ def test_a_str_subclass_info_hash_is_sent_as_the_value_checked() -> None:
     checked = check_info_hash(_HostileHash("AB" * 20))
     assert checked == "ab" * 20
     assert type(checked) is str
+
+
+@pytest.mark.parametrize("bad", [5, b"x", "\ud800"])
+def test_check_text_raises_the_error_class_asked_for(bad: object) -> None:
+    with pytest.raises(la.ValidationError, match=r"^title "):
+        check_text(bad, "title")  # type: ignore[arg-type]
+    with pytest.raises(la.ConfigurationError, match=r"^api_key "):
+        check_text(bad, "api_key", la.ConfigurationError)  # type: ignore[arg-type]

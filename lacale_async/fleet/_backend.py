@@ -18,7 +18,7 @@ from .._errors import BackendError, ConfigurationError
 from .._ledger import MemoryLedger
 from .._lifecycle import Lifecycle, Openable
 from .._limiter import Rate, RateLimiter, WindowLimiter
-from .._options import check_duration
+from .._options import check_duration, describe
 from .._stores import LocalBackend
 from ._cache import RedisCache
 from ._codec import CODECS
@@ -124,11 +124,11 @@ class RedisBackend(Openable[RedisLink]):
         if not (isinstance(prefix, str) and prefix and not set(prefix) & set("{}*?[] ")):
             raise ConfigurationError(
                 f"prefix must be a non-empty string without braces, spaces or glob characters, "
-                f"not {prefix!r}"
+                f"not {describe(prefix)}"
             )
         if on_redis_error not in ("fail", "local"):
             raise ConfigurationError(
-                f"on_redis_error must be 'fail' or 'local', not {on_redis_error!r}"
+                f"on_redis_error must be 'fail' or 'local', not {describe(on_redis_error)}"
             )
         self._where = where
         self._prefix = prefix

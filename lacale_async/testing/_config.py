@@ -9,6 +9,16 @@ from dataclasses import dataclass, field
 from .._clock import Clock, MonotonicClock
 from .._endpoints import ENDPOINTS as _ENDPOINTS
 from .._errors import ConfigurationError
+from .._options import (
+    YEAR,
+    check_bool,
+    check_duration,
+    check_implements,
+    check_number,
+    describe,
+    is_count,
+)
+from .._validation import check_text
 from ._ratelimit import RateLimit, WindowMode
 from ._taxonomy import Profile
 
@@ -72,6 +82,11 @@ class SandboxConfig:
             the sandbox's own. ``"http://localhost:3000"`` replays the links the tracker sent
             for a while in early 2026 (Prowlarr/Indexers pull request #743).
         wall_clock: Unix time, for token expiry (``exp``) and upload dates.
+
+    Raises:
+        ConfigurationError: A field of the wrong type or out of range: the seed is an int from
+            0 to 2**64 - 1, ``catalogue_size`` at most 100,000, every duration finite and at
+            most a year.
     """
 
     seed: int = 0
@@ -106,30 +121,89 @@ class SandboxConfig:
         return self.profile == "live" if self.require_nfo is None else self.require_nfo
 
     def __post_init__(self) -> None:
+        # Every field is checked here, with the SDK's checks: a wrong type used to raise a raw
+        # TypeError, and cache_ttl=nan or latency=inf were taken, then broke every request.
         if self.profile not in ("live", "docs"):
-            raise ConfigurationError(f"profile must be 'live' or 'docs', not {self.profile!r}")
-        if self.key_budget is not None and not all(
-            isinstance(limit, RateLimit) for limit in self.key_budget
-        ):
-            raise ConfigurationError("key_budget must be a sequence of RateLimit")
-        if not self.download_token_ttl > 0:
-            raise ConfigurationError("download_token_ttl must be > 0 seconds")
-        for name, limits in (("key_limits", self.key_limits), ("ip_limits", self.ip_limits)):
-            unknown = set(limits) - ENDPOINTS
-            if unknown:
-                raise ConfigurationError(
-                    f"{name} has unknown endpoints {sorted(unknown)}; use {sorted(ENDPOINTS)}"
-                )
+            raise ConfigurationError(
+                f"profile must be 'live' or 'docs', not {describe(self.profile)}"
+            )
         if self.rate_limit_mode not in ("sliding", "fixed"):
             raise ConfigurationError(
-                f"rate_limit_mode must be 'sliding' or 'fixed', not {self.rate_limit_mode!r}"
+                "rate_limit_mode must be 'sliding' or 'fixed', "
+                f"not {describe(self.rate_limit_mode)}"
             )
-        if self.catalogue_size < 0:
-            raise ConfigurationError("catalogue_size must be >= 0")
-        if self.cache_ttl < 0 or self.latency < 0:
-            raise ConfigurationError("cache_ttl and latency must be >= 0")
-        if self.api_key is not None and not self.api_key.strip():
-            raise ConfigurationError("api_key must not be empty")
+        _check_numbers(self)
+        for name in ("cache_headers", "quirks", "trust_forwarded_for"):
+            check_bool(getattr(self, name), name)
+        if self.require_nfo is not None:
+            check_bool(self.require_nfo, "require_nfo")
+        _check_limits("key_limits", self.key_limits)
+        _check_limits("ip_limits", self.ip_limits)
+        _check_objects(self)
+
+
+# More torrents than a test needs: a huge size would generate for ever instead of failing.
+_MAX_CATALOGUE = 100_000
+# Seeds go into strings (the token secret, each draw's seed): str() of a huge int raises.
+_MAX_SEED = 2**64 - 1
+
+
+def _check_numbers(config: SandboxConfig) -> None:
+    """Check the seed, the catalogue size and the durations (bounded by a year like the SDK's)."""
+    if not (is_count(config.seed, 0) and config.seed <= _MAX_SEED):
+        raise ConfigurationError(
+            f"seed must be an int from 0 to {_MAX_SEED}, not {describe(config.seed)}"
+        )
+    if not (is_count(config.catalogue_size, 0) and config.catalogue_size <= _MAX_CATALOGUE):
+        raise ConfigurationError(
+            f"catalogue_size must be an int from 0 to {_MAX_CATALOGUE:_}, "
+            f"not {describe(config.catalogue_size)}"
+        )
+    check_number(config.cache_ttl, "cache_ttl", 0.0, YEAR, unit=" of seconds")
+    check_number(config.latency, "latency", 0.0, YEAR, unit=" of seconds")
+    check_duration(config.download_token_ttl, "download_token_ttl")
+
+
+def _check_objects(config: SandboxConfig) -> None:
+    """Check the key budget, the clocks, the key and the link origin."""
+    budget = config.key_budget
+    if budget is not None and not (
+        isinstance(budget, Sequence)
+        and not isinstance(budget, (str, bytes))
+        and all(isinstance(limit, RateLimit) for limit in budget)
+    ):
+        raise ConfigurationError(
+            f"key_budget must be None or a sequence of RateLimit, not {describe(budget)}"
+        )
+    check_implements(config.clock, Clock, "clock")
+    if not callable(config.wall_clock):
+        raise ConfigurationError(
+            f"wall_clock must be a function returning Unix seconds, "
+            f"not {describe(config.wall_clock)}"
+        )
+    # The key is compared with what requests carry; link_origin is written into answers.
+    key = check_text(config.api_key, "api_key", ConfigurationError)
+    if key is not None and not key.strip():
+        raise ConfigurationError("api_key must not be empty")
+    check_text(config.link_origin, "link_origin", ConfigurationError)
+
+
+def _check_limits(name: str, limits: object) -> None:
+    """Check ``key_limits`` or ``ip_limits``: a mapping of known endpoints to RateLimit."""
+    if not isinstance(limits, Mapping):
+        raise ConfigurationError(
+            f"{name} must be a mapping of endpoint to RateLimit, not {describe(limits)}"
+        )
+    unknown = [endpoint for endpoint in limits if endpoint not in ENDPOINTS]
+    if unknown:
+        raise ConfigurationError(
+            f"{name} has unknown endpoints {describe(unknown)}; use {sorted(ENDPOINTS)}"
+        )
+    for endpoint, limit in limits.items():
+        if not isinstance(limit, RateLimit):
+            raise ConfigurationError(
+                f"{name}[{endpoint!r}] must be a RateLimit, not {describe(limit)}"
+            )
 
 
 def client_rates(config: SandboxConfig) -> dict[str, list[tuple[int, float]] | None]:

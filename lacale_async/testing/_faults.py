@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 from aiohttp import web
 
+from .._endpoints import ENDPOINTS
 from .._errors import ConfigurationError
+from .._options import YEAR, check_number, describe, is_count
+from .._validation import check_text
+from ._checks import MAX_INT64, check_optional_count, check_printable, check_required_text
 
 __all__ = [
     "CHALLENGE_PAGE",
@@ -65,23 +69,64 @@ class Fault:
     delay: float = 0.0
     missing_bytes: int = 0
 
+    def __post_init__(self) -> None:
+        # Checked where the fault is built: aiohttp refused a bad status, body or header only
+        # when it answered, failing the request with a 500 instead of the test at this line.
+        if self.kind not in get_args(FaultKind):
+            raise ConfigurationError(
+                f"kind must be one of {', '.join(get_args(FaultKind))}, not {describe(self.kind)}"
+            )
+        if not (is_count(self.status, 100) and self.status <= 599):
+            raise ConfigurationError(
+                f"status must be an HTTP status from 100 to 599, not {describe(self.status)}"
+            )
+        if not isinstance(self.body, bytes):
+            raise ConfigurationError(f"body must be bytes, not {describe(self.body)}")
+        check_printable(self.content_type, "content_type")
+        if not isinstance(self.headers, Mapping):
+            raise ConfigurationError(f"headers must be a mapping, not {describe(self.headers)}")
+        for name, value in self.headers.items():
+            check_printable(name, "a header name")
+            check_printable(value, f"header {name}")
+        check_number(self.delay, "delay", 0.0, YEAR, unit=" of seconds")
+        check_optional_count(
+            self.missing_bytes, "missing_bytes", most=MAX_INT64, error=ConfigurationError
+        )
+
     @classmethod
     def respond(
         cls,
         status: int,
-        body: bytes | str = b"",
+        body: bytes | bytearray | str = b"",
         *,
         content_type: str = "application/json",
         headers: Mapping[str, str] | None = None,
         delay: float = 0.0,
     ) -> Fault:
-        """Answer with exactly this status, body and headers."""
-        raw = body.encode() if isinstance(body, str) else body
-        return cls("respond", status, raw, content_type, dict(headers or {}), delay)
+        """Answer with exactly this status, body and headers.
+
+        Raises:
+            ConfigurationError: A status outside 100-599, a body neither bytes nor text (or
+                text with lone surrogates), a header or content type that is not printable
+                text, a delay that is not a number of seconds from 0 to a year.
+        """
+        if isinstance(body, str):
+            body = check_required_text(body, "body", ConfigurationError).encode()
+        elif isinstance(body, (bytearray, memoryview)):
+            body = bytes(body)
+        if headers is not None and not isinstance(headers, Mapping):
+            raise ConfigurationError(f"headers must be a mapping, not {describe(headers)}")
+        return cls("respond", status, body, content_type, dict(headers or {}), delay)
 
     @classmethod
     def error(cls, status: int = 500, message: str = "Erreur interne du serveur") -> Fault:
-        """Answer ``status`` with a JSON ``{"error": message}`` body (500 by default)."""
+        """Answer ``status`` with a JSON ``{"error": message}`` body (500 by default).
+
+        Raises:
+            ConfigurationError: ``message`` is not text that can be encoded, or see
+                :meth:`respond`.
+        """
+        check_required_text(message, "message", ConfigurationError)
         return cls.respond(status, msgspec.json.encode({"error": message}))
 
     @classmethod
@@ -92,13 +137,13 @@ class Fault:
     @classmethod
     def unavailable(cls, retry_after: int | None = None) -> Fault:
         """Answer 503, with a ``Retry-After`` header when ``retry_after`` is given."""
-        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        headers = _retry_after(retry_after)
         return cls.respond(503, '{"error": "Service indisponible"}', headers=headers)
 
     @classmethod
     def rate_limited(cls, retry_after: int | None = 5) -> Fault:
         """Answer 429, with ``Retry-After: retry_after`` unless it is None."""
-        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        headers = _retry_after(retry_after)
         return cls.respond(429, '{"error": "Trop de requêtes"}', headers=headers)
 
     @classmethod
@@ -121,6 +166,7 @@ class Fault:
     @classmethod
     def upload_rejected(cls, message: str = "Upload refusé") -> Fault:
         """Answer 200 ``{"success": false, "error": message}`` (an upload the tracker refused)."""
+        check_required_text(message, "message", ConfigurationError)
         return cls.respond(200, msgspec.json.encode({"success": False, "error": message}))
 
     @classmethod
@@ -144,6 +190,13 @@ class Fault:
     def drop(cls) -> Fault:
         """Close the connection without sending a single byte back."""
         return cls("drop")
+
+
+def _retry_after(seconds: object) -> dict[str, str]:
+    """Return the ``Retry-After`` header for ``seconds`` (none for None), checked first:
+    str() of a huge int raised a raw ValueError."""
+    checked = check_optional_count(seconds, "retry_after", most=MAX_INT64, error=ConfigurationError)
+    return {} if checked is None else {"Retry-After": str(checked)}
 
 
 @dataclass(slots=True)
@@ -180,10 +233,17 @@ class FaultInjector:
                 :meth:`clear`.
 
         Raises:
-            ConfigurationError: ``times`` is below 1.
+            ConfigurationError: ``fault`` is not a :class:`Fault`, ``endpoint`` not one of
+                :data:`ENDPOINTS`, ``path`` not text, ``times`` not None or an int >= 1.
         """
-        if times is not None and times < 1:
-            raise ConfigurationError(f"times must be >= 1 or None, not {times}")
+        if not isinstance(fault, Fault):
+            raise ConfigurationError(f"fault must be a Fault, not {describe(fault)}")
+        if endpoint is not None and endpoint not in ENDPOINTS:
+            raise ConfigurationError(
+                f"endpoint must be None or one of {', '.join(ENDPOINTS)}, not {describe(endpoint)}"
+            )
+        check_text(path, "path", ConfigurationError)
+        check_optional_count(times, "times", least=1, error=ConfigurationError)
         with self._lock:
             self._rules.append(_Rule(fault, endpoint, path, times))
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import random
 
 from .._errors import ValidationError
+from .._options import describe
+from .._validation import check_text, check_tmdb_id
 from ._catalogue import CatalogueTorrent
+from ._checks import MAX_INT64, check_optional_count
 from ._ids import cuid_from_rng, page_id, slugify, xid_at
 from ._releases import Release, make_release
 from ._state import SandboxState
@@ -53,7 +56,7 @@ def _category(state: SandboxState, wanted: str | None, rng: random.Random) -> tu
         found = taxonomy.by_slug(wanted) or taxonomy.by_id(wanted)
         kind = next((k for s, k, _ in mix if found is not None and s == found.slug), "divers")
     if found is None:
-        raise ValidationError(f"the sandbox has no category {wanted!r} (a slug or an id)")
+        raise ValidationError(f"the sandbox has no category {describe(wanted)} (a slug or an id)")
     return found, kind
 
 
@@ -77,14 +80,20 @@ def new_release(
         tmdb_id: A TMDB id (digits), or None (a drawn film or series has its own).
 
     Raises:
-        ValidationError: An unknown category, an empty title, a negative size.
+        ValidationError: An unknown category, an empty title, a negative size; an argument
+            of the wrong type, text with lone surrogates, a tmdb_id that is not digits.
     """
     number = state.published
     rng = random.Random(f"{state.config.seed}:publish:{number}")
+    # Checked before use: title=5 raised a raw AttributeError, a lone surrogate a raw
+    # UnicodeEncodeError from the torrent's bencoding.
+    title = check_text(title, "title")
     if title is not None and not title.strip():
         raise ValidationError("a published release needs a non-empty title")
-    if size is not None and size < 0:
-        raise ValidationError("size must be >= 0")
+    check_text(category, "category")
+    check_optional_count(size, "size", most=MAX_INT64)
+    check_optional_count(seeders, "seeders", most=MAX_INT64)
+    tmdb_id = check_tmdb_id(tmdb_id)
     wanted = "films" if category is None and title is not None else category
     found, kind = _category(state, wanted, rng)
     release = make_release(kind, rng)

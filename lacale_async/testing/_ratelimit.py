@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from .._errors import ConfigurationError
+from .._limiter import parse_rates
+from .._options import describe
 
 __all__ = ["RateLimit", "WindowLimiter", "WindowMode", "retry_after_header"]
 
@@ -24,17 +26,17 @@ class RateLimit:
     """At most ``calls`` requests per ``period`` seconds.
 
     Raises:
-        ConfigurationError: ``calls`` < 1 or ``period`` <= 0.
+        ConfigurationError: ``calls`` is not an int from 1 to 10**9, or ``period`` not a
+            number of seconds > 0 and at most a year (the client's own rate check).
     """
 
     calls: int
     period: float
 
     def __post_init__(self) -> None:
-        if self.calls < 1 or not self.period > 0:
-            raise ConfigurationError(
-                f"a rate limit needs calls >= 1 and period > 0, not {self.calls}/{self.period}"
-            )
+        # The client's check: RateLimit("5", 1) raised a raw TypeError, and an inf period or a
+        # huge count would reach the client through client_rates() anyway.
+        parse_rates([(self.calls, self.period)], name="RateLimit")
 
 
 def retry_after_header(seconds: float) -> str:
@@ -59,7 +61,9 @@ class WindowLimiter:
 
     def __init__(self, mode: WindowMode) -> None:
         if mode not in ("sliding", "fixed"):
-            raise ConfigurationError(f"rate limit mode must be 'sliding' or 'fixed', not {mode!r}")
+            raise ConfigurationError(
+                f"rate limit mode must be 'sliding' or 'fixed', not {describe(mode)}"
+            )
         self.mode: WindowMode = mode
         self._arrivals: dict[Hashable, list[float]] = {}
         # Fixed mode: accepted arrivals per window index, for every window still remembered.

@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from .._errors import ValidationError
+from .._options import describe
 from ._catalogue import CatalogueTorrent
 
 __all__ = ["MAX_RESULTS", "matches", "normalise", "run_search"]
@@ -31,7 +33,14 @@ def normalise(text: str) -> str:
 
     Returns:
         The normalised text, stripped.
+
+    Raises:
+        ValidationError: ``text`` is not a string.
     """
+    # Only the type: nothing is encoded here, and a query the sandbox decoded with lone
+    # surrogates must still be searched, not refused with a 500.
+    if not isinstance(text, str):
+        raise ValidationError(f"normalise() takes a string, not {describe(text)}")
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LIGATURES))
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SEPARATORS.sub(" ", bare).strip()

@@ -13,10 +13,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .._client import LaCaleClient
-from .._errors import ClientStateError, ValidationError, redact_url
+from .._errors import ClientStateError, ConfigurationError, ValidationError, redact_url
 from .._lifecycle import Lifecycle
+from .._options import YEAR, check_number, describe, is_count
 from ._app import build_app
 from ._catalogue import Catalogue, CatalogueTorrent
+from ._checks import check_optional_count, check_printable
 from ._config import SandboxConfig, client_key_rate, client_rates
 from ._faults import FaultInjector
 from ._publish import add_published, new_release
@@ -56,11 +58,22 @@ class SandboxServer:
         config: Catalogue, limits, cache, latency, quirks and clock; defaults when None.
         host: Interface to bind; loopback unless you really mean otherwise.
         port: TCP port; 0 picks a free one.
+
+    Raises:
+        ConfigurationError: ``config`` is not a :class:`SandboxConfig`, ``host`` not
+            printable text, ``port`` not an int from 0 to 65535.
     """
 
     def __init__(
         self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
     ) -> None:
+        if config is not None and not isinstance(config, SandboxConfig):
+            raise ConfigurationError(f"config must be a SandboxConfig, not {describe(config)}")
+        # Checked here: start() raised a raw OverflowError for port 70000, a TypeError for
+        # host=5 and a ValueError for a NUL in the host.
+        check_printable(host, "host")
+        if not (is_count(port, 0) and port <= 65_535):
+            raise ConfigurationError(f"port must be an int from 0 to 65535, not {describe(port)}")
         self.config = config if config is not None else SandboxConfig()
         self.host = host
         self._requested_port = port
@@ -252,10 +265,11 @@ class SandboxServer:
             The release (its ``info_hash``, ``title``...).
 
         Raises:
-            ValidationError: An unknown category, an empty title, a negative size or delay.
+            ValidationError: An unknown category, an empty title, a negative size, a delay
+                that is not a number of seconds from 0 to a year; an argument of the wrong
+                type.
         """
-        if not delay >= 0:
-            raise ValidationError(f"delay must be >= 0 seconds, got {delay!r}")
+        check_number(delay, "delay", 0.0, YEAR, unit=" of seconds", error=ValidationError)
         torrent = new_release(
             self._state, title, category=category, size=size, seeders=seeders, tmdb_id=tmdb_id
         )
@@ -284,10 +298,13 @@ class SandboxServer:
             How many were published (when ``count`` is reached).
 
         Raises:
-            ValidationError: ``every`` is not > 0, or an unknown category.
+            ValidationError: ``every`` is not a number of seconds > 0 and at most a year,
+                ``count`` not None or an int >= 0, or an unknown category.
         """
-        if not every > 0:
-            raise ValidationError(f"every must be > 0 seconds, got {every!r}")
+        check_number(
+            every, "every", 0.0, YEAR, open_low=True, unit=" of seconds", error=ValidationError
+        )
+        check_optional_count(count, "count")
         done = 0
         while count is None or done < count:
             await self.config.clock.sleep(every)

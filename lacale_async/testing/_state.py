@@ -10,8 +10,10 @@ import secrets
 from collections import Counter
 
 from .._errors import ValidationError
+from .._options import describe
 from ._cache import SearchCache
 from ._catalogue import Catalogue, CatalogueTorrent
+from ._checks import check_required_text
 from ._config import SandboxConfig
 from ._faults import FaultInjector
 from ._ratelimit import WindowLimiter
@@ -74,14 +76,18 @@ class SandboxState:
             The key.
 
         Raises:
-            ValidationError: The key or the name is already registered, or the key is empty.
+            ValidationError: The key or the name is already registered, is not text, or the
+                key is empty.
         """
-        key = new_api_key() if key is None else key
+        # Text only: key=123 raised a raw AttributeError, and a name goes in the request log.
+        key = new_api_key() if key is None else check_required_text(key, "key", ValidationError)
         if not key.strip():
             raise ValidationError("an API key must not be empty")
-        name = f"key-{len(self._keys) + 1}" if name is None else name
+        if name is None:
+            name = f"key-{len(self._keys) + 1}"
+        name = check_required_text(name, "name", ValidationError)
         if key in self._keys or name in self._keys.values():
-            raise ValidationError(f"key or name {name!r} is already registered")
+            raise ValidationError(f"key or name {describe(name)} is already registered")
         self._keys[key] = name
         return key
 
