@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from _syncs import record_syncs_and_renames
 
 from lacale_async._atomic import refuse_existing, replace_file, write_atomic
 from lacale_async._errors import DestinationExistsError, LaCaleError, ValidationError
@@ -248,19 +249,7 @@ def test_replace_file_syncs_the_data_before_the_rename(
 ) -> None:
     dest = tmp_path / "state.json"
     dest.write_bytes(b"old")
-    steps: list[str] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        steps.append("fsync")
-        real_fsync(fd)
-
-    def replace(src: str | Path, dst: str | Path) -> None:
-        steps.append("replace")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    steps = record_syncs_and_renames(monkeypatch)
     replace_file(dest, b"new")
     # A power cut after the rename must find the new bytes on disk, not an empty file.
     assert steps[:2] == ["fsync", "replace"]

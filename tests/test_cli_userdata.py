@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from _syncs import record_syncs_and_renames
 
 from lacale_async._cli._userdata import load_hashes, load_meta, save_hashes, write_file
 
@@ -13,19 +13,7 @@ from lacale_async._cli._userdata import load_hashes, load_meta, save_hashes, wri
 def test_write_file_syncs_before_it_replaces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps: list[str] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        steps.append("fsync")
-        real_fsync(fd)
-
-    def replace(src: str | Path, dst: str | Path) -> None:
-        steps.append("replace")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    steps = record_syncs_and_renames(monkeypatch)
     path = tmp_path / "cache" / "last-search.json"
     assert write_file(path, b"[]")
     # Without the fsync, a crash soon after could leave the renamed file empty.
