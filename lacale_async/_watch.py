@@ -140,8 +140,10 @@ class _Watch:
         try:
             # What an earlier run found but did not hand out (stopped between two events).
             for item in state.pending(self._by_key):
+                # Built before the claim: an event that cannot be built deletes nothing.
+                event = self._event(item)
                 if state.claim(item):
-                    yield self._event(item)
+                    yield event
             queries = self._settings.queries
             schedule = _Schedule(queries, plan, self._clock.now())
             while True:
@@ -150,8 +152,9 @@ class _Watch:
                 found, next_in = await self._poll(queries[index], index, plan, state)
                 schedule.push(self._clock.now() + next_in, index)
                 for item in found:
+                    event = self._event(item)
                     if state.claim(item):
-                        yield self._event(item)
+                        yield event
         finally:
             state.close()
 

@@ -18,7 +18,9 @@ Tables (rows keyed by the query's normalised key, never the API key):
 
 A file that is not a watch state (another SQLite file, a damaged one, a newer format) raises
 :class:`StorageError` before the first round: going on without it would lose what appeared
-while the watch was down, and writing over it could destroy someone's data.
+while the watch was down, and writing over it could destroy someone's data. So does a row
+holding a time that is not one (text, a blob, ``1e300``: SQLite's REAL affinity keeps them),
+checked in SQL as the quota store checks its rows (:func:`~lacale_async._sqlite.sound_time`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import msgspec
 
 from ._errors import StorageError
 from ._models import Torrent
-from ._sqlite import describe_failure, open_database
+from ._sqlite import describe_failure, open_database, sound_time
 
 __all__ = ["MAX_PER_QUERY", "RETENTION", "Pending", "Round", "WatchState", "release_id"]
 
@@ -56,6 +58,23 @@ CREATE TABLE IF NOT EXISTS pending (
 );
 """
 _torrent_decoder = msgspec.json.Decoder(Torrent)
+# Every stored time, checked once when the file is opened (the outbox again on each read: its
+# time becomes the event's ``seen_at``, a date, so it must not precede 1970 either: a date of
+# year 0 does not exist). The f-strings only inline sound_time's fixed SQL.
+_SOUND_SEEN_AT = f"{sound_time('seen_at')} AND seen_at >= 0"
+_DAMAGED_TIMES = (
+    ("queries", f"SELECT count(*) FROM queries WHERE NOT {sound_time('last_round')}"),  # noqa: S608
+    (
+        "seen",
+        f"SELECT count(*) FROM seen WHERE NOT ({sound_time('first_seen')} "  # noqa: S608
+        f"AND {sound_time('last_seen')})",
+    ),
+    ("pending", f"SELECT count(*) FROM pending WHERE NOT ({_SOUND_SEEN_AT})"),  # noqa: S608
+)
+_PENDING = (
+    f"SELECT key, ident, seen_at, torrent, {_SOUND_SEEN_AT} "  # noqa: S608
+    "FROM pending ORDER BY seq"
+)
 
 
 def release_id(torrent: Torrent) -> str:
@@ -151,6 +170,17 @@ class Round:
         )
 
 
+def _damaged(where: str, table: str) -> StorageError:
+    # Refused rather than skipped: a damaged row is a file something else wrote to, and
+    # dropping the row silently would lose the release it holds (or re-announce releases).
+    # The user decides, as for any unusable file.
+    return StorageError(
+        f"the watch state {where} is damaged: a row of its {table} table holds a time that is "
+        "not a number. Move it away or delete it to start afresh: the watch then takes a new "
+        "baseline, so releases that appeared while it was stopped are not announced"
+    )
+
+
 @contextlib.contextmanager
 def _storage(where: str, doing: str) -> Iterator[None]:
     """Turn a failure of the file into a :class:`StorageError` saying what was being done."""
@@ -191,6 +221,17 @@ class WatchState:
                 "delete it to start afresh: the watch then takes a new baseline, so releases "
                 "that appeared while it was stopped are not announced"
             ) from None
+        try:
+            self._check_times()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_times(self) -> None:
+        with _storage(self.where, "checking its rows"):
+            for table, query in _DAMAGED_TIMES:
+                if self.conn.execute(query).fetchone()[0]:
+                    raise _damaged(self.where, table)
 
     @staticmethod
     def _connect(path: Path | None) -> sqlite3.Connection:
@@ -230,17 +271,22 @@ class WatchState:
             conn.commit()
 
     def pending(self, keys: Iterable[str]) -> list[Pending]:
-        """Return the releases of these queries found earlier and not delivered, oldest first."""
+        """Return the releases of these queries found earlier and not delivered, oldest first.
+
+        Raises:
+            StorageError: The file failed, or one of these rows is damaged (nothing is deleted).
+        """
         wanted = set(keys)
         with _storage(self.where, "reading what was not delivered"):
-            rows = self.conn.execute(
-                "SELECT key, ident, seen_at, torrent FROM pending ORDER BY seq"
-            ).fetchall()
-            return [
-                Pending(key, ident, seen_at, _torrent_decoder.decode(blob))
-                for key, ident, seen_at, blob in rows
-                if key in wanted
-            ]
+            rows = self.conn.execute(_PENDING).fetchall()
+            found: list[Pending] = []
+            for key, ident, seen_at, blob, sound in rows:
+                if key not in wanted:
+                    continue
+                if not sound:
+                    raise _damaged(self.where, "pending")
+                found.append(Pending(key, ident, seen_at, _torrent_decoder.decode(blob)))
+            return found
 
     def claim(self, item: Pending) -> bool:
         """Take a release out of the outbox; False when another process already took it."""

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -353,3 +354,24 @@ async def test_the_embedded_demo_publishes_releases_the_queries_find(
     assert "dune" in normalise(new[0].title)
     assert "one piece" in normalise(new[1].title)
     assert new[1].category.slug == "series"
+
+
+def test_a_damaged_state_row_is_a_storage_error_without_a_traceback(
+    remote: ThreadedSandbox, args: list[str], stop_after: list[int], tmp_path: Path
+) -> None:
+    publish(remote, "Zorglub.One.2026")
+    publish(remote, "Zorglub.Two.2026")
+    state = tmp_path / "w.db"
+    command = [*args, "watch", "zorglub", "--include-existing", "--state", str(state)]
+    assert invoke(command).exit_code == 130  # one announced, one left in the outbox
+    with sqlite3.connect(state) as conn:
+        conn.execute("UPDATE pending SET seen_at = 'yesterday'")
+    conn.close()
+    result = invoke(command)  # invoke() fails on a traceback
+    assert result.exit_code == 12
+    line = error_lines(result)[0]
+    assert f"the watch state {state} is damaged" in line
+    assert "Move it away" in line
+    with sqlite3.connect(state) as conn:
+        assert conn.execute("SELECT count(*) FROM pending").fetchone()[0] == 1
+    conn.close()

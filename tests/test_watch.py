@@ -428,3 +428,34 @@ async def test_an_unusable_state_file_is_a_clear_error(
     assert "new baseline" in str(caught.value)
     assert searches(sandbox) == []
     assert state.read_bytes() == before
+
+
+def outbox_count(state: Path) -> int:
+    with sqlite3.connect(state) as conn:
+        count: int = conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+    conn.close()
+    return count
+
+
+@pytest.mark.parametrize("value", ["yesterday", 1e300, b"\x00\x01"])
+async def test_a_damaged_outbox_row_is_a_storage_error_and_loses_no_release(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path, value: object
+) -> None:
+    state = tmp_path / "watch.db"
+    batch = [sandbox.publish(title(n), delay=100) for n in range(4)]
+    first = await watch_for(sandbox, clock, count=1, interval=60, state=state)
+    assert titles(first) == [batch[0].title]
+    assert outbox_count(state) == 3
+    with sqlite3.connect(state) as conn:
+        good = conn.execute("SELECT seen_at FROM pending").fetchone()[0]
+        conn.execute("UPDATE pending SET seen_at = ?", (value,))
+    conn.close()
+    for _ in range(2):  # a user retrying loses nothing either
+        with pytest.raises(StorageError, match="damaged: a row of its pending table"):
+            await watch_for(sandbox, clock, count=1, interval=60, state=state)
+        assert outbox_count(state) == 3
+    with sqlite3.connect(state) as conn:
+        conn.execute("UPDATE pending SET seen_at = ?", (good,))  # repaired by hand
+    conn.close()
+    rest = await watch_for(sandbox, clock, count=3, interval=60, state=state)
+    assert titles(rest) == [t.title for t in batch[1:]]

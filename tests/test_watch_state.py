@@ -150,3 +150,72 @@ def test_memory_state_follows_the_same_rules() -> None:
     state.close()
     with pytest.raises(StorageError, match="closed"):
         state.pending(["q"])
+
+
+DAMAGE = [
+    pytest.param("yesterday", id="text"),
+    pytest.param(1e300, id="huge"),
+    pytest.param(b"\x00\x01", id="blob"),
+    pytest.param(float("inf"), id="inf"),
+    pytest.param(-1e10, id="before-1970"),
+]
+
+
+def outbox_of_two(path: Path) -> None:
+    state = WatchState(path)
+    round_(state, "q", [], T0)
+    round_(state, "q", [torrent(1), torrent(2)], T0 + 60)
+    state.close()
+
+
+def damage(path: Path, sql: str, value: object) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql, (value,))
+    conn.close()
+
+
+@pytest.mark.parametrize("value", DAMAGE)
+def test_a_damaged_outbox_time_is_a_storage_error_and_deletes_nothing(
+    tmp_path: Path, value: object
+) -> None:
+    path = tmp_path / "w.db"
+    outbox_of_two(path)
+    damage(
+        path, "UPDATE pending SET seen_at = ? WHERE ident = (SELECT min(ident) FROM pending)", value
+    )
+    with pytest.raises(StorageError, match="damaged: a row of its pending table") as caught:
+        WatchState(path)
+    assert "Move it away" in str(caught.value)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM pending").fetchone()[0] == 2
+    conn.close()
+
+
+def test_an_outbox_row_damaged_while_open_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    outbox_of_two(path)
+    state = WatchState(path)
+    state.conn.execute("UPDATE pending SET seen_at = 'yesterday'")
+    with pytest.raises(StorageError, match="pending table"):
+        state.pending(["q"])
+    assert state.pending(["elsewhere"]) == []  # another query's rows are not read
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE seen SET first_seen = ?",
+        "UPDATE seen SET last_seen = ?",
+        "UPDATE queries SET last_round = ?",
+    ],
+)
+@pytest.mark.parametrize("value", DAMAGE[:3])
+def test_a_damaged_seen_or_queries_time_is_a_storage_error(
+    tmp_path: Path, sql: str, value: object
+) -> None:
+    path = tmp_path / "w.db"
+    outbox_of_two(path)
+    damage(path, sql, value)
+    table = sql.split()[1]
+    with pytest.raises(StorageError, match=f"a row of its {table} table"):
+        WatchState(path)
