@@ -527,10 +527,10 @@ async def test_a_release_given_back_is_yielded_at_the_next_start(
         assert (await events.__anext__()).torrent.title == release.title
         assert (await events.asend(Delivery.LATER)).torrent.title == sentinel.title
     late = sandbox.publish(title(3, "late."), delay=100)
-    events = await watch_for(
+    restarted = await watch_for(
         sandbox, clock, interval=60, state=state, until=lambda e: e.torrent.title == late.title
     )
-    assert titles(events) == [release.title, late.title]
+    assert titles(restarted) == [release.title, late.title]
 
 
 async def test_a_consumer_error_counts_as_handled_and_a_bad_reply_is_refused(
@@ -541,7 +541,6 @@ async def test_a_consumer_error_counts_as_handled_and_a_bad_reply_is_refused(
     async with sandbox.client(clock=clock) as client:
         # The consumer's own exception is no interruption: its release is done (it would
         # fail again at every start otherwise).
-
         async def failing_consumer() -> None:
             async with aclosing(client.watch(QUERY, interval=60, state=state)) as events:
                 async for _ in events:
@@ -554,5 +553,5 @@ async def test_a_consumer_error_counts_as_handled_and_a_bad_reply_is_refused(
             bad: Any = "later"
             with pytest.raises(ConfigurationError, match=r"Delivery\.LATER"):
                 await events.asend(bad)
-    events = await watch_for(sandbox, clock, count=2, interval=60, state=state)
-    assert titles(events) == [t.title for t in batch[1:]]  # the refused reply kept it
+    restarted = await watch_for(sandbox, clock, count=2, interval=60, state=state)
+    assert titles(restarted) == [t.title for t in batch[1:]]  # the refused reply kept it
