@@ -213,9 +213,10 @@ def _damaged(where: str, table: str) -> StorageError:
     # dropping the row silently would lose the release it holds (or re-announce releases).
     # The user decides, as for any unusable file.
     return StorageError(
-        f"the watch state {where} is damaged: a row of its {table} table holds a time that is "
-        "not a number. Move it away or delete it to start afresh: the watch then takes a new "
-        "baseline, so releases that appeared while it was stopped are not announced"
+        f"the watch state {where} is damaged: a row of its {table} table holds a value that is "
+        "not a time (text, a blob, an impossible date). Move it away or delete it to start "
+        "afresh: the watch then takes a new baseline, so releases that appeared while it was "
+        "stopped are not announced"
     )
 
 
