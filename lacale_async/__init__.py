@@ -50,7 +50,7 @@ from ._torrent import (
 )
 from ._version import __version__
 from ._wait_event import WaitEvent
-from ._watch import WatchEvent
+from ._watch import Delivery, WatchEvent
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -72,6 +72,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConnectError",
+    "Delivery",
     "DestinationExistsError",
     "EndpointStats",
     "FakeClock",

@@ -36,7 +36,7 @@ from ._quota import Quota
 from ._search_args import SearchArgs
 from ._stats import ClientStats, StatsRecorder
 from ._transfers import Transfers
-from ._watch import WatchEvent, watch_releases
+from ._watch import Delivery, WatchEvent, watch_releases
 from ._watch_plan import check_watch
 
 __all__ = ["DEFAULT_BASE_URL", "CacheMode", "ClientState", "LaCaleClient"]
@@ -346,7 +346,7 @@ class LaCaleClient(Openable[Engine], Transfers):
         match: Callable[[Torrent], bool] | None = None,
         budget_share: float = 0.5,
         rng: random.Random | None = None,
-    ) -> AsyncGenerator[WatchEvent, None]:
+    ) -> AsyncGenerator[WatchEvent, Delivery | None]:
         """Watch searches for new releases, within a share of the key's daily budget.
 
         Each query is searched in turn (through the usual limiter, key budget and cache),
@@ -357,6 +357,13 @@ class LaCaleClient(Openable[Engine], Transfers):
         round, backing off when it repeats; any other error ends the iterator by raising it
         (401 and 403 among them). Close it with ``contextlib.aclosing``; closing or cancelling
         stops at once and leaves the state consistent. See ``docs/watch.md``.
+
+        Delivery is at-least-once: a release leaves the state's outbox only when the consumer
+        asks for the next event (or closes the iterator) after it. One being handled when the
+        iterator is cancelled (Ctrl-C, a timeout; Python 3.11+) or the process dies is
+        yielded again at the next start; ``await events.asend(Delivery.LATER)`` (which
+        returns the next event) keeps it for the query's next round. Earlier versions removed
+        each release just before yielding it (at-most-once).
 
         Args:
             queries: One query (a str or a :class:`SearchQuery`) or several; queries the
@@ -373,7 +380,8 @@ class LaCaleClient(Openable[Engine], Transfers):
             rng: Source of the jitter (tests pass a seeded one).
 
         Returns:
-            An async generator of :class:`WatchEvent`, running until closed or cancelled.
+            An async generator of :class:`WatchEvent`, running until closed or cancelled; it
+            accepts a :class:`Delivery` through ``asend``.
 
         Raises:
             ValidationError: A query ``search()`` would refuse, raised here.

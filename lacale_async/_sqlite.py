@@ -19,15 +19,36 @@ from pathlib import Path
 
 __all__ = [
     "BUSY_TIMEOUT",
+    "FAR",
     "NotOurs",
     "describe_failure",
     "is_busy",
     "open_database",
     "open_readonly",
+    "sound_time",
 ]
 
 BUSY_TIMEOUT = 5.0
 """Seconds a process waits for another one's write transaction (they last microseconds)."""
+FAR = 1e11
+"""Unix seconds of the year 5138: a stamp beyond is damage, not a date (dates end at 9999)."""
+
+
+def sound_time(column: str) -> str:
+    """Return the SQL test that ``column`` holds a time the SDK could have written.
+
+    SQLite's REAL affinity stores whatever it is given that is not a number (text, a blob),
+    and ``inf`` too: none of these is a time the SDK wrote, and one reaching a date or the
+    window arithmetic crashes far from the file. ``typeof`` rules out text and blobs (and
+    NULL), ``abs()`` an absurd size and infinity.
+
+    Args:
+        column: A column name (or ``table.column``), never user input.
+
+    Returns:
+        A parenthesised SQL expression, true for a sound time.
+    """
+    return f"(typeof({column}) = 'real' AND abs({column}) < {FAR:.0f})"
 
 # SQLITE_BUSY and SQLITE_LOCKED (the stdlib names them from 3.11 on, its stubs do not yet).
 _BUSY_CODES = frozenset({5, 6})

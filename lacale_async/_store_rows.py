@@ -19,33 +19,30 @@ import math
 import sqlite3
 
 from ._pending import Pending, Snapshot
+from ._sqlite import sound_time
 from ._store_file import StoreDamaged
 
 __all__ = ["history", "read_rows", "record_horizon", "recorded", "stored_keep", "write_pending"]
 
 _MIN_KEEP = 2 * 86_400.0
-# Unix seconds of the year 5138: a stamp beyond is damage, not a date (dates end at 9999).
-_FAR = 1e11
-# The check is in SQL (one pass over the rows read): a time is a REAL (typeof) of a plausible
-# size (abs() also rules out inf), ``live`` a flag.
+# The check is in SQL (one pass over the rows read): a time is sound (``sound_time``, shared
+# with the watch state), ``live`` a flag. The f-strings only inline that fixed SQL text.
 _ROWS = (
-    "SELECT at, live, typeof(at) = 'real' AND abs(at) < :far AND live IN (0, 1) "
+    f"SELECT at, live, {sound_time('at')} AND live IN (0, 1) "  # noqa: S608
     "AND typeof(expires) = 'real' AND abs(expires) < :inf "
     "FROM units WHERE scope = :scope AND (live = 1 OR at > :since)"
 )
 _SOUND_ROWS = (
-    "SELECT at, live FROM units WHERE scope = :scope AND at > :since "
-    "AND typeof(at) = 'real' AND abs(at) < :far AND live IN (0, 1)"
+    "SELECT at, live FROM units WHERE scope = :scope AND at > :since "  # noqa: S608
+    f"AND {sound_time('at')} AND live IN (0, 1)"
 )
 # NOT INDEXED: the table's own b-tree, never a secondary index (the damage a failed
 # integrity check often finds is an index's, while the rows themselves still read).
 _ALL_SOUND_ROWS = (
-    "SELECT at FROM units NOT INDEXED WHERE scope = :scope "
-    "AND typeof(at) = 'real' AND abs(at) < :far AND live IN (0, 1)"
+    "SELECT at FROM units NOT INDEXED WHERE scope = :scope "  # noqa: S608
+    f"AND {sound_time('at')} AND live IN (0, 1)"
 )
-_PAUSE = (
-    "SELECT until, typeof(until) = 'real' AND abs(until) < :far FROM pauses WHERE scope = :scope"
-)
+_PAUSE = f"SELECT until, {sound_time('until')} FROM pauses WHERE scope = :scope"  # noqa: S608
 
 
 def _split(rows: list[tuple[float, int]], now: float) -> tuple[int, list[float]]:
@@ -55,7 +52,7 @@ def _split(rows: list[tuple[float, int]], now: float) -> tuple[int, list[float]]
 
 
 def _pause(conn: sqlite3.Connection, scope: str) -> float:
-    row = conn.execute(_PAUSE, {"far": _FAR, "scope": scope}).fetchone()
+    row = conn.execute(_PAUSE, {"scope": scope}).fetchone()
     if row is None:
         return -math.inf
     if not row[1]:
@@ -72,9 +69,7 @@ def read_rows(
     Raises:
         StoreDamaged: A row read is not one the SDK writes.
     """
-    found = conn.execute(
-        _ROWS, {"far": _FAR, "inf": math.inf, "scope": scope, "since": since}
-    ).fetchall()
+    found = conn.execute(_ROWS, {"inf": math.inf, "scope": scope, "since": since}).fetchall()
     if not all(sound for _, _, sound in found):
         raise StoreDamaged("a row of its units table is damaged (a time that is not a number)")
     in_flight, done = _split([(at, live) for at, live, _ in found], now)
@@ -83,9 +78,7 @@ def read_rows(
 
 def history(conn: sqlite3.Connection, scope: str, now: float) -> tuple[list[float], float]:
     """Return the scope's sound exit stamps and pause, to seed a mirror (damage skipped)."""
-    found = conn.execute(
-        _SOUND_ROWS, {"far": _FAR, "scope": scope, "since": now - _MIN_KEEP}
-    ).fetchall()
+    found = conn.execute(_SOUND_ROWS, {"scope": scope, "since": now - _MIN_KEEP}).fetchall()
     try:
         pause = _pause(conn, scope)
     except StoreDamaged:
@@ -99,7 +92,7 @@ def recorded(conn: sqlite3.Connection, scope: str) -> tuple[list[float], float]:
     For a file that can only be read: a unit in flight elsewhere counts as done at its lease
     end (no end will reach this process), as a unit of a process that died does.
     """
-    found = conn.execute(_ALL_SOUND_ROWS, {"far": _FAR, "scope": scope}).fetchall()
+    found = conn.execute(_ALL_SOUND_ROWS, {"scope": scope}).fetchall()
     try:
         pause = _pause(conn, scope)
     except StoreDamaged:

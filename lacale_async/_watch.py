@@ -8,12 +8,22 @@ One task, no task group across a ``yield``: the generator may be closed from ano
 by the garbage collector), and every wait is a plain await that a cancellation ends at once.
 The state changes only in synchronous transactions (:mod:`._watch_state`), so a cancellation
 can never land in the middle of one.
+
+Delivery is at-least-once: a release leaves the outbox only once its consumer is done with it,
+that is when it asks for the next event (or sends :attr:`Delivery.DONE`), or closes the
+iterator normally. Closed by a cancellation (Ctrl-C, a timeout) while the consumer held it, or
+sent :attr:`Delivery.LATER`, the release stays, to be offered again at its query's next round
+or the next start. Every pass over the outbox reads it afresh (at the start: every query's; after
+a round: that query's), so what another process gave back or left behind is offered too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import heapq
 import logging
+import secrets
 from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
@@ -24,10 +34,12 @@ from ._bulk import SearchQuery
 from ._clock import Clock, wall_clock
 from ._errors import (
     BackendError,
+    ConfigurationError,
     LaCaleError,
     RateLimitError,
     ResponseError,
     ServerError,
+    StorageError,
     TransportError,
 )
 from ._models import Torrent
@@ -42,7 +54,7 @@ from ._watch_plan import (
 )
 from ._watch_state import Pending, WatchState
 
-__all__ = ["TRANSIENT", "Searcher", "WatchEvent", "watch_releases"]
+__all__ = ["TRANSIENT", "Delivery", "Searcher", "WatchEvent", "watch_releases"]
 
 logger = logging.getLogger("lacale_async.watch")
 
@@ -71,6 +83,20 @@ class WatchEvent(msgspec.Struct, frozen=True, kw_only=True):
     query: SearchQuery
     torrent: Torrent
     seen_at: datetime
+
+
+class Delivery(enum.Enum):
+    """What a consumer tells :meth:`LaCaleClient.watch` of the event it was given last.
+
+    Sent with ``await events.asend(...)``, which returns the next event; asking for the next
+    event any other way (``async for``, ``anext``) means ``DONE``.
+    """
+
+    DONE = "done"
+    """Handled: the release leaves the outbox, never offered again."""
+    LATER = "later"
+    """Not handled yet (a save that failed for a transient reason): the release stays in the
+    outbox and is offered again after its query's next round, or at the next start."""
 
 
 class Searcher(Protocol):
@@ -109,7 +135,7 @@ class _Schedule:
 
 def watch_releases(
     client: Searcher, settings: WatchSettings, clock: Clock
-) -> AsyncGenerator[WatchEvent, None]:
+) -> AsyncGenerator[WatchEvent, Delivery | None]:
     """Return the async generator of a watch (arguments already checked).
 
     Args:
@@ -131,34 +157,87 @@ class _Watch:
         self._wall = wall_clock(clock)
         self._by_key = {q.key: q for q in settings.queries}
         self._failures = [0] * len(settings.queries)
+        self._owner = secrets.token_hex(8)  # names this watch's leases in a shared file
+        # What this run's rounds found, download links included (the file never holds them):
+        # an event handed out in the same run keeps its link. Emptied as releases are done.
+        self._live: dict[tuple[str, str], Torrent] = {}
 
-    async def events(self) -> AsyncGenerator[WatchEvent, None]:
+    async def events(self) -> AsyncGenerator[WatchEvent, Delivery | None]:
         quota = await self._client.quota()
         plan = plan_interval(self._settings, [(w.calls, w.period) for w in quota.windows])
         logger.info("%s", plan.describe())
         state = WatchState(self._settings.state)
         try:
-            # What an earlier run found but did not hand out (stopped between two events).
-            for item in state.pending(self._by_key):
-                if state.claim(item):
-                    yield self._event(item)
             queries = self._settings.queries
-            schedule = _Schedule(queries, plan, self._clock.now())
+            # First what an earlier run found and did not finish handing out (or another
+            # process gave back), then after each round what that query's outbox holds.
+            keys = list(self._by_key)
+            schedule: _Schedule | None = None
             while True:
+                for item in state.pending(keys):
+                    # Built before the lease: an event that cannot be built changes nothing.
+                    event = self._event(item)
+                    if not state.take(item, self._owner, self._wall()):
+                        continue  # done elsewhere, or another live watch is handing it out
+                    try:
+                        reply = yield event
+                    except GeneratorExit:
+                        self._closed(state, item)
+                        raise
+                    except BaseException:
+                        self._settle(state, item, Delivery.LATER)
+                        raise
+                    if reply is not None and not isinstance(reply, Delivery):
+                        self._settle(state, item, Delivery.LATER)
+                        raise ConfigurationError(
+                            f"watch: send Delivery.DONE or Delivery.LATER, not {reply!r}"
+                        )
+                    self._settle(state, item, reply or Delivery.DONE, quiet=False)
+                if schedule is None:
+                    schedule = _Schedule(queries, plan, self._clock.now())
                 due, index = schedule.pop()
                 await self._clock.sleep(due - self._clock.now())
-                found, next_in = await self._poll(queries[index], index, plan, state)
+                next_in = await self._poll(queries[index], index, plan, state)
                 schedule.push(self._clock.now() + next_in, index)
-                for item in found:
-                    if state.claim(item):
-                        yield self._event(item)
+                keys = [queries[index].key]
         finally:
             state.close()
 
+    def _closed(self, state: WatchState, item: Pending) -> None:
+        """Settle the release held when the iterator is closed (``aclose``, ``break``)."""
+        task = asyncio.current_task()
+        # Task.cancelling() (Python 3.11+) tells a close by a cancellation (Ctrl-C, a timeout:
+        # the consumer may be halfway through) from a close after handling it. Python 3.10
+        # cannot tell them apart: a close counts as done there, as before at-least-once.
+        cancelling = getattr(task, "cancelling", None)
+        interrupted = cancelling is not None and cancelling() > 0
+        self._settle(state, item, Delivery.LATER if interrupted else Delivery.DONE)
+
+    def _settle(
+        self, state: WatchState, item: Pending, reply: Delivery, *, quiet: bool = True
+    ) -> None:
+        """Remove the release from the outbox (``DONE``) or give it back (``LATER``).
+
+        Raises:
+            StorageError: The file failed, unless ``quiet``: while the iterator closes or
+                another error propagates, a WARNING instead (the release is then offered
+                again: at worst twice, never lost).
+        """
+        try:
+            if reply is Delivery.LATER:
+                state.give_back(item, self._owner)
+            else:
+                self._live.pop((item.key, item.ident), None)
+                state.done(item)
+        except StorageError as exc:
+            if not quiet:
+                raise
+            logger.warning("watch: %s; the release will be offered again", exc)
+
     async def _poll(
         self, item: WatchQuery, index: int, plan: WatchPlan, state: WatchState
-    ) -> tuple[list[Pending], float]:
-        """Search one query and record its round; return what to deliver and when to poll next."""
+    ) -> float:
+        """Search one query, its new releases to the outbox; return when to poll it next."""
         q = item.query
         try:
             listed = await self._client.search(
@@ -177,12 +256,12 @@ class _Watch:
                 exc,
                 describe_wait(delay),
             )
-            return [], delay
+            return delay
         self._failures[index] = 0
         found = self._record(item, listed, state)
         jitter = self._settings.rng.uniform(0.0, JITTER_SHARE * plan.gap)
         logger.debug("watch: %s listed %d, %d new", _label(q), len(listed), len(found))
-        return found, plan.interval + jitter
+        return plan.interval + jitter
 
     def _record(self, item: WatchQuery, listed: list[Torrent], state: WatchState) -> list[Pending]:
         settings = self._settings
@@ -196,11 +275,14 @@ class _Watch:
                 deliver = [(i, t) for i, t in fresh if match is None or match(t)]
             # Oldest first, like a feed; the answer lists the newest first.
             deliver.sort(key=lambda pair: pair[1].pub_date)
-            return step.record(listed, deliver)
+            queued = step.record(listed, deliver)
+        self._live.update(((p.key, p.ident), p.torrent) for p in queued)
+        return queued
 
     def _event(self, item: Pending) -> WatchEvent:
+        torrent = self._live.get((item.key, item.ident), item.torrent)
         return WatchEvent(
-            query=self._by_key[item.key].query, torrent=item.torrent, seen_at=utc(item.seen_at)
+            query=self._by_key[item.key].query, torrent=torrent, seen_at=utc(item.seen_at)
         )
 
 

@@ -11,14 +11,20 @@ Tables (rows keyed by the query's normalised key, never the API key):
 - ``seen``: each release listed for a query (by info hash, or guid without one), first and
   last listed; bounded: rows not listed for 30 days go, and beyond the newest 1,000 per query
   (by when last listed, so a release still listed is never forgotten and never re-announced);
-- ``pending``: releases found but not yet handed to the caller (the outbox). A round adds them
-  with its other changes; each is deleted (claimed) just before it is yielded, so a watch
-  stopped between two events of a round yields the rest at its next start, and never one
-  twice, even with two processes on one file. No download token is stored.
+- ``pending``: releases found and not yet handled by the caller (the outbox). A round adds
+  them with its other changes; each leaves it only once its consumer is done with it
+  (at-least-once), so a watch stopped between two events, or while its consumer handled one,
+  yields the rest (that one included) at its next start. No download token is stored.
+- ``leases``: which watch is handing out which outbox row, until when: two processes on one
+  file never hand out the same release at once. A lease ends when its consumer is done (the
+  row goes), gives it back (a transient failure, an interruption: the row stays), or expires
+  (:data:`LEASE`: the process died), and the row is then offered again.
 
 A file that is not a watch state (another SQLite file, a damaged one, a newer format) raises
 :class:`StorageError` before the first round: going on without it would lose what appeared
-while the watch was down, and writing over it could destroy someone's data.
+while the watch was down, and writing over it could destroy someone's data. So does a row
+holding a time that is not one (text, a blob, ``1e300``: SQLite's REAL affinity keeps them),
+checked in SQL as the quota store checks its rows (:func:`~lacale_async._sqlite.sound_time`).
 """
 
 from __future__ import annotations
@@ -32,14 +38,28 @@ import msgspec
 
 from ._errors import StorageError
 from ._models import Torrent
-from ._sqlite import describe_failure, open_database
+from ._sqlite import describe_failure, open_database, sound_time
 
-__all__ = ["MAX_PER_QUERY", "RETENTION", "Pending", "Round", "WatchState", "release_id"]
+__all__ = [
+    "LEASE",
+    "MAX_PER_QUERY",
+    "RETENTION",
+    "Pending",
+    "Round",
+    "WatchState",
+    "release_id",
+]
 
 RETENTION = 30 * 86_400.0
 """Seconds a release (or a query) not listed (or not polled) any more is remembered."""
 MAX_PER_QUERY = 1000
 """Most releases remembered per query (the newest listed)."""
+LEASE = 900.0
+"""Seconds a release being handled is kept from other processes on the file. Beyond it the
+holder is presumed dead (killed: an interrupted one gives its leases back at once) and another
+watch may offer the release again. Longer than a save plus ``lacale watch``'s default 600 s
+``--exec-timeout``; a consumer slower than that may, at worst, see another process deliver
+the release too (at-least-once)."""
 
 _APPLICATION_ID = 0x4C435754  # "LCWT": a lacale watch state, not any SQLite file
 _VERSION = 1
@@ -54,8 +74,41 @@ CREATE TABLE IF NOT EXISTS pending (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, ident TEXT NOT NULL,
     seen_at REAL NOT NULL, torrent BLOB NOT NULL, UNIQUE (key, ident)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT NOT NULL, ident TEXT NOT NULL, owner TEXT NOT NULL, until REAL NOT NULL,
+    PRIMARY KEY (key, ident)
+) WITHOUT ROWID;
 """
+# Added to format 1 without a new version: an older lacale-async ignores the table (and hands
+# out the outbox its own way), so a state file keeps working in both.
+# A lease is taken when no live lease of another watch holds the row; a damaged ``until`` counts
+# as expired (a lease only keeps a second process off; ignoring it risks a duplicate, never a
+# loss). The f-string only inlines sound_time's fixed SQL.
+_TAKE = (
+    "INSERT INTO leases (key, ident, owner, until) SELECT :key, :ident, :owner, :until "  # noqa: S608
+    "WHERE EXISTS (SELECT 1 FROM pending WHERE key = :key AND ident = :ident) "
+    "ON CONFLICT (key, ident) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+    f"WHERE leases.owner = excluded.owner OR NOT {sound_time('leases.until')} "
+    "OR leases.until <= :now"
+)
 _torrent_decoder = msgspec.json.Decoder(Torrent)
+# Every stored time, checked once when the file is opened (the outbox again on each read: its
+# time becomes the event's ``seen_at``, a date, so it must not precede 1970 either: a date of
+# year 0 does not exist). The f-strings only inline sound_time's fixed SQL.
+_SOUND_SEEN_AT = f"{sound_time('seen_at')} AND seen_at >= 0"
+_DAMAGED_TIMES = (
+    ("queries", f"SELECT count(*) FROM queries WHERE NOT {sound_time('last_round')}"),  # noqa: S608
+    (
+        "seen",
+        f"SELECT count(*) FROM seen WHERE NOT ({sound_time('first_seen')} "  # noqa: S608
+        f"AND {sound_time('last_seen')})",
+    ),
+    ("pending", f"SELECT count(*) FROM pending WHERE NOT ({_SOUND_SEEN_AT})"),  # noqa: S608
+)
+_PENDING = (
+    f"SELECT key, ident, seen_at, torrent, {_SOUND_SEEN_AT} "  # noqa: S608
+    "FROM pending ORDER BY seq"
+)
 
 
 def release_id(torrent: Torrent) -> str:
@@ -149,6 +202,22 @@ class Round:
             "DELETE FROM pending WHERE seen_at < ? OR key NOT IN (SELECT key FROM queries)",
             (cutoff,),
         )
+        conn.execute(
+            "DELETE FROM leases WHERE NOT EXISTS (SELECT 1 FROM pending p "
+            "WHERE p.key = leases.key AND p.ident = leases.ident)"
+        )
+
+
+def _damaged(where: str, table: str) -> StorageError:
+    # Refused rather than skipped: a damaged row is a file something else wrote to, and
+    # dropping the row silently would lose the release it holds (or re-announce releases).
+    # The user decides, as for any unusable file.
+    return StorageError(
+        f"the watch state {where} is damaged: a row of its {table} table holds a value that is "
+        "not a time (text, a blob, an impossible date). Move it away or delete it to start "
+        "afresh: the watch then takes a new baseline, so releases that appeared while it was "
+        "stopped are not announced"
+    )
 
 
 @contextlib.contextmanager
@@ -191,6 +260,17 @@ class WatchState:
                 "delete it to start afresh: the watch then takes a new baseline, so releases "
                 "that appeared while it was stopped are not announced"
             ) from None
+        try:
+            self._check_times()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_times(self) -> None:
+        with _storage(self.where, "checking its rows"):
+            for table, query in _DAMAGED_TIMES:
+                if self.conn.execute(query).fetchone()[0]:
+                    raise _damaged(self.where, table)
 
     @staticmethod
     def _connect(path: Path | None) -> sqlite3.Connection:
@@ -230,25 +310,73 @@ class WatchState:
             conn.commit()
 
     def pending(self, keys: Iterable[str]) -> list[Pending]:
-        """Return the releases of these queries found earlier and not delivered, oldest first."""
+        """Return the releases of these queries found earlier and not delivered, oldest first.
+
+        Raises:
+            StorageError: The file failed, or one of these rows is damaged (nothing is deleted).
+        """
         wanted = set(keys)
         with _storage(self.where, "reading what was not delivered"):
-            rows = self.conn.execute(
-                "SELECT key, ident, seen_at, torrent FROM pending ORDER BY seq"
-            ).fetchall()
-            return [
-                Pending(key, ident, seen_at, _torrent_decoder.decode(blob))
-                for key, ident, seen_at, blob in rows
-                if key in wanted
-            ]
+            rows = self.conn.execute(_PENDING).fetchall()
+            found: list[Pending] = []
+            for key, ident, seen_at, blob, sound in rows:
+                if key not in wanted:
+                    continue
+                if not sound:
+                    raise _damaged(self.where, "pending")
+                found.append(Pending(key, ident, seen_at, _torrent_decoder.decode(blob)))
+            return found
 
-    def claim(self, item: Pending) -> bool:
-        """Take a release out of the outbox; False when another process already took it."""
-        with _storage(self.where, "marking a release delivered"):
-            cursor = self.conn.execute(
-                "DELETE FROM pending WHERE key = ? AND ident = ?", (item.key, item.ident)
-            )
+    def take(self, item: Pending, owner: str, now: float) -> bool:
+        """Lease an outbox row to ``owner`` for :data:`LEASE` seconds, to hand it out.
+
+        Args:
+            item: The row.
+            owner: The watch taking it (a random name per watch).
+            now: Wall time (Unix seconds).
+
+        Returns:
+            False when the row is gone (done elsewhere) or another live watch holds it.
+
+        Raises:
+            StorageError: The file failed.
+        """
+        params = {"key": item.key, "ident": item.ident, "owner": owner}
+        with _storage(self.where, "taking a release to hand out"):
+            cursor = self.conn.execute(_TAKE, {**params, "until": now + LEASE, "now": now})
             return cursor.rowcount == 1
+
+    def done(self, item: Pending) -> None:
+        """Take a release out of the outbox for good: its consumer is done with it.
+
+        Raises:
+            StorageError: The file failed (the release may then be offered again).
+        """
+        with _storage(self.where, "marking a release delivered"):
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("pending", "leases"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE key = ? AND ident = ?",  # noqa: S608
+                        (item.key, item.ident),
+                    )
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def give_back(self, item: Pending, owner: str) -> None:
+        """End ``owner``'s lease and keep the release in the outbox, to be offered again.
+
+        Raises:
+            StorageError: The file failed (the lease then expires after :data:`LEASE`).
+        """
+        with _storage(self.where, "giving a release back"):
+            self.conn.execute(
+                "DELETE FROM leases WHERE key = ? AND ident = ? AND owner = ?",
+                (item.key, item.ident, owner),
+            )
 
     def close(self) -> None:
         """Close the file; safe to call twice."""

@@ -11,16 +11,18 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _cli import CONTROL, EVIL, KEY, ThreadedSandbox, error_lines, invoke
 
-from lacale_async import parse_torrent
+from lacale_async import Delivery, LaCaleClient, parse_torrent
 from lacale_async._cli import _watch
 from lacale_async._cli._watch_actions import Actions, exec_env, watch_row
 from lacale_async.testing import Fault, SandboxConfig
@@ -66,10 +68,13 @@ def stop_after(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     limit = [1]
     handle = Actions.handle
 
-    async def handle_then_stop(self: Actions, client: Any, event: Any) -> None:
-        await handle(self, client, event)
+    async def handle_then_stop(self: Actions, client: Any, event: Any) -> Delivery:
+        reply = await handle(self, client, event)
         if self.count >= limit[0]:
-            raise KeyboardInterrupt
+            # A real SIGINT, once the watch has its reply: asyncio's handler cancels the
+            # command wherever it waits next, as a Ctrl-C typed then would.
+            asyncio.get_running_loop().call_soon(signal.raise_signal, signal.SIGINT)
+        return reply
 
     monkeypatch.setattr(Actions, "handle", handle_then_stop)
     return limit
@@ -353,3 +358,92 @@ async def test_the_embedded_demo_publishes_releases_the_queries_find(
     assert "dune" in normalise(new[0].title)
     assert "one piece" in normalise(new[1].title)
     assert new[1].category.slug == "series"
+
+
+async def leave_in_outbox(remote: ThreadedSandbox, state: Path) -> None:
+    """Run the SDK's watch of ``zorglub`` on ``state`` and stop after its first event."""
+    server = remote.server
+    options: Any = {"base_url": server.base_url, "quota_store": None, "key_rate": None}
+    async with LaCaleClient(server.api_key, **options) as client:
+        watch = client.watch("zorglub", state=state, include_existing=True, interval=900)
+        async with aclosing(watch) as events:
+            async for _ in events:
+                break
+
+
+def test_a_damaged_state_row_is_a_storage_error_without_a_traceback(
+    remote: ThreadedSandbox, args: list[str], tmp_path: Path
+) -> None:
+    publish(remote, "Zorglub.One.2026")
+    publish(remote, "Zorglub.Two.2026")
+    state = tmp_path / "w.db"
+    command = [*args, "watch", "zorglub", "--include-existing", "--state", str(state)]
+    asyncio.run(leave_in_outbox(remote, state))  # one delivered, one left in the outbox
+    with sqlite3.connect(state) as conn:
+        conn.execute("UPDATE pending SET seen_at = 'yesterday'")
+    conn.close()
+    result = invoke(command)  # invoke() fails on a traceback
+    assert result.exit_code == 12
+    line = error_lines(result)[0]
+    assert f"the watch state {state} is damaged" in line
+    assert "Move it away" in line
+    with sqlite3.connect(state) as conn:
+        assert conn.execute("SELECT count(*) FROM pending").fetchone()[0] == 1
+    conn.close()
+
+
+def test_a_save_that_failed_for_a_transient_reason_is_retried_after_a_restart(
+    remote: ThreadedSandbox, args: list[str], stop_after: list[int], tmp_path: Path
+) -> None:
+    info_hash = publish(remote, "Zorglub.Outage.2026")
+    remote.add_fault(Fault.cloudflare(521), "download", times=None)  # an outage
+    folder, marker = tmp_path / "torrents", tmp_path / "ran"
+    command = [*args, "watch", "zorglub", "--include-existing", "--state", str(tmp_path / "w.db")]
+    command += ["--download-to", f"{folder}/", "--exec", f"touch {marker}"]
+    first = invoke(command)
+    assert first.exit_code == 130
+    assert "trying again at the next round" in error_lines(first)[0]
+    assert list(folder.iterdir()) == []
+    assert not marker.exists()  # --exec waits for the save
+
+    async def outage_over() -> None:
+        remote.server.faults.clear()
+
+    remote.call(outage_over())  # the same release is saved by the restarted watch
+    second = invoke(command)
+    assert second.exit_code == 130
+    (saved,) = folder.iterdir()
+    assert parse_torrent(saved.read_bytes()).info_hash == info_hash
+    assert marker.exists()
+    assert info_hash[:12] in second.stdout
+
+
+def test_ctrl_c_during_a_save_keeps_the_release_for_the_next_start(
+    remote: ThreadedSandbox,
+    args: list[str],
+    stop_after: list[int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    info_hash = publish(remote, "Zorglub.Cut.2026")
+    save = LaCaleClient.download_to
+
+    async def cut_off(*_: Any, **__: Any) -> Path:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C while the .torrent downloads
+        await asyncio.Event().wait()
+        raise AssertionError("not cancelled")
+
+    monkeypatch.setattr(LaCaleClient, "download_to", cut_off)
+    folder = tmp_path / "torrents"
+    command = [*args, "watch", "zorglub", "--include-existing", "--state", str(tmp_path / "w.db")]
+    command += ["--download-to", f"{folder}/"]
+    first = invoke(command)
+    assert first.exit_code == 130
+    assert info_hash[:12] in first.stdout
+    # The row was printed: it counts, although its save was cut off.
+    assert first.stderr.strip().splitlines()[-1] == "interrupted: 1 new release announced"
+    monkeypatch.setattr(LaCaleClient, "download_to", save)
+    second = invoke(command)
+    (saved,) = folder.iterdir()
+    assert parse_torrent(saved.read_bytes()).info_hash == info_hash
+    assert second.exit_code == 130

@@ -24,6 +24,7 @@ from _windows import max_in_window
 from lacale_async import (
     AuthenticationError,
     ConfigurationError,
+    Delivery,
     FakeClock,
     LaCaleClient,
     PermissionDeniedError,
@@ -428,3 +429,129 @@ async def test_an_unusable_state_file_is_a_clear_error(
     assert "new baseline" in str(caught.value)
     assert searches(sandbox) == []
     assert state.read_bytes() == before
+
+
+def outbox_count(state: Path) -> int:
+    with sqlite3.connect(state) as conn:
+        count: int = conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+    conn.close()
+    return count
+
+
+@pytest.mark.parametrize("value", ["yesterday", 1e300, b"\x00\x01"])
+async def test_a_damaged_outbox_row_is_a_storage_error_and_loses_no_release(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path, value: object
+) -> None:
+    state = tmp_path / "watch.db"
+    batch = [sandbox.publish(title(n), delay=100) for n in range(4)]
+    first = await watch_for(sandbox, clock, count=1, interval=60, state=state)
+    assert titles(first) == [batch[0].title]
+    assert outbox_count(state) == 3
+    with sqlite3.connect(state) as conn:
+        good = conn.execute("SELECT seen_at FROM pending").fetchone()[0]
+        conn.execute("UPDATE pending SET seen_at = ?", (value,))
+    conn.close()
+    for _ in range(2):  # a user retrying loses nothing either
+        with pytest.raises(StorageError, match="damaged: a row of its pending table"):
+            await watch_for(sandbox, clock, count=1, interval=60, state=state)
+        assert outbox_count(state) == 3
+    with sqlite3.connect(state) as conn:
+        conn.execute("UPDATE pending SET seen_at = ?", (good,))  # repaired by hand
+    conn.close()
+    rest = await watch_for(sandbox, clock, count=3, interval=60, state=state)
+    assert titles(rest) == [t.title for t in batch[1:]]
+
+
+async def test_a_release_being_handled_when_cancelled_is_yielded_again_at_the_next_start(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    state = tmp_path / "watch.db"
+    batch = [sandbox.publish(title(n), delay=100) for n in range(2)]
+    got: list[WatchEvent] = []
+    holding = asyncio.Event()
+    async with sandbox.client(clock=clock) as client:
+
+        async def consume() -> None:
+            async with aclosing(client.watch(QUERY, interval=60, state=state)) as events:
+                async for event in events:
+                    got.append(event)
+                    holding.set()
+                    await asyncio.Event().wait()  # handling it (a download), when Ctrl-C comes
+
+        task = asyncio.create_task(consume())
+        await holding.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert titles(got) == [batch[0].title]
+    assert outbox_count(state) == 2  # at-least-once: the interrupted one is still there
+    events = await watch_for(sandbox, clock, count=2, interval=60, state=state)
+    assert titles(events) == [t.title for t in batch]
+    assert events[0].seen_at == got[0].seen_at  # the same release, found by the same round
+
+
+async def test_later_offers_a_release_again_after_its_querys_next_round(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    state = tmp_path / "watch.db"
+    batch = [sandbox.publish(title(n), delay=100) for n in range(2)]
+    # Published later: what the unfixed code would yield instead (a failure, not a hang).
+    sentinels = [sandbox.publish(title(n, "sentinel."), delay=1000) for n in range(2)]
+    async with sandbox.client(clock=clock) as client:
+        watch = client.watch(QUERY, interval=60, state=state, rng=random.Random(1))
+        async with aclosing(watch) as events:
+            first = await events.__anext__()
+            second = await events.asend(Delivery.LATER)  # the rest of the round first
+            at = clock.now()
+            again = await events.asend(Delivery.LATER)
+            assert clock.now() - at >= 60  # not before the query's next round
+            third = await events.asend(Delivery.DONE)
+            # Closed while holding a release it was given: done with it (a normal close).
+    assert titles([first, second, again, third]) == [t.title for t in [*batch, *batch]]
+    assert again.torrent.download_link is not None  # this run's link, kept in memory
+    assert outbox_count(state) == 0  # both done, nothing lost, nothing left
+    later = await watch_for(sandbox, clock, count=2, interval=60, state=state)
+    assert titles(later) == [t.title for t in sentinels]
+
+
+async def test_a_release_given_back_is_yielded_at_the_next_start(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    state = tmp_path / "watch.db"
+    release = sandbox.publish(title(1), delay=100)
+    sentinel = sandbox.publish(title(2, "sentinel."), delay=100)
+    async with (
+        sandbox.client(clock=clock) as client,
+        aclosing(client.watch(QUERY, interval=60, state=state)) as events,
+    ):
+        assert (await events.__anext__()).torrent.title == release.title
+        assert (await events.asend(Delivery.LATER)).torrent.title == sentinel.title
+    late = sandbox.publish(title(3, "late."), delay=100)
+    restarted = await watch_for(
+        sandbox, clock, interval=60, state=state, until=lambda e: e.torrent.title == late.title
+    )
+    assert titles(restarted) == [release.title, late.title]
+
+
+async def test_a_consumer_error_counts_as_handled_and_a_bad_reply_is_refused(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    state = tmp_path / "watch.db"
+    batch = [sandbox.publish(title(n), delay=100) for n in range(3)]
+    async with sandbox.client(clock=clock) as client:
+        # The consumer's own exception is no interruption: its release is done (it would
+        # fail again at every start otherwise).
+        async def failing_consumer() -> None:
+            async with aclosing(client.watch(QUERY, interval=60, state=state)) as events:
+                async for _ in events:
+                    raise ZeroDivisionError
+
+        with pytest.raises(ZeroDivisionError):
+            await failing_consumer()
+        async with aclosing(client.watch(QUERY, interval=60, state=state)) as events:
+            assert (await events.__anext__()).torrent.title == batch[1].title
+            bad: Any = "later"
+            with pytest.raises(ConfigurationError, match=r"Delivery\.LATER"):
+                await events.asend(bad)
+    restarted = await watch_for(sandbox, clock, count=2, interval=60, state=state)
+    assert titles(restarted) == [t.title for t in batch[1:]]  # the refused reply kept it

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lacale_async import StorageError, Torrent
-from lacale_async._watch_state import MAX_PER_QUERY, RETENTION, WatchState, release_id
+from lacale_async._watch_state import LEASE, MAX_PER_QUERY, RETENTION, WatchState, release_id
 
 DAY = 86_400.0
 T0 = 1_767_225_600.0
@@ -93,7 +93,7 @@ def test_a_query_not_polled_for_thirty_days_starts_a_new_baseline(tmp_path: Path
     assert round_(state, "old", [torrent(2)], T0 + RETENTION + 2) == []
 
 
-def test_the_outbox_survives_a_restart_and_is_claimed_once(tmp_path: Path) -> None:
+def test_the_outbox_survives_a_restart_and_is_handed_out_once(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     state = WatchState(path)
     round_(state, "q", [], T0)
@@ -103,10 +103,44 @@ def test_the_outbox_survives_a_restart_and_is_claimed_once(tmp_path: Path) -> No
     items = one.pending(["q"])
     assert [p.torrent.title for p in items] == ["Release 1", "Release 2"]
     assert items[0].torrent.download_link is None  # the token never reached the file
-    assert one.claim(items[0])
-    assert not two.claim(items[0])
+    assert one.take(items[0], "one", T0 + 61)
+    assert not two.take(items[0], "two", T0 + 61)  # leased: one is handing it out
+    one.done(items[0])
+    assert not two.take(items[0], "two", T0 + 62)  # gone
     assert [p.torrent.title for p in two.pending(["q"])] == ["Release 2"]
     assert two.pending(["elsewhere"]) == []
+
+
+def test_a_lease_given_back_or_expired_frees_the_release(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    state = WatchState(path)
+    round_(state, "q", [], T0)
+    round_(state, "q", [torrent(1)], T0 + 60)
+    other = WatchState(path)
+    (item,) = state.pending(["q"])
+    assert state.take(item, "one", T0 + 61)
+    state.give_back(item, "one")  # a transient failure, an interruption
+    assert [p.ident for p in other.pending(["q"])] == [item.ident]  # still in the outbox
+    assert other.take(item, "two", T0 + 62)
+    # "two" dies holding it: another watch may take it once the lease is over, not before.
+    assert not state.take(item, "three", T0 + 62 + LEASE - 1)
+    assert state.take(item, "three", T0 + 62 + LEASE)
+    # A damaged lease counts as expired: a duplicate at worst, never a release stuck.
+    state.conn.execute("UPDATE leases SET until = 'never'")
+    assert other.take(item, "four", T0 + 63)
+
+
+def test_done_leaves_no_lease_behind_and_the_prune_drops_orphans(tmp_path: Path) -> None:
+    state = WatchState(tmp_path / "w.db")
+    round_(state, "q", [], T0)
+    round_(state, "q", [torrent(1), torrent(2)], T0 + 60)
+    one, two = state.pending(["q"])
+    assert state.take(one, "me", T0 + 61)
+    assert state.take(two, "me", T0 + 61)
+    state.done(one)
+    state.conn.execute("DELETE FROM pending WHERE ident = ?", (two.ident,))  # another version
+    round_(state, "q", [], T0 + 120)
+    assert state.conn.execute("SELECT count(*) FROM leases").fetchone()[0] == 0
 
 
 def test_the_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
@@ -150,3 +184,72 @@ def test_memory_state_follows_the_same_rules() -> None:
     state.close()
     with pytest.raises(StorageError, match="closed"):
         state.pending(["q"])
+
+
+DAMAGE = [
+    pytest.param("yesterday", id="text"),
+    pytest.param(1e300, id="huge"),
+    pytest.param(b"\x00\x01", id="blob"),
+    pytest.param(float("inf"), id="inf"),
+    pytest.param(-1e10, id="before-1970"),
+]
+
+
+def outbox_of_two(path: Path) -> None:
+    state = WatchState(path)
+    round_(state, "q", [], T0)
+    round_(state, "q", [torrent(1), torrent(2)], T0 + 60)
+    state.close()
+
+
+def damage(path: Path, sql: str, value: object) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql, (value,))
+    conn.close()
+
+
+@pytest.mark.parametrize("value", DAMAGE)
+def test_a_damaged_outbox_time_is_a_storage_error_and_deletes_nothing(
+    tmp_path: Path, value: object
+) -> None:
+    path = tmp_path / "w.db"
+    outbox_of_two(path)
+    damage(
+        path, "UPDATE pending SET seen_at = ? WHERE ident = (SELECT min(ident) FROM pending)", value
+    )
+    with pytest.raises(StorageError, match="damaged: a row of its pending table") as caught:
+        WatchState(path)
+    assert "Move it away" in str(caught.value)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM pending").fetchone()[0] == 2
+    conn.close()
+
+
+def test_an_outbox_row_damaged_while_open_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    outbox_of_two(path)
+    state = WatchState(path)
+    state.conn.execute("UPDATE pending SET seen_at = 'yesterday'")
+    with pytest.raises(StorageError, match="pending table"):
+        state.pending(["q"])
+    assert state.pending(["elsewhere"]) == []  # another query's rows are not read
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE seen SET first_seen = ?",
+        "UPDATE seen SET last_seen = ?",
+        "UPDATE queries SET last_round = ?",
+    ],
+)
+@pytest.mark.parametrize("value", DAMAGE[:3])
+def test_a_damaged_seen_or_queries_time_is_a_storage_error(
+    tmp_path: Path, sql: str, value: object
+) -> None:
+    path = tmp_path / "w.db"
+    outbox_of_two(path)
+    damage(path, sql, value)
+    table = sql.split()[1]
+    with pytest.raises(StorageError, match=f"a row of its {table} table"):
+        WatchState(path)

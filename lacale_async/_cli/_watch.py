@@ -21,6 +21,7 @@ import click
 from .._bulk import SearchQuery
 from .._errors import StorageError
 from .._userdir import user_cache_dir
+from .._watch import Delivery
 from ..testing import RateLimit, SandboxConfig, SandboxServer
 from ._app import command
 from ._background import beside
@@ -143,7 +144,7 @@ def _state_path(settings: Settings, state: str | None) -> Path | None:
     "--download-to",
     metavar="DIR/",
     help="Save each new .torrent into this folder (a client's watch folder); a trailing / "
-    "creates it.",
+    "creates it. A save that fails for a transient reason is tried again at a later round.",
 )
 @click.option(
     "--exec",
@@ -203,8 +204,15 @@ def watch(
             )
             with _watch_notes(settings):
                 async with aclosing(events) as stream:
-                    async for event in stream:
-                        await actions.handle(client, event)
+                    # asend: each release's outcome goes back to the watch, which keeps one
+                    # whose save failed for a transient reason for a later round.
+                    reply: Delivery | None = None
+                    while True:
+                        try:
+                            event = await stream.asend(reply)
+                        except StopAsyncIteration:
+                            break
+                        reply = await actions.handle(client, event)
         return 0
 
     def hint() -> str:

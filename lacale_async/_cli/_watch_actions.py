@@ -3,6 +3,11 @@
 A release's fields reach ``--exec`` only as environment variables (``LACALE_TITLE``...): the
 command line is the user's own text, split once into arguments, and no shell ever reads a
 value that came from the network. The child gets neither the API key nor a download token.
+
+A save that fails for a transient reason (a 5xx, the network, a spent budget) answers
+:attr:`Delivery.LATER`: the release stays in the watch's outbox, saved at its query's next
+round or the next start, and ``--exec`` waits for that save. Any other failure (404, a refused
+folder) is reported, and the release is done.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from .._errors import (
     StorageError,
     redact_url,
 )
-from .._watch import WatchEvent
+from .._watch import TRANSIENT, Delivery, WatchEvent
 from ._download import make_folder
 from ._exit import error_text
 from ._render import human_size, local_date, magnet_or_none, short_hash, torrent_dict
@@ -147,7 +152,7 @@ class Actions:
         width: The row width.
         show_query: Name the query on each row (several queries watched).
         secrets: Values no output may contain.
-        count: Releases reported so far.
+        shown: The releases (query and hash or guid) reported so far.
     """
 
     folder: Path | None
@@ -157,22 +162,41 @@ class Actions:
     width: int
     show_query: bool
     secrets: tuple[str, ...] = ()
-    count: int = field(default=0)
+    shown: set[tuple[str | None, str]] = field(default_factory=set)
 
-    async def handle(self, client: LaCaleClient, event: WatchEvent) -> None:
-        """Save, run and report one new release; a failure is reported, never raised."""
+    @property
+    def count(self) -> int:
+        """Releases reported so far, each once (a save tried again is the same release)."""
+        return len(self.shown)
+
+    async def handle(self, client: LaCaleClient, event: WatchEvent) -> Delivery:
+        """Save, run and report one new release; a failure is reported, never raised.
+
+        Returns:
+            ``LATER`` when the save failed for a transient reason (tried again at a later
+            round, ``--exec`` not run yet), else ``DONE``.
+        """
         if not self.as_json:
-            click.echo(watch_row(event, self.width, show_query=self.show_query))
+            self._shown(event, watch_row(event, self.width, show_query=self.show_query))
         result = ActionResult()
+        reply = Delivery.DONE
         if self.folder is not None:
-            await self._download(client, event, result)
-        if self.command is not None:
+            reply = await self._download(client, event, result)
+        if self.command is not None and reply is Delivery.DONE:
             await self._run(event, result)
         if self.as_json:
-            click.echo(json_text(watch_dict(event, result)))
-        self.count += 1
+            self._shown(event, json_text(watch_dict(event, result)))
+        return reply
 
-    async def _download(self, client: LaCaleClient, event: WatchEvent, out: ActionResult) -> None:
+    def _shown(self, event: WatchEvent, line: str) -> None:
+        # Counted as it is printed: a release cut off by Ctrl-C halfway is still announced.
+        click.echo(line)
+        t = event.torrent
+        self.shown.add((event.query.query, t.info_hash or t.guid))
+
+    async def _download(
+        self, client: LaCaleClient, event: WatchEvent, out: ActionResult
+    ) -> Delivery:
         assert self.folder is not None
         name = clean(event.torrent.title)
         try:
@@ -180,13 +204,20 @@ class Actions:
         except DestinationExistsError as exc:
             out.download_error = error_text(exc, self.secrets)
             self._say(f"note: not saved, already in {self.folder}: {name}")
-            return
+            return Delivery.DONE
+        except TRANSIENT as exc:
+            out.download_error = error_text(exc, self.secrets)
+            self._say(
+                f"error: cannot save {name}: {out.download_error}; trying again at the next round"
+            )
+            return Delivery.LATER
         except LaCaleError as exc:
             out.download_error = error_text(exc, self.secrets)
             self._say(f"error: cannot save {name}: {out.download_error}")
-            return
+            return Delivery.DONE
         if not self.as_json:
             self._say(f"saved {clean(str(out.path))}")
+        return Delivery.DONE
 
     async def _run(self, event: WatchEvent, out: ActionResult) -> None:
         assert self.command is not None
