@@ -447,3 +447,17 @@ def test_ctrl_c_during_a_save_keeps_the_release_for_the_next_start(
     (saved,) = folder.iterdir()
     assert parse_torrent(saved.read_bytes()).info_hash == info_hash
     assert second.exit_code == 130
+
+
+def test_a_release_already_in_the_folder_is_named_without_the_folder_s_escapes(
+    remote: ThreadedSandbox, args: list[str], stop_after: list[int], tmp_path: Path
+) -> None:
+    publish(remote, "Zorglub.Seen.2026")
+    folder = tmp_path / "w\x1b]0;PWNED\x07"
+    command = [*args, "watch", "zorglub", "--include-existing", "--download-to", f"{folder}/"]
+    assert invoke([*command, "--state", str(tmp_path / "one")]).exit_code == 130
+    # A state of its own: the same release again, its file already in the folder.
+    again = invoke([*command, "--state", str(tmp_path / "two")])
+    assert again.exit_code == 130
+    assert f"note: not saved, already in {tmp_path}/w: Zorglub.Seen.2026" in again.stderr
+    assert not CONTROL.search(again.stderr)

@@ -203,7 +203,7 @@ class Actions:
             out.path = await client.download_to(event.torrent, self.folder)
         except DestinationExistsError as exc:
             out.download_error = error_text(exc, self.secrets)
-            self._say(f"note: not saved, already in {self.folder}: {name}")
+            self._say(f"note: not saved, already in {clean(str(self.folder))}: {name}")
             return Delivery.DONE
         except TRANSIENT as exc:
             out.download_error = error_text(exc, self.secrets)
