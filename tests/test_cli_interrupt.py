@@ -116,3 +116,46 @@ def test_usage_errors_still_exit_2_with_clicks_message(capsys: pytest.CaptureFix
         main(["search", "--no-such-option"])
     assert exit_info.value.code == 2
     assert "No such option" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal mask (Windows)")
+def test_ctrl_c_during_the_package_import_waits_for_its_end_then_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression: a KeyboardInterrupt raised inside a C extension's import-time work (msgspec
+    # building a decoder) crashed the interpreter with SIGSEGV about once in 150 start-ups.
+    import importlib.abc
+    import importlib.machinery
+    import types
+
+    import _lacale_async_cli
+
+    finished: list[bool] = []
+
+    class SlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(
+            self, name: str, path: object, target: object = None
+        ) -> importlib.machinery.ModuleSpec | None:
+            if name != "lacale_async._cli":
+                return None
+            return importlib.machinery.ModuleSpec(name, self)
+
+        def create_module(self, spec: object) -> None:
+            return None
+
+        def exec_module(self, module: types.ModuleType) -> None:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C typed while the package loads
+            finished.append(True)  # not reached if the interrupt was not held back
+            module.main = lambda: None  # type: ignore[attr-defined]
+
+    import lacale_async
+
+    monkeypatch.delitem(sys.modules, "lacale_async._cli", raising=False)
+    monkeypatch.delattr(lacale_async, "_cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [SlowImport(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exit_info:
+        _lacale_async_cli.main()
+    assert exit_info.value.code == 130
+    assert finished == [True]
+    assert capsys.readouterr().err == "interrupted\n"
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
