@@ -273,11 +273,12 @@ class LaCaleClient(Openable[Engine], Transfers):
                     return [*entry[1]]
         key, params = prepared or self._search_args.prepare(query, categories, tmdb_id)
         engine = self._opened or self._require_open()
-        if prepared is not None and engine.search.reads is not None:
-            # The lookup above was the cache's own: its miss is final, no second lookup.
-            found = await engine.fetch(engine.search, key, params, mode=cache)
+        call = engine.search
+        if cache != "use" or call.ttl <= 0 or (prepared is not None and call.reads is not None):
+            # No cache to read, or its own lookup above missed: no engine.get coroutine.
+            found = await engine.fetch(call, key, params, mode=cache)
         else:
-            found = await engine.get(engine.search, key, params, mode=cache)
+            found = await engine.get(call, key, params, mode=cache)
         return [*found]
 
     async def meta(self, *, cache: CacheMode = "use") -> Meta:
