@@ -284,7 +284,18 @@ class Transport:
                         raise self._refuse_redirect(method, shown, resp)
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         return self._follow(url, resp.headers["Location"])
-                    body = await self._read(resp, shown)
+                    length = resp.content_length
+                    if (
+                        length is not None
+                        and length <= self._max_body
+                        and "Content-Encoding" not in resp.headers
+                    ):
+                        # The common case, read in one go (no coroutine of its own). A
+                        # compressed body is streamed: its Content-Length says nothing of its
+                        # inflated size.
+                        body = await resp.read()
+                    else:
+                        body = await self._read_capped(resp, shown)
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug(
                             "%s %s -> %d (%d bytes)",
@@ -320,18 +331,6 @@ class Transport:
         # Server disconnects, resets, malformed HTTP: the message names the failure.
         detail = self.scrub(str(exc)) or type(exc).__name__
         return TransportError(f"{method} {shown} failed: {detail}")
-
-    async def _read(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
-        length = resp.content_length
-        if (
-            length is not None
-            and length <= self._max_body
-            and "Content-Encoding" not in resp.headers
-        ):
-            # The common case, read in one go. A compressed body is streamed instead: its
-            # Content-Length says nothing of its inflated size.
-            return await resp.read()
-        return await self._read_capped(resp, shown)
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
         form = build()
