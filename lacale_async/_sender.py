@@ -3,7 +3,7 @@
 One send, one slot: every attempt that may reach the network holds its own endpoint slot and
 its own key-budget unit, taken right before it is sent and stamped when its answer arrived. A
 retry takes new ones; so does a redirect hop (the transport calls back before each hop), and
-the transport refuses aiohttp's hidden re-send of a reset request (see ``_transport``).
+the transport refuses aiohttp's hidden re-send of a reset request (see ``_session``).
 """
 
 from __future__ import annotations
