@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Literal
 
 import aiohttp
+import msgspec
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -63,8 +64,10 @@ def wire_forms(value: str) -> frozenset[str]:
     return frozenset({value, *(url.raw_query_string.partition("=")[2] for url in encoded)})
 
 
-class Response:
+class Response(msgspec.Struct, eq=False):
     """A fully read HTTP response.
+
+    A struct, not a class with an ``__init__``: built once per request, by a C constructor.
 
     Attributes:
         status: HTTP status code.
@@ -74,16 +77,11 @@ class Response:
         method: The HTTP method.
     """
 
-    __slots__ = ("body", "headers", "method", "status", "url")
-
-    def __init__(
-        self, status: int, headers: CIMultiDictProxy[str], body: bytes, url: str, method: str
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.url = url
-        self.method = method
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    url: str
+    method: str
 
     @property
     def content_type(self) -> str:
