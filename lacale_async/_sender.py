@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 
@@ -224,7 +225,7 @@ class Sender:
             # budget is smaller. The whole key waits, as long as the tracker said.
             await self._budget.unexpected_429(pause, endpoint)
 
-    async def send(
+    def send(
         self,
         endpoint: Endpoint,
         method: str,
@@ -236,12 +237,13 @@ class Sender:
         info_hash: str | None = None,
         authenticate: bool = True,
         scrub: Scrub | None = None,
-    ) -> Response:
+    ) -> Coroutine[Any, Any, Response]:
         """Send a request through ``endpoint``'s limiter and the key budget; return its 2xx.
 
         ``authenticate=False`` leaves the key off (a download link carries its own token).
         ``scrub`` replaces the client's for the server text put in errors (one that also
-        removes the link's token).
+        removes the link's token). Returns the retry loop's coroutine itself: no coroutine
+        of its own between the caller and the loop.
 
         Raises:
             QuotaExceededError: The key budget is spent (nothing was sent for that attempt).
@@ -249,29 +251,17 @@ class Sender:
             TransportError: The request failed, after the retries it deserved.
             ClientStateError: The client closed before or while it was sent.
         """
-        task = self._callers.enter()
-        try:
-            return await self._retrying(
-                endpoint,
-                method,
-                path,
-                params,
-                form,
-                idempotent,
-                info_hash,
-                authenticate,
-                scrub or self._scrub,
-            )
-        except asyncio.CancelledError:
-            if not self._callers.leave(task):
-                raise
-            error = ClientStateError(CLOSED_IN_FLIGHT)
-            if not idempotent:
-                error.outcome_unknown = True
-                error.message += outcome_unknown_note(info_hash)
-            raise error from None
-        finally:
-            self._callers.leave(task)
+        return self._retrying(
+            endpoint,
+            method,
+            path,
+            params,
+            form,
+            idempotent,
+            info_hash,
+            authenticate,
+            scrub or self._scrub,
+        )
 
     async def _retrying(
         self,
@@ -285,52 +275,58 @@ class Sender:
         authenticate: bool,
         scrub: Scrub,
     ) -> Response:
+        """See :meth:`send`; the caller's task is in the close's register all along."""
         limiter = self._limiters[endpoint]
         counters = self._stats.endpoints[endpoint]
         limited = limiter is not None or self._budget is not None
         attempt = 0
-        while True:
-            retry_after: float | None = None
-            try:
-                if limited:
-                    resp = await self._attempt(
-                        endpoint, limiter, counters, method, path, params, form, authenticate
-                    )
+        task = self._callers.enter()
+        try:
+            while True:
+                retry_after: float | None = None
+                try:
+                    if limited:
+                        resp = await self._attempt(
+                            endpoint, limiter, counters, method, path, params, form, authenticate
+                        )
+                    else:
+                        # Nothing to hold (no endpoint limit, no key budget: a self-hosted
+                        # server, the throughput bench): no slots, no coroutine of _attempt's;
+                        # a redirect hop is still counted.
+                        counters.requests += 1
+                        resp = await self._transport.round_trip(
+                            method,
+                            path,
+                            params=params,
+                            form=form,
+                            authenticate=authenticate,
+                            before_redirect=counters.count_hop,
+                        )
+                except TransportError as exc:
+                    _failed(exc, attempt >= self._max_retries, idempotent, info_hash, counters)
                 else:
-                    # Nothing to hold (no endpoint limit, no key budget: a self-hosted server,
-                    # the throughput bench): no slots, and no coroutine of _attempt's; a
-                    # redirect hop is still counted.
-                    counters.requests += 1
-                    resp = await self._transport.round_trip(
-                        method,
-                        path,
-                        params=params,
-                        form=form,
-                        authenticate=authenticate,
-                        before_redirect=counters.count_hop,
+                    if 200 <= resp.status < 300:
+                        return resp
+                    retry_after = await self._refused(
+                        resp, endpoint, attempt, idempotent, info_hash, scrub
                     )
-            except TransportError as exc:
-                # An upload body that may have gone out is never sent again: it could land twice.
-                sent = not idempotent and not isinstance(exc, ConnectError)
-                if sent:
-                    exc.outcome_unknown = True
-                    exc.message += outcome_unknown_note(info_hash)
-                if sent or attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise
-            else:
-                if 200 <= resp.status < 300:
-                    return resp
-                retry_after = await self._refused(
-                    resp, endpoint, attempt, idempotent, info_hash, scrub
-                )
-            delay = self._backoff.delay(attempt, retry_after)
-            attempt += 1
-            counters.retries += 1
-            logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
-            if not (limited and retry_after is not None):
-                # With a limiter the pause above already holds the next attempt back.
-                await self._clock.sleep(delay)
+                delay = self._backoff.delay(attempt, retry_after)
+                attempt += 1
+                counters.retries += 1
+                logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
+                if not (limited and retry_after is not None):
+                    # With a limiter the pause above already holds the next attempt back.
+                    await self._clock.sleep(delay)
+        except asyncio.CancelledError:
+            if not self._callers.leave(task):
+                raise
+            error = ClientStateError(CLOSED_IN_FLIGHT)
+            if not idempotent:
+                error.outcome_unknown = True
+                error.message += outcome_unknown_note(info_hash)
+            raise error from None
+        finally:
+            self._callers.leave(task)
 
     async def _refused(
         self,
@@ -361,3 +357,21 @@ class Sender:
             self._stats.endpoints[endpoint].errors += 1
             raise error
         return retry_after
+
+
+def _failed(
+    exc: TransportError,
+    spent: bool,
+    idempotent: bool,
+    info_hash: str | None,
+    counters: EndpointCounters,
+) -> None:
+    """Raise ``exc`` when it deserves no retry (``spent``: the retries are); else return."""
+    # An upload body that may have gone out is never sent again: it could land twice.
+    sent = not idempotent and not isinstance(exc, ConnectError)
+    if sent:
+        exc.outcome_unknown = True
+        exc.message += outcome_unknown_note(info_hash)
+    if sent or spent:
+        counters.errors += 1
+        raise exc
