@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any
 
 import aiohttp
 
@@ -225,7 +224,7 @@ class Sender:
             # budget is smaller. The whole key waits, as long as the tracker said.
             await self._budget.unexpected_429(pause, endpoint)
 
-    def send(
+    async def send(
         self,
         endpoint: Endpoint,
         method: str,
@@ -237,13 +236,12 @@ class Sender:
         info_hash: str | None = None,
         authenticate: bool = True,
         scrub: Scrub | None = None,
-    ) -> Coroutine[Any, Any, Response]:
+    ) -> Response:
         """Send a request through ``endpoint``'s limiter and the key budget; return its 2xx.
 
         ``authenticate=False`` leaves the key off (a download link carries its own token).
         ``scrub`` replaces the client's for the server text put in errors (one that also
-        removes the link's token). Returns the retry loop's coroutine itself: no coroutine
-        of its own between the caller and the loop.
+        removes the link's token).
 
         Raises:
             QuotaExceededError: The key budget is spent (nothing was sent for that attempt).
@@ -251,17 +249,29 @@ class Sender:
             TransportError: The request failed, after the retries it deserved.
             ClientStateError: The client closed before or while it was sent.
         """
-        return self._retrying(
-            endpoint,
-            method,
-            path,
-            params,
-            form,
-            idempotent,
-            info_hash,
-            authenticate,
-            scrub or self._scrub,
-        )
+        task = self._callers.enter()
+        try:
+            return await self._retrying(
+                endpoint,
+                method,
+                path,
+                params,
+                form,
+                idempotent,
+                info_hash,
+                authenticate,
+                scrub or self._scrub,
+            )
+        except asyncio.CancelledError:
+            if not self._callers.leave(task):
+                raise
+            error = ClientStateError(CLOSED_IN_FLIGHT)
+            if not idempotent:
+                error.outcome_unknown = True
+                error.message += outcome_unknown_note(info_hash)
+            raise error from None
+        finally:
+            self._callers.leave(task)
 
     async def _retrying(
         self,
@@ -275,58 +285,52 @@ class Sender:
         authenticate: bool,
         scrub: Scrub,
     ) -> Response:
-        """See :meth:`send`; the caller's task is in the close's register all along."""
         limiter = self._limiters[endpoint]
         counters = self._stats.endpoints[endpoint]
         limited = limiter is not None or self._budget is not None
         attempt = 0
-        task = self._callers.enter()
-        try:
-            while True:
-                retry_after: float | None = None
-                try:
-                    if limited:
-                        resp = await self._attempt(
-                            endpoint, limiter, counters, method, path, params, form, authenticate
-                        )
-                    else:
-                        # Nothing to hold (no endpoint limit, no key budget: a self-hosted
-                        # server, the throughput bench): no slots, no coroutine of _attempt's;
-                        # a redirect hop is still counted.
-                        counters.requests += 1
-                        resp = await self._transport.round_trip(
-                            method,
-                            path,
-                            params=params,
-                            form=form,
-                            authenticate=authenticate,
-                            before_redirect=counters.count_hop,
-                        )
-                except TransportError as exc:
-                    _failed(exc, attempt >= self._max_retries, idempotent, info_hash, counters)
-                else:
-                    if 200 <= resp.status < 300:
-                        return resp
-                    retry_after = await self._refused(
-                        resp, endpoint, attempt, idempotent, info_hash, scrub
+        while True:
+            retry_after: float | None = None
+            try:
+                if limited:
+                    resp = await self._attempt(
+                        endpoint, limiter, counters, method, path, params, form, authenticate
                     )
-                delay = self._backoff.delay(attempt, retry_after)
-                attempt += 1
-                counters.retries += 1
-                logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
-                if not (limited and retry_after is not None):
-                    # With a limiter the pause above already holds the next attempt back.
-                    await self._clock.sleep(delay)
-        except asyncio.CancelledError:
-            if not self._callers.leave(task):
-                raise
-            error = ClientStateError(CLOSED_IN_FLIGHT)
-            if not idempotent:
-                error.outcome_unknown = True
-                error.message += outcome_unknown_note(info_hash)
-            raise error from None
-        finally:
-            self._callers.leave(task)
+                else:
+                    # Nothing to hold (no endpoint limit, no key budget: a self-hosted server,
+                    # the throughput bench): no slots, and no coroutine of _attempt's; a
+                    # redirect hop is still counted.
+                    counters.requests += 1
+                    resp = await self._transport.round_trip(
+                        method,
+                        path,
+                        params=params,
+                        form=form,
+                        authenticate=authenticate,
+                        before_redirect=counters.count_hop,
+                    )
+            except TransportError as exc:
+                # An upload body that may have gone out is never sent again: it could land twice.
+                sent = not idempotent and not isinstance(exc, ConnectError)
+                if sent:
+                    exc.outcome_unknown = True
+                    exc.message += outcome_unknown_note(info_hash)
+                if sent or attempt >= self._max_retries:
+                    counters.errors += 1
+                    raise
+            else:
+                if 200 <= resp.status < 300:
+                    return resp
+                retry_after = await self._refused(
+                    resp, endpoint, attempt, idempotent, info_hash, scrub
+                )
+            delay = self._backoff.delay(attempt, retry_after)
+            attempt += 1
+            counters.retries += 1
+            logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
+            if not (limited and retry_after is not None):
+                # With a limiter the pause above already holds the next attempt back.
+                await self._clock.sleep(delay)
 
     async def _refused(
         self,
@@ -357,21 +361,3 @@ class Sender:
             self._stats.endpoints[endpoint].errors += 1
             raise error
         return retry_after
-
-
-def _failed(
-    exc: TransportError,
-    spent: bool,
-    idempotent: bool,
-    info_hash: str | None,
-    counters: EndpointCounters,
-) -> None:
-    """Raise ``exc`` when it deserves no retry (``spent``: the retries are); else return."""
-    # An upload body that may have gone out is never sent again: it could land twice.
-    sent = not idempotent and not isinstance(exc, ConnectError)
-    if sent:
-        exc.outcome_unknown = True
-        exc.message += outcome_unknown_note(info_hash)
-    if sent or spent:
-        counters.errors += 1
-        raise exc
