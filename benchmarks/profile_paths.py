@@ -252,7 +252,9 @@ def _valgrind_run(
 
 def _valgrind(args: argparse.Namespace) -> None:
     n1 = args.requests // 5
-    with LoadServer() as server:
+    # Four valgrind runs outlast the server's default 900 s on a loaded machine (the floor's
+    # last run then fails); it still exits with this process (--parent-pid).
+    with LoadServer(timeout=4 * 3600) as server:
         rows = []
         for who in (args.contender, _BASELINE[args.path]):
             i1, a1 = _valgrind_run(args, who, n1, server)

@@ -256,28 +256,29 @@ class LaCaleClient(Openable[Engine], Transfers):
         # search("text") answered from the cache in C-level calls: the memoised key, the
         # cache's lookup, clock and LRU mark. Only the default () itself skips the checks
         # (False, 0 or {} must still be refused).
-        prepared = None
+        looked = False  # True: the cache's own lookup below missed
         if (
             query.__class__ is str
             and categories is _NO_CATEGORIES
             and tmdb_id is None
             and cache == "use"
         ):
-            prepared = self._prepared.get(query)
-            if prepared is not None:
-                key = prepared[0]
-                entry = self._hit_lookup(key)
-                if entry is not None and entry[0] > self._hit_now():
-                    self._hit_touch(key)
-                    self._stats.cache_hits += 1
-                    return [*entry[1]]
-        key, params = prepared or self._search_args.prepare(query, categories, tmdb_id)
-        engine = self._opened or self._require_open()
-        if prepared is not None and engine.search.reads is not None:
-            # The lookup above was the cache's own: its miss is final, no second lookup.
-            found = await engine.fetch(engine.search, key, params, mode=cache)
+            key, params = self._prepared.get(query) or self._search_args.prepare_text(query)
+            entry = self._hit_lookup(key)
+            if entry is not None and entry[0] > self._hit_now():
+                self._hit_touch(key)
+                self._stats.cache_hits += 1
+                return [*entry[1]]
+            looked = True
         else:
-            found = await engine.get(engine.search, key, params, mode=cache)
+            key, params = self._search_args.prepare(query, categories, tmdb_id)
+        engine = self._opened or self._require_open()
+        call = engine.search
+        if cache != "use" or call.ttl <= 0 or (looked and call.reads is not None):
+            # No cache to read, or its own lookup above missed: no engine.get coroutine.
+            found = await engine.fetch(call, key, params, mode=cache)
+        else:
+            found = await engine.get(call, key, params, mode=cache)
         return [*found]
 
     async def meta(self, *, cache: CacheMode = "use") -> Meta:

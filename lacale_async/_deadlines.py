@@ -21,6 +21,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
+import msgspec
+
 from ._cancel import pending, take_back
 
 __all__ = ["GRANULARITY", "Bound", "Deadlines", "Scheduler"]
@@ -48,21 +50,19 @@ class Scheduler(Protocol):
         ...
 
 
-class Bound:
+class Bound(msgspec.Struct, eq=False):
     """One request's deadline: the ``with`` block it guards ends in ``asyncio.TimeoutError``.
 
-    Built by :meth:`Deadlines.bound`, entered once, in the task that built it.
+    Built by :meth:`Deadlines.bound` (a struct: a C constructor, one per request), entered
+    once, in the task that built it. Compared and hashed by identity (``eq=False``).
     """
 
-    __slots__ = ("_cancelling", "_expired", "_live", "_task", "deadline")
-
-    def __init__(self, task: asyncio.Task[Any], deadline: float, live: dict[Bound, None]) -> None:
-        self._task = task
-        self.deadline = deadline
-        self._live = live
-        self._expired = False
-        # Cancellations already pending at entry belong to the caller.
-        self._cancelling = pending(task)
+    _task: asyncio.Task[Any]
+    deadline: float
+    _live: dict[Bound, None]
+    # Cancellations already pending at entry belong to the caller.
+    _cancelling: int
+    _expired: bool = False
 
     def expire(self) -> None:
         """Cancel the guarded block's task; its exit turns that into a timeout."""
@@ -148,7 +148,7 @@ class Deadlines:
             raise RuntimeError("a deadline needs a running task")
         scheduler = self._given or loop
         deadline = scheduler.time() + self._timeout
-        bound = Bound(task, deadline, self._live)
+        bound = Bound(task, deadline, self._live, pending(task))
         self._live[bound] = None
         if self._handle is None:
             self._handle = scheduler.call_at(deadline, self._sweep)

@@ -3,7 +3,7 @@
 One send, one slot: every attempt that may reach the network holds its own endpoint slot and
 its own key-budget unit, taken right before it is sent and stamped when its answer arrived. A
 retry takes new ones; so does a redirect hop (the transport calls back before each hop), and
-the transport refuses aiohttp's hidden re-send of a reset request (see ``_transport``).
+the transport refuses aiohttp's hidden re-send of a reset request (see ``_session``).
 """
 
 from __future__ import annotations
@@ -197,18 +197,7 @@ class Sender:
         form: Callable[[], aiohttp.FormData] | None,
         authenticate: bool,
     ) -> Response:
-        if limiter is None and self._budget is None:
-            # Nothing to hold (no endpoint limit, no key budget: a self-hosted server, the
-            # throughput bench): no slots to build and enter; a redirect hop is still counted.
-            counters.requests += 1
-            return await self._transport.round_trip(
-                method,
-                path,
-                params=params,
-                form=form,
-                authenticate=authenticate,
-                before_redirect=counters.count_hop,
-            )
+        """One attempt holding its endpoint slot and key-budget unit (see :class:`_Slots`)."""
         slots = _Slots(endpoint, limiter, self._budget, counters, self._clock, self._waits)
         async with slots:
             return await self._transport.round_trip(
@@ -303,9 +292,23 @@ class Sender:
         while True:
             retry_after: float | None = None
             try:
-                resp = await self._attempt(
-                    endpoint, limiter, counters, method, path, params, form, authenticate
-                )
+                if limited:
+                    resp = await self._attempt(
+                        endpoint, limiter, counters, method, path, params, form, authenticate
+                    )
+                else:
+                    # Nothing to hold (no endpoint limit, no key budget: a self-hosted server,
+                    # the throughput bench): no slots, and no coroutine of _attempt's; a
+                    # redirect hop is still counted.
+                    counters.requests += 1
+                    resp = await self._transport.round_trip(
+                        method,
+                        path,
+                        params=params,
+                        form=form,
+                        authenticate=authenticate,
+                        before_redirect=counters.count_hop,
+                    )
             except TransportError as exc:
                 # An upload body that may have gone out is never sent again: it could land twice.
                 sent = not idempotent and not isinstance(exc, ConnectError)

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from ._cancel import CLOSED, CLOSED_IN_FLIGHT, take_back
 from ._errors import ClientStateError
 
@@ -14,19 +16,19 @@ __all__ = ["SingleFlight"]
 V = TypeVar("V")
 
 
-class _Call(Generic[V]):
-    """One execution in flight: its leader's task, its outcome, the futures of its joiners."""
+class _Call(msgspec.Struct, Generic[V]):
+    """One execution in flight: its leader's task, its outcome, the futures of its joiners.
 
-    __slots__ = ("closing", "error", "leader", "rerun", "value", "waiters")
+    A struct: one per miss, built by a C constructor rather than a Python ``__init__``.
+    """
 
-    def __init__(self, leader: asyncio.Task[Any] | None) -> None:
-        self.leader = leader
-        # Built by the first joiner: most calls have none.
-        self.waiters: list[asyncio.Future[None]] | None = None
-        self.value: V | None = None
-        self.error: BaseException | None = None
-        self.rerun = False  # the leader was cancelled: a joiner runs the work again
-        self.closing = False  # aclose() cancelled the leader
+    leader: asyncio.Task[Any] | None
+    # Built by the first joiner: most calls have none.
+    waiters: list[asyncio.Future[None]] | None = None
+    value: V | None = None
+    error: BaseException | None = None
+    rerun: bool = False  # the leader was cancelled: a joiner runs the work again
+    closing: bool = False  # aclose() cancelled the leader
 
     def join(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         woken: asyncio.Future[None] = loop.create_future()

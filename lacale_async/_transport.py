@@ -1,4 +1,4 @@
-"""The HTTP layer: one aiohttp session, auth, timeouts, size caps and exception mapping.
+"""The HTTP layer: aiohttp sessions (see ``_session``), auth, timeouts, size caps, errors.
 
 Everything aiohttp can raise is turned into a :class:`TransportError` here, so the sender above
 only ever sees responses or SDK errors. The API key is attached here and nowhere else, and a
@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Literal
 
 import aiohttp
+import msgspec
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -28,6 +29,7 @@ from ._errors import (
     redact_url,
 )
 from ._secret import Secret
+from ._session import open_sessions
 from ._version import __version__
 
 __all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport", "wire_forms"]
@@ -41,34 +43,6 @@ NO_PARAMS: Params = MappingProxyType({})
 logger = logging.getLogger("lacale_async")
 
 _MAX_REDIRECTS = 3
-
-
-class _ResetNotResent(aiohttp.ClientError):
-    """A connection reset that aiohttp must not re-send on its own (see :func:`_one_send`)."""
-
-    def __init__(self, cause: aiohttp.ClientError) -> None:
-        super().__init__(str(cause) or type(cause).__name__)
-
-
-async def _one_send(
-    req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-) -> aiohttp.ClientResponse:
-    """Client middleware: one network attempt per ``session.request``, never a hidden second.
-
-    aiohttp re-sends an idempotent request once when its connection is reset
-    (``retry_persistent_connection`` in its ``client.py``), inside the single limiter slot and
-    key-budget unit the SDK granted, while the tracker may already have counted the first one.
-    aiohttp runs middlewares per attempt, and re-sends only on ``ClientOSError`` or
-    ``ServerDisconnectedError``: handing the reset back as another ``ClientError`` ends the
-    request instead, and the SDK's own retry takes a new slot and unit. Connection failures
-    (nothing sent) pass unchanged: they stay ``ConnectError``.
-    """
-    try:
-        return await handler(req)
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
-        raise
-    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
-        raise _ResetNotResent(exc) from None
 
 
 _MAX_TARGETS = 8
@@ -90,8 +64,10 @@ def wire_forms(value: str) -> frozenset[str]:
     return frozenset({value, *(url.raw_query_string.partition("=")[2] for url in encoded)})
 
 
-class Response:
+class Response(msgspec.Struct, eq=False):
     """A fully read HTTP response.
+
+    A struct, not a class with an ``__init__``: built once per request, by a C constructor.
 
     Attributes:
         status: HTTP status code.
@@ -101,16 +77,11 @@ class Response:
         method: The HTTP method.
     """
 
-    __slots__ = ("body", "headers", "method", "status", "url")
-
-    def __init__(
-        self, status: int, headers: CIMultiDictProxy[str], body: bytes, url: str, method: str
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.url = url
-        self.method = method
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    url: str
+    method: str
 
     @property
     def content_type(self) -> str:
@@ -154,8 +125,9 @@ class Transport:
         self._deadlines = Deadlines(timeout)
         self._max_body = max_body_size
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
-        # Per request, not a session default: a download through a token link goes without it.
-        self._auth_headers: dict[str, str] | None = None
+        # A default of the keyed session only (see open): a request with no header of its own
+        # is the cheapest aiohttp sends, and a token link's download goes without the key.
+        self._auth_headers: dict[str, str] = {}
         if auth == "header":
             self._auth_headers = {"X-Api-Key": key.reveal()}
         self._auth_params: dict[str, str] = {}
@@ -164,27 +136,22 @@ class Transport:
         elif auth == "passkey":
             self._auth_params = {"passkey": key.reveal()}
         self._session: aiohttp.ClientSession | None = None
+        self._bare: aiohttp.ClientSession | None = None  # without the key header, see open
         self._targets: dict[str, tuple[URL, str]] = {}
 
     def open(self) -> None:
-        """Create the aiohttp session; must run inside the event loop that will use it."""
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ttl_dns_cache=300),
-            headers=self._headers,
-            # A separate, shorter connect timeout makes a hung connect a ConnectError (nothing
-            # was sent, safe to retry even for an upload) rather than an ambiguous timeout. The
-            # whole request is bounded by _deadlines: aiohttp's total= costs timers per request.
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
-            # Proxies from the environment would see the key; an explicit opt-in is safer.
-            trust_env=False,
-            raise_for_status=False,
-            middlewares=(_one_send,),
+        """Create the aiohttp sessions; must run inside the event loop that will use it."""
+        self._session, self._bare = open_sessions(
+            self._headers, self._auth_headers, self._connect_timeout
         )
 
     async def aclose(self) -> None:
         """Close the session and its connections; harmless when already closed."""
         session, self._session = self._session, None
+        bare, self._bare = self._bare, None
         self._deadlines.close()
+        if bare is not None and bare is not session and not bare.closed:
+            await bare.close()  # not its borrowed connector
         if session is not None and not session.closed:
             await session.close()
 
@@ -238,7 +205,7 @@ class Transport:
                 never sent again by following a redirect).
             ClientStateError: The transport is not open.
         """
-        session = self._session
+        session = self._session if authenticate else self._bare
         if session is None:
             raise ClientStateError("the client is not open; use 'async with LaCaleClient(...)'")
         target = self._targets.get(path)
@@ -246,12 +213,11 @@ class Transport:
             target = self._target(path)
         url, shown = target
         auth_params = self._auth_params if authenticate else {}
-        headers = self._auth_headers if authenticate else None
         query = {**params, **auth_params} if auth_params else params
         for hop in range(_MAX_REDIRECTS + 1):
             if hop and before_redirect is not None:
                 await before_redirect()
-            answer = await self._hop(session, method, url, query, headers, form, shown)
+            answer = await self._hop(session, method, url, query, form, shown)
             if isinstance(answer, Response):
                 return answer
             # A redirect within the origin: its Location carries its own query, and only the
@@ -265,7 +231,6 @@ class Transport:
         method: str,
         url: URL,
         query: Params,
-        headers: dict[str, str] | None,
         form: Callable[[], aiohttp.FormData] | None,
         shown: str,
     ) -> Response | URL:
@@ -278,13 +243,24 @@ class Transport:
             # The whole hop, body read included, inside one deadline.
             with self._deadlines.bound():
                 async with session.request(
-                    method, url, params=query, headers=headers, data=data, allow_redirects=False
+                    method, url, params=query, data=data, allow_redirects=False
                 ) as resp:
                     if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
                         raise self._refuse_redirect(method, shown, resp)
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         return self._follow(url, resp.headers["Location"])
-                    body = await self._read(resp, shown)
+                    length = resp.content_length
+                    if (
+                        length is not None
+                        and length <= self._max_body
+                        and "Content-Encoding" not in resp.headers
+                    ):
+                        # The common case, read in one go (no coroutine of its own). A
+                        # compressed body is streamed: its Content-Length says nothing of its
+                        # inflated size.
+                        body = await resp.read()
+                    else:
+                        body = await self._read_capped(resp, shown)
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug(
                             "%s %s -> %d (%d bytes)",
@@ -320,18 +296,6 @@ class Transport:
         # Server disconnects, resets, malformed HTTP: the message names the failure.
         detail = self.scrub(str(exc)) or type(exc).__name__
         return TransportError(f"{method} {shown} failed: {detail}")
-
-    async def _read(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
-        length = resp.content_length
-        if (
-            length is not None
-            and length <= self._max_body
-            and "Content-Encoding" not in resp.headers
-        ):
-            # The common case, read in one go. A compressed body is streamed instead: its
-            # Content-Length says nothing of its inflated size.
-            return await resp.read()
-        return await self._read_capped(resp, shown)
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
         form = build()

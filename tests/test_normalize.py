@@ -7,7 +7,9 @@ import unicodedata
 
 import pytest
 
+from lacale_async._errors import ValidationError
 from lacale_async._normalize import normalize_query, search_cache_key
+from lacale_async._search_args import SearchArgs
 
 
 @pytest.mark.parametrize(
@@ -88,3 +90,31 @@ def test_latin1_fast_path_matches_the_documented_folding() -> None:
     for c in latin1 + others:
         for text in (c, f"A{c}", f"{c}b", f"\u00c9{c} \u00e8", f"{c}\u00a0{c}"):
             assert normalize_query(text) == _reference(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Amélie", "  One   Piece\t\n", "Straße", "İstanbul", "x" * 200, "FRENCH", "", "  "]
+)
+@pytest.mark.parametrize("allow_empty", [False, True])
+def test_text_only_preparation_matches_the_general_one(text: str, allow_empty: bool) -> None:
+    general, text_only = (SearchArgs("ab12", allow_empty=allow_empty) for _ in range(2))
+    try:
+        expected = general.prepare(text, (), None)
+    except ValidationError as exc:
+        with pytest.raises(ValidationError, match=re.escape(str(exc))):
+            text_only.prepare_text(text)
+        assert text_only.memo == {}
+        return
+    assert text_only.prepare_text(text) == expected
+    assert expected[0] == search_cache_key("ab12", text, (), None)
+    assert text_only.memo == general.memo
+
+
+@pytest.mark.parametrize("text", ["x" * 201, "lone \ud800 surrogate"])
+def test_text_only_preparation_refuses_what_the_general_one_refuses(text: str) -> None:
+    args = SearchArgs("ab12", allow_empty=False)
+    with pytest.raises(ValidationError) as general:
+        args.prepare(text, (), None)
+    with pytest.raises(ValidationError, match=re.escape(str(general.value))):
+        args.prepare_text(text)
+    assert args.memo == {}
