@@ -359,12 +359,9 @@ class LaCaleClient(Openable[Engine], Transfers):
         (401 and 403 among them). Close it with ``contextlib.aclosing``; closing or cancelling
         stops at once and leaves the state consistent. See ``docs/watch.md``.
 
-        Delivery is at-least-once: a release leaves the state's outbox only when the consumer
-        asks for the next event (or closes the iterator) after it. One being handled when the
-        iterator is cancelled (Ctrl-C, a timeout; Python 3.11+) or the process dies is
-        yielded again at the next start; ``await events.asend(Delivery.LATER)`` (which
-        returns the next event) keeps it for the query's next round. Earlier versions removed
-        each release just before yielding it (at-most-once).
+        Delivery is at least once: a release is done when the consumer asks for the next
+        event (or closes the iterator); one being handled when cancelled is yielded again at
+        the next start, and ``asend(Delivery.LATER)`` keeps it for the query's next round.
 
         Args:
             queries: One query (a str or a :class:`SearchQuery`) or several; queries the

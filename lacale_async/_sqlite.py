@@ -50,6 +50,7 @@ def sound_time(column: str) -> str:
     """
     return f"(typeof({column}) = 'real' AND abs({column}) < {FAR:.0f})"
 
+
 # SQLITE_BUSY and SQLITE_LOCKED (the stdlib names them from 3.11 on, its stubs do not yet).
 _BUSY_CODES = frozenset({5, 6})
 
