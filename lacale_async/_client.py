@@ -79,9 +79,9 @@ class LaCaleClient(Openable[Engine], Transfers):
         clock: Time source for limiters, caches and retry delays; tests pass a fake one.
         max_retry_wait: Longest ``Retry-After`` the client waits out before giving up.
         user_agent: User-Agent header.
-        allow_empty_search: Send searches with neither a query nor a TMDB id, which the live
-            tracker refuses (by default they raise ``ValidationError``, unsent), to a server
-            that lists the latest torrents instead, as documented (the sandbox's ``docs``).
+        allow_empty_search: Send searches with neither a query nor a TMDB id (the live tracker
+            refuses them: by default ``ValidationError``, unsent) to a server that lists the
+            latest torrents instead, as documented.
         key_rate: The key-wide budget every request that reaches the network spends, all
             endpoints together: ``(calls, period)`` pairs that must all hold, or None. Default
             ``[(60, 60.0), (200, 86400.0)]`` (the live limits), or ``LACALE_KEY_RATE``.
@@ -189,10 +189,8 @@ class LaCaleClient(Openable[Engine], Transfers):
         return await self._require_open().quota()
 
     async def _start(self) -> Engine:
-        # The HTTP session, limiters, key budget and caches, in the loop that opens the client.
-        engine = await Engine.start(self._config, self._stats)
-        # The search cache's own reads (MemoryCache.reads), for the hit path in search().
-        reads = engine.search.reads
+        engine = await Engine.start(self._config, self._stats)  # in the loop that opens us
+        reads = engine.search.reads  # the cache's own C-level reads, for search()'s hit path
         if reads is not None:
             self._hit_lookup, self._hit_touch, self._hit_now = reads
         return engine
@@ -200,8 +198,7 @@ class LaCaleClient(Openable[Engine], Transfers):
     async def _stop(self, engine: Engine) -> None:
         # Before any await: once ``_opened`` is None, no hit may be answered.
         self._hit_lookup, self._hit_touch, self._hit_now = NO_READS
-        # Work in flight is cancelled and the session closed even when the close itself is
-        # cancelled (a shutdown timeout): the client already counts as closed.
+        # Finished even when the close itself is cancelled: the client already counts as closed.
         await run_to_end(engine.aclose())
 
     def _check_closable(self, engine: Engine) -> None:
@@ -246,16 +243,15 @@ class LaCaleClient(Openable[Engine], Transfers):
             The matching torrents (a new list the caller may modify).
 
         Raises:
-            ValidationError: Input the API would refuse (a search without a query or TMDB id
-                included, unless ``allow_empty_search``); nothing was sent.
+            ValidationError: Input the API would refuse (no query nor TMDB id, unless
+                ``allow_empty_search``); nothing was sent.
             APIError: The server refused the search (after retries, for 429 and 5xx).
             TransportError: The server could not be reached (after retries).
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
         # search("text") answered from the cache in C-level calls: the memoised key, the
-        # cache's lookup, clock and LRU mark. Only the default () itself skips the checks
-        # (False, 0 or {} must still be refused).
+        # cache's lookup, clock and LRU mark (only the default () skips the category checks).
         looked = False  # True: the cache's own lookup below missed
         if (
             query.__class__ is str
