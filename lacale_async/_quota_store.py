@@ -117,6 +117,18 @@ class SqliteLedger(MirroredLedger):
         with self._hold_clock():  # the final write reads the clock in the worker
             await self._file.detach(user)
 
+    def idle(self) -> bool:
+        """Tell whether forgetting this ledger loses nothing: the file holds all it counted.
+
+        Not so once the file failed (the mirror is the only record of what was spent since)
+        or while another program's lock keeps units out of it: the ledger is then kept for
+        the process's next client, like a memory ledger, until nothing it holds binds.
+        """
+        if self._file.failed:
+            return self._mirror.idle()
+        units, pause = self.unwritten()
+        return not units and not pause
+
     def unwritten(self) -> tuple[int, bool]:
         """Return the units another program's lock kept from the file, and if a pause is."""
         return self._pending.unwritten()

@@ -20,7 +20,7 @@ from ._cache import Cache, MemoryCache
 from ._clock import Clock, off_loop_hold, wall_clock
 from ._ledger import Ledger, MemoryLedger
 from ._limiter import Rate, RateLimiter, WindowLimiter, WindowLog
-from ._quota_store import open_ledger
+from ._quota_store import SqliteLedger, open_ledger
 
 __all__ = ["Backend", "KeyLedgerBackend", "LocalBackend", "derive_scope"]
 
@@ -106,6 +106,10 @@ def _shared(key: Hashable, make: Callable[[], T], idle: Callable[[T], bool] | No
         return value
 
 
+def _idle(ledger: SqliteLedger | MemoryLedger) -> bool:
+    return ledger.idle()
+
+
 class LocalBackend:
     """The default backend: limiters and caches in this process's memory.
 
@@ -157,12 +161,13 @@ class LocalBackend:
             return _shared((clock, scope, "key"), lambda: MemoryLedger(wall), MemoryLedger.idle)
         hold = off_loop_hold(clock)
         key = (clock, scope, "key", str(store))
-        ledger: Ledger = _shared(key, lambda: open_ledger(store, scope, wall, hold))
-        if isinstance(ledger, MemoryLedger):
-            # A store that could not be used: this memory is now the only record of what the
-            # process spent (the file cannot take it). Kept like quota_store=None's, so that a
-            # script opening a new client per call does not start again from the file.
-            _shared(key, lambda: ledger, MemoryLedger.idle)
+        ledger: SqliteLedger | MemoryLedger = _shared(
+            key, lambda: open_ledger(store, scope, wall, hold)
+        )
+        # Kept past its last client while forgetting it would lose what it counted (a store
+        # that could not be used, or failed, or was locked at the close): a script opening a
+        # new client per call must not start again from the file.
+        _shared(key, lambda: ledger, _idle)
         return ledger
 
     def cache(self, *, scope: str, namespace: str, max_entries: int, clock: Clock) -> Cache[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sqlite3
 import threading
@@ -335,3 +336,43 @@ async def test_units_a_lock_still_keeps_out_at_close_are_counted_in_one_warning(
     assert "2 unit(s)" in lost[0]
     assert str(path) in lost[0]
     assert set(store_threads()) <= before  # the worker still ends with the last client
+
+
+async def test_what_a_failed_store_missed_outlives_the_clients_of_the_process(
+    mock: aioresponses, tmp_path: Path
+) -> None:
+    # Regression: once every client had closed, the next one read the file again and lost
+    # the units spent after it failed (they were only in the failed ledger's memory).
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    await make_store(path, clock)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO units VALUES (?, 'tok', 'abc', 0, 9e999)", (SCOPE,))
+    conn.close()
+    async with client(clock, path) as c:
+        await c.search("x")
+        await c.search("y")
+        assert (await c.quota()).remaining == 1
+    gc.collect()
+    async with client(clock, path) as later:
+        assert (await later.quota()).remaining == 1
+
+
+async def test_units_a_lock_kept_out_at_close_still_count_for_the_next_client(
+    mock: aioresponses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short_busy(monkeypatch)
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    await make_store(path, clock)
+    with locked(path):
+        async with client(clock, path) as c:
+            await c.search("x")
+            await c.search("y")
+    gc.collect()
+    async with client(clock, path) as later:
+        assert (await later.quota()).remaining == 1
+        await later.search("z")  # the file is free again: what was pending is written too
+    assert len(unit_rows(path)) == 3
