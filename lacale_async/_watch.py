@@ -26,7 +26,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -179,10 +179,11 @@ class _Watch:
                     event = self._event(item)
                     if not state.take(item, self._owner, self._wall()):
                         continue  # done elsewhere, or another live watch is handing it out
+                    consumer = asyncio.current_task()  # the task asking for this event
                     try:
                         reply = yield event
                     except GeneratorExit:
-                        self._closed(state, item)
+                        self._closed(state, item, consumer)
                         raise
                     except BaseException:
                         self._settle(state, item, Delivery.LATER)
@@ -203,9 +204,15 @@ class _Watch:
         finally:
             state.close()
 
-    def _closed(self, state: WatchState, item: Pending) -> None:
-        """Settle the release held when the iterator is closed (``aclose``, ``break``)."""
+    def _closed(self, state: WatchState, item: Pending, consumer: asyncio.Task[Any] | None) -> None:
+        """Settle the release held when the iterator is closed (``aclose``, ``aclosing``)."""
         task = asyncio.current_task()
+        if task is not consumer:
+            # Closed by another task: asyncio's finalizer, for an iterator nobody closed (a
+            # bare ``async for`` cancelled, or left by ``break``). Its consumer may have been
+            # halfway through the release: it is offered again.
+            self._settle(state, item, Delivery.LATER)
+            return
         # Task.cancelling() (Python 3.11+) tells a close by a cancellation (Ctrl-C, a timeout:
         # the consumer may be halfway through) from a close after handling it. Python 3.10
         # cannot tell them apart: a close counts as done there, as before at-least-once.

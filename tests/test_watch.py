@@ -9,6 +9,7 @@ has what it waits for (often a sentinel release published last).
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import random
@@ -488,6 +489,35 @@ async def test_a_release_being_handled_when_cancelled_is_yielded_again_at_the_ne
     events = await watch_for(sandbox, clock, count=2, interval=60, state=state)
     assert titles(events) == [t.title for t in batch]
     assert events[0].seen_at == got[0].seen_at  # the same release, found by the same round
+
+
+async def test_a_bare_async_for_cancelled_while_handling_keeps_the_release(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Regression: nobody closed the iterator, so asyncio's finalizer did, in a task of its own
+    # that is not cancelling: the close counted as done and the release was lost.
+    state = tmp_path / "watch.db"
+    batch = [sandbox.publish(title(n), delay=100) for n in range(2)]
+    holding = asyncio.Event()
+    async with sandbox.client(clock=clock) as client:
+
+        async def consume() -> None:
+            async for _ in client.watch(QUERY, interval=60, state=state):
+                holding.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(consume())
+        await holding.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        del task
+        gc.collect()  # the generator is garbage: asyncio schedules its aclose()
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert outbox_count(state) == 2
+    events = await watch_for(sandbox, clock, count=2, interval=60, state=state)
+    assert titles(events) == [t.title for t in batch]
 
 
 async def test_later_offers_a_release_again_after_its_querys_next_round(
