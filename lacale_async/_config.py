@@ -125,12 +125,16 @@ class ClientConfig:
         self.key = Secret(key, wire_forms(key))
         try:
             self._take(key, options)
+            return
         except ConfigurationError as exc:
             # The key pasted into another option (LACALE_BASE_URL=<key> in a .env file) is
             # quoted by that option's message: it must not reach a traceback or a log.
             scrub = self.key.scrub
             hint = scrub(exc.hint) if exc.hint else None
-            raise ConfigurationError(scrub(exc.reason), option=exc.option, hint=hint) from None
+            refused = ConfigurationError(scrub(exc.reason), option=exc.option, hint=hint)
+        # Raised outside the except clause: inside, the original (with the key) would stay
+        # reachable as __context__ even "from None".
+        raise refused
 
     def _take(self, key: str, options: ClientOptions) -> None:
         """Check and keep every option but the key (raising ConfigurationError)."""

@@ -100,7 +100,7 @@ def test_the_key_pasted_into_another_option_is_never_quoted(
     shown = " ".join(str(part) for part in (error, error.reason, error.hint, repr(error)))
     assert "SECRETKEY" not in shown
     assert error.__cause__ is None
-    assert error.__suppress_context__
+    assert error.__context__ is None  # the original error, which quotes the key, is gone
 
 
 @pytest.mark.parametrize(
