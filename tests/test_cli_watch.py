@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from _cli import CONTROL, EVIL, KEY, ThreadedSandbox, error_lines, invoke
 
-from lacale_async import Delivery, LaCaleClient, parse_torrent
+from lacale_async import Delivery, FakeClock, LaCaleClient, parse_torrent
 from lacale_async._cli import _watch
 from lacale_async._cli._watch_actions import Actions, exec_env, watch_row
-from lacale_async.testing import Fault, SandboxConfig
+from lacale_async.testing import Fault, SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.integration
 
@@ -461,3 +461,36 @@ def test_a_release_already_in_the_folder_is_named_without_the_folder_s_escapes(
     assert again.exit_code == 130
     assert f"note: not saved, already in {tmp_path}/w: Zorglub.Seen.2026" in again.stderr
     assert not CONTROL.search(again.stderr)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+async def test_a_save_tried_again_prints_its_release_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    # Regression: each retry of a save that failed for a transient reason printed the
+    # release's row (or JSON line) again: four lines for one release after three 503s.
+    clock = FakeClock(1000.0)
+    folder = tmp_path / "w"
+    folder.mkdir()
+    config = SandboxConfig(clock=clock, wall_clock=clock.wall, key_budget=())
+    async with SandboxServer(config) as sandbox:
+        sandbox.publish("Zorglub.001.2026.MULTi.1080p.WEB-DL-LACALE", delay=100)
+        sandbox.faults.add(Fault.error(503), endpoint="download", times=12)
+        actions = Actions(
+            folder=folder, command=None, timeout=10, as_json=as_json, width=120, show_query=False
+        )
+        replies: list[Delivery] = []
+        async with sandbox.client(clock=clock, max_retry_wait=1) as client:
+            watch = client.watch("zorglub", interval=60, state=tmp_path / "w.db")
+            async with aclosing(watch) as events:
+                reply: Delivery | None = None
+                while reply is not Delivery.DONE:
+                    reply = await actions.handle(client, await events.asend(reply))
+                    replies.append(reply)
+    assert len(replies) > 1  # the save failed at least once before it worked
+    assert set(replies[:-1]) == {Delivery.LATER}
+    out = capsys.readouterr().out.splitlines()
+    assert len([line for line in out if "Zorglub.001" in line]) == 1
+    assert actions.count == 1
+    if as_json:
+        assert json.loads(out[-1])["path"] is not None  # the one line tells the final outcome

@@ -176,7 +176,9 @@ class Actions:
             ``LATER`` when the save failed for a transient reason (tried again at a later
             round, ``--exec`` not run yet), else ``DONE``.
         """
-        if not self.as_json:
+        # One row per release, printed before its save; a save tried again prints no second
+        # row (its failures go to stderr), and the JSON line waits for the final outcome.
+        if not self.as_json and _seen(event) not in self.shown:
             self._shown(event, watch_row(event, self.width, show_query=self.show_query))
         result = ActionResult()
         reply = Delivery.DONE
@@ -184,15 +186,14 @@ class Actions:
             reply = await self._download(client, event, result)
         if self.command is not None and reply is Delivery.DONE:
             await self._run(event, result)
-        if self.as_json:
+        if self.as_json and reply is Delivery.DONE:
             self._shown(event, json_text(watch_dict(event, result)))
         return reply
 
     def _shown(self, event: WatchEvent, line: str) -> None:
         # Counted as it is printed: a release cut off by Ctrl-C halfway is still announced.
         click.echo(line)
-        t = event.torrent
-        self.shown.add((event.query.query, t.info_hash or t.guid))
+        self.shown.add(_seen(event))
 
     async def _download(
         self, client: LaCaleClient, event: WatchEvent, out: ActionResult
@@ -263,3 +264,9 @@ def check_folder(target: str) -> Path:
     if not folder.is_dir():
         raise StorageError(f"--download-to {target}: no such folder (end it with / to create it)")
     return folder
+
+
+def _seen(event: WatchEvent) -> tuple[str | None, str]:
+    """The release an event is about, as ``shown`` counts it (its query, its hash or guid)."""
+    t = event.torrent
+    return (event.query.query, t.info_hash or t.guid)
