@@ -146,7 +146,45 @@ def watch_releases(
     Returns:
         The events, as an async generator (close it with ``contextlib.aclosing``).
     """
-    return _Watch(client, settings, clock).events()
+    return _Events(_Watch(client, settings, clock).events())
+
+
+class _Events(AsyncGenerator[WatchEvent, "Delivery | None"]):
+    """The watch's generator, whose first ``asend`` of a reply is an SDK error, not Python's.
+
+    Python refuses a value sent to a generator that has not started with a raw ``TypeError``
+    before any of the watch's code runs; everything else goes to the generator itself.
+    """
+
+    __slots__ = ("_gen", "_started")
+
+    def __init__(self, gen: AsyncGenerator[WatchEvent, Delivery | None]) -> None:
+        self._gen = gen
+        self._started = False
+
+    async def __anext__(self) -> WatchEvent:
+        self._started = True
+        return await self._gen.__anext__()
+
+    async def asend(self, value: Delivery | None) -> WatchEvent:
+        if value is not None and not self._started:
+            raise ConfigurationError(
+                f"watch: nothing was yielded yet to reply {value!r} to; start with "
+                "anext(events) or asend(None)"
+            )
+        self._started = True
+        return await self._gen.asend(value)
+
+    async def athrow(self, typ: Any, val: Any = None, tb: Any = None) -> WatchEvent:
+        if val is None and tb is None:  # the one-argument form (three are deprecated in 3.12)
+            return await self._gen.athrow(typ)
+        return await self._gen.athrow(typ, val, tb)
+
+    async def aclose(self) -> None:
+        await self._gen.aclose()
+
+    def __repr__(self) -> str:
+        return f"<watch events {self._gen!r}>"
 
 
 class _Watch:

@@ -520,6 +520,19 @@ async def test_a_bare_async_for_cancelled_while_handling_keeps_the_release(
     assert titles(events) == [t.title for t in batch]
 
 
+async def test_a_reply_sent_before_any_event_is_an_sdk_error(
+    sandbox: SandboxServer, clock: FakeClock
+) -> None:
+    # Regression: Python's own TypeError ("can't send non-None value to a just-started async
+    # generator") reached the caller.
+    async with (
+        sandbox.client(clock=clock) as client,
+        aclosing(client.watch(QUERY, interval=60)) as events,
+    ):
+        with pytest.raises(ConfigurationError, match="nothing was yielded yet"):
+            await events.asend(Delivery.LATER)
+
+
 async def test_later_offers_a_release_again_after_its_querys_next_round(
     sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
 ) -> None:
