@@ -18,6 +18,9 @@ _MIN_TAIL = 4
 # A key cut off inside a text ("b'X-Api-Key: sk_live_01...'") is removed from this many
 # characters on, wherever it stands: eight random characters never make an ordinary word.
 _MIN_PREFIX = 8
+# A vendor's lead ("sk_live_", "lcsb_") is no secret and appears in ordinary text: the eight
+# characters are counted after it.
+_LEAD = re.compile(r"(?:[a-z0-9]{1,12}[_-])*")
 
 
 # JSON encoders that escape more than json.dumps does: PHP's json_encode writes "/" as "\/",
@@ -44,6 +47,11 @@ def _echo_forms(form: str) -> set[str]:
         _backslashed(form),
         _backslashed(_backslashed(form)),
     }
+
+
+def _lead(form: str) -> int:
+    found = _LEAD.match(form)
+    return found.end() if found else 0
 
 
 def _common_end(text: str, start: int, form: str) -> int:
@@ -82,7 +90,11 @@ class Secret:
         # Longest first, so a form containing another is replaced whole.
         self._forms = tuple(sorted((f.lower() for f in forms), key=len, reverse=True))
         self._pattern = re.compile("|".join(map(re.escape, self._forms)), re.IGNORECASE)
-        starts = {form[:_MIN_PREFIX] for form in self._forms if len(form) > _MIN_PREFIX}
+        starts = set()
+        for form in self._forms:
+            size = _lead(form) + _MIN_PREFIX
+            if len(form) > size:
+                starts.add(form[:size])
         self._prefixes = (
             re.compile("|".join(map(re.escape, sorted(starts))), re.IGNORECASE) if starts else None
         )

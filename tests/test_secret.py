@@ -150,9 +150,11 @@ def test_a_key_cut_off_inside_a_text_is_scrubbed_from_its_eighth_character() -> 
     # aiohttp's refusal of a long header: the first 100 bytes of the line, then "...".
     echo = f"Got more than 8190 bytes when reading: b'X-Api-Key: {key[:89]}...'."
     assert secret.scrub(echo) == "Got more than 8190 bytes when reading: b'X-Api-Key: ***...'."
-    assert secret.scrub(f"twice {key[:20]}|{key[:9].upper()}|") == "twice ***|***|"
-    # Seven characters of its start are no echo of it: ordinary text is left alone.
-    assert secret.scrub(f"saw {key[:7]}.") == f"saw {key[:7]}."
+    assert secret.scrub(f"twice {key[:20]}|{key[:17].upper()}|") == "twice ***|***|"
+    # A vendor's lead and seven characters past it are no echo of it: ordinary text stays.
+    assert secret.scrub("the sk_live_ prefix, docs") == "the sk_live_ prefix, docs"
+    assert secret.scrub(f"saw {key[:15]}.") == f"saw {key[:15]}."
+    assert secret.scrub(f"saw {key[:16]}.") == "saw ***."
 
 
 def test_a_key_longer_than_any_tracker_key_is_refused_without_quoting_it() -> None:
