@@ -28,10 +28,10 @@ def main() -> None:
                 # Unblocking runs the handler of a Ctrl-C held meanwhile: KeyboardInterrupt
                 # is raised here, inside this try.
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        run()  # inside the try too: a Ctrl-C before its own handler is set up is ours
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None
-    run()
 
 
 def _hold_ctrl_c() -> bool:
