@@ -43,6 +43,15 @@ async def make_store(path: Path, clock: FakeClock) -> None:
         await c.quota()
 
 
+async def searching_store(mock: aioresponses, folder: Path) -> tuple[FakeClock, Path]:
+    """A fresh store in ``folder`` and its clock, with searches answered empty."""
+    mock.get(SEARCH, payload=[], repeat=True)
+    clock = FakeClock()
+    path = folder / "q.sqlite3"
+    await make_store(path, clock)
+    return clock, path
+
+
 # -- F5: damaged rows, unopenable paths ---------------------------------------------------
 
 
@@ -65,10 +74,7 @@ async def test_a_damaged_row_is_a_store_failure_never_a_crash(
 ) -> None:
     # Regression: the row reached the in-memory mirror, and the answer of the request that had
     # already been sent was thrown away by a raw TypeError ('>' between str and float).
-    mock.get(SEARCH, payload=[], repeat=True)
-    clock = FakeClock()
-    path = tmp_path / "q.sqlite3"
-    await make_store(path, clock)
+    clock, path = await searching_store(mock, tmp_path)
     with sqlite3.connect(path) as conn:
         conn.execute(
             f"INSERT INTO units VALUES (?, 'tok', {at.format(now=clock.wall())}, 0, {expires})",
@@ -297,10 +303,7 @@ async def test_units_spent_under_a_lock_are_written_when_the_last_client_closes(
     # Regression: they stayed in this process's memory, and a process that made no request
     # after the lock went away (a CLI run, a cron job) took them away with it.
     short_busy(monkeypatch)
-    mock.get(SEARCH, payload=[], repeat=True)
-    clock = FakeClock()
-    path = tmp_path / "q.sqlite3"
-    await make_store(path, clock)
+    clock, path = await searching_store(mock, tmp_path)
     caplog.set_level(logging.WARNING, logger="lacale_async")
     async with client(clock, path) as c:
         with locked(path):
@@ -320,10 +323,7 @@ async def test_units_a_lock_still_keeps_out_at_close_are_counted_in_one_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     short_busy(monkeypatch)
-    mock.get(SEARCH, payload=[], repeat=True)
-    clock = FakeClock()
-    path = tmp_path / "q.sqlite3"
-    await make_store(path, clock)
+    clock, path = await searching_store(mock, tmp_path)
     caplog.set_level(logging.WARNING, logger="lacale_async")
     before = set(store_threads())
     with locked(path):
@@ -343,10 +343,7 @@ async def test_what_a_failed_store_missed_outlives_the_clients_of_the_process(
 ) -> None:
     # Regression: once every client had closed, the next one read the file again and lost
     # the units spent after it failed (they were only in the failed ledger's memory).
-    mock.get(SEARCH, payload=[], repeat=True)
-    clock = FakeClock()
-    path = tmp_path / "q.sqlite3"
-    await make_store(path, clock)
+    clock, path = await searching_store(mock, tmp_path)
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO units VALUES (?, 'tok', 'abc', 0, 9e999)", (SCOPE,))
     conn.close()
@@ -363,10 +360,7 @@ async def test_units_a_lock_kept_out_at_close_still_count_for_the_next_client(
     mock: aioresponses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     short_busy(monkeypatch)
-    mock.get(SEARCH, payload=[], repeat=True)
-    clock = FakeClock()
-    path = tmp_path / "q.sqlite3"
-    await make_store(path, clock)
+    clock, path = await searching_store(mock, tmp_path)
     with locked(path):
         async with client(clock, path) as c:
             await c.search("x")
