@@ -18,6 +18,7 @@ from ._endpoints import Endpoint
 from ._errors import ConfigurationError
 from ._limiter import Rate, RateArg, RateLimiter, parse_rates
 from ._options import YEAR, check_bool, check_options, describe
+from ._origin import check_api_key, check_base_url
 from ._quota import (
     DEFAULT_KEY_RATE,
     KeyRateArg,
@@ -31,7 +32,6 @@ from ._secret import Secret
 from ._stores import Backend, KeyLedgerBackend, LocalBackend, derive_scope
 from ._torrent import SourcePolicy, check_source_policy
 from ._transport import AuthMode, wire_forms
-from ._validation import check_api_key, check_base_url
 from ._wait_event import OnWait
 
 if TYPE_CHECKING:

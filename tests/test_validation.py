@@ -16,7 +16,8 @@ from conftest import API_KEY, BASE, META_JSON, make_torrent, torrent_json
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
-from lacale_async._validation import check_base_url, check_cover_url, check_text, check_tmdb_id
+from lacale_async._origin import check_base_url
+from lacale_async._validation import check_cover_url, check_text, check_tmdb_id
 
 pytest_plugins = ["_mocked"]
 
