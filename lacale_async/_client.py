@@ -179,8 +179,7 @@ class LaCaleClient(Openable[Engine], Transfers):
         """Return what is left of the key-wide budget, every client of the key counted.
 
         Returns:
-            The remaining requests under every key window, each window's usage and when a
-            request may go (``remaining`` None when ``key_rate`` is None).
+            Each key window's usage, what is left and when a request may go (None: no key_rate).
 
         Raises:
             ClientStateError: The client is not open.
