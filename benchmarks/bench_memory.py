@@ -174,6 +174,31 @@ async def _measure(
     return rss, traced, entries, f"{load0} at the start, {load_average()} at the end"
 
 
+def _table(rss: Samples, traced: Samples) -> str:
+    rows = [
+        (
+            name,
+            f"{rss.median(name, 'rss') / KiB:.1f}",
+            f"{min(rss.of(name, 'rss')) / KiB:.1f} - {max(rss.of(name, 'rss')) / KiB:.1f}",
+            f"{traced.median(name, 'traced') / KiB:.1f}",
+            f"{rss.median(name, 'blocks'):,.0f}",
+            ratio_stats(rss.of(SDK, "rss"), rss.of(name, "rss")).text() if name != SDK else "1.00x",
+        )
+        for name in rss.names
+    ]
+    return md_table(
+        (
+            "Cache",
+            "RSS KiB / entry (median)",
+            "min - max",
+            "tracemalloc KiB / entry",
+            "allocated blocks / entry",
+            "SDK memory vs this: median (min-max per round)",
+        ),
+        rows,
+    )
+
+
 def run(quick: bool = False, *, rounds: int | None = None, variants: Sequence[str] = ()) -> Section:
     """Measure memory per cached entry.
 
@@ -186,28 +211,7 @@ def run(quick: bool = False, *, rounds: int | None = None, variants: Sequence[st
         The section for RESULTS.md.
     """
     rss, traced, entries, load = asyncio.run(_measure(quick, rounds, variants))
-    rows = [
-        (
-            name,
-            f"{rss.median(name, 'rss') / KiB:.1f}",
-            f"{min(rss.of(name, 'rss')) / KiB:.1f} - {max(rss.of(name, 'rss')) / KiB:.1f}",
-            f"{traced.median(name, 'traced') / KiB:.1f}",
-            f"{rss.median(name, 'blocks'):,.0f}",
-            ratio_stats(rss.of(SDK, "rss"), rss.of(name, "rss")).text() if name != SDK else "1.00x",
-        )
-        for name in rss.names
-    ]
-    table = md_table(
-        (
-            "Cache",
-            "RSS KiB / entry (median)",
-            "min - max",
-            "tracemalloc KiB / entry",
-            "allocated blocks / entry",
-            "SDK memory vs this: median (min-max per round)",
-        ),
-        rows,
-    )
+    table = _table(rss, traced)
     versus = ratio_stats(rss.of(SDK, "rss"), rss.of(ALRU, "rss"))
     n = versus.rounds
     return Section(

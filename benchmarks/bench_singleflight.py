@@ -136,6 +136,31 @@ async def _memory(name: str, server: LoadServer, callers: int) -> float:
     return (peak - base) / callers
 
 
+def _table(
+    med: dict[str, float], upstream: dict[str, list[int]], per_waiter: dict[str, float]
+) -> str:
+    rows = [
+        (
+            name,
+            ", ".join(str(u) for u in sorted(set(upstream[name]))),
+            f"{med[name] * 1000:,.0f}",
+            fmt_ratio(med[name] / med[SDK]),
+            f"{per_waiter[name]:,.0f}",
+        )
+        for name in _OPENERS
+    ]
+    return md_table(
+        (
+            "Contender",
+            "upstream requests",
+            "wall ms (median)",
+            "time vs SDK",
+            "bytes / waiter (tracemalloc peak)",
+        ),
+        rows,
+    )
+
+
 async def _measure(quick: bool) -> Section:
     callers, rounds = (2_000, 1) if quick else (10_000, 3)
     wall: dict[str, list[float]] = {name: [] for name in _OPENERS}
@@ -150,26 +175,7 @@ async def _measure(quick: bool) -> Section:
         per_waiter = {name: await _memory(name, server, callers) for name in _OPENERS}
 
     med = {name: median(v) for name, v in wall.items()}
-    rows = [
-        (
-            name,
-            ", ".join(str(u) for u in sorted(set(upstream[name]))),
-            f"{med[name] * 1000:,.0f}",
-            fmt_ratio(med[name] / med[SDK]),
-            f"{per_waiter[name]:,.0f}",
-        )
-        for name in _OPENERS
-    ]
-    table = md_table(
-        (
-            "Contender",
-            "upstream requests",
-            "wall ms (median)",
-            "time vs SDK",
-            "bytes / waiter (tracemalloc peak)",
-        ),
-        rows,
-    )
+    table = _table(med, upstream, per_waiter)
     sdk_up = upstream[SDK]
     return Section(
         title=f"Single-flight: {callers:,} concurrent identical searches, {LATENCY * 1000:.0f} ms "
