@@ -116,7 +116,8 @@ class LaCaleError(Exception):
             so the tracker may or may not have recorded it (search before re-uploading).
         reason: What went wrong, without the hint.
         option: The option or call that gets past the error (``"overwrite"``,
-            ``"allow_insecure_http"``, ``"source_policy"``, ``"api_key"``, ``"meta"``), or None.
+            ``"allow_insecure_http"``, ``"allow_empty_search"``, ``"source_policy"``,
+            ``"api_key"``, ``"meta"``), or None.
             A front end (the ``lacale`` command) names its own equivalent from it.
         hint: The advice in Python terms (``"pass overwrite=True to replace it"``), or None.
     """

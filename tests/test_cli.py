@@ -810,3 +810,11 @@ def test_quota_names_its_store_without_the_control_characters_of_its_path(
     assert f"kept in: {tmp_path}/q.sqlite3" in result.stdout
     assert "\x1b" not in result.stdout
     assert "\x07" not in result.stdout
+
+
+def test_search_without_a_query_hints_at_the_command_not_a_python_option() -> None:
+    result = invoke([*SANDBOX, "search"])
+    assert result.exit_code == 4
+    assert len(error_lines(result)) == 1
+    assert "allow_empty_search" not in result.stderr
+    assert "lacale search FRENCH" in result.stderr

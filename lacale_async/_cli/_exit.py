@@ -73,6 +73,7 @@ def exit_code(error: LaCaleError) -> int:
 
 CLI_HINTS: dict[str, str] = {
     "allow_insecure_http": "use https, or pass --allow-insecure-http if you really mean it",
+    "allow_empty_search": "try 'lacale search FRENCH'",
     "api_key": "pass the key with --api-key or LACALE_API_KEY",
     "meta": "list them with 'lacale meta' (ids or slugs accepted)",
     "overwrite": "pass --overwrite to replace it",
