@@ -818,3 +818,19 @@ def test_search_without_a_query_hints_at_the_command_not_a_python_option() -> No
     assert len(error_lines(result)) == 1
     assert "allow_empty_search" not in result.stderr
     assert "lacale search FRENCH" in result.stderr
+
+
+def test_sandbox_on_a_port_in_use_says_so_and_how_to_pick_another() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(["sandbox", "--port", str(port)])
+    assert result.exit_code == 3
+    (line,) = error_lines(result)
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+    assert "in use" in line.lower()
+    assert "--port 0" in line
+    assert "error while attempting" not in line
