@@ -58,3 +58,24 @@ def test_docstrings_shown_in_the_reference_hold_no_rest_markup() -> None:
         except ImportError:
             continue  # a class, or a module whose extra is missing
         assert not rest.search(obj.__doc__ or ""), f"{dotted}'s docstring holds reST markup"
+
+
+def test_the_reference_shows_rest_roles_as_code() -> None:
+    """Docstrings keep Sphinx roles; the docs hook shows them as code, not as typed."""
+    import importlib.util
+
+    path = DOCS / "hooks" / "rest_roles.py"
+    assert "docs/hooks/rest_roles.py" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("rest_roles", path)
+    assert spec is not None
+    assert spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = (
+        "<p>Raises :class:<code>LaCaleError</code>; see :meth:<code>~LaCaleClient.search</code>"
+        " and :data:<code>x.DEFAULT</code>. Use it as follows::</p>"
+    )
+    assert hook.on_page_content(page) == (
+        "<p>Raises <code>LaCaleError</code>; see <code>search</code>"
+        " and <code>x.DEFAULT</code>. Use it as follows:</p>"
+    )
