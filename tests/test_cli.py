@@ -834,3 +834,9 @@ def test_sandbox_on_a_port_in_use_says_so_and_how_to_pick_another() -> None:
     assert "in use" in line.lower()
     assert "--port 0" in line
     assert "error while attempting" not in line
+
+
+def test_sandbox_help_says_what_port_zero_does() -> None:
+    result = invoke(["sandbox", "--help"])
+    assert result.exit_code == 0
+    assert "any free port" in " ".join(result.stdout.split())
