@@ -117,10 +117,11 @@ class BatchPlan:
             or quota.at + timedelta(seconds=tightest.period)
         )
         retry_after = max(0.0, (frees_at - quota.at).total_seconds())
+        runs = f"only the first {room} run" if room else "none of it runs"
         message = (
             f"not run: this batch needs {len(needed)} requests but the key-wide budget "
             f"({describe_window(tightest.calls, tightest.period)}) allows {room} more now, so "
-            f"only the first {room} run; the budget frees up in {describe_wait(retry_after)}, "
+            f"{runs}; the budget frees up in {describe_wait(retry_after)}, "
             f"at {frees_at:%Y-%m-%d %H:%M:%S} UTC; nothing was sent"
         )
         refusal = partial(

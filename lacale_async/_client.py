@@ -244,6 +244,7 @@ class LaCaleClient(Openable[Engine], Transfers):
         Raises:
             ValidationError: Input the API would refuse (no query nor TMDB id, unless
                 ``allow_empty_search``); nothing was sent.
+            QuotaExceededError: The key-wide budget is spent; nothing was sent.
             APIError: The server refused the search (after retries, for 429 and 5xx).
             TransportError: The server could not be reached (after retries).
             ResponseError: The answer was not the promised JSON.
@@ -286,6 +287,7 @@ class LaCaleClient(Openable[Engine], Transfers):
             The tracker's metadata.
 
         Raises:
+            QuotaExceededError: The key-wide budget is spent; nothing was sent.
             APIError: The server refused the request.
             TransportError: The server could not be reached.
             ResponseError: The answer was not the promised JSON.

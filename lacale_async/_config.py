@@ -62,6 +62,7 @@ EndpointRate = list[Rate] | RateLimiter | aiolimiter.AsyncLimiter | None
 """An endpoint's checked rate option: parsed rates, a limiter object used as given, or None."""
 
 DEFAULT_BASE_URL = "https://la-cale.space"
+"""The live tracker's origin, used when neither ``base_url`` nor ``LACALE_BASE_URL`` is set."""
 
 # Prowlarr's and Jackett's definitions for La Cale wait about 2 s between requests; one request
 # per 2 s per endpoint is the pace the tracker already sees from every indexer, so it is safe.

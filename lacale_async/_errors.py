@@ -1,38 +1,35 @@
-"""Every error the SDK raises, in one tree rooted at :class:`LaCaleError`.
+"""Every error the SDK raises, in one tree rooted at `LaCaleError`.
 
-::
+```text
+LaCaleError
+├── ValidationError (also ValueError)        bad input, raised before any request
+│   └── InvalidTorrentError                  not a torrent the tracker would accept
+├── ConfigurationError (also ValueError)     no key, plain http to a remote host, bad options
+├── ClientStateError (also RuntimeError)     client used before open(), after aclose(), or
+│                                            from another event loop than the one it opened on
+├── APIError                                 the server answered with a non-2xx status
+│   ├── BadRequestError                      400, 422
+│   ├── AuthenticationError                  401 (key missing, or refused by the live tracker)
+│   ├── PermissionDeniedError                403 (key invalid per docs, client blocked,
+│   │                                            Cloudflare challenge)
+│   ├── NotFoundError                        404
+│   ├── ConflictError                        409 (torrent already on the tracker)
+│   ├── RateLimitError                       429 (.retry_after)
+│   │   └── QuotaExceededError               key-wide budget spent: refused before sending
+│   └── ServerError                          5xx and Cloudflare 52x
+├── ResponseError                            2xx, but not what the endpoint promises
+│   ├── UploadRejectedError                  upload answered ``success: false``
+│   └── IntegrityError                       downloaded torrent is not the one asked for
+├── TransportError                           reset connection, truncated body
+│   ├── ConnectError                         could not connect: nothing was sent
+│   └── RequestTimeoutError                  the whole request took longer than ``timeout``
+├── StorageError (also OSError)              download_to() could not write the file
+│   └── DestinationExistsError (also FileExistsError)  it would overwrite a file
+└── BackendError                             a shared limiter/cache backend failed
+```
 
-    LaCaleError
-    ├── ValidationError (also ValueError)        bad input, raised before any request
-    │   └── InvalidTorrentError                  not a torrent the tracker would accept
-    ├── ConfigurationError (also ValueError)     no key, plain http to a remote host, bad options
-    ├── ClientStateError (also RuntimeError)     client used before open(), after aclose(), or
-    │                                            from another event loop than the one it opened on
-    ├── APIError                                 the server answered with a non-2xx status
-    │   ├── BadRequestError                      400, 422
-    │   ├── AuthenticationError                  401 (key missing, or refused by the live tracker)
-    │   ├── PermissionDeniedError                403 (key invalid per docs, client blocked,
-    │   │                                            Cloudflare challenge)
-    │   ├── NotFoundError                        404
-    │   ├── ConflictError                        409 (torrent already on the tracker)
-    │   ├── RateLimitError                       429 (.retry_after)
-    │   │   └── QuotaExceededError               key-wide budget spent: refused before sending
-    │   └── ServerError                          5xx and Cloudflare 52x
-    ├── ResponseError                            2xx, but not what the endpoint promises
-    │   ├── UploadRejectedError                  upload answered ``success: false``
-    │   └── IntegrityError                       downloaded torrent is not the one asked for
-    ├── TransportError                           reset connection, truncated body
-    │   ├── ConnectError                         could not connect: nothing was sent
-    │   └── RequestTimeoutError                  the whole request took longer than ``timeout``
-    ├── StorageError (also OSError)              download_to() could not write the file
-    │   └── DestinationExistsError (also FileExistsError)  it would overwrite a file
-    └── BackendError                             a shared limiter/cache backend failed
-
-Status codes map to classes through :data:`STATUS_ERRORS`; anything not in the table falls back
-to :class:`ServerError` for 5xx and plain :class:`APIError` otherwise.
-
-Messages never contain the API key: URLs are passed through :func:`redact_url` before they are
-put in a message.
+A status without a class of its own raises `ServerError` for 5xx, plain `APIError` otherwise.
+Messages never contain the API key: URLs are redacted before they are put in a message.
 """
 
 from __future__ import annotations
@@ -116,7 +113,8 @@ class LaCaleError(Exception):
             so the tracker may or may not have recorded it (search before re-uploading).
         reason: What went wrong, without the hint.
         option: The option or call that gets past the error (``"overwrite"``,
-            ``"allow_insecure_http"``, ``"source_policy"``, ``"api_key"``, ``"meta"``), or None.
+            ``"allow_insecure_http"``, ``"allow_empty_search"``, ``"source_policy"``,
+            ``"api_key"``, ``"meta"``), or None.
             A front end (the ``lacale`` command) names its own equivalent from it.
         hint: The advice in Python terms (``"pass overwrite=True to replace it"``), or None.
     """

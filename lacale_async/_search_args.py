@@ -134,8 +134,10 @@ class SearchArgs:
         if tmdb_id is None and (query is None or not query.strip()) and not self._allow_empty:
             raise ValidationError(
                 "a search needs a query or a TMDB id: the live tracker refuses searches without "
-                "one (Prowlarr and Jackett send q='FRENCH' to list recent releases). For a "
-                "server that accepts them, create the client with allow_empty_search=True"
+                "one (Prowlarr and Jackett send q='FRENCH' to list recent releases)",
+                option="allow_empty_search",
+                hint="for a server that accepts them, create the client with "
+                "allow_empty_search=True",
             )
 
 

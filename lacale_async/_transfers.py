@@ -80,7 +80,9 @@ class Transfers:
             UploadRejectedError: The tracker answered ``success: false``.
             ServerError: 5xx after the body was sent (``outcome_unknown`` is True).
             RequestTimeoutError: Timed out after the body was sent (``outcome_unknown``).
+            QuotaExceededError: The key-wide budget is spent; nothing was sent.
             APIError: Any other refusal.
+            ClientStateError: The client is not open.
         """
         fields = UploadFields.check(
             title=title,
@@ -119,8 +121,10 @@ class Transfers:
             ValidationError: A malformed info hash; nothing was sent.
             NotFoundError: The tracker has no such torrent.
             IntegrityError: The answer is not a torrent, or not the one asked for.
+            QuotaExceededError: The key-wide budget is spent; nothing was sent.
             APIError: Any other refusal.
             TransportError: The server could not be reached.
+            ClientStateError: The client is not open.
         """
         info_hash, link = _target(torrent)
         body, _ = await self._require_open().download(info_hash, link)
@@ -152,12 +156,15 @@ class Transfers:
 
         Raises:
             DestinationExistsError: The file exists and ``overwrite`` is False.
+            StorageError: The folder cannot be written, or the write failed.
             ValidationError: A malformed info hash, a destination whose folder is missing, or
                 a path that is not text (bytes, None) or holds a NUL or a lone surrogate.
             ConfigurationError: ``overwrite`` is not a bool.
             IntegrityError: The answer is not the torrent asked for.
+            QuotaExceededError: The key-wide budget is spent; nothing was sent.
             APIError: The server refused the download.
             TransportError: The server could not be reached.
+            ClientStateError: The client is not open.
         """
         info_hash, link = _target(torrent)
         target, is_dir = await prepare_download(path_or_dir, overwrite)

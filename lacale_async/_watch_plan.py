@@ -177,9 +177,10 @@ def check_watch(
         seconds = check_duration(interval, "interval")
         if seconds < floor:
             raise ConfigurationError(
-                f"interval={seconds:g} s is shorter than the search cache ({floor:g} s, the "
-                "client's cache_ttl): the tracker would answer from its cache; use "
-                f"interval >= {floor:g}"
+                f"an interval of {seconds:g} s is shorter than the search cache ({floor:g} s): "
+                "the tracker would answer from its cache",
+                option="interval",
+                hint=f"use interval >= {floor:g} (or a shorter cache_ttl)",
             )
     share = check_number(budget_share, "budget_share", 0.0, 1.0, open_low=True)
     if match is not None and not callable(match):
@@ -241,9 +242,10 @@ def plan_interval(settings: WatchSettings, windows: Sequence[tuple[int, float]])
     if settings.interval is None:
         if needed > YEAR:  # a tiny budget_share: inf once, which no sleep or date takes
             raise ConfigurationError(
-                f"budget_share={settings.share:g} leaves {count} quer"
-                f"{'y' if count == 1 else 'ies'} less than one search a year each; "
-                "raise budget_share or watch fewer queries"
+                f"a budget share of {settings.share:g} leaves {count} quer"
+                f"{'y' if count == 1 else 'ies'} less than one search a year each",
+                option="budget_share",
+                hint="raise budget_share or watch fewer queries",
             )
         return WatchPlan(
             interval=max(needed, settings.floor),
@@ -254,12 +256,16 @@ def plan_interval(settings: WatchSettings, windows: Sequence[tuple[int, float]])
         )
     if window is not None and settings.interval < needed * (1 - 1e-9):
         calls, period = window
+        fits = f"{math.ceil(needed)} s"
+        wait = describe_wait(needed)
         raise ConfigurationError(
-            f"interval={settings.interval:g} s with {count} quer{'y' if count == 1 else 'ies'} "
-            f"would spend more than budget_share={settings.share:g} of the key's "
-            f"{describe_window(calls, period)} (at most {math.floor(settings.share * calls)} "
-            f"searches): use interval >= {math.ceil(needed)} s ({describe_wait(needed)}), "
-            "watch fewer queries, or raise budget_share"
+            f"an interval of {settings.interval:g} s with {count} "
+            f"quer{'y' if count == 1 else 'ies'} would spend more than a {settings.share:g} "
+            f"share of the key's {describe_window(calls, period)} (at most "
+            f"{math.floor(settings.share * calls)} searches): one every "
+            f"{fits if wait == fits else f'{fits} ({wait})'} fits",
+            option="budget_share",
+            hint="use a longer interval, watch fewer queries, or raise budget_share",
         )
     return WatchPlan(
         interval=settings.interval,

@@ -810,3 +810,33 @@ def test_quota_names_its_store_without_the_control_characters_of_its_path(
     assert f"kept in: {tmp_path}/q.sqlite3" in result.stdout
     assert "\x1b" not in result.stdout
     assert "\x07" not in result.stdout
+
+
+def test_search_without_a_query_hints_at_the_command_not_a_python_option() -> None:
+    result = invoke([*SANDBOX, "search"])
+    assert result.exit_code == 4
+    assert len(error_lines(result)) == 1
+    assert "allow_empty_search" not in result.stderr
+    assert "lacale search FRENCH" in result.stderr
+
+
+def test_sandbox_on_a_port_in_use_says_so_and_how_to_pick_another() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(["sandbox", "--port", str(port)])
+    assert result.exit_code == 3
+    (line,) = error_lines(result)
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+    assert "in use" in line.lower()
+    assert "--port 0" in line
+    assert "error while attempting" not in line
+
+
+def test_sandbox_help_says_what_port_zero_does() -> None:
+    result = invoke(["sandbox", "--help"])
+    assert result.exit_code == 0
+    assert "any free port" in " ".join(result.stdout.split())

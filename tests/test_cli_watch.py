@@ -219,7 +219,28 @@ def test_an_interval_over_the_budget_share_is_a_configuration_error(
         ]
     )
     assert result.exit_code == 3
-    assert "use interval >= 1728 s" in error_lines(result)[0]
+    (line,) = error_lines(result)
+    assert "one every 1728 s (29 min) fits" in line
+    assert "--interval" in line
+    assert "--budget-share" in line
+    assert "budget_share" not in line.replace("--budget-share", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--interval", "5"], "--interval"),  # shorter than the search cache
+        (["--interval", "-1"], "--interval"),
+        (["--budget-share", "2"], "--budget-share"),
+        (["--budget-share", "1e-320"], "--budget-share"),  # less than a search a year
+    ],
+)
+def test_a_bad_watch_option_is_named_as_typed(args: list[str], option: str) -> None:
+    result = invoke(["--sandbox", "watch", "dune", *args])
+    assert result.exit_code in (2, 3), result.output
+    assert option in result.stderr
+    for python_name in ("interval=", "budget_share", "cache_ttl"):
+        assert python_name not in result.stderr
 
 
 def test_the_row_fits_the_width_and_names_the_query() -> None:

@@ -334,6 +334,19 @@ async def test_search_many_runs_what_fits_and_reports_the_rest(mock: aioresponse
     assert sent(mock) == 3
 
 
+async def test_search_many_with_no_room_left_says_none_runs(mock: aioresponses) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    async with make_client(FakeClock(), key_rate=(1, DAY), quota_store=None) as client:
+        await client.search("spent")
+        outcomes = [o async for o in client.search_many(["a", "b"])]
+    messages = {str(o.error) for o in outcomes}
+    assert len(messages) == 1
+    message = messages.pop()
+    assert "allows 0 more now, so none of it runs" in message
+    assert "first 0" not in message
+    assert sent(mock) == 1
+
+
 def clock_start_wall(clock: FakeClock) -> Any:
     from lacale_async._quota import utc
 

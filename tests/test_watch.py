@@ -259,7 +259,7 @@ async def test_an_interval_that_overspends_the_share_says_which_fits(
         events = client.watch(words, interval=3600)
         with pytest.raises(ConfigurationError) as caught:
             await events.__anext__()
-    assert "interval >= 8640 s (2 h 24 min)" in str(caught.value)
+    assert "one every 8640 s (2 h 24 min) fits" in str(caught.value)
     assert searches(sandbox) == []
 
 

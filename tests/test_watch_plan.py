@@ -92,7 +92,7 @@ def test_a_given_interval_that_fits_is_kept_and_one_that_does_not_is_refused() -
     fits = plan_interval(settings([str(n) for n in range(10)], interval=9000), [(200, DAY)])
     assert fits.interval == 9000
     assert fits.given
-    with pytest.raises(ConfigurationError, match=r"interval >= 8640 s \(2 h 24 min\)"):
+    with pytest.raises(ConfigurationError, match=r"one every 8640 s \(2 h 24 min\) fits"):
         plan_interval(settings([str(n) for n in range(10)], interval=8000), [(200, DAY)])
 
 

@@ -73,7 +73,10 @@ def exit_code(error: LaCaleError) -> int:
 
 CLI_HINTS: dict[str, str] = {
     "allow_insecure_http": "use https, or pass --allow-insecure-http if you really mean it",
+    "allow_empty_search": "try 'lacale search FRENCH'",
     "api_key": "pass the key with --api-key or LACALE_API_KEY",
+    "budget_share": "raise --interval or --budget-share, or watch fewer queries",
+    "interval": "raise --interval",
     "meta": "list them with 'lacale meta' (ids or slugs accepted)",
     "overwrite": "pass --overwrite to replace it",
     "source_policy": "or upload with --source-policy set and seed the file saved by --save-torrent",

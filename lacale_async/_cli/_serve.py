@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 import signal
 import sys
 
@@ -61,7 +63,12 @@ async def _serve(host: str, port: int, profile: Profile, drip: float | None = No
     try:
         await serve_sandbox(server, on_start=started, stop=stop)
     except OSError as exc:
-        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        # asyncio's bind error repeats the address in its strerror: the errno's text is enough.
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or exc
+        hint = "; pick another with --port (--port 0: any free port)"
+        in_use = exc.errno == errno.EADDRINUSE
+        message = f"cannot listen on {host}:{port}: {reason}{hint if in_use else ''}"
+        raise ConfigurationError(message) from None
     finally:
         for task in dripping:
             task.cancel()
@@ -103,7 +110,13 @@ def _reset() -> None:
 
 @command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port, printed).",
+)
 @click.option(
     "--reset",
     is_flag=True,

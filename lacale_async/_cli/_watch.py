@@ -121,14 +121,14 @@ def _state_path(settings: Settings, state: str | None) -> Path | None:
 @cat_option("Category for every query (repeatable).")
 @click.option(
     "--interval",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
     help="Seconds between two searches of one query (default: what the key's daily budget "
     "allows at --budget-share, never under 30).",
 )
 @click.option(
     "--budget-share",
-    type=float,
+    type=click.FloatRange(0, 1, min_open=True),
     default=0.5,
     show_default=True,
     help="Share of the key's daily budget the watch may spend.",

@@ -1,13 +1,15 @@
 """Fleet mode: one API key's rate budget and cache shared by several processes through Redis.
 
-Needs the ``redis`` extra (``pip install 'lacale-async[redis]'``)::
+Needs the ``redis`` extra (``pip install 'lacale-async[redis]'``):
 
-    from lacale_async import LaCaleClient
-    from lacale_async.fleet import RedisBackend
+```python
+from lacale_async import LaCaleClient
+from lacale_async.fleet import RedisBackend
 
-    async with RedisBackend("redis://localhost:6379/0") as backend:
-        async with LaCaleClient(api_key, backend=backend) as client:
-            await client.search("dune")
+async with RedisBackend("redis://localhost:6379/0") as backend:
+    async with LaCaleClient(api_key, backend=backend) as client:
+        await client.search("dune")
+```
 """
 
 try:

@@ -1,12 +1,12 @@
 """A faithful La Cale API sandbox on 127.0.0.1, for tests and offline development.
 
-::
+```python
+from lacale_async.testing import Fault, SandboxConfig, SandboxServer
 
-    from lacale_async.testing import Fault, SandboxConfig, SandboxServer
-
-    async with SandboxServer(SandboxConfig(seed=1)) as sandbox:
-        sandbox.faults.add(Fault.cloudflare(521), endpoint="search")
-        ...  # point a client at sandbox.base_url with sandbox.api_key
+async with SandboxServer(SandboxConfig(seed=1)) as sandbox:
+    sandbox.faults.add(Fault.cloudflare(521), endpoint="search")
+    ...  # point a client at sandbox.base_url with sandbox.api_key
+```
 
 Its default ``live`` profile answers the way the live tracker was recorded to in 2026 (its
 taxonomy, ``downloadLink`` tokens, 401 for a wrong key, no search without a query, the key-wide
@@ -14,7 +14,7 @@ daily budget...); ``SandboxConfig(profile="docs")`` follows the documentation in
 both documented API versions (``X-Api-Key``, ``?apikey=``, the legacy ``?passkey=``), a seeded
 catalogue of real .torrent files, the ~30 s search cache, per-key and per-IP rate limits, and
 injectable faults. pytest users get the ``lacale_sandbox`` and ``lacale_client``
-fixtures from :mod:`lacale_async.testing.pytest_plugin`.
+fixtures from `lacale_async.testing.pytest_plugin`.
 """
 
 from __future__ import annotations

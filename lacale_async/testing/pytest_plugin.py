@@ -12,9 +12,9 @@ Fixtures:
     lacale_sandbox_profile: ``"live"`` (default: answer like the live tracker) or ``"docs"``;
         override it, or parametrize it (``@pytest.mark.parametrize("lacale_sandbox_profile",
         ["live", "docs"])``) to run a test against both.
-    lacale_sandbox_config: The :class:`~lacale_async.testing.SandboxConfig` (of that profile);
+    lacale_sandbox_config: The ``SandboxConfig`` (of that profile);
         override it in a conftest.py or a test module to change seed, limits, quirks or clock.
-    lacale_sandbox: A running :class:`~lacale_async.testing.SandboxServer` (function scope).
+    lacale_sandbox: A running ``SandboxServer`` (function scope).
     lacale_client: A ``lacale_async.LaCaleClient`` opened on the sandbox with its key, its
         rate limits those of ``lacale_sandbox_config`` (so it is paced, never answered 429).
 """
