@@ -16,6 +16,16 @@ once. Once its units are written, the owner rewrites its journal to what is stil
 (a new file, then the old one deleted: a crash in between leaves both, which is harmless), or
 deletes it.
 
+The lines are written where the unit is noted: on the event loop for a take decided in memory
+(one short write and an ``fsync``, milliseconds, after a request that has just waited the busy
+timeout). In the worker thread the write would queue behind the jobs waiting on the lock, and
+the request would leave before its unit is on disk.
+
+Not covered: an OS crash or power loss before the ``fsync`` returns (the store itself, with
+``synchronous=NORMAL``, may lose its last transactions then too), and a unit given back (a
+request that never left) in the instant between the store's commit and the journal's rewrite,
+which a replay counts as spent: a crash may cost a unit, never give one back.
+
 A journal line is ``U scope token at live`` (a unit, its time and whether it is in flight),
 ``D scope token`` (a unit that never left: its row goes) or ``P scope until`` (a 429 pause),
 after a header line. Without ``fcntl`` (Windows) there is no journal: what the lock keeps out

@@ -21,8 +21,9 @@ what was spent before unknown. A store that fails later (damage, a damaged row)
 logs one WARNING and the budget goes on from this process's own record (the
 :class:`~lacale_async._ledger.MemoryLedger` mirror). A store locked by another program is not a
 failure: that request is decided by the mirror, what this process does meanwhile is written to
-the store once it is free again, and the store is tried again a few seconds later. Nothing
-here raises to the caller.
+the store once it is free again (and to its crash journal, ``_journal``, until then: a
+process that dies first leaves it to the next one, which replays it before its first take or
+read), and the store is tried again a few seconds later. Nothing here raises to the caller.
 """
 
 from __future__ import annotations

@@ -144,10 +144,11 @@ class StoreFile:
     async def detach(self, user: object) -> None:
         """Forget ``user``; the last one out writes what is pending, then joins the worker.
 
-        Units noted while another program held the file locked live in this process only:
-        the client closing is the last chance to record them (a process that exits, or a
-        CLI run, makes no later request to write them), so this waits the busy timeout at
-        most, and warns of what is still unrecorded after it.
+        Units noted while another program held the file locked are in this process and its
+        crash journal only: the client closing is the last chance to write them itself (a
+        process that exits, or a CLI run, makes no later request), so this waits the busy
+        timeout at most, and warns of what is still unrecorded after it (the journal keeps
+        it for the next process that opens the store).
         """
         with self._life:
             self._users.discard(user)

@@ -240,3 +240,32 @@ async def test_a_journal_that_cannot_be_created_is_todays_behaviour_with_one_war
     assert isinstance(await ledger.take(SPANS, 40.0), Grant)  # written once free, as before
     assert len(unit_rows(path)) == 3
     await ledger.aclose()
+
+
+async def test_a_journal_partly_written_keeps_the_rest_for_the_next_process(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    path = tmp_path / "q.sqlite3"
+    file = StoreFile(path)
+    s = SqliteLedger(file, "s", clock.wall, MemoryLedger(clock.wall))
+    t = SqliteLedger(file, "t", clock.wall, MemoryLedger(clock.wall))
+    with locked(path):
+        assert isinstance(await s.take(SPANS, 40.0), Grant)
+        assert isinstance(await t.take(SPANS, 40.0), Grant)
+    (first,) = journals(path)  # one journal per process and store, every scope in it
+    clock.advance(6.0)
+    assert isinstance(await s.take(SPANS, 40.0), Grant)  # writes s's unit, not t's
+    (rest,) = journals(path)
+    assert rest != first
+    assert b" t " in rest.read_bytes()
+    assert b" s " not in rest.read_bytes()
+    del s, t, file
+    for _ in range(3):
+        await asyncio.sleep(0)
+    gc.collect()
+    later = ledger_on(path, clock, "t")
+    assert used(await later.usage(SPANS)) == [1, 1]
+    assert len(unit_rows(path)) == 3
+    assert journals(path) == []
+    await later.aclose()
