@@ -3,7 +3,9 @@
 A locked store is transient (a ``sqlite3`` shell, a backup): the request goes on, decided by
 the in-memory mirror, and the units it took and ended, and a 429 pause, wait here until a
 transaction gets through and writes them, so that other processes count them from then on.
-Filled on the event loops, written in the store's worker thread: guarded by a lock.
+Filled on the event loops, written in the store's worker thread: guarded by a lock. Each change
+also goes to the process's crash journal (``_journal``), so that a process dying before the
+store is free does not take them with it.
 """
 
 from __future__ import annotations
@@ -11,21 +13,27 @@ from __future__ import annotations
 import math
 import threading
 
-__all__ = ["Pending", "Snapshot"]
+from ._journal import Journal, Row
 
-Row = tuple[float, bool] | None
-"""``(at, live)`` of a unit to write, or None for a unit to delete (it never left)."""
+__all__ = ["Pending", "Snapshot"]
 
 Snapshot = tuple[dict[str, Row], float]
 """The units to write, by token, and the pause deadline (``-inf``: none)."""
 
 
 class Pending:
-    """Units and a pause the store has not been told about yet."""
+    """Units and a pause of one scope the store has not been told about yet.
 
-    __slots__ = ("_lock", "_pause", "_units")
+    Args:
+        journal: Where every change is also written, on disk (None: memory only).
+        scope: The scope the units are of (named in the journal).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_journal", "_lock", "_pause", "_scope", "_units")
+
+    def __init__(self, journal: Journal | None = None, scope: str = "") -> None:
+        self._journal = journal
+        self._scope = scope
         self._lock = threading.Lock()
         self._units: dict[str, Row] = {}
         self._pause = -math.inf
@@ -38,16 +46,22 @@ class Pending:
         """Note a unit taken (``live``: in flight until ``at``) or ended at ``at``."""
         with self._lock:
             self._units[token] = (at, live)
+            if self._journal is not None:
+                self._journal.unit(self._scope, token, (at, live))
 
     def drop(self, token: str) -> None:
         """Note that a unit never left: its row, if the store has one, goes."""
         with self._lock:
             self._units[token] = None
+            if self._journal is not None:
+                self._journal.unit(self._scope, token, None)
 
     def hold(self, until: float) -> None:
         """Note a pause until ``until``."""
         with self._lock:
             self._pause = max(self._pause, until)
+            if self._journal is not None:
+                self._journal.pause(self._scope, self._pause)
 
     def unwritten(self) -> tuple[int, bool]:
         """Return how many units the store has not recorded, and whether a pause is among it."""
@@ -69,3 +83,5 @@ class Pending:
                     del self._units[token]
             if self._pause == pause:
                 self._pause = -math.inf
+            if self._journal is not None:
+                self._journal.settle(self._scope, dict(self._units), self._pause)

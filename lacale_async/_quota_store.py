@@ -21,8 +21,9 @@ what was spent before unknown. A store that fails later (damage, a damaged row)
 logs one WARNING and the budget goes on from this process's own record (the
 :class:`~lacale_async._ledger.MemoryLedger` mirror). A store locked by another program is not a
 failure: that request is decided by the mirror, what this process does meanwhile is written to
-the store once it is free again, and the store is tried again a few seconds later. Nothing
-here raises to the caller.
+the store once it is free again (and to its crash journal, ``_journal``, until then: a
+process that dies first leaves it to the next one, which replays it before its first take or
+read), and the store is tried again a few seconds later. Nothing here raises to the caller.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ from ._pending import Pending, Snapshot
 from ._sqlite import describe_failure
 from ._store_file import STORE_ERRORS, StoreFile, is_busy
 from ._store_readonly import ReadOnlyLedger, readable, warn_unusable
-from ._store_rows import history, read_rows, record_horizon, stored_keep, write_pending
+from ._store_rows import (
+    history,
+    read_rows,
+    record_horizon,
+    replay_journals,
+    stored_keep,
+    write_pending,
+)
 from ._userdir import user_cache_dir
 
 __all__ = ["ReadOnlyLedger", "SqliteLedger", "StoreFile", "auto_store_path", "open_ledger"]
@@ -98,7 +106,7 @@ class SqliteLedger(MirroredLedger):
         self._scope = scope
         self._wall = wall
         self._exits = ExitSignal()
-        self._pending = Pending()
+        self._pending = Pending(file.journal, scope)
         self._seeded = False
         self._retry_at = -math.inf
         file.track(self)
@@ -171,7 +179,13 @@ class SqliteLedger(MirroredLedger):
         if not self._file.failed:
             self._pending.hold(until)
 
-    def _seed_job(self, conn: sqlite3.Connection, now: float) -> None:
+    def _seed_job(self, conn: sqlite3.Connection, now: float, *, reading: bool = False) -> None:
+        # Before every take and read: what processes that died under a lock journaled counts.
+        try:
+            replay_journals(conn, self._file.path, now)
+        except sqlite3.OperationalError as exc:
+            if not (reading and is_busy(exc)):
+                raise  # a take would wait on the lock anyway; a read still can, in WAL mode
         # Once, in the worker (never a read on the loop): the scope's sound history, so that
         # if the file fails the budget goes on from it rather than from a full budget.
         if not self._seeded:
@@ -307,7 +321,7 @@ class SqliteLedger(MirroredLedger):
         self, horizon: float, conn: sqlite3.Connection
     ) -> tuple[tuple[int, list[float], float], float]:
         now = self._wall()
-        self._seed_job(conn, now)
+        self._seed_job(conn, now, reading=True)
         return read_rows(conn, self._scope, now - horizon, now), now
 
     async def _read(self, spans: Sequence[Span]) -> Usage:

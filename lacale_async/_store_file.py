@@ -11,8 +11,9 @@ and anyio's limiters belong to one loop. One thread per file serialises the tran
 connection is used by one thread at a time, as sqlite3 wants), keeps them in submission order
 (an undo submitted after a take runs after it), and costs one thread hop per operation. The
 thread lives while a client uses the file: the last one to close drains it and joins it,
-after a last try at writing what its ledgers noted while another program held the file locked
-(units the process would otherwise take away with it when it exits).
+after a last try at writing what its ledgers noted while another program held the file locked.
+What that try cannot write is in the process's crash journal (``_journal``): the next process
+that opens the store counts it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from ._journal import Journal
 from ._sqlite import describe_failure, is_busy, open_database
 
 __all__ = ["STORE_ERRORS", "StoreDamaged", "StoreFile", "is_busy"]
@@ -93,6 +95,7 @@ class StoreFile:
         "busy_warned",
         "conn",
         "failed",
+        "journal",
         "lock",
         "path",
     )
@@ -104,6 +107,8 @@ class StoreFile:
         self.lock = threading.Lock()
         self.failed = False
         self.busy_warned = False
+        # Shared by the file's ledgers: one journal per process and store.
+        self.journal = Journal(path)
         self._life = threading.Lock()
         # One slot (a list, so the finalizer below sees the worker of the moment).
         self._pool: list[ThreadPoolExecutor | None] = [None]
@@ -139,10 +144,11 @@ class StoreFile:
     async def detach(self, user: object) -> None:
         """Forget ``user``; the last one out writes what is pending, then joins the worker.
 
-        Units noted while another program held the file locked live in this process only:
-        the client closing is the last chance to record them (a process that exits, or a
-        CLI run, makes no later request to write them), so this waits the busy timeout at
-        most, and warns of what is still unrecorded after it.
+        Units noted while another program held the file locked are in this process and its
+        crash journal only: the client closing is the last chance to write them itself (a
+        process that exits, or a CLI run, makes no later request), so this waits the busy
+        timeout at most, and warns of what is still unrecorded after it (the journal keeps
+        it for the next process that opens the store).
         """
         with self._life:
             self._users.discard(user)
@@ -207,16 +213,23 @@ class StoreFile:
             self._unrecorded(failure, units, paused)
 
     def _unrecorded(self, exc: BaseException, units: int, paused: bool) -> None:
+        journal = self.journal.path
         logger.warning(
             "the quota store %s could still not be written as its last client closed (%s): "
             "%d unit(s) of the key-wide budget%s spent while another program held it locked "
-            "are NOT recorded in it, so later runs and other processes do not count them and "
-            "the tracker may answer 429. Close the program holding the file (a sqlite3 shell, "
-            "a backup) before running again",
+            "are NOT recorded in it yet. %s",
             self.path,
             describe_failure(exc),
             units,
             " (and a 429 pause)" if paused else "",
+            (
+                f"They are kept in its crash journal {journal}, and counted by the next "
+                "process that opens the store once it is free"
+                if journal is not None
+                else "No crash journal holds them (it could not be written), so later runs "
+                "and other processes do not count them and the tracker may answer 429. Close "
+                "the program holding the file (a sqlite3 shell, a backup) before running again"
+            ),
         )
 
     def _locked(self, job: Callable[[sqlite3.Connection], T]) -> T:

@@ -11,18 +11,35 @@ writer's own window is not enough: a process on a 2 s ``key_rate`` would sweep t
 process on the daily window still counts. The two-day floor covers the tracker's daily window
 (the default ``key_rate``) even before its first user shows up; the recorded horizons cover
 longer ones.
+
+Replaying a crash journal (``_journal``) writes the units of a process that died while the
+store was locked, keyed by their own tokens: replaying twice, or after its owner wrote some of
+them, counts each unit once.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
+from pathlib import Path
 
+from ._journal import Claimed, Row, claim
 from ._pending import Pending, Snapshot
 from ._sqlite import sound_time
 from ._store_file import StoreDamaged
 
-__all__ = ["history", "read_rows", "record_horizon", "recorded", "stored_keep", "write_pending"]
+__all__ = [
+    "history",
+    "read_rows",
+    "record_horizon",
+    "recorded",
+    "replay_journals",
+    "stored_keep",
+    "write_pending",
+]
+
+logger = logging.getLogger("lacale_async")
 
 _MIN_KEEP = 2 * 86_400.0
 # The check is in SQL (one pass over the rows read): a time is sound (``sound_time``, shared
@@ -140,19 +157,77 @@ def write_pending(conn: sqlite3.Connection, scope: str, pending: Pending, keep: 
     snapshot = pending.snapshot()
     units, pause = snapshot
     for token, row in units.items():
-        if row is None:
-            conn.execute("DELETE FROM units WHERE scope = ? AND token = ?", (scope, token))
-            continue
-        at, live = row
-        conn.execute(
-            "INSERT INTO units VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, token) DO UPDATE "
-            "SET at = excluded.at, live = excluded.live, expires = excluded.expires",
-            (scope, token, at, int(live), at + keep),
-        )
+        _write_unit(conn, scope, token, row, keep)
     if pause > -math.inf:
-        conn.execute(
-            "INSERT INTO pauses VALUES (?, ?) ON CONFLICT (scope) DO UPDATE "
-            "SET until = max(until, excluded.until)",
-            (scope, pause),
-        )
+        _write_pause(conn, scope, pause)
     return snapshot
+
+
+def _write_unit(conn: sqlite3.Connection, scope: str, token: str, row: Row, keep: float) -> None:
+    if row is None:
+        conn.execute("DELETE FROM units WHERE scope = ? AND token = ?", (scope, token))
+        return
+    at, live = row
+    conn.execute(
+        "INSERT INTO units VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, token) DO UPDATE "
+        "SET at = excluded.at, live = excluded.live, expires = excluded.expires",
+        (scope, token, at, int(live), at + keep),
+    )
+
+
+def _write_pause(conn: sqlite3.Connection, scope: str, until: float) -> None:
+    conn.execute(
+        "INSERT INTO pauses VALUES (?, ?) ON CONFLICT (scope) DO UPDATE "
+        "SET until = max(until, excluded.until)",
+        (scope, until),
+    )
+
+
+def replay_journals(conn: sqlite3.Connection, store: Path, now: float) -> None:
+    """Write the units of every journal whose process is gone, in one transaction; delete them.
+
+    Units no window counts any more (older than every window kept) and pauses over are
+    dropped. A journal still locked by its process (alive) is left to it.
+
+    Raises:
+        sqlite3.Error: The store is locked, or failed (the journals are left for later).
+    """
+    claimed = claim(store)
+    if not claimed:
+        return
+    done = False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for journal in claimed:
+                _replay(conn, journal, now)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        done = True
+    finally:
+        for journal in claimed:
+            journal.release(delete=done)
+    for journal in claimed:
+        if journal.damaged:
+            logger.warning(
+                "the crash journal %s of the quota store was damaged (cut short by a crash): "
+                "the units it recorded before the damage were written to the store, the rest "
+                "is lost, so the key-wide budget may count fewer units than were spent",
+                journal.path,
+            )
+
+
+def _replay(conn: sqlite3.Connection, journal: Claimed, now: float) -> None:
+    keeps: dict[str, float] = {}
+    for (scope, token), row in journal.units.items():
+        keep = keeps.get(scope)
+        if keep is None:
+            keep = keeps[scope] = stored_keep(conn, scope, now)
+        if row is None or row[0] + keep >= now:
+            _write_unit(conn, scope, token, row, keep)
+    for scope, until in journal.pauses.items():
+        if until >= now:
+            _write_pause(conn, scope, until)
