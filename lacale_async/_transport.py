@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -39,6 +39,8 @@ AuthMode = Literal["header", "query", "passkey"]
 Params = Mapping[str, str | tuple[str, ...]]
 
 NO_PARAMS: Params = MappingProxyType({})
+# What a redirect hop needs: the key's query parameters (added again), the hook awaited first.
+_Redirect = tuple[Params, Callable[[], Awaitable[None]] | None]
 
 logger = logging.getLogger("lacale_async")
 
@@ -170,7 +172,7 @@ class Transport:
         """Remove the key from text that came from the server or from aiohttp."""
         return self._key.redact(text)
 
-    async def round_trip(
+    def round_trip(
         self,
         method: str,
         path: str,
@@ -179,8 +181,11 @@ class Transport:
         form: Callable[[], aiohttp.FormData] | None = None,
         authenticate: bool = True,
         before_redirect: Callable[[], Awaitable[None]] | None = None,
-    ) -> Response:
+    ) -> Coroutine[None, None, Response]:
         """Send one request and read the whole answer, following same-origin redirects.
+
+        Not a coroutine itself: it returns the first hop's, so a request resumes through one
+        frame less each time its answer arrives (a redirect hop awaits the next one).
 
         Args:
             method: HTTP method.
@@ -194,7 +199,7 @@ class Transport:
                 on the network, and the sender takes new slots for it.
 
         Returns:
-            The response, whatever its status.
+            The response, whatever its status (awaited).
 
         Raises:
             ConnectError: No connection could be made; nothing was sent.
@@ -214,16 +219,7 @@ class Transport:
         url, shown = target
         auth_params = self._auth_params if authenticate else {}
         query = {**params, **auth_params} if auth_params else params
-        for hop in range(_MAX_REDIRECTS + 1):
-            if hop and before_redirect is not None:
-                await before_redirect()
-            answer = await self._hop(session, method, url, query, form, shown)
-            if isinstance(answer, Response):
-                return answer
-            # A redirect within the origin: its Location carries its own query, and only the
-            # key is added again.
-            url, query = answer, auth_params
-        raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
+        return self._hop(session, method, url, query, form, shown, (auth_params, before_redirect))
 
     async def _hop(
         self,
@@ -233,11 +229,13 @@ class Transport:
         query: Params,
         form: Callable[[], aiohttp.FormData] | None,
         shown: str,
-    ) -> Response | URL:
-        """Send one hop: return its answer, or the URL a same-origin redirect points to."""
+        redirect: _Redirect,
+        hop: int = 0,
+    ) -> Response:
+        """Send hop number ``hop``; a same-origin redirect is followed by awaiting the next."""
         # Errors are built in the except clause but raised after it: raising inside would chain
         # aiohttp's exception as __context__, and it holds the URL with the key.
-        failure: LaCaleError
+        failure: LaCaleError | None = None
         try:
             data = None if form is None else self._form(form)
             # The whole hop, body read included, inside one deadline.
@@ -247,32 +245,43 @@ class Transport:
                 ) as resp:
                     if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
                         raise self._refuse_redirect(method, shown, resp)
-                    if resp.status in _REDIRECTS and "Location" in resp.headers:
-                        return self._follow(url, resp.headers["Location"])
-                    length = resp.content_length
-                    if (
-                        length is not None
-                        and length <= self._max_body
-                        and "Content-Encoding" not in resp.headers
-                    ):
-                        # The common case, read in one go (no coroutine of its own). A
-                        # compressed body is streamed: its Content-Length says nothing of its
-                        # inflated size.
-                        body = await resp.read()
+                    location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
+                    if location is not None:
+                        url = self._follow(url, location)  # followed below, out of this hop
                     else:
-                        body = await self._read_capped(resp, shown)
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug(
-                            "%s %s -> %d (%d bytes)",
-                            method,
-                            redact_url(url.with_query(query)),
-                            resp.status,
-                            len(body),
-                        )
-                    return Response(resp.status, resp.headers, body, shown, method)
+                        length = resp.content_length
+                        if (
+                            length is not None
+                            and length <= self._max_body
+                            and "Content-Encoding" not in resp.headers
+                        ):
+                            # The common case, read in one go (no coroutine of its own). A
+                            # compressed body is streamed: its Content-Length says nothing of
+                            # its inflated size.
+                            body = await resp.read()
+                        else:
+                            body = await self._read_capped(resp, shown)
+                        if logger.isEnabledFor(logging.DEBUG):
+                            logger.debug(
+                                "%s %s -> %d (%d bytes)",
+                                method,
+                                redact_url(url.with_query(query)),
+                                resp.status,
+                                len(body),
+                            )
+                        return Response(resp.status, resp.headers, body, shown, method)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             failure = self._failure(exc, method, shown)
-        raise failure
+        if failure is not None:
+            raise failure
+        # A redirect within the origin (out of the response and its deadline): its Location
+        # carries its own query, and only the key is added again.
+        if hop >= _MAX_REDIRECTS:
+            raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
+        auth_params, before_redirect = redirect
+        if before_redirect is not None:
+            await before_redirect()
+        return await self._hop(session, method, url, auth_params, form, shown, redirect, hop + 1)
 
     def _failure(self, exc: BaseException, method: str, shown: str) -> TransportError:
         """Say what an aiohttp failure means, without the key (nor aiohttp's URL) in it."""
