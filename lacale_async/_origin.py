@@ -18,6 +18,7 @@ from ._validation import split_url
 __all__ = [
     "MAX_BASE_URL_LENGTH",
     "MAX_KEY_LENGTH",
+    "MIN_KEY_LENGTH",
     "check_api_key",
     "check_base_url",
     "is_loopback_host",
@@ -29,6 +30,9 @@ MAX_BASE_URL_LENGTH = 2048
 _KEY_OK = re.compile(r"[\x21-\x7e]+")
 # Tracker keys and passkeys are 32 to 64 characters; the bound leaves room for any other form.
 MAX_KEY_LENGTH = 512
+# Shorter keys cannot be told from ordinary text: scrubbing a one-letter key from every message
+# would garble each word holding that letter. Eight matches the scrubber's shortest cut piece.
+MIN_KEY_LENGTH = 8
 # One DNS label (RFC 1123, plus "_" which internal names use); 253 characters for a whole name.
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
 _MAX_HOST_LENGTH = 253
@@ -40,8 +44,8 @@ def check_api_key(key: object) -> str:
     The message never quotes the key.
 
     Raises:
-        ConfigurationError: Empty, not a string, containing spaces or control characters, or
-            longer than ``MAX_KEY_LENGTH``.
+        ConfigurationError: Empty, not a string, containing spaces or control characters,
+            shorter than ``MIN_KEY_LENGTH`` or longer than ``MAX_KEY_LENGTH``.
     """
     if not isinstance(key, str) or not key:
         raise ConfigurationError(
@@ -56,6 +60,11 @@ def check_api_key(key: object) -> str:
         raise ConfigurationError(
             f"the API key is {len(key):,} characters long, more than any tracker key "
             f"({MAX_KEY_LENGTH} at most); check how it was pasted"
+        )
+    if len(key) < MIN_KEY_LENGTH:
+        raise ConfigurationError(
+            f"the API key is {len(key)} characters long, shorter than any tracker key "
+            f"({MIN_KEY_LENGTH} at least; La Cale's are 32 or more); check how it was pasted"
         )
     return key
 

@@ -115,3 +115,15 @@ def test_key_with_control_characters_is_refused_without_quoting_it() -> None:
     with pytest.raises(la.ConfigurationError) as info:
         LaCaleClient("abc\ndef-SECRET", base_url=BASE)
     assert "SECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["n", "abc", "1234567"])
+def test_a_key_too_short_to_be_told_from_text_is_refused(key: str) -> None:
+    # Scrubbing a one-letter key from messages would garble every word holding that letter.
+    with pytest.raises(la.ConfigurationError, match="shorter than any tracker key") as info:
+        LaCaleClient(key, base_url=BASE)
+    assert f"'{key}'" not in str(info.value)
+
+
+def test_a_short_key_of_the_minimum_length_is_taken() -> None:
+    assert LaCaleClient("12345678", base_url=BASE).base_url == BASE
