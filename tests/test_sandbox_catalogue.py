@@ -191,3 +191,16 @@ def test_run_search_filters_sorts_and_cuts(catalogue: Catalogue) -> None:
     assert stamps == sorted(stamps, reverse=True)
     newest_approved = max(t.published_ms for t in catalogue if t.approved)
     assert stamps[0] == newest_approved
+
+
+def test_albums_in_a_format_category_are_of_that_format() -> None:
+    # The live tree files albums under Musique > FLAC / M4A / MP3: an MP3 album under FLAC
+    # would teach a bot's tests a tracker that does not exist.
+    live = Catalogue.generate(seed=0, size=2_000, profile="live")
+    named = {"flac": "[FLAC", "m4a": "[ALAC M4A]", "mp3": "[MP3"}
+    seen = Counter(t.category.slug for t in live if t.category.slug in named)
+    assert set(seen) == set(named), seen
+    for torrent in live:
+        mark = named.get(torrent.category.slug)
+        if mark is not None:
+            assert mark in torrent.title, (torrent.category.slug, torrent.title)

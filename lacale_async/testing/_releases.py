@@ -125,18 +125,31 @@ def _show(rng: random.Random) -> Release:
     )
 
 
-def _album(rng: random.Random) -> Release:
-    artist, album, year = rng.choice(titles.ALBUMS)
-    flac = rng.random() < 0.6
-    fmt = "FLAC 24-96" if flac else "MP3 320"
-    name = f"{artist} - {album} ({year}) [{fmt}]"
-    ext = "flac" if flac else "mp3"
-    per_track = (25 * _MB, 90 * _MB) if flac else (6 * _MB, 14 * _MB)
-    files = tuple(
-        (f"{name}/{n:02d} - Piste {n}.{ext}", rng.randint(*per_track))
-        for n in range(1, rng.randint(8, 14))
-    )
-    return Release(name, files, tag_slugs=("flac" if flac else "mp3",))
+# (name tag, file extension, bytes per track) of each album format.
+_FORMATS = {
+    "flac": ("FLAC 24-96", "flac", (25 * _MB, 90 * _MB)),
+    "m4a": ("ALAC M4A", "m4a", (20 * _MB, 60 * _MB)),
+    "mp3": ("MP3 320", "mp3", (6 * _MB, 14 * _MB)),
+}
+
+
+def _album_in(only: str | None) -> Callable[[random.Random], Release]:
+    """Albums of one format (``only``, for its category), or FLAC and MP3 mixed (None)."""
+
+    def make(rng: random.Random) -> Release:
+        artist, album, year = rng.choice(titles.ALBUMS)
+        # Drawn whatever ``only`` says: one draw per album keeps the rest of a catalogue as is.
+        mixed = "flac" if rng.random() < 0.6 else "mp3"
+        slug = only or mixed
+        fmt, ext, per_track = _FORMATS[slug]
+        name = f"{artist} - {album} ({year}) [{fmt}]"
+        files = tuple(
+            (f"{name}/{n:02d} - Piste {n}.{ext}", rng.randint(*per_track))
+            for n in range(1, rng.randint(8, 14))
+        )
+        return Release(name, files, tag_slugs=(slug,))
+
+    return make
 
 
 def _audio_misc(rng: random.Random) -> Release:
@@ -225,7 +238,10 @@ _MAKERS: dict[str, Callable[[random.Random], Release]] = {
     "series": _series,
     "spectacles": _show,
     "sports": _sports,
-    "music": _album,
+    "music": _album_in(None),
+    "flac": _album_in("flac"),
+    "m4a": _album_in("m4a"),
+    "mp3": _album_in("mp3"),
     "audio-divers": _audio_misc,
     "pc": _pc,
     "consoles": _console,
