@@ -568,6 +568,19 @@ def test_unreachable_server_exits_10(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 10
     assert len(error_lines(result)) == 1
 
+    assert "check --base-url" in error_lines(result)[0]  # what to do, not only the OS's words
+
+
+def test_an_upload_without_the_nfo_live_wants_says_to_pass_it(
+    tmp_path: Path, remote_args: list[str]
+) -> None:
+    # The live tracker answers a missing NFO with "Champs requis manquants : nfoFile".
+    path = make_torrent(tmp_path, source="lacale")
+    result = invoke([*remote_args, "upload", str(path), "--category", "films"])
+    assert result.exit_code == 4, result.stderr
+    assert "nfoFile" in error_lines(result)[0]
+    assert "--nfo" in error_lines(result)[0]
+
 
 ERRORS: list[tuple[LaCaleError, int]] = [
     (ConfigurationError("no key"), 3),
@@ -607,7 +620,10 @@ def test_every_error_class_has_its_exit_code_and_one_line(
     result = invoke([*SANDBOX, "meta"])
     assert result.exit_code == code
     assert exit_code(error) == code
-    assert result.stderr == "error: boom with *** inside\n"
+    # One line; a connection refused also says what to check.
+    line, end = result.stderr.partition("\n")[::2]
+    assert (line.startswith("error: boom with *** inside"), end) == (True, "")
+    assert KEY not in result.stderr
 
 
 def test_exit_code_table_is_consistent() -> None:

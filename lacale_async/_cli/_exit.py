@@ -7,6 +7,7 @@ from .._errors import (
     BadRequestError,
     ConfigurationError,
     ConflictError,
+    ConnectError,
     LaCaleError,
     NotFoundError,
     PermissionDeniedError,
@@ -84,11 +85,23 @@ CLI_HINTS: dict[str, str] = {
 """What the command line says for an error's ``option`` (the SDK's hint names Python calls)."""
 
 
+def _next_step(error: BaseException) -> str | None:
+    """What to do about a failure whose message only says what went wrong."""
+    if isinstance(error, ConnectError):
+        return "is the tracker reachable from here? check --base-url (or LACALE_BASE_URL)"
+    # The live tracker's answer to an upload without one (recorded; the v2 docs list nfoFile
+    # among the multipart fields without saying it is required).
+    if isinstance(error, BadRequestError) and "nfoFile" in error.server_message:
+        return "pass the release's NFO with --nfo FILE"
+    return None
+
+
 def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
     """Return the message of ``error`` on one line, safe for a terminal, secrets masked.
 
     An SDK error whose ``option`` names a Python argument gets the command line's own hint
-    instead (``--overwrite`` rather than ``overwrite=True``).
+    instead (``--overwrite`` rather than ``overwrite=True``); a connection refused or a missing
+    NFO gets the option that fixes it.
 
     Args:
         error: The failure to describe.
@@ -103,6 +116,8 @@ def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
     hint = CLI_HINTS.get(option) if isinstance(option, str) else None
     if hint is not None:
         text = f"{getattr(error, 'reason', text)}; {hint}"
+    elif (step := _next_step(error)) is not None:
+        text = f"{text}; {step}"
     text = " ".join(clean(text).split()) or type(error).__name__
     for secret in secrets:
         if secret:
