@@ -161,7 +161,7 @@ class LaCaleClient(Openable[Engine], Transfers):
         self._stats = StatsRecorder()
         self._search_args = SearchArgs(config.scope, allow_empty=config.allow_empty_search)
         self._prepared = self._search_args.memo
-        self._hit_lookup, self._hit_touch, self._hit_now = NO_READS  # see _start
+        self._hit_reads = NO_READS  # see _start
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -189,14 +189,11 @@ class LaCaleClient(Openable[Engine], Transfers):
 
     async def _start(self) -> Engine:
         engine = await Engine.start(self._config, self._stats)  # in the loop that opens us
-        reads = engine.search.reads  # the cache's own C-level reads, for search()'s hit path
-        if reads is not None:
-            self._hit_lookup, self._hit_touch, self._hit_now = reads
+        self._hit_reads = engine.search.reads or NO_READS  # the cache's C-level reads, for hits
         return engine
 
     async def _stop(self, engine: Engine) -> None:
-        # Before any await: once ``_opened`` is None, no hit may be answered.
-        self._hit_lookup, self._hit_touch, self._hit_now = NO_READS
+        self._hit_reads = NO_READS  # before any await: once closed, no hit may be answered
         # Finished even when the close itself is cancelled: the client already counts as closed.
         await run_to_end(engine.aclose())
 
@@ -260,9 +257,10 @@ class LaCaleClient(Openable[Engine], Transfers):
             and cache == "use"
         ):
             key, params = self._prepared.get(query) or self._search_args.prepare_text(query)
-            entry = self._hit_lookup(key)
-            if entry is not None and entry[0] > self._hit_now():
-                self._hit_touch(key)
+            lookup, touch, now = self._hit_reads  # self._x() would be a slow method lookup
+            entry = lookup(key)
+            if entry is not None and entry[0] > now():
+                touch(key)
                 self._stats.cache_hits += 1
                 return [*entry[1]]
             looked = True
