@@ -146,6 +146,63 @@ def _table(samples: Samples, *, gc_column: bool) -> str:
     return md_table(headers, rows)
 
 
+def _tables_and_notes(
+    main: Samples,
+    old: Samples | None,
+    extra: Sequence[ContenderSpec],
+    load0: str,
+    old_rounds: int,
+) -> tuple[list[str], list[str]]:
+    """The section's tables (GC on; GC off when measured) and the notes under them."""
+    parts = ["### GC on, one process per contender (verdicts)", "", _table(main, gc_column=True)]
+    notes = [
+        f"Load average (1, 5, 15 min): {load0} at the start, {load_average()} at the end.",
+        "GC runs: collections of any generation per 1,000 requests while timing (in "
+        "brackets: full collections per pass); the SDK allocates more tracked objects per "
+        "request than the floor, so the collector runs more often for it.",
+    ]
+    for spec in extra:
+        vs_sdk = ratio_stats(main.of(spec.name, "rps"), main.of(SDK, "rps"))
+        notes.append(f"{spec.name} ({spec.setup}) vs the SDK as is: {vs_sdk.text()}.")
+    if old is not None:
+        parts += [
+            "",
+            "### GC off, every contender in one process (the older method, secondary)",
+            "",
+            _table(old, gc_column=False),
+        ]
+        old_floor = ratio_stats(old.of(SDK, "rps"), old.of(FLOOR, "rps"))
+        notes.append(
+            f"Secondary figure (GC off, in-process, {old_rounds} rounds): SDK vs floor "
+            f"{old_floor.text()}; not a verdict."
+        )
+    return parts, notes
+
+
+def _targets(main: Samples) -> list[Target]:
+    """The verdicts, from the GC-on, process-per-contender samples."""
+    floor = ratio_stats(main.of(SDK, "rps"), main.of(FLOOR, "rps"))
+    httpx = ratio_stats(main.of(SDK, "rps"), main.of(HTTPX, "rps"))
+    of_medians = main.median(SDK, "rps") / main.median(FLOOR, "rps")
+    return [
+        Target(
+            "Cache miss, GC on: SDK >= 0.95x raw aiohttp + msgspec",
+            floor.median >= 0.95,
+            f"{floor.text()}; ratio of medians {fmt_ratio(of_medians)}",
+        ),
+        Target(
+            "Cache miss, GC on: never below 0.90x raw aiohttp + msgspec (this run)",
+            floor.median >= 0.90,
+            f"run median {fmt_ratio(floor.median)}; lowest single round {fmt_ratio(floor.low)}",
+        ),
+        Target(
+            "Cache miss, GC on: SDK >= 1.5x httpx + pydantic",
+            httpx.median >= 1.5,
+            httpx.text(),
+        ),
+    ]
+
+
 async def _measure(
     quick: bool, rounds: int | None, size: int | None, variants: Sequence[str], secondary: bool
 ) -> Section:
@@ -188,31 +245,7 @@ async def _measure(
     # One server request per search: no contender retried or skipped one.
     assert served == sent, f"server saw {served} searches, the contenders sent {sent}"
 
-    floor = ratio_stats(main.of(SDK, "rps"), main.of(FLOOR, "rps"))
-    httpx = ratio_stats(main.of(SDK, "rps"), main.of(HTTPX, "rps"))
-    of_medians = main.median(SDK, "rps") / main.median(FLOOR, "rps")
-    parts = ["### GC on, one process per contender (verdicts)", "", _table(main, gc_column=True)]
-    notes = [
-        f"Load average (1, 5, 15 min): {load0} at the start, {load_average()} at the end.",
-        "GC runs: collections of any generation per 1,000 requests while timing (in "
-        "brackets: full collections per pass); the SDK allocates more tracked objects per "
-        "request than the floor, so the collector runs more often for it.",
-    ]
-    for spec in extra:
-        vs_sdk = ratio_stats(main.of(spec.name, "rps"), main.of(SDK, "rps"))
-        notes.append(f"{spec.name} ({spec.setup}) vs the SDK as is: {vs_sdk.text()}.")
-    if old is not None:
-        parts += [
-            "",
-            "### GC off, every contender in one process (the older method, secondary)",
-            "",
-            _table(old, gc_column=False),
-        ]
-        old_floor = ratio_stats(old.of(SDK, "rps"), old.of(FLOOR, "rps"))
-        notes.append(
-            f"Secondary figure (GC off, in-process, {old_rounds} rounds): SDK vs floor "
-            f"{old_floor.text()}; not a verdict."
-        )
+    parts, notes = _tables_and_notes(main, old, extra, load0, old_rounds)
     return Section(
         title="Search throughput, cache misses, concurrency 16",
         method=(
@@ -229,23 +262,7 @@ async def _measure(
             "time: the client is CPU-bound while the server has headroom."
         ),
         table="\n".join(parts),
-        targets=[
-            Target(
-                "Cache miss, GC on: SDK >= 0.95x raw aiohttp + msgspec",
-                floor.median >= 0.95,
-                f"{floor.text()}; ratio of medians {fmt_ratio(of_medians)}",
-            ),
-            Target(
-                "Cache miss, GC on: never below 0.90x raw aiohttp + msgspec (this run)",
-                floor.median >= 0.90,
-                f"run median {fmt_ratio(floor.median)}; lowest single round {fmt_ratio(floor.low)}",
-            ),
-            Target(
-                "Cache miss, GC on: SDK >= 1.5x httpx + pydantic",
-                httpx.median >= 1.5,
-                httpx.text(),
-            ),
-        ],
+        targets=_targets(main),
         notes=notes,
     )
 
