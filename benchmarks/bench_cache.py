@@ -20,6 +20,7 @@ from benchmarks._baselines import AiohttpMsgspecFetch, FloorTorrent
 from benchmarks._common import Section, Target, fmt_ratio, gc_mode, load_average, md_table
 from benchmarks._harness import (
     ContenderSpec,
+    RatioStats,
     Samples,
     affinity_note,
     cli,
@@ -28,6 +29,7 @@ from benchmarks._harness import (
     variant_specs,
 )
 from benchmarks._loadserver import LoadServer
+from benchmarks._report import gc_tables_and_notes
 from benchmarks._sdk import SdkFetch
 
 __all__ = ["open_alru", "open_dict", "open_sdk", "open_sdk_key", "run"]
@@ -167,6 +169,40 @@ def _table(samples: Samples) -> str:
     )
 
 
+def _targets(main: Samples, alru: RatioStats, key: RatioStats, control: RatioStats) -> list[Target]:
+    """The verdicts: the hit against async-lru, the key budget against its A/A control."""
+    return [
+        Target(
+            "Cache hit, GC on: SDK >= 2x async-lru",
+            alru.median >= 2.0,
+            f"{alru.text()}; {1e6 / main.median(SDK, 'cps'):.3f} µs vs "
+            f"{1e6 / main.median(ALRU, 'cps'):.3f} µs per call",
+        ),
+        Target(
+            "The key budget costs nothing measurable on a hit (on vs off >= 0.98x, GC on)",
+            key.median >= 0.98,
+            f"{key.text()}; A/A control {fmt_ratio(control.median)} "
+            f"({control.low:.2f}-{control.high:.2f}x)",
+        ),
+    ]
+
+
+def _method(calls: int, generations: int, rounds: int) -> str:
+    """The section's method paragraph: what is measured, and how."""
+    return (
+        f"{calls:,} sequential awaits of a cached search per pass; each contender in its "
+        f"own long-lived worker process (fresh ones {generations} time(s) over the run), "
+        f"{rounds} rounds, the order shuffled per round, "
+        f"garbage collector ON while timing (after a `gc.collect()`). {affinity_note()} "
+        "The SDK hit path includes the argument checks, the memoised cache key, the "
+        "cache lookup, the expiry check (one clock reading), the LRU mark and the stats "
+        "counter; it returns a fresh list (a copy of the cached tuple, so callers may "
+        "modify it) where async-lru returns the stored object itself (its entries expire "
+        "by event-loop timers: no clock reading on a hit). Each worker checks after every "
+        "pass that every call was a hit and the server confirms one request per contender."
+    )
+
+
 async def _measure(
     quick: bool, rounds: int | None, size: int | None, variants: Sequence[str], secondary: bool
 ) -> Section:
@@ -198,58 +234,29 @@ async def _measure(
     alru = ratio_stats(main.of(SDK, "cps"), main.of(ALRU, "cps"))
     key = ratio_stats(main.of(SDK_KEY, "cps"), main.of(SDK, "cps"))
     control = ratio_stats(main.of(SDK_AA, "cps"), main.of(SDK, "cps"))
-    parts = ["### GC on, one process per contender (verdicts)", "", _table(main)]
+    parts, variants = gc_tables_and_notes(
+        main,
+        old,
+        _table,
+        sdk=SDK,
+        baseline=(ALRU, "async-lru"),
+        metric="cps",
+        extra=extra,
+        old_rounds=old_rounds,
+    )
     notes = [
         f"Load average (1, 5, 15 min): {load0} at the start, {load_average()} at the end.",
         f"A/A control (two processes running the same SDK code): {control.text()}: the "
         "noise band a paired comparison of identical code lands in on this machine.",
         "Hooks: no hook sits on the search path at this commit; a hooks-on contender joins "
         "the key budget's paired comparison when one does.",
+        *variants,
     ]
-    for spec in extra:
-        vs_sdk = ratio_stats(main.of(spec.name, "cps"), main.of(SDK, "cps"))
-        notes.append(f"{spec.name} ({spec.setup}) vs the SDK as is: {vs_sdk.text()}.")
-    if old is not None:
-        parts += [
-            "",
-            "### GC off, every contender in one process (the older method, secondary)",
-            "",
-            _table(old),
-        ]
-        old_alru = ratio_stats(old.of(SDK, "cps"), old.of(ALRU, "cps"))
-        notes.append(
-            f"Secondary figure (GC off, in-process, {old_rounds} rounds): SDK vs async-lru "
-            f"{old_alru.text()}; not a verdict."
-        )
     return Section(
         title="Cache hit: warm search('x')",
-        method=(
-            f"{calls:,} sequential awaits of a cached search per pass; each contender in its "
-            f"own long-lived worker process (fresh ones {generations} time(s) over the run), "
-            f"{rounds} rounds, the order shuffled per round, "
-            f"garbage collector ON while timing (after a `gc.collect()`). {affinity_note()} "
-            "The SDK hit path includes the argument checks, the memoised cache key, the "
-            "cache lookup, the expiry check (one clock reading), the LRU mark and the stats "
-            "counter; it returns a fresh list (a copy of the cached tuple, so callers may "
-            "modify it) where async-lru returns the stored object itself (its entries expire "
-            "by event-loop timers: no clock reading on a hit). Each worker checks after every "
-            "pass that every call was a hit and the server confirms one request per contender."
-        ),
+        method=_method(calls, generations, rounds),
         table="\n".join(parts),
-        targets=[
-            Target(
-                "Cache hit, GC on: SDK >= 2x async-lru",
-                alru.median >= 2.0,
-                f"{alru.text()}; {1e6 / main.median(SDK, 'cps'):.3f} µs vs "
-                f"{1e6 / main.median(ALRU, 'cps'):.3f} µs per call",
-            ),
-            Target(
-                "The key budget costs nothing measurable on a hit (on vs off >= 0.98x, GC on)",
-                key.median >= 0.98,
-                f"{key.text()}; A/A control {fmt_ratio(control.median)} "
-                f"({control.low:.2f}-{control.high:.2f}x)",
-            ),
-        ],
+        targets=_targets(main, alru, key, control),
         notes=notes,
     )
 

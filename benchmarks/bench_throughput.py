@@ -34,6 +34,7 @@ from benchmarks._harness import (
     variant_specs,
 )
 from benchmarks._loadserver import LoadServer
+from benchmarks._report import gc_tables_and_notes
 from benchmarks._sdk import SdkFetch
 
 __all__ = ["open_floor", "open_httpx", "open_json", "open_sdk", "run"]
@@ -146,39 +147,6 @@ def _table(samples: Samples, *, gc_column: bool) -> str:
     return md_table(headers, rows)
 
 
-def _tables_and_notes(
-    main: Samples,
-    old: Samples | None,
-    extra: Sequence[ContenderSpec],
-    load0: str,
-    old_rounds: int,
-) -> tuple[list[str], list[str]]:
-    """The section's tables (GC on; GC off when measured) and the notes under them."""
-    parts = ["### GC on, one process per contender (verdicts)", "", _table(main, gc_column=True)]
-    notes = [
-        f"Load average (1, 5, 15 min): {load0} at the start, {load_average()} at the end.",
-        "GC runs: collections of any generation per 1,000 requests while timing (in "
-        "brackets: full collections per pass); the SDK allocates more tracked objects per "
-        "request than the floor, so the collector runs more often for it.",
-    ]
-    for spec in extra:
-        vs_sdk = ratio_stats(main.of(spec.name, "rps"), main.of(SDK, "rps"))
-        notes.append(f"{spec.name} ({spec.setup}) vs the SDK as is: {vs_sdk.text()}.")
-    if old is not None:
-        parts += [
-            "",
-            "### GC off, every contender in one process (the older method, secondary)",
-            "",
-            _table(old, gc_column=False),
-        ]
-        old_floor = ratio_stats(old.of(SDK, "rps"), old.of(FLOOR, "rps"))
-        notes.append(
-            f"Secondary figure (GC off, in-process, {old_rounds} rounds): SDK vs floor "
-            f"{old_floor.text()}; not a verdict."
-        )
-    return parts, notes
-
-
 def _targets(main: Samples) -> list[Target]:
     """The verdicts, from the GC-on, process-per-contender samples."""
     floor = ratio_stats(main.of(SDK, "rps"), main.of(FLOOR, "rps"))
@@ -201,6 +169,23 @@ def _targets(main: Samples) -> list[Target]:
             httpx.text(),
         ),
     ]
+
+
+def _method(count: int, generations: int, rounds: int) -> str:
+    """The section's method paragraph: what is measured, and how."""
+    return (
+        f"{count:,} distinct searches per pass ({round(count * _SHARE[HTTPX]):,} for httpx) "
+        "through 16 workers on one keep-alive session, against the load server (own "
+        "process, raw asyncio HTTP/1.1, 50-result body, no latency). Limiters, key budget "
+        "and cache off in the SDK. Each contender runs in its own long-lived worker "
+        "process (opened once, like an application's client; fresh workers "
+        f"{generations} time(s) over the run); one pass at a time, {rounds} rounds, the "
+        "order shuffled per round, each pass after a 16-request "
+        "warm-up and a `gc.collect()`, then timed with the garbage collector ON. "
+        f"{affinity_note()} Ratios are medians of the per-round ratios (passes of one "
+        "round are adjacent in time), with their range. CPU columns are CPU time / wall "
+        "time: the client is CPU-bound while the server has headroom."
+    )
 
 
 async def _measure(
@@ -245,22 +230,26 @@ async def _measure(
     # One server request per search: no contender retried or skipped one.
     assert served == sent, f"server saw {served} searches, the contenders sent {sent}"
 
-    parts, notes = _tables_and_notes(main, old, extra, load0, old_rounds)
+    parts, variants = gc_tables_and_notes(
+        main,
+        old,
+        lambda samples: _table(samples, gc_column=samples is main),
+        sdk=SDK,
+        baseline=(FLOOR, "floor"),
+        metric="rps",
+        extra=extra,
+        old_rounds=old_rounds,
+    )
+    notes = [
+        f"Load average (1, 5, 15 min): {load0} at the start, {load_average()} at the end.",
+        "GC runs: collections of any generation per 1,000 requests while timing (in "
+        "brackets: full collections per pass); the SDK allocates more tracked objects per "
+        "request than the floor, so the collector runs more often for it.",
+        *variants,
+    ]
     return Section(
         title="Search throughput, cache misses, concurrency 16",
-        method=(
-            f"{count:,} distinct searches per pass ({round(count * _SHARE[HTTPX]):,} for httpx) "
-            "through 16 workers on one keep-alive session, against the load server (own "
-            "process, raw asyncio HTTP/1.1, 50-result body, no latency). Limiters, key budget "
-            "and cache off in the SDK. Each contender runs in its own long-lived worker "
-            "process (opened once, like an application's client; fresh workers "
-            f"{generations} time(s) over the run); one pass at a time, {rounds} rounds, the "
-            "order shuffled per round, each pass after a 16-request "
-            "warm-up and a `gc.collect()`, then timed with the garbage collector ON. "
-            f"{affinity_note()} Ratios are medians of the per-round ratios (passes of one "
-            "round are adjacent in time), with their range. CPU columns are CPU time / wall "
-            "time: the client is CPU-bound while the server has headroom."
-        ),
+        method=_method(count, generations, rounds),
         table="\n".join(parts),
         targets=_targets(main),
         notes=notes,
