@@ -45,7 +45,7 @@ from ._gate import ExitSignal
 from ._ledger import Grant, MemoryLedger, Refusal, Span, Usage, assess, measure
 from ._mirrored import MirroredLedger
 from ._pending import Pending, Snapshot
-from ._sqlite import describe_failure
+from ._sqlite import describe_failure, immediate
 from ._store_file import STORE_ERRORS, StoreFile, is_busy
 from ._store_readonly import ReadOnlyLedger, readable, warn_unusable
 from ._store_rows import (
@@ -194,18 +194,12 @@ class SqliteLedger(MirroredLedger):
 
     def _commit_job(self, conn: sqlite3.Connection, body: Callable[[], T]) -> T:
         """Run ``body`` in one write transaction, with what is pending written around it."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             # Before the body, so that a take counts the units taken while the file was
             # locked; after it too, for an undo noted meanwhile (a take cancelled while it ran).
             first = self._write_pending(conn)
             result = body()
             last = self._write_pending(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         for written in (first, last):
             if written is not None:
                 self._pending.settle(written)

@@ -15,6 +15,7 @@ import errno
 import functools
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "FAR",
     "NotOurs",
     "describe_failure",
+    "immediate",
     "is_busy",
     "open_database",
     "open_readonly",
@@ -57,6 +59,19 @@ _BUSY_CODES = frozenset({5, 6})
 
 class NotOurs(sqlite3.DatabaseError):
     """An SQLite file, but another program's (refused before anything is read or written)."""
+
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one write transaction, its lock taken first; rolled back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ._journal import Claimed, Row, claim
 from ._pending import Pending, Snapshot
-from ._sqlite import sound_time
+from ._sqlite import immediate, sound_time
 from ._store_file import StoreDamaged
 
 __all__ = [
@@ -197,15 +197,9 @@ def replay_journals(conn: sqlite3.Connection, store: Path, now: float) -> None:
         return
     done = False
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             for journal in claimed:
                 _replay(conn, journal, now)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         done = True
     finally:
         for journal in claimed:
