@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, TypedDict
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._wording import Worded
+
 __all__ = [
     "NOT_SENT",
     "STATUS_ERRORS",
@@ -117,11 +119,14 @@ class LaCaleError(Exception):
             ``"api_key"``, ``"meta"``), or None.
             A front end (the ``lacale`` command) names its own equivalent from it.
         hint: The advice in Python terms (``"pass overwrite=True to replace it"``), or None.
+        wording: The message as a function of how settings are named, when it names some
+            (``key_rate``): a front end writes it with its own names (see ``_wording``).
     """
 
     outcome_unknown: bool = False
     option: str | None = None
     hint: str | None = None
+    wording: Worded | None = None
 
     def __init__(self, message: str, *, option: str | None = None, hint: str | None = None) -> None:
         text = f"{message}; {hint}" if hint else message
@@ -251,21 +256,23 @@ class QuotaExceededError(RateLimitError):
         retry_at: The same moment as an aware UTC datetime.
         window: The ``(calls, period)`` window that is spent, or None for a 429 pause.
         used: Requests counted in that window when refused.
+        wording: The message, for a front end naming the key budget its own way.
     """
 
     def __init__(
         self,
-        message: str,
+        message: str | Worded,
         *,
         retry_after: float,
         retry_at: datetime,
         window: tuple[int, float] | None = None,
         used: int = 0,
     ) -> None:
-        super().__init__(message, status=429, retry_after=retry_after)
+        super().__init__(str(message), status=429, retry_after=retry_after)
         self.retry_at = retry_at
         self.window = window
         self.used = used
+        self.wording = None if isinstance(message, str) else message
 
 
 class ServerError(APIError):

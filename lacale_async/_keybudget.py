@@ -35,6 +35,7 @@ from ._quota import (
     utc,
 )
 from ._stats import KeyCounters
+from ._wording import Names, Worded
 
 __all__ = ["KeyBudget"]
 
@@ -42,6 +43,29 @@ logger = logging.getLogger("lacale_async")
 
 # The longest pause one 429 may impose (a Retry-After of years would lock the key for good).
 _MAX_PAUSE = 7 * 86_400.0
+
+
+def _name(names: Names, setting: str) -> str:
+    return names.name(setting)
+
+
+def _paused_text(names: Names, when: str) -> str:
+    return (
+        "the key-wide budget is paused: the tracker answered 429 although the budget "
+        "allowed the request, so its real budget for this key is smaller than "
+        f"{names.name('key_rate')}; the next request may go {when}"
+    )
+
+
+def _spent_text(
+    names: Names, used: int, calls: int, period: float, where: str, when: str, waits: bool
+) -> str:
+    waiting = f" (more than {names.name('max_quota_wait')})" if waits else ""
+    return (
+        f"the key-wide budget is spent: {used} of {calls} requests used in the last "
+        f"{describe_wait(period)} ({names.name('key_rate')} {describe_window(calls, period)}, "
+        f"kept in {where}); the next one frees up {when}{waiting}; nothing was sent"
+    )
 
 
 class KeyBudget:
@@ -131,18 +155,12 @@ class KeyBudget:
         when = f"in {describe_wait(bound)}, at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
         if refusal.binding == PAUSE:
             return QuotaExceededError(
-                "the key-wide budget is paused: the tracker answered 429 although the budget "
-                "allowed the request, so its real budget for this key is smaller than "
-                f"key_rate; the next request may go {when}",
-                retry_after=bound,
-                retry_at=retry_at,
+                Worded(_paused_text, when), retry_after=bound, retry_at=retry_at
             )
         calls, period, _ = self._spans[refusal.binding]
-        waiting = "" if self._on_quota == "raise" else " (more than max_quota_wait)"
+        spent = (refusal.used, calls, period, self._ledger.where, when, self._on_quota == "wait")
         return QuotaExceededError(
-            f"the key-wide budget is spent: {refusal.used} of {calls} requests used in the "
-            f"last {describe_wait(period)} (key_rate {describe_window(calls, period)}, kept in "
-            f"{self._ledger.where}); the next one frees up {when}{waiting}; nothing was sent",
+            Worded(_spent_text, *spent),
             retry_after=bound,
             retry_at=retry_at,
             window=(calls, period),
@@ -212,14 +230,18 @@ class KeyBudget:
         if await self._ledger.pause(seconds):
             return  # already paused: the first 429 of the episode said it
         kept = "" if self.where.startswith("memory") else f", kept in {self.where}"
+        # The setting as Worded arguments: the command's log handler names its own.
+        rate = Worded(_name, "key_rate")
         logger.warning(
             "the tracker answered 429 to a %s request although the key-wide budget (%s) allowed "
-            "it: its real budget for this key is smaller than key_rate, or another program "
-            "spends it too. Every request of this key now waits %s%s; lower key_rate",
+            "it: its real budget for this key is smaller than %s, or another program "
+            "spends it too. Every request of this key now waits %s%s; lower %s",
             endpoint,
             ", ".join(describe_window(n, t) for n, t, _ in self._spans),
+            rate,
             describe_wait(seconds),
             kept,
+            rate,
         )
 
     async def quota(self) -> Quota:

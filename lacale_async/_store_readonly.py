@@ -33,6 +33,7 @@ from ._quota import utc
 from ._sqlite import NotOurs, describe_failure, open_readonly
 from ._store_file import STORE_ERRORS
 from ._store_rows import recorded
+from ._wording import Names, Worded
 
 __all__ = ["ReadOnlyLedger", "readable", "warn_unusable"]
 
@@ -74,11 +75,18 @@ def warn_unusable(path: Path, reason: str) -> None:
         "cannot use the quota store %r (%s); what this key spent before (in earlier runs or "
         "other processes) is unknown and NOT counted: the key-wide budget is kept in memory "
         "for this process only and starts full, so the tracker may answer 429 until its own "
-        "window frees up. Fix the file or its folder (permissions, disk), move it away, point "
-        "quota_store (or LACALE_QUOTA_STORE) at another file, or "
-        "pass quota_store=None to keep the budget in memory on purpose",
+        "window frees up. Fix the file or its folder (permissions, disk), move it away, %s",
         key,
         reason,
+        # Worded: the command's log handler names the settings its own user can set.
+        Worded(_other_store),
+    )
+
+
+def _other_store(names: Names) -> str:
+    return (
+        f"point {names.called('quota_store')} at another file, or "
+        f"{names.advise('quota_store', None)} to keep the budget in memory on purpose"
     )
 
 

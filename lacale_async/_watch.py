@@ -203,7 +203,8 @@ class _Watch:
     async def events(self) -> AsyncGenerator[WatchEvent, Delivery | None]:
         quota = await self._client.quota()
         plan = plan_interval(self._settings, [(w.calls, w.period) for w in quota.windows])
-        logger.info("%s", plan.describe())
+        # Worded: the command's note handler names its own options (--budget-share).
+        logger.info("%s", plan.wording)
         state = WatchState(self._settings.state)
         try:
             queries = self._settings.queries

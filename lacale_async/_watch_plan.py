@@ -27,6 +27,7 @@ from ._normalize import search_cache_key
 from ._options import YEAR, check_bool, check_duration, check_number, describe
 from ._quota import describe_wait, describe_window
 from ._validation import check_categories, check_query, check_tmdb_id
+from ._wording import PYTHON, Names, Worded
 
 __all__ = [
     "JITTER_SHARE",
@@ -102,19 +103,33 @@ class WatchPlan(msgspec.Struct, frozen=True, kw_only=True):
         """Seconds between two polls of the watch, its queries spread over the interval."""
         return self.interval / self.count
 
-    def describe(self) -> str:
-        """Return the plan for people, as the INFO line says it."""
+    @property
+    def wording(self) -> Worded:
+        """The INFO line as a :class:`Worded`, for a front end naming the settings its own way."""
+        return Worded(_describe, self)
+
+    def describe(self, names: Names = PYTHON) -> str:
+        """Return the plan for people, as the INFO line says it.
+
+        Args:
+            names: How the settings are named: ``budget_share=0.5`` for Python, a front
+                end's own option (``--budget-share 0.5``) for it.
+        """
         what = f"{self.count} quer{'y' if self.count == 1 else 'ies'}"
         line = f"watching {what}, each every {describe_wait(self.interval)}"
         if self.window is None:
-            return line + " (the key has no budget: key_rate=None)"
+            return line + f" (the key has no budget: {names.assign('key_rate', None)})"
         calls, period = self.window
         spent = min(self.count * period / self.interval, calls)
-        why = "as given" if self.given else f"budget_share={self.share:g}"
+        why = "as given" if self.given else names.assign("budget_share", self.share)
         return (
             f"{line} ({why}): about {spent:.0f} searches of the key's "
             f"{describe_window(calls, period)}"
         )
+
+
+def _describe(names: Names, plan: WatchPlan) -> str:
+    return plan.describe(names)
 
 
 def _as_items(queries: object) -> list[SearchQuery]:

@@ -93,7 +93,8 @@ def test_a_row_per_release_then_ctrl_c_says_how_many(
     assert all(h[:12] in row for h, row in zip(hashes, rows, strict=True))
     assert not CONTROL.search(result.stdout + result.stderr)
     # The SDK's INFO line: the key budget a tracker the CLI does not know is given (200 a day).
-    assert "watching 1 query, each every 15 min" in result.stderr
+    assert "watching 1 query, each every 15 min (--budget-share 0.5): about " in result.stderr
+    assert "budget_share" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "interrupted: 2 new releases announced"
     assert state.exists()
 

@@ -18,7 +18,9 @@ from .._errors import (
     TransportError,
     ValidationError,
 )
+from .._wording import Worded
 from . import EXIT_INTERRUPTED
+from ._names import CLI_NAMES
 from ._sanitize import clean
 
 __all__ = [
@@ -100,8 +102,9 @@ def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
     """Return the message of ``error`` on one line, safe for a terminal, secrets masked.
 
     An SDK error whose ``option`` names a Python argument gets the command line's own hint
-    instead (``--overwrite`` rather than ``overwrite=True``); a connection refused or a missing
-    NFO gets the option that fixes it.
+    instead (``--overwrite`` rather than ``overwrite=True``), and one whose ``wording`` names
+    SDK settings is written with the command's names (``LACALE_KEY_RATE``, not ``key_rate``);
+    a connection refused or a missing NFO gets the option that fixes it.
 
     Args:
         error: The failure to describe.
@@ -111,7 +114,9 @@ def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
         The message, whitespace collapsed, control characters and escape sequences removed
         (the class name when the message is empty).
     """
-    text = str(error)
+    wording = getattr(error, "wording", None)
+    # A message naming SDK settings (key_rate) is written again with the command's names.
+    text = wording.text(CLI_NAMES) if isinstance(wording, Worded) else str(error)
     option = getattr(error, "option", None)
     hint = CLI_HINTS.get(option) if isinstance(option, str) else None
     if hint is not None:

@@ -9,6 +9,7 @@ import click
 
 from .._quota import Quota, describe_wait, describe_window
 from ._app import command
+from ._names import CLI_NAMES
 from ._render import local_date
 from ._run import connect, echo_json, run_command
 from ._sanitize import clean
@@ -46,7 +47,7 @@ def quota_dict(quota: Quota) -> dict[str, Any]:
 def budget_line(quota: Quota) -> str:
     """Return one line: what each key window has left, and when a request may go."""
     if quota.remaining is None:
-        return "key budget: none (key_rate off)"
+        return f"key budget: none ({CLI_NAMES.assign('key_rate', None)})"
     parts = [f"{w.remaining} of {describe_window(w.calls, w.period)} left" for w in quota.windows]
     line = "key budget: " + ", ".join(parts)
     if quota.paused_until is not None:

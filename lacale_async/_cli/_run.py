@@ -17,6 +17,7 @@ from .._client import LaCaleClient
 from .._errors import LaCaleError
 from ..testing import SandboxConfig
 from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
+from ._names import log_text
 from ._sanitize import clean, json_text
 from ._session import SandboxHook, Settings, open_client
 from ._streams import EXIT_BROKEN_PIPE, PipeSafeConsole, silence_stdout
@@ -99,10 +100,19 @@ class _ScrubbingFormatter(logging.Formatter):
         self._secrets = tuple(s for s in secrets if s)
 
     def format(self, record: logging.LogRecord) -> str:
+        # The message with the command's names for SDK settings (see _names.log_text).
+        record = logging.makeLogRecord({**record.__dict__, "msg": log_text(record), "args": None})
         text = clean(super().format(record), multiline=True)
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+class _WarningNotes(logging.Handler):
+    """The SDK's warnings on stderr without ``-v``, as notes naming the command's settings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        note("warning: " + log_text(record))
 
 
 @contextlib.contextmanager
@@ -153,19 +163,22 @@ def run_command(
     Raises:
         click.exceptions.Exit: Always when the command fails, with its exit code.
     """
-    handler: logging.Handler | None = None
     logger = logging.getLogger("lacale_async")
+    handler: logging.Handler
     if settings.verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_ScrubbingFormatter(settings.secrets))
-        logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
+    else:
+        # Python's last-resort handler would print them too, but in the SDK's Python names.
+        handler = _WarningNotes(logging.WARNING)
+    logger.addHandler(handler)
     try:
         with handled(settings, interrupt_hint=interrupt_hint):
             code = asyncio.run(make())
     finally:
-        if handler is not None:
-            logger.removeHandler(handler)
+        logger.removeHandler(handler)
+        if settings.verbose:
             logger.setLevel(logging.NOTSET)
     if code:
         raise click.exceptions.Exit(code)

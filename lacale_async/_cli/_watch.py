@@ -26,6 +26,7 @@ from ..testing import RateLimit, SandboxConfig, SandboxServer
 from ._app import command
 from ._background import beside
 from ._completion import cat_option
+from ._names import log_text
 from ._run import connect, handled, note, run_command, stdout_console
 from ._sanitize import clean
 from ._session import SandboxHook, Settings, sandbox_config
@@ -42,11 +43,15 @@ _STATE_FILE = "watch.sqlite3"
 
 
 class _NoteHandler(logging.Handler):
-    """The watch's INFO and WARNING lines (its plan, its retries) as notes on stderr."""
+    """The watch's INFO lines (its plan, its retries) as notes on stderr.
+
+    Its warnings are left to the command's own handler (``run_command``), which says every
+    SDK warning once, with the ``warning:`` prefix.
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
-        prefix = "warning: " if record.levelno >= logging.WARNING else ""
-        note(prefix + record.getMessage())
+        if record.levelno < logging.WARNING:
+            note(log_text(record))
 
 
 @contextlib.contextmanager
