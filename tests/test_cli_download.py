@@ -115,3 +115,29 @@ def test_existing_file_hint_names_the_cli_option(tmp_path: Path) -> None:
     assert refused.exit_code == 12
     assert "pass --overwrite to replace it" in refused.stderr
     assert "overwrite=True" not in refused.stderr
+
+
+@pytest.mark.parametrize("parts", [("missing", "dir", "file.torrent"), ("nodir", "x.torrent")])
+def test_a_file_path_in_a_missing_folder_is_one_line_with_the_way_out(
+    tmp_path: Path, parts: tuple[str, ...]
+) -> None:
+    target = tmp_path.joinpath(*parts)
+    result = invoke([*SANDBOX, "download", "0" * 40, "-o", str(target)])
+    assert result.exit_code == 4  # bad input, as a bad hash: refused before any request
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        f"error: folder {target.parent}{os.sep} does not exist; create it, or pass an existing "
+        f"folder (-o {target.parent}{os.sep} creates it and saves the torrent under its own name)"
+    )
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_path_under_a_file_says_it_is_no_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    result = invoke([*SANDBOX, "download", "0" * 40, "-o", str(blocker / "x.torrent")])
+    assert result.exit_code == 4
+    (line,) = result.stderr.strip().splitlines()
+    assert line == f"error: {blocker} is not a folder; pass a path in an existing folder"
+    assert blocker.read_text() == "x"
