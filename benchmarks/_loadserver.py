@@ -33,8 +33,8 @@ from types import TracebackType
 
 import aiohttp
 
-from benchmarks._harness import ROOT, pin
 from benchmarks._payload import search_body
+from benchmarks._pools import ROOT, pin
 
 __all__ = ["API_KEY", "Arrival", "LoadServer", "ServerStats"]
 
@@ -266,7 +266,7 @@ class LoadServer:
         timeout: The child exits after this many seconds whatever happens.
         reset_rate: Fraction of searches counted, then answered by a connection reset.
 
-    The server is pinned to its own core (see ``benchmarks._harness.cores_for``), so that
+    The server is pinned to its own core (see ``benchmarks._pools.cores_for``), so that
     client processes pinned to the other one never share a core with it.
     """
 

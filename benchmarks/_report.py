@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from benchmarks._harness import ContenderSpec, Samples, ratio_stats
+from benchmarks._harness import Samples, ratio_stats
+from benchmarks._pools import ContenderSpec
 
 __all__ = ["gc_tables_and_notes"]
 

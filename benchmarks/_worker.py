@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import Any
 
-from benchmarks._harness import Contender, load_factory, run_setup
+from benchmarks._pools import Contender, load_factory, run_setup
 
 
 def _reply(message: dict[str, Any]) -> None:

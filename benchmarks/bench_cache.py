@@ -19,16 +19,15 @@ import lacale_async as la
 from benchmarks._baselines import AiohttpMsgspecFetch, FloorTorrent
 from benchmarks._common import Section, Target, fmt_ratio, gc_mode, load_average, md_table
 from benchmarks._harness import (
-    ContenderSpec,
     RatioStats,
     Samples,
-    affinity_note,
     cli,
     measure,
     ratio_stats,
     variant_specs,
 )
 from benchmarks._loadserver import LoadServer
+from benchmarks._pools import ContenderSpec, affinity_note
 from benchmarks._report import gc_tables_and_notes
 from benchmarks._sdk import SdkFetch
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from benchmarks._baselines import FLOOR_DECODER, PYDANTIC_ADAPTER, decode_dataclasses
 from benchmarks._common import Section, Target, gc_mode, load_average, md_table
-from benchmarks._harness import ContenderSpec, Samples, cli, measure, ratio_stats
+from benchmarks._harness import Samples, cli, measure, ratio_stats
 from benchmarks._payload import search_body
+from benchmarks._pools import ContenderSpec
 from lacale_async._models import decode_search
 
 __all__ = ["open_floor", "open_pydantic", "open_sdk", "open_stdlib", "run"]

@@ -23,14 +23,13 @@ from async_lru import alru_cache
 from benchmarks._baselines import AiohttpMsgspecFetch, FloorTorrent
 from benchmarks._common import Section, Target, drive, load_average, md_table
 from benchmarks._harness import (
-    ContenderSpec,
     Samples,
-    affinity_note,
     measure,
     ratio_stats,
     variant_specs,
 )
 from benchmarks._loadserver import LoadServer
+from benchmarks._pools import ContenderSpec, affinity_note
 from benchmarks._sdk import SdkFetch
 
 __all__ = ["open_alru", "open_alru_ttl", "open_sdk", "run"]

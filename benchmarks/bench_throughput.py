@@ -25,15 +25,14 @@ from benchmarks._common import (
     md_table,
 )
 from benchmarks._harness import (
-    ContenderSpec,
     Samples,
-    affinity_note,
     cli,
     measure,
     ratio_stats,
     variant_specs,
 )
 from benchmarks._loadserver import LoadServer
+from benchmarks._pools import ContenderSpec, affinity_note
 from benchmarks._report import gc_tables_and_notes
 from benchmarks._sdk import SdkFetch
 
@@ -188,6 +187,22 @@ def _method(count: int, generations: int, rounds: int) -> str:
     )
 
 
+def _job(
+    count: int, server_pid: int, gc_on: bool, label: str
+) -> Callable[[str, int], dict[str, Any]]:
+    """Build the job of one pass: the contender's share of ``count``, tagged per round."""
+
+    def build(name: str, r: int) -> dict[str, Any]:
+        return {
+            "count": max(CONCURRENCY, round(count * _SHARE.get(name, 1.0))),
+            "tag": f"{label}{r}",
+            "gc": gc_on,
+            "server_pid": server_pid,
+        }
+
+    return build
+
+
 async def _measure(
     quick: bool, rounds: int | None, size: int | None, variants: Sequence[str], secondary: bool
 ) -> Section:
@@ -199,22 +214,10 @@ async def _measure(
     extra = variant_specs(variants, f"{_HERE}:open_sdk")
     with LoadServer() as server:
         args = {"base_url": server.base_url, "api_key": server.api_key}
-
-        def job(gc_on: bool, label: str) -> Callable[[str, int], dict[str, Any]]:
-            def build(name: str, r: int) -> dict[str, Any]:
-                return {
-                    "count": max(CONCURRENCY, round(count * _SHARE.get(name, 1.0))),
-                    "tag": f"{label}{r}",
-                    "gc": gc_on,
-                    "server_pid": server.pid,
-                }
-
-            return build
-
         main = await measure(
             SPECS + extra,
             args,
-            job(True, "p"),
+            _job(count, server.pid, True, "p"),
             rounds=rounds,
             generations=generations,
             label="throughput",
@@ -222,14 +225,32 @@ async def _measure(
         old: Samples | None = None
         if secondary:
             old = await measure(
-                SPECS, args, job(False, "i"), rounds=old_rounds, in_process=True, label="old"
+                SPECS,
+                args,
+                _job(count, server.pid, False, "i"),
+                rounds=old_rounds,
+                in_process=True,
+                label="old",
             )
         served = (await server.stats()).searches
     runs = [main] if old is None else [main, old]
     sent = sum(sum(s.of(name, "sent")) for s in runs for name in s.names)
     # One server request per search: no contender retried or skipped one.
     assert served == sent, f"server saw {served} searches, the contenders sent {sent}"
+    method = _method(count, generations, rounds)
+    return _section(main, old, extra, method, load0=load0, old_rounds=old_rounds)
 
+
+def _section(
+    main: Samples,
+    old: Samples | None,
+    extra: Sequence[ContenderSpec],
+    method: str,
+    *,
+    load0: str,
+    old_rounds: int,
+) -> Section:
+    """The section: the GC-on (and GC-off) tables, the notes and the verdicts."""
     parts, variants = gc_tables_and_notes(
         main,
         old,
@@ -249,7 +270,7 @@ async def _measure(
     ]
     return Section(
         title="Search throughput, cache misses, concurrency 16",
-        method=_method(count, generations, rounds),
+        method=method,
         table="\n".join(parts),
         targets=_targets(main),
         notes=notes,

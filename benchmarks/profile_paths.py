@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import drive
-from benchmarks._harness import ROOT, Contender, load_factory, run_setup
 from benchmarks._loadserver import API_KEY, LoadServer
+from benchmarks._pools import ROOT, Contender, load_factory, run_setup
 
 __all__ = ["main"]
 
