@@ -8,11 +8,13 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from _cli import ThreadedSandbox, error_lines, invoke
 
+from lacale_async import QuotaExceededError
 from lacale_async._cli._names import CLI_NAMES, log_text
 from lacale_async._watch_plan import WatchPlan
 from lacale_async._wording import Worded
@@ -121,3 +123,12 @@ def test_a_log_record_is_worded_with_the_commands_names() -> None:
     assert record.getMessage() == "lower key_rate (3)"
     plain = logging.makeLogRecord({"msg": "%s%%", "args": ("50",)})
     assert log_text(plain) == "50%"
+    # An error passed as an argument (the watch's retry warning) is worded by its wording.
+    spent = QuotaExceededError(
+        Worded(lambda names: f"spent ({names.name('key_rate')} 1 per 24 h)"),
+        retry_after=60.0,
+        retry_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    failed = logging.makeLogRecord({"msg": "failed (%s: %s)", "args": ("Quota", spent)})
+    assert log_text(failed) == "failed (Quota: spent (LACALE_KEY_RATE 1 per 24 h))"
+    assert str(spent) == "spent (key_rate 1 per 24 h)"

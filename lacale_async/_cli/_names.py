@@ -55,10 +55,21 @@ CLI_NAMES = CliNames()
 """The names every text of the command uses."""
 
 
+def _wording(arg: object) -> Worded | None:
+    """The :class:`Worded` of a log argument: itself, or an error's ``wording``."""
+    if isinstance(arg, Worded):
+        return arg
+    wording = getattr(arg, "wording", None) if isinstance(arg, BaseException) else None
+    return wording if isinstance(wording, Worded) else None
+
+
 def log_text(record: logging.LogRecord) -> str:
-    """Return a log record's message, its :class:`Worded` arguments in the command's names."""
+    """Return a log record's message, its worded arguments (errors too) in the command's names."""
     args = record.args
-    if isinstance(args, tuple) and any(isinstance(a, Worded) for a in args):
-        worded = tuple(a.text(CLI_NAMES) if isinstance(a, Worded) else a for a in args)
-        return str(record.msg) % worded
-    return record.getMessage()
+    if not isinstance(args, tuple):
+        return record.getMessage()
+    worded = [_wording(a) for a in args]
+    if all(w is None for w in worded):
+        return record.getMessage()
+    shown = tuple(a if w is None else w.text(CLI_NAMES) for a, w in zip(args, worded, strict=True))
+    return str(record.msg) % shown
