@@ -132,3 +132,24 @@ def test_a_log_record_is_worded_with_the_commands_names() -> None:
     failed = logging.makeLogRecord({"msg": "failed (%s: %s)", "args": ("Quota", spent)})
     assert log_text(failed) == "failed (Quota: spent (LACALE_KEY_RATE 1 per 24 h))"
     assert str(spent) == "spent (key_rate 1 per 24 h)"
+
+
+def test_a_warning_without_verbose_is_masked_and_cleaned(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lacale_async._cli._run import _WarningNotes
+
+    handler = _WarningNotes(("sekrit-key-0123456789", ""))
+    record = logging.makeLogRecord(
+        {
+            "levelno": logging.WARNING,
+            "msg": "server said %s; lower %s",
+            "args": (
+                "sekrit-key-0123456789 \x1b[2Jgone",
+                Worded(lambda names: names.name("key_rate")),
+            ),
+        }
+    )
+    handler.emit(record)
+    err = capsys.readouterr().err
+    assert err == "warning: server said *** gone; lower LACALE_KEY_RATE\n"

@@ -102,17 +102,25 @@ class _ScrubbingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # The message with the command's names for SDK settings (see _names.log_text).
         record = logging.makeLogRecord({**record.__dict__, "msg": log_text(record), "args": None})
-        text = clean(super().format(record), multiline=True)
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return _masked(clean(super().format(record), multiline=True), self._secrets)
 
 
 class _WarningNotes(logging.Handler):
     """The SDK's warnings on stderr without ``-v``, as notes naming the command's settings."""
 
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.WARNING)
+        self._secrets = tuple(s for s in secrets if s)
+
     def emit(self, record: logging.LogRecord) -> None:
-        note("warning: " + log_text(record))
+        # The SDK scrubs its own texts; masking again costs nothing and guards the key.
+        note(_masked("warning: " + log_text(record), self._secrets))
+
+
+def _masked(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 @contextlib.contextmanager
@@ -171,7 +179,7 @@ def run_command(
         logger.setLevel(logging.DEBUG)
     else:
         # Python's last-resort handler would print them too, but in the SDK's Python names.
-        handler = _WarningNotes(logging.WARNING)
+        handler = _WarningNotes(settings.secrets)
     logger.addHandler(handler)
     try:
         with handled(settings, interrupt_hint=interrupt_hint):
