@@ -50,6 +50,7 @@ class Cached(Generic[V]):
         ttl: float,
         decode: Callable[[bytes], V],
         promised: str,
+        on_shared: Callable[[], None] | None = None,
     ) -> None:
         self.endpoint: Endpoint = endpoint
         self.path = path
@@ -64,4 +65,4 @@ class Cached(Generic[V]):
         if isinstance(cache, MemoryCache) and ttl > 0:
             self.peek = cache.get_nowait
             self.reads = cache.reads()
-        self.flight: SingleFlight[V] = SingleFlight()
+        self.flight: SingleFlight[V] = SingleFlight(on_shared)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from functools import partial
 from typing import TypeVar
 
@@ -120,6 +121,7 @@ class Engine:
             ttl=config.cache_ttl,
             decode=decode_search,
             promised="a JSON list of torrents",
+            on_shared=stats.count_coalesced,
         )
         self.meta: Cached[Meta] = Cached(
             "meta",
@@ -128,6 +130,7 @@ class Engine:
             ttl=config.meta_ttl,
             decode=decode_meta,
             promised="the meta JSON object",
+            on_shared=stats.count_coalesced,
         )
         self.meta_key = f"{scope}|meta"
         self._uploading: set[str] = set()
@@ -194,14 +197,19 @@ class Engine:
                 return hit
         return await self.fetch(call, key, params, mode=mode)
 
-    async def fetch(
+    def fetch(
         self, call: Cached[V], key: str, params: Params = NO_PARAMS, *, mode: CacheMode
-    ) -> V:
+    ) -> Coroutine[None, None, V]:
         """Answer what the cache did not: single-flight, fill, send, decode, cache write.
 
         ``use`` and ``refresh`` share one request in flight per key and store its answer (a
         refresh never takes what another process stored); ``bypass`` sends a request of its
-        own and stores nothing.
+        own and stores nothing. Not a coroutine itself: it checks the call and returns the
+        single-flight's coroutine (or the send's), so a request resumes through one frame less
+        each time its answer arrives; the flight counts the calls that shared one.
+
+        Returns:
+            The answer (awaited).
 
         Raises:
             ValidationError: ``mode`` is not a :data:`CacheMode`.
@@ -215,10 +223,9 @@ class Engine:
         # Past a cache hit (which touches nothing bound to a loop): the session and the
         # single-flight belong to the loop that opened the client.
         self.check_loop()
-        stats = self._stats
-        stats.cache_misses += 1
+        self._stats.cache_misses += 1
         if mode == "bypass":
-            return await self._send(call, params, None)
+            return self._send(call, params, None)
         if call.ttl <= 0:
             work = partial(self._send, call, params, None)
         elif call.local or mode == "refresh":
@@ -227,10 +234,7 @@ class Engine:
             work = partial(self._send, call, params, key)
         else:
             work = partial(self._fill, call, params, key)
-        value, shared = await call.flight.do(key, work, self.loop)  # checked above
-        if shared:
-            stats.coalesced += 1
-        return value
+        return call.flight.do(key, work, self.loop)  # checked above
 
     async def _fill(self, call: Cached[V], params: Params, key: str) -> V:
         """Fetch through a shared cache: one process fetches, the others get what it stores."""

@@ -54,13 +54,18 @@ class SingleFlight(Generic[V]):
     others join it), which costs one more request in that case. The key is forgotten as soon
     as the work ends, in success or failure, so an error is never cached and a failed key is
     retried by the next caller.
+
+    Args:
+        on_shared: Called each time a caller takes the outcome of work another caller had
+            started (the client counts these as coalesced calls), or None.
     """
 
-    __slots__ = ("_calls", "_closed")
+    __slots__ = ("_calls", "_closed", "_on_shared")
 
-    def __init__(self) -> None:
+    def __init__(self, on_shared: Callable[[], None] | None = None) -> None:
         self._calls: dict[str, _Call[V]] = {}
         self._closed = False
+        self._on_shared = on_shared
 
     def __len__(self) -> int:
         """Return the number of keys with work in flight."""
@@ -71,7 +76,7 @@ class SingleFlight(Generic[V]):
         key: str,
         fn: Callable[[], Awaitable[V]],
         loop: asyncio.AbstractEventLoop | None = None,
-    ) -> tuple[V, bool]:
+    ) -> V:
         """Return ``fn()``'s result, sharing one execution with concurrent callers of ``key``.
 
         Args:
@@ -81,8 +86,8 @@ class SingleFlight(Generic[V]):
                 CPython 3.11 to find the current task); None looks it up.
 
         Returns:
-            ``(value, shared)``: ``shared`` is True when this caller joined work another caller
-            had started.
+            The work's value; a caller that joined work another caller had started is counted
+            by ``on_shared`` (the value alone lets the engine hand this coroutine on as its own).
 
         Raises:
             ClientStateError: :meth:`aclose` was called before or during the wait.
@@ -110,11 +115,9 @@ class SingleFlight(Generic[V]):
                 del calls[key]
             if call.waiters is not None:
                 call.wake()
-        return value, False
+        return value
 
-    async def _join(
-        self, key: str, call: _Call[V], fn: Callable[[], Awaitable[V]]
-    ) -> tuple[V, bool]:
+    async def _join(self, key: str, call: _Call[V], fn: Callable[[], Awaitable[V]]) -> V:
         """Wait for the leader's outcome; lead (or join) a re-run if the leader was cancelled."""
         # A future of our own, woken by the leader: our cancellation never reaches its work.
         await call.join(asyncio.get_running_loop())
@@ -124,7 +127,9 @@ class SingleFlight(Generic[V]):
             raise call.error
         if call.rerun:
             return await self.do(key, fn)
-        return call.value, True  # type: ignore[return-value]
+        if self._on_shared is not None:
+            self._on_shared()
+        return call.value  # type: ignore[return-value]
 
     async def aclose(self) -> None:
         """Cancel all work in flight and wait for its leaders to leave; later calls raise.

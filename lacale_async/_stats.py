@@ -135,6 +135,10 @@ class StatsRecorder:
         self.cache_misses = 0
         self.coalesced = 0
 
+    def count_coalesced(self) -> None:
+        """Count one call that took the answer of an identical request already in flight."""
+        self.coalesced += 1
+
     def snapshot(self) -> ClientStats:
         """Return the counters as an immutable :class:`ClientStats`."""
         return ClientStats(

@@ -40,17 +40,36 @@ def other_tasks() -> set[asyncio.Task[Any]]:
     return asyncio.all_tasks() - {asyncio.current_task()}
 
 
+class Shared:
+    """Counts the callers that took the outcome of work another caller had started."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
 async def test_thousand_concurrent_callers_share_one_execution() -> None:
     clock = FakeClock()
-    flight: SingleFlight[str] = SingleFlight()
+    shared = Shared()
+    flight: SingleFlight[str] = SingleFlight(shared)
     work = Work(clock)
     results = await asyncio.gather(*(flight.do("k", work) for _ in range(1000)))
     assert work.calls == 1
-    assert {value for value, _ in results} == {"value"}
-    assert sum(1 for _, shared in results if not shared) == 1
+    assert set(results) == {"value"}
+    assert shared.count == 999  # every caller but the leader
     assert len(flight) == 0  # forgotten once done: results are not cached here
     await flight.do("k", work)
     assert work.calls == 2
+    assert shared.count == 999
+
+
+async def test_no_counter_is_needed() -> None:
+    flight: SingleFlight[str] = SingleFlight()
+    work = Work(FakeClock())
+    assert await asyncio.gather(flight.do("k", work), flight.do("k", work)) == ["value"] * 2
+    assert work.calls == 1
 
 
 async def test_different_keys_run_separately() -> None:
@@ -63,7 +82,8 @@ async def test_different_keys_run_separately() -> None:
 
 async def test_cancelling_a_joiner_leaves_the_work_to_the_others() -> None:
     clock = FakeClock()
-    flight: SingleFlight[str] = SingleFlight()
+    shared = Shared()
+    flight: SingleFlight[str] = SingleFlight(shared)
     work = Work(clock, delay=5.0)
     leader = asyncio.create_task(flight.do("k", work))
     joiner = asyncio.create_task(flight.do("k", work))
@@ -72,8 +92,9 @@ async def test_cancelling_a_joiner_leaves_the_work_to_the_others() -> None:
     joiner.cancel()
     with pytest.raises(asyncio.CancelledError):
         await joiner
-    assert await leader == ("value", False)
-    assert await other == ("value", True)
+    assert await leader == "value"
+    assert await other == "value"
+    assert shared.count == 1  # the other joiner; the cancelled one took nothing
     assert work.calls == 1
     assert work.cancelled == 0
     assert clock.now() == 5.0
@@ -83,7 +104,8 @@ async def test_a_cancelled_leader_hands_the_work_to_a_joiner() -> None:
     # The leader runs the work in its own task: its cancellation cancels the work, and one of
     # the joiners runs it again (one more execution); no joiner ever sees a CancelledError.
     clock = FakeClock()
-    flight: SingleFlight[str] = SingleFlight()
+    shared = Shared()
+    flight: SingleFlight[str] = SingleFlight(shared)
     work = Work(clock, delay=5.0)
     leader = asyncio.create_task(flight.do("k", work))
     joiners = [asyncio.create_task(flight.do("k", work)) for _ in range(3)]
@@ -92,8 +114,8 @@ async def test_a_cancelled_leader_hands_the_work_to_a_joiner() -> None:
     with pytest.raises(asyncio.CancelledError):
         await leader
     results = await asyncio.gather(*joiners)
-    assert [value for value, _ in results] == ["value"] * 3
-    assert sorted(shared for _, shared in results) == [False, True, True]
+    assert results == ["value"] * 3
+    assert shared.count == 2  # the joiner that ran the work again took no one's outcome
     assert work.calls == 2
     assert work.cancelled == 1
     assert clock.now() == 6.0  # the re-run started when the leader left
@@ -113,7 +135,7 @@ async def test_every_caller_leaving_cancels_the_work_and_frees_the_key() -> None
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
     assert len(flight) == 0  # a newcomer must not join work that was cancelled
     late = await flight.do("k", work)
-    assert late == ("value", False)
+    assert late == "value"
     assert work.calls == 2
     assert work.cancelled == 1
     assert not other_tasks()
@@ -121,17 +143,19 @@ async def test_every_caller_leaving_cancels_the_work_and_frees_the_key() -> None
 
 async def test_error_reaches_every_waiter_and_is_never_cached() -> None:
     clock = FakeClock()
-    flight: SingleFlight[str] = SingleFlight()
+    shared = Shared()
+    flight: SingleFlight[str] = SingleFlight(shared)
     boom = NotFoundError("no such torrent", status=404)
     work = Work(clock, result=boom)
     outcomes = await asyncio.gather(
         *(flight.do("k", work) for _ in range(10)), return_exceptions=True
     )
     assert all(o is boom for o in outcomes)
+    assert shared.count == 0  # an error shared is not an answer shared
     assert work.calls == 1
     assert len(flight) == 0
     work.result = "recovered"
-    assert await flight.do("k", work) == ("recovered", False)
+    assert await flight.do("k", work) == "recovered"
     assert work.calls == 2
 
 
