@@ -249,88 +249,88 @@ class Sender:
             TransportError: The request failed, after the retries it deserved.
             ClientStateError: The client closed before or while it was sent.
         """
-        task = self._callers.enter()
+        # The retry loop is this coroutine's own (no second one for the close's register):
+        # a request resumes through one frame less each time its answer arrives.
+        callers = self._callers
+        task = callers.enter()
         try:
-            return await self._retrying(
-                endpoint,
-                method,
-                path,
-                params,
-                form,
-                idempotent,
-                info_hash,
-                authenticate,
-                scrub or self._scrub,
-            )
+            limiter = self._limiters[endpoint]
+            counters = self._stats.endpoints[endpoint]
+            limited = limiter is not None or self._budget is not None
+            attempt = 0
+            while True:
+                retry_after: float | None = None
+                try:
+                    if limited:
+                        resp = await self._attempt(
+                            endpoint, limiter, counters, method, path, params, form, authenticate
+                        )
+                    else:
+                        # Nothing to hold (no endpoint limit, no key budget: a self-hosted
+                        # server, the throughput bench): no slots, and no coroutine of
+                        # _attempt's; a redirect hop is still counted.
+                        counters.requests += 1
+                        resp = await self._transport.round_trip(
+                            method,
+                            path,
+                            params=params,
+                            form=form,
+                            authenticate=authenticate,
+                            before_redirect=counters.count_hop,
+                        )
+                except TransportError as exc:
+                    if self._gives_up(exc, counters, attempt, idempotent, info_hash):
+                        raise
+                else:
+                    if 200 <= resp.status < 300:
+                        return resp
+                    retry_after = await self._refused(
+                        resp, endpoint, attempt, idempotent, info_hash, scrub or self._scrub
+                    )
+                await self._before_retry(endpoint, counters, attempt, retry_after, limited)
+                attempt += 1
         except asyncio.CancelledError:
-            if not self._callers.leave(task):
+            if not callers.leave(task):
                 raise
-            error = ClientStateError(CLOSED_IN_FLIGHT)
-            if not idempotent:
-                error.outcome_unknown = True
-                error.message += outcome_unknown_note(info_hash)
-            raise error from None
+            raise _closed_in_flight(idempotent, info_hash) from None
         finally:
-            self._callers.leave(task)
+            callers.leave(task)
 
-    async def _retrying(
+    def _gives_up(
         self,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
-        params: Params,
-        form: Callable[[], aiohttp.FormData] | None,
+        exc: TransportError,
+        counters: EndpointCounters,
+        attempt: int,
         idempotent: bool,
         info_hash: str | None,
-        authenticate: bool,
-        scrub: Scrub,
-    ) -> Response:
-        limiter = self._limiters[endpoint]
-        counters = self._stats.endpoints[endpoint]
-        limited = limiter is not None or self._budget is not None
-        attempt = 0
-        while True:
-            retry_after: float | None = None
-            try:
-                if limited:
-                    resp = await self._attempt(
-                        endpoint, limiter, counters, method, path, params, form, authenticate
-                    )
-                else:
-                    # Nothing to hold (no endpoint limit, no key budget: a self-hosted server,
-                    # the throughput bench): no slots, and no coroutine of _attempt's; a
-                    # redirect hop is still counted.
-                    counters.requests += 1
-                    resp = await self._transport.round_trip(
-                        method,
-                        path,
-                        params=params,
-                        form=form,
-                        authenticate=authenticate,
-                        before_redirect=counters.count_hop,
-                    )
-            except TransportError as exc:
-                # An upload body that may have gone out is never sent again: it could land twice.
-                sent = not idempotent and not isinstance(exc, ConnectError)
-                if sent:
-                    exc.outcome_unknown = True
-                    exc.message += outcome_unknown_note(info_hash)
-                if sent or attempt >= self._max_retries:
-                    counters.errors += 1
-                    raise
-            else:
-                if 200 <= resp.status < 300:
-                    return resp
-                retry_after = await self._refused(
-                    resp, endpoint, attempt, idempotent, info_hash, scrub
-                )
-            delay = self._backoff.delay(attempt, retry_after)
-            attempt += 1
-            counters.retries += 1
-            logger.debug("%s: retry %d in %.2f s", endpoint, attempt, delay)
-            if not (limited and retry_after is not None):
-                # With a limiter the pause above already holds the next attempt back.
-                await self._clock.sleep(delay)
+    ) -> bool:
+        """True when a transport failure is raised now: an upload that may have left, or the
+        retries are spent (it is then counted, and an upload's marked ``outcome_unknown``)."""
+        # An upload body that may have gone out is never sent again: it could land twice.
+        sent = not idempotent and not isinstance(exc, ConnectError)
+        if sent:
+            exc.outcome_unknown = True
+            exc.message += outcome_unknown_note(info_hash)
+        if sent or attempt >= self._max_retries:
+            counters.errors += 1
+            return True
+        return False
+
+    async def _before_retry(
+        self,
+        endpoint: Endpoint,
+        counters: EndpointCounters,
+        attempt: int,
+        retry_after: float | None,
+        limited: bool,
+    ) -> None:
+        """Count the retry after attempt ``attempt`` (0: the first) and wait out its delay."""
+        delay = self._backoff.delay(attempt, retry_after)
+        counters.retries += 1
+        logger.debug("%s: retry %d in %.2f s", endpoint, attempt + 1, delay)
+        if not (limited and retry_after is not None):
+            # With a limiter the pause after the 429 already holds the next attempt back.
+            await self._clock.sleep(delay)
 
     async def _refused(
         self,
@@ -361,3 +361,12 @@ class Sender:
             self._stats.endpoints[endpoint].errors += 1
             raise error
         return retry_after
+
+
+def _closed_in_flight(idempotent: bool, info_hash: str | None) -> ClientStateError:
+    """The error of a request the close cut; an upload's outcome is unknown."""
+    error = ClientStateError(CLOSED_IN_FLIGHT)
+    if not idempotent:
+        error.outcome_unknown = True
+        error.message += outcome_unknown_note(info_hash)
+    return error
