@@ -240,36 +240,27 @@ class Transport:
             data = None if form is None else self._form(form)
             # The whole hop, body read included, inside one deadline.
             with self._deadlines.bound():
-                async with session.request(
+                # Awaited, not entered with `async with`: its __aenter__ would be one more
+                # coroutine frame that every resume of the header wait passes through.
+                resp = await session.request(
                     method, url, params=query, data=data, allow_redirects=False
-                ) as resp:
+                )
+                try:
                     if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
                         raise self._refuse_redirect(method, shown, resp)
                     location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
                     if location is not None:
                         url = self._follow(url, location)  # followed below, out of this hop
                     else:
-                        length = resp.content_length
-                        if (
-                            length is not None
-                            and length <= self._max_body
-                            and "Content-Encoding" not in resp.headers
-                        ):
-                            # The common case, read in one go (no coroutine of its own). A
-                            # compressed body is streamed: its Content-Length says nothing of
-                            # its inflated size.
-                            body = await resp.read()
-                        else:
-                            body = await self._read_capped(resp, shown)
+                        body = await self._read(resp, shown)
                         if logger.isEnabledFor(logging.DEBUG):
-                            logger.debug(
-                                "%s %s -> %d (%d bytes)",
-                                method,
-                                redact_url(url.with_query(query)),
-                                resp.status,
-                                len(body),
-                            )
+                            _log_hop(method, url.with_query(query), resp.status, body)
                         return Response(resp.status, resp.headers, body, shown, method)
+                finally:
+                    # What leaving `async with` does: free the connection, then wait until
+                    # the request's writer (an upload's body) has stopped.
+                    resp.release()
+                    await resp.wait_for_close()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             failure = self._failure(exc, method, shown)
         if failure is not None:
@@ -344,6 +335,19 @@ class Transport:
             "not sending the request again"
         )
 
+    def _read(self, resp: aiohttp.ClientResponse, shown: str) -> Coroutine[None, None, bytes]:
+        """Return the coroutine that reads the whole body, never holding more than the cap."""
+        length = resp.content_length
+        if (
+            length is not None
+            and length <= self._max_body
+            and "Content-Encoding" not in resp.headers
+        ):
+            # The common case, read in one go (no coroutine of ours). A compressed body is
+            # streamed: its Content-Length says nothing of its inflated size.
+            return resp.read()
+        return self._read_capped(resp, shown)
+
     async def _read_capped(self, resp: aiohttp.ClientResponse, shown: str) -> bytes:
         """Read a body of unknown, excessive or compressed size, never holding more than the cap.
 
@@ -367,6 +371,10 @@ class Transport:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _log_hop(method: str, url: URL, status: int, body: bytes) -> None:
+    logger.debug("%s %s -> %d (%d bytes)", method, redact_url(url), status, len(body))
 
 
 _KEY_PARAMS = frozenset({"apikey", "passkey"})
