@@ -249,10 +249,9 @@ class Sender:
             TransportError: The request failed, after the retries it deserved.
             ClientStateError: The client closed before or while it was sent.
         """
-        # The retry loop is this coroutine's own (no second one for the close's register):
-        # a request resumes through one frame less each time its answer arrives.
-        callers = self._callers
-        task = callers.enter()
+        # The close's register and the retry loop in one coroutine: a request resumes through
+        # one frame less each time its answer arrives.
+        task = self._callers.enter()
         try:
             limiter = self._limiters[endpoint]
             counters = self._stats.endpoints[endpoint]
@@ -266,9 +265,8 @@ class Sender:
                             endpoint, limiter, counters, method, path, params, form, authenticate
                         )
                     else:
-                        # Nothing to hold (no endpoint limit, no key budget: a self-hosted
-                        # server, the throughput bench): no slots, and no coroutine of
-                        # _attempt's; a redirect hop is still counted.
+                        # Nothing to hold (no endpoint limit nor key budget): no slots, no
+                        # coroutine of _attempt's; a redirect hop is still counted.
                         counters.requests += 1
                         resp = await self._transport.round_trip(
                             method,
@@ -290,11 +288,11 @@ class Sender:
                 await self._before_retry(endpoint, counters, attempt, retry_after, limited)
                 attempt += 1
         except asyncio.CancelledError:
-            if not callers.leave(task):
+            if not self._callers.leave(task):
                 raise
             raise _closed_in_flight(idempotent, info_hash) from None
         finally:
-            callers.leave(task)
+            self._callers.leave(task)
 
     def _gives_up(
         self,

@@ -287,6 +287,35 @@ async def test_get_retries_transient_failures_then_succeeds(
     assert 0.25 <= fake_clock.now() - start <= 0.5 + 1.0
 
 
+@pytest.mark.parametrize("name", ["search", "upload"])
+async def test_a_close_during_a_retry_wait_ends_the_call_with_client_state_error(
+    mock: aioresponses, name: str
+) -> None:
+    # The wait between two attempts is inside the send: the close cancels it, and the caller
+    # sees the SDK's error (an upload's outcome unknown), never a bare CancelledError.
+    clock = FakeClock(auto_advance=False)
+    mock.get(META, payload=META_JSON)
+    mock.get(SEARCH, status=503, repeat=True)
+    mock.post(UPLOAD, status=429, headers={"Retry-After": "60"}, repeat=True)
+    async with make_client(clock, max_retries=3, upload_rate=None) as client:
+        if name == "search":
+            call = asyncio.ensure_future(client.search("x"))
+        else:
+            await client.meta()  # the upload's categories, before the clock is held
+            call = asyncio.ensure_future(
+                client.upload(title="T", category="films", torrent=make_torrent())
+            )
+        for _ in range(10_000):  # real time: the key budget's store answers from a thread
+            if clock.sleepers:
+                break
+            await asyncio.sleep(0.001)
+        assert clock.sleepers == 1  # the retry's wait (no limiter: nothing else sleeps)
+    with pytest.raises(la.ClientStateError, match="closed while this request") as info:
+        await asyncio.wait_for(call, 10)
+    assert info.value.outcome_unknown == (name == "upload")
+    assert sent(mock) == (1 if name == "search" else 2)
+
+
 async def test_429_honours_retry_after_seconds(fake_clock: FakeClock, mock: aioresponses) -> None:
     mock.get(SEARCH, status=429, payload={"error": "slow down"}, headers={"Retry-After": "7"})
     mock.get(SEARCH, payload=[])
