@@ -298,6 +298,7 @@ async def test_a_close_during_a_retry_wait_ends_the_call_with_client_state_error
     mock.get(SEARCH, status=503, repeat=True)
     mock.post(UPLOAD, status=429, headers={"Retry-After": "60"}, repeat=True)
     async with make_client(clock, max_retries=3, upload_rate=None) as client:
+        call: asyncio.Future[Any]
         if name == "search":
             call = asyncio.ensure_future(client.search("x"))
         else:
