@@ -212,8 +212,9 @@ class Engine:
             The answer (awaited).
 
         Raises:
-            ValidationError: ``mode`` is not a :data:`CacheMode`.
-            ClientStateError: Called from another event loop, or the client closed meanwhile.
+            ValidationError: ``mode`` is not a :data:`CacheMode` (raised by the call itself).
+            ClientStateError: Called from another event loop (raised by the call itself), or
+                the client closed meanwhile.
             LaCaleError: Whatever the request raised, in every caller that shared it.
         """
         if mode != "use" and mode != "refresh" and mode != "bypass":
