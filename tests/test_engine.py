@@ -42,6 +42,28 @@ async def test_a_thousand_concurrent_identical_searches_send_one_request(
     assert stats.endpoints["search"].requests == 1
 
 
+async def test_concurrent_meta_calls_share_one_request_and_count_as_coalesced(
+    mock: aioresponses,
+) -> None:
+    # The single-flight counts the shared answers (the engine hands its coroutine on).
+    gate = asyncio.Event()
+
+    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
+        await gate.wait()
+        return CallbackResult(payload=META_JSON)
+
+    mock.get(META, callback=slow, repeat=True)
+    async with make_paced_client(FakeClock()) as client:
+        tasks = [asyncio.create_task(client.meta()) for _ in range(3)]
+        await asyncio.sleep(0)
+        gate.set()
+        first, *others = await asyncio.gather(*tasks)
+        stats = client.stats
+    assert sent(mock) == 1
+    assert all(meta == first for meta in others)
+    assert (stats.coalesced, stats.cache_misses, stats.cache_hits) == (2, 3, 0)
+
+
 async def test_normalised_queries_share_one_cache_entry(mock: aioresponses) -> None:
     mock.get(SEARCH, callback=one_result, repeat=True)
     async with make_paced_client(FakeClock()) as client:
