@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
@@ -214,15 +214,18 @@ class Sender:
         self._stats.endpoints[endpoint].rate_limited += 1
         retry_after = error.retry_after
         pause = retry_after if retry_after is not None else self._backoff.delay(attempt)
+        if self._budget is not None:
+            # The budget let this request go, yet the tracker refused it: the key's real
+            # budget is smaller. The whole key waits, as long as the tracker said; this
+            # endpoint too, so its limiter is not paused as well: a pause longer than
+            # max_retry_wait is then refused at once, not after max_retry_wait of waiting.
+            await self._budget.unexpected_429(pause, endpoint)
+            return
         limiter = self._limiters[endpoint]
         if limiter is not None:
             # Everyone queued on this endpoint waits, not only this caller; never longer than
             # max_retry_wait, or one 429 could stall the client for days.
             await limiter.pause(min(pause, self._max_retry_wait))
-        if self._budget is not None:
-            # The budget let this request go, yet the tracker refused it: the key's real
-            # budget is smaller. The whole key waits, as long as the tracker said.
-            await self._budget.unexpected_429(pause, endpoint)
 
     async def send(
         self,
@@ -260,22 +263,13 @@ class Sender:
             while True:
                 retry_after: float | None = None
                 try:
-                    if limited:
-                        resp = await self._attempt(
+                    resp = await (
+                        self._attempt(
                             endpoint, limiter, counters, method, path, params, form, authenticate
                         )
-                    else:
-                        # Nothing to hold (no endpoint limit nor key budget): no slots, no
-                        # coroutine of _attempt's; a redirect hop is still counted.
-                        counters.requests += 1
-                        resp = await self._transport.round_trip(
-                            method,
-                            path,
-                            params=params,
-                            form=form,
-                            authenticate=authenticate,
-                            before_redirect=counters.count_hop,
-                        )
+                        if limited
+                        else self._unheld(counters, method, path, params, form, authenticate)
+                    )
                 except TransportError as exc:
                     if self._gives_up(exc, counters, attempt, idempotent, info_hash):
                         raise
@@ -293,6 +287,30 @@ class Sender:
             raise _closed_in_flight(idempotent, info_hash) from None
         finally:
             self._callers.leave(task)
+
+    def _unheld(
+        self,
+        counters: EndpointCounters,
+        method: str,
+        path: str,
+        params: Params,
+        form: Callable[[], aiohttp.FormData] | None,
+        authenticate: bool,
+    ) -> Coroutine[None, None, Response]:
+        """One attempt with nothing to hold (no endpoint limit nor key budget): no slots.
+
+        Not a coroutine: it returns the transport's, so the attempt costs no frame of ours;
+        a redirect hop is still counted.
+        """
+        counters.requests += 1
+        return self._transport.round_trip(
+            method,
+            path,
+            params=params,
+            form=form,
+            authenticate=authenticate,
+            before_redirect=counters.count_hop,
+        )
 
     def _gives_up(
         self,

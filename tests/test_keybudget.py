@@ -264,6 +264,24 @@ async def test_a_long_429_pause_refuses_every_endpoint_and_survives_a_restart(
     assert sent(mock) == 1
 
 
+async def test_a_long_429_pause_refuses_the_same_endpoint_at_once(mock: aioresponses) -> None:
+    # The key budget's pause is what holds the key back: the endpoint's limiter does not wait
+    # out max_retry_wait of it first, only for the budget to refuse afterwards.
+    mock.get(SEARCH, status=429, headers={"Retry-After": "86400"})
+    clock = FakeClock()
+    async with make_client(
+        clock, quota_store=None, max_retry_wait=120.0, search_rate=(5, 1.0)
+    ) as client:
+        with pytest.raises(la.RateLimitError):
+            await client.search("x")
+        start = clock.now()
+        with pytest.raises(la.QuotaExceededError, match="paused") as info:
+            await client.search("y")
+        assert clock.now() == start
+        assert info.value.retry_after == pytest.approx(86_400.0)
+    assert sent(mock) == 1
+
+
 # -- persistence ----------------------------------------------------------------------------
 
 
