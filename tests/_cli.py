@@ -93,9 +93,9 @@ class ThreadedSandbox:
         self.call(reset())
 
 
-@pytest.fixture(scope="module")
-def remote() -> Iterator[ThreadedSandbox]:
-    sandbox = ThreadedSandbox(SandboxConfig(seed=0))
+def running(config: SandboxConfig) -> Iterator[ThreadedSandbox]:
+    """Run a sandbox in its thread for a fixture's lifetime (``yield from running(...)``)."""
+    sandbox = ThreadedSandbox(config)
     sandbox.start()
     try:
         yield sandbox
@@ -103,11 +103,21 @@ def remote() -> Iterator[ThreadedSandbox]:
         sandbox.stop()
 
 
+def args_of(sandbox: ThreadedSandbox) -> Iterator[list[str]]:
+    """The command's options to reach ``sandbox``, reset before and after one test."""
+    sandbox.reset()
+    yield ["--base-url", sandbox.server.base_url, "--api-key", sandbox.server.api_key]
+    sandbox.reset()
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[ThreadedSandbox]:
+    yield from running(SandboxConfig(seed=0))
+
+
 @pytest.fixture
 def remote_args(remote: ThreadedSandbox) -> Iterator[list[str]]:
-    remote.reset()
-    yield ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key]
-    remote.reset()
+    yield from args_of(remote)
 
 
 def make_torrent(folder: Path, name: str = "Mon.Film.2024.1080p.mkv", **kw: Any) -> Path:

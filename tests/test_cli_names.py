@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from _cli import ThreadedSandbox, error_lines, invoke
+from _cli import ThreadedSandbox, args_of, error_lines, invoke, running
 
 from lacale_async import QuotaExceededError
 from lacale_async._cli._names import CLI_NAMES, log_text
@@ -31,19 +31,12 @@ PYTHON_NAMES = re.compile(r"(?<![A-Z_-])(key_rate|budget_share|quota_store|max_q
 @pytest.fixture(scope="module")
 def stingy() -> Iterator[ThreadedSandbox]:
     """A tracker whose real budget (1 a day) is smaller than the one the command assumes."""
-    sandbox = ThreadedSandbox(SandboxConfig(seed=0, key_budget=(RateLimit(1, 86_400.0),)))
-    sandbox.start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+    yield from running(SandboxConfig(seed=0, key_budget=(RateLimit(1, 86_400.0),)))
 
 
 @pytest.fixture
 def stingy_args(stingy: ThreadedSandbox) -> Iterator[list[str]]:
-    stingy.reset()
-    yield ["--base-url", stingy.server.base_url, "--api-key", stingy.server.api_key]
-    stingy.reset()
+    yield from args_of(stingy)
 
 
 def test_a_spent_budget_names_the_variable_that_sets_it(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _cli import CONTROL, EVIL, KEY, ThreadedSandbox, error_lines, invoke
+from _cli import CONTROL, EVIL, KEY, ThreadedSandbox, args_of, error_lines, invoke, running
 
 from lacale_async import Delivery, FakeClock, LaCaleClient, parse_torrent
 from lacale_async._cli import _watch
@@ -40,19 +40,12 @@ def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def remote() -> Iterator[ThreadedSandbox]:
     # No server cache: a watch restarted at once sees what was just published.
-    sandbox = ThreadedSandbox(SandboxConfig(seed=0, key_budget=(), cache_ttl=0))
-    sandbox.start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+    yield from running(SandboxConfig(seed=0, key_budget=(), cache_ttl=0))
 
 
 @pytest.fixture
 def args(remote: ThreadedSandbox) -> Iterator[list[str]]:
-    remote.reset()
-    yield ["--base-url", remote.server.base_url, "--api-key", remote.server.api_key]
-    remote.reset()
+    yield from args_of(remote)
 
 
 def publish(remote: ThreadedSandbox, title: str, **options: Any) -> str:
