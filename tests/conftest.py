@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,14 @@ NO_LIMITS: dict[str, Any] = {
     "upload_rate": None,
 }
 """Client options that turn every per-endpoint limiter off (unit tests fake the network)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background by a non-interactive shell (`cmd &`, nohup) inherits
+    # SIGINT ignored, and so would every command it starts: the Ctrl-C tests would wait for
+    # ever. Python's own handler restores what a terminal gives (children get the default).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
