@@ -132,6 +132,24 @@ def _describe(names: Names, plan: WatchPlan) -> str:
     return plan.describe(names)
 
 
+def _too_small(share: float, count: int) -> ConfigurationError:
+    """The error for a share that leaves each query less than one search a year."""
+    reason = (
+        f"a budget share of {share:g} leaves {count} quer{'y' if count == 1 else 'ies'} "
+        "less than one search a year each"
+    )
+    error = ConfigurationError(
+        reason, option="budget_share", hint="raise budget_share or watch fewer queries"
+    )
+    # No interval helps here (a front end's table hint for budget_share names one too).
+    error.wording = Worded(_too_small_text, reason)
+    return error
+
+
+def _too_small_text(names: Names, reason: str) -> str:
+    return f"{reason}; raise {names.name('budget_share')} or watch fewer queries"
+
+
 def _as_items(queries: object) -> list[SearchQuery]:
     if isinstance(queries, (str, SearchQuery)):
         return as_queries([queries])
@@ -256,12 +274,7 @@ def plan_interval(settings: WatchSettings, windows: Sequence[tuple[int, float]])
         needed = budget_interval(window[0], window[1], settings.share, count)
     if settings.interval is None:
         if needed > YEAR:  # a tiny budget_share: inf once, which no sleep or date takes
-            raise ConfigurationError(
-                f"a budget share of {settings.share:g} leaves {count} quer"
-                f"{'y' if count == 1 else 'ies'} less than one search a year each",
-                option="budget_share",
-                hint="raise budget_share or watch fewer queries",
-            )
+            raise _too_small(settings.share, count)
         return WatchPlan(
             interval=max(needed, settings.floor),
             count=count,

@@ -237,6 +237,15 @@ def test_a_bad_watch_option_is_named_as_typed(args: list[str], option: str) -> N
         assert python_name not in result.stderr
 
 
+def test_a_share_too_small_for_a_search_a_year_names_no_interval() -> None:
+    # No --interval helps when the share leaves less than one search a year.
+    result = invoke(["--sandbox", "watch", "dune", "--budget-share", "1e-320"])
+    (line,) = error_lines(result)
+    assert line.endswith(
+        "less than one search a year each; raise --budget-share or watch fewer queries"
+    )
+
+
 def test_the_row_fits_the_width_and_names_the_query() -> None:
     from datetime import datetime, timezone
 

@@ -115,14 +115,17 @@ def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
         (the class name when the message is empty).
     """
     wording = getattr(error, "wording", None)
-    # A message naming SDK settings (key_rate) is written again with the command's names.
-    text = wording.text(CLI_NAMES) if isinstance(wording, Worded) else str(error)
     option = getattr(error, "option", None)
     hint = CLI_HINTS.get(option) if isinstance(option, str) else None
-    if hint is not None:
-        text = f"{getattr(error, 'reason', text)}; {hint}"
-    elif (step := _next_step(error)) is not None:
-        text = f"{text}; {step}"
+    if isinstance(wording, Worded):
+        # Written again with the command's names (key_rate), its own hint included.
+        text = wording.text(CLI_NAMES)
+    elif hint is not None:
+        text = f"{getattr(error, 'reason', str(error))}; {hint}"
+    else:
+        text = str(error)
+        if (step := _next_step(error)) is not None:
+            text = f"{text}; {step}"
     text = " ".join(clean(text).split()) or type(error).__name__
     for secret in secrets:
         if secret:
