@@ -247,8 +247,7 @@ class LaCaleClient(Openable[Engine], Transfers):
             ResponseError: The answer was not the promised JSON.
             ClientStateError: The client is not open.
         """
-        # search("text") answered from the cache in C-level calls: the memoised key, the
-        # cache's lookup, clock and LRU mark (only the default () skips the category checks).
+        # search("text") from the cache in C-level calls: memoised key, lookup, clock, LRU mark.
         looked = False  # True: the cache's own lookup below missed
         if (
             query.__class__ is str
@@ -324,16 +323,13 @@ class LaCaleClient(Openable[Engine], Transfers):
         engine = self._require_open()
         items = self._search_args.check_batch(queries)
         run = planned(
-            self._search_one,
+            lambda q: self.search(q.query, categories=q.categories, tmdb_id=q.tmdb_id),
             items,
             engine.budget,
             request_key=self._search_args.request_key,
             cached=engine.is_cached,
         )
         return search_many(run, items, concurrency=concurrency, on_progress=on_progress)
-
-    async def _search_one(self, item: SearchQuery) -> list[Torrent]:
-        return await self.search(item.query, categories=item.categories, tmdb_id=item.tmdb_id)
 
     def watch(
         self,

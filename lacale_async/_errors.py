@@ -128,13 +128,21 @@ class LaCaleError(Exception):
     hint: str | None = None
     wording: Worded | None = None
 
-    def __init__(self, message: str, *, option: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        option: str | None = None,
+        hint: str | None = None,
+        wording: Worded | None = None,
+    ) -> None:
         text = f"{message}; {hint}" if hint else message
         super().__init__(text)
         self.message = text
         self.reason = message
         self.option = option
         self.hint = hint
+        self.wording = wording
 
     def __str__(self) -> str:
         return self.message

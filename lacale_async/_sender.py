@@ -345,7 +345,7 @@ class Sender:
         counters.retries += 1
         logger.debug("%s: retry %d in %.2f s", endpoint, attempt + 1, delay)
         if not (limited and retry_after is not None):
-            # With a limiter the pause after the 429 already holds the next attempt back.
+            # The pause after the 429 (the key budget's, else the limiter's) holds it back.
             await self._clock.sleep(delay)
 
     async def _refused(

@@ -138,12 +138,13 @@ def _too_small(share: float, count: int) -> ConfigurationError:
         f"a budget share of {share:g} leaves {count} quer{'y' if count == 1 else 'ies'} "
         "less than one search a year each"
     )
-    error = ConfigurationError(
-        reason, option="budget_share", hint="raise budget_share or watch fewer queries"
+    # Worded: no interval helps here, and a front end's table hint for budget_share names one.
+    return ConfigurationError(
+        reason,
+        option="budget_share",
+        hint="raise budget_share or watch fewer queries",
+        wording=Worded(_too_small_text, reason),
     )
-    # No interval helps here (a front end's table hint for budget_share names one too).
-    error.wording = Worded(_too_small_text, reason)
-    return error
 
 
 def _too_small_text(names: Names, reason: str) -> str:

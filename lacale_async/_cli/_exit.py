@@ -18,9 +18,8 @@ from .._errors import (
     TransportError,
     ValidationError,
 )
-from .._wording import Worded
 from . import EXIT_INTERRUPTED
-from ._names import CLI_NAMES
+from ._names import CLI_NAMES, worded
 from ._sanitize import clean
 
 __all__ = [
@@ -114,10 +113,10 @@ def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
         The message, whitespace collapsed, control characters and escape sequences removed
         (the class name when the message is empty).
     """
-    wording = getattr(error, "wording", None)
+    wording = worded(error)
     option = getattr(error, "option", None)
     hint = CLI_HINTS.get(option) if isinstance(option, str) else None
-    if isinstance(wording, Worded):
+    if wording is not None:
         # Written again with the command's names (key_rate), its own hint included.
         text = wording.text(CLI_NAMES)
     elif hint is not None:

@@ -12,7 +12,7 @@ import logging
 
 from .._wording import Names, Worded
 
-__all__ = ["CLI_NAMES", "CliNames", "log_text"]
+__all__ = ["CLI_NAMES", "CliNames", "log_text", "worded"]
 
 # The command's options for an SDK setting.
 _OPTIONS = {"budget_share": "--budget-share", "interval": "--interval", "timeout": "--timeout"}
@@ -55,8 +55,8 @@ CLI_NAMES = CliNames()
 """The names every text of the command uses."""
 
 
-def _wording(arg: object) -> Worded | None:
-    """The :class:`Worded` of a log argument: itself, or an error's ``wording``."""
+def worded(arg: object) -> Worded | None:
+    """The :class:`Worded` of a log argument or an error: itself, or the error's ``wording``."""
     if isinstance(arg, Worded):
         return arg
     wording = getattr(arg, "wording", None) if isinstance(arg, BaseException) else None
@@ -68,8 +68,8 @@ def log_text(record: logging.LogRecord) -> str:
     args = record.args
     if not isinstance(args, tuple):
         return record.getMessage()
-    worded = [_wording(a) for a in args]
-    if all(w is None for w in worded):
+    texts = [worded(a) for a in args]
+    if all(w is None for w in texts):
         return record.getMessage()
-    shown = tuple(a if w is None else w.text(CLI_NAMES) for a, w in zip(args, worded, strict=True))
+    shown = tuple(a if w is None else w.text(CLI_NAMES) for a, w in zip(args, texts, strict=True))
     return str(record.msg) % shown
