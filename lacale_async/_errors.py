@@ -173,6 +173,7 @@ class APIErrorDetails(TypedDict, total=False):
     server_message: str
     url: str
     outcome_unknown: bool
+    wording: Worded
 
 
 class APIError(LaCaleError):
@@ -187,7 +188,7 @@ class APIError(LaCaleError):
     """
 
     def __init__(self, message: str, *, status: int, **details: Unpack[APIErrorDetails]) -> None:
-        super().__init__(message)
+        super().__init__(message, wording=details.get("wording"))
         self.status = status
         self.server_message = details.get("server_message", "")
         self.url = redact_url(details.get("url", ""))
@@ -264,23 +265,22 @@ class QuotaExceededError(RateLimitError):
         retry_at: The same moment as an aware UTC datetime.
         window: The ``(calls, period)`` window that is spent, or None for a 429 pause.
         used: Requests counted in that window when refused.
-        wording: The message, for a front end naming the key budget its own way.
     """
 
     def __init__(
         self,
-        message: str | Worded,
+        message: str,
         *,
         retry_after: float,
         retry_at: datetime,
         window: tuple[int, float] | None = None,
         used: int = 0,
+        **details: Unpack[APIErrorDetails],
     ) -> None:
-        super().__init__(str(message), status=429, retry_after=retry_after)
+        super().__init__(message, status=429, retry_after=retry_after, **details)
         self.retry_at = retry_at
         self.window = window
         self.used = used
-        self.wording = None if isinstance(message, str) else message
 
 
 class ServerError(APIError):

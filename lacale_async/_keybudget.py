@@ -154,13 +154,16 @@ class KeyBudget:
         retry_at = utc(refusal.now + bound)
         when = f"in {describe_wait(bound)}, at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
         if refusal.binding == PAUSE:
+            paused = Worded(_paused_text, when)
             return QuotaExceededError(
-                Worded(_paused_text, when), retry_after=bound, retry_at=retry_at
+                str(paused), wording=paused, retry_after=bound, retry_at=retry_at
             )
         calls, period, _ = self._spans[refusal.binding]
         spent = (refusal.used, calls, period, self._ledger.where, when, self._on_quota == "wait")
+        wording = Worded(_spent_text, *spent)
         return QuotaExceededError(
-            Worded(_spent_text, *spent),
+            str(wording),
+            wording=wording,
             retry_after=bound,
             retry_at=retry_at,
             window=(calls, period),

@@ -117,8 +117,10 @@ def test_a_log_record_is_worded_with_the_commands_names() -> None:
     plain = logging.makeLogRecord({"msg": "%s%%", "args": ("50",)})
     assert log_text(plain) == "50%"
     # An error passed as an argument (the watch's retry warning) is worded by its wording.
+    wording = Worded(lambda names: f"spent ({names.name('key_rate')} 1 per 24 h)")
     spent = QuotaExceededError(
-        Worded(lambda names: f"spent ({names.name('key_rate')} 1 per 24 h)"),
+        str(wording),
+        wording=wording,
         retry_after=60.0,
         retry_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
     )

@@ -69,3 +69,26 @@ def test_attributes() -> None:
 )
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+def test_a_wording_reaches_every_api_error_through_one_keyword() -> None:
+    from datetime import datetime, timezone
+
+    from lacale_async._wording import Names, Worded
+
+    def text(names: Names) -> str:
+        return f"lower {names.name('key_rate')}"
+
+    wording = Worded(text)
+    spent = la.QuotaExceededError(
+        str(wording),
+        wording=wording,
+        retry_after=5.0,
+        retry_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        url="https://x/api?apikey=SECRET",
+    )
+    assert spent.wording is wording
+    assert (spent.status, spent.retry_after, str(spent)) == (429, 5.0, "lower key_rate")
+    assert "SECRET" not in spent.url
+    assert la.ConflictError("dup", wording=wording).wording is wording
+    assert la.APIError("x", status=418).wording is None
