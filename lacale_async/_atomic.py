@@ -13,7 +13,7 @@ import anyio.to_thread
 
 from ._errors import DestinationExistsError, ValidationError
 
-__all__ = ["refuse_existing", "replace_file", "truncate_utf8", "write_atomic"]
+__all__ = ["refuse_existing", "replace_file", "require_folder", "truncate_utf8", "write_atomic"]
 
 # Errors meaning "this file system has no hard links", where publishing falls back to O_EXCL.
 _NO_LINK_ERRNOS = frozenset(
@@ -115,11 +115,27 @@ def _publish(tmp: _TempFile, dest: Path, *, overwrite: bool) -> None:
         tmp.path.unlink()
 
 
+def require_folder(folder: Path) -> None:
+    """Refuse a destination file's folder that is missing or not a folder, with the way out.
+
+    Raises:
+        ValidationError: ``folder`` does not exist (``option="path_or_dir"``), or is a file.
+    """
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise ValidationError(f"{folder} is not a folder", hint="pass a path in an existing folder")
+    raise ValidationError(
+        f"folder {folder}{os.sep} does not exist",
+        option="path_or_dir",
+        hint="create it, or pass an existing folder",
+    )
+
+
 def _check_destination(dest: Path, overwrite: bool) -> None:
     # Fails before anything is downloaded; _publish re-checks atomically at the end.
     refuse_existing(dest, overwrite)
-    if not dest.parent.is_dir():
-        raise ValidationError(f"the folder of the destination file does not exist: {dest.parent}")
+    require_folder(dest.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

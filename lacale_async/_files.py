@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from ._atomic import refuse_existing, truncate_utf8, write_atomic
+from ._atomic import refuse_existing, require_folder, truncate_utf8, write_atomic
 from ._errors import LaCaleError, StorageError, ValidationError
 from ._options import check_bool
 from ._validation import is_utf8
@@ -156,9 +156,9 @@ def resolve_destination(path_or_dir: str | os.PathLike[str], suggested_name: str
             raise ValidationError("the download name would leave the destination folder")
         return path / name
     if raw.endswith((os.sep, "/")) or (os.altsep is not None and raw.endswith(os.altsep)):
-        raise ValidationError(f"destination folder does not exist: {raw}")
-    if not path.parent.is_dir():
-        raise ValidationError(f"the folder of the destination file does not exist: {path.parent}")
+        # Path() drops the trailing slash: "new/" names a folder, never a file named "new".
+        require_folder(path)
+    require_folder(path.parent)
     if path.name in ("", ".", ".."):
         raise ValidationError(f"not a file path: {raw}")
     return path
@@ -175,7 +175,7 @@ def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> t
         ``(path, is_folder)``: the folder (the file name comes with the torrent) or the file.
 
     Raises:
-        ValidationError: A folder path (trailing slash) that does not exist.
+        ValidationError: The folder, or the file's folder, does not exist or is a file.
         DestinationExistsError: The file exists and ``overwrite`` is False.
         StorageError: The folder cannot be written.
         OSError: The file system refused to answer (a name too long...).
@@ -185,11 +185,7 @@ def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> t
         if not os.access(target, os.W_OK | os.X_OK):
             raise StorageError(f"cannot write into folder {target}")
         return target, True
-    text = os.fspath(path_or_dir)
-    if text.endswith(("/", os.sep)):
-        # Path() drops the trailing slash: "new/" would silently become a file named "new".
-        raise ValidationError(f"folder {text!r} does not exist")
-    target = resolve_destination(target, target.name)
+    target = resolve_destination(path_or_dir, target.name)
     refuse_existing(target, overwrite)
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise StorageError(f"cannot write into folder {target.parent}")

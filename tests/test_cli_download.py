@@ -127,7 +127,8 @@ def test_a_file_path_in_a_missing_folder_is_one_line_with_the_way_out(
     (line,) = result.stderr.strip().splitlines()
     assert line == (
         f"error: folder {target.parent}{os.sep} does not exist; create it, or pass an existing "
-        f"folder (-o {target.parent}{os.sep} creates it and saves the torrent under its own name)"
+        "folder (-o DIR/ with its trailing slash creates DIR and saves the torrent in it under "
+        "its own name)"
     )
     assert result.stdout == ""
     assert list(tmp_path.iterdir()) == []

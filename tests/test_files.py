@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -101,5 +102,19 @@ def test_resolve_destination_file_path(tmp_path: Path) -> None:
 def test_resolve_destination_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="does not exist"):
         resolve_destination(tmp_path / "nope" / "file.torrent", "x")
-    with pytest.raises(ValidationError, match="folder does not exist"):
+    with pytest.raises(ValidationError) as missing:
         resolve_destination(f"{tmp_path}/nope/", "x")
+    assert missing.value.reason == f"folder {tmp_path / 'nope'}{os.sep} does not exist"
+    assert missing.value.option == "path_or_dir"  # a front end names its own way out
+    assert missing.value.hint == "create it, or pass an existing folder"
+
+
+def test_resolve_destination_under_a_file_says_it_is_no_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for target in (blocker / "x.torrent", f"{blocker}{os.sep}"):
+        with pytest.raises(ValidationError) as refused:
+            resolve_destination(target, "x")
+        assert str(refused.value) == f"{blocker} is not a folder; pass a path in an existing folder"
+        assert refused.value.option is None
+    assert blocker.read_text() == "x"

@@ -8,40 +8,14 @@ from pathlib import Path
 
 import click
 
-from .._errors import StorageError, ValidationError
+from .._errors import StorageError
 from ._app import command
 from ._hashes import resolve_hash
 from ._run import connect, echo_json, handled, run_command
 from ._sanitize import clean
 from ._session import Settings
 
-__all__ = ["check_output", "download", "make_folder"]
-
-
-def check_output(target: str) -> None:
-    """Refuse a file path whose folder is missing, before anything is sent, with the way out.
-
-    A trailing slash (a folder to create) and an existing folder pass: :func:`make_folder`
-    and the SDK handle them.
-
-    Args:
-        target: The ``--output`` value.
-
-    Raises:
-        ValidationError: The folder of the file path does not exist, or is not a folder.
-    """
-    path = Path(target)
-    if target.endswith(("/", os.sep)) or path.is_dir():
-        return
-    folder = path.parent
-    if folder.is_dir():
-        return
-    if folder.exists():
-        raise ValidationError(f"{folder} is not a folder; pass a path in an existing folder")
-    raise ValidationError(
-        f"folder {folder}{os.sep} does not exist; create it, or pass an existing folder "
-        f"(-o {folder}{os.sep} creates it and saves the torrent under its own name)"
-    )
+__all__ = ["download", "make_folder"]
 
 
 def make_folder(target: str) -> Path | None:
@@ -102,7 +76,7 @@ def download(settings: Settings, info_hash: str, output: str | None, overwrite: 
     target = output if output is not None else os.getcwd()
     with handled(settings):
         full = resolve_hash(info_hash)
-        check_output(target)
+        # A file path in a missing folder is refused by download_to, before anything is sent.
         created = make_folder(target)
 
     async def go() -> int:

@@ -81,6 +81,8 @@ CLI_HINTS: dict[str, str] = {
     "interval": "raise --interval",
     "meta": "list them with 'lacale meta' (ids or slugs accepted)",
     "overwrite": "pass --overwrite to replace it",
+    "path_or_dir": "create it, or pass an existing folder (-o DIR/ with its trailing slash "
+    "creates DIR and saves the torrent in it under its own name)",
     "source_policy": "or upload with --source-policy set and seed the file saved by --save-torrent",
 }
 """What the command line says for an error's ``option`` (the SDK's hint names Python calls)."""
