@@ -116,7 +116,7 @@ class LaCaleError(Exception):
         reason: What went wrong, without the hint.
         option: The option or call that gets past the error (``"overwrite"``,
             ``"allow_insecure_http"``, ``"allow_empty_search"``, ``"source_policy"``,
-            ``"api_key"``, ``"meta"``), or None.
+            ``"api_key"``, ``"meta"``, ``"path_or_dir"``), or None.
             A front end (the ``lacale`` command) names its own equivalent from it.
         hint: The advice in Python terms (``"pass overwrite=True to replace it"``), or None.
         wording: The message as a function of how settings are named, when it names some
