@@ -228,9 +228,8 @@ class LaCaleClient(Openable[Engine], Transfers):
         categories, same TMDB id) share one cache entry and one request in flight.
 
         Args:
-            query: Text to search for (at most 200 characters). The live tracker refuses a
-                search without a query or TMDB id; indexers send ``"FRENCH"`` to list recent
-                releases. None is accepted only by a client built with ``allow_empty_search``.
+            query: Text (at most 200 characters). The live tracker refuses a search without
+                a query or TMDB id (indexers send ``"FRENCH"`` to list recent releases).
             categories: One category slug or several (``films``, ``series``...).
             tmdb_id: Exact TMDB id.
             cache: ``use`` the cache, ``refresh`` it, or ``bypass`` it for this call.
@@ -239,8 +238,8 @@ class LaCaleClient(Openable[Engine], Transfers):
             The matching torrents (a new list the caller may modify).
 
         Raises:
-            ValidationError: Input the API would refuse (no query nor TMDB id, unless
-                ``allow_empty_search``); nothing was sent.
+            ValidationError: Input the API would refuse (no query nor TMDB id, unless the
+                client has ``allow_empty_search``); nothing was sent.
             QuotaExceededError: The key-wide budget is spent; nothing was sent.
             APIError: The server refused the search (after retries, for 429 and 5xx).
             TransportError: The server could not be reached (after retries).
@@ -256,7 +255,7 @@ class LaCaleClient(Openable[Engine], Transfers):
             and cache == "use"
         ):
             try:
-                key, params = self._prepared[query]  # 120 instructions cheaper than .get() or
+                key, params = self._prepared[query]  # on a hit, 120 instructions under .get()
             except KeyError:
                 key, params = self._search_args.prepare_text(query)
             lookup, touch, now = self._hit_reads  # self._x() would be a slow method lookup
@@ -344,18 +343,12 @@ class LaCaleClient(Openable[Engine], Transfers):
     ) -> AsyncGenerator[WatchEvent, Delivery | None]:
         """Watch searches for new releases, within a share of the key's daily budget.
 
-        Each query is searched in turn (through the usual limiter, key budget and cache),
-        spread over the interval with a little jitter, and each release not seen before (by
-        info hash, guid without one) is yielded once. The first round of a query sets its
-        baseline and yields nothing unless ``include_existing``. A transient failure (5xx,
-        transport, 429, a spent budget) is logged at WARNING and the query retried at a later
-        round, backing off when it repeats; any other error ends the iterator by raising it
-        (401 and 403 among them). Close it with ``contextlib.aclosing``; closing or cancelling
-        stops at once and leaves the state consistent. See ``docs/watch.md``.
-
-        Delivery is at least once: a release is done when the consumer asks for the next
-        event (or closes the iterator); one being handled when cancelled is yielded again at
-        the next start, and ``asend(Delivery.LATER)`` keeps it for the query's next round.
+        Each query is searched in turn (limiter, key budget and cache as usual), spread over
+        the interval with jitter; each release not seen before (by info hash) is yielded once,
+        after a first round that sets the baseline. A transient failure (5xx, transport, 429,
+        spent budget) is logged and retried later with backoff; any other error (401, 403...)
+        ends the iterator. Delivery is at least once (``asend(Delivery.LATER)`` defers one);
+        close with ``contextlib.aclosing``. See ``docs/watch.md``.
 
         Args:
             queries: One query (a str or a :class:`SearchQuery`) or several; queries the

@@ -135,6 +135,8 @@ class SingleFlight(Generic[V]):
         """Cancel all work in flight and wait for its leaders to leave; later calls raise.
 
         Leaders and joiners of that work raise :class:`ClientStateError`. Idempotent.
+        Not the sender's close (``_cancel.Callers``), which ends requests: a leader may be out
+        of any request (reading or filling a shared cache), and its joiners hold none.
         """
         self._closed = True
         current = asyncio.current_task()
