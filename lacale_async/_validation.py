@@ -128,7 +128,9 @@ def check_categories(categories: str | Sequence[str] | None) -> tuple[str, ...]:
                 f"category {cat[:20]!r}... is {len(cat)} characters long; "
                 f"the API accepts at most {MAX_CATEGORY_LENGTH}"
             )
-    return items  # type: ignore[return-value]  # every item was checked to be a str
+    # A str subclass as plain text: the cache key's encoder (msgspec) refuses subclasses, and
+    # str.__str__ ignores whatever __str__ a subclass defines.
+    return tuple(cat if cat.__class__ is str else str.__str__(cat) for cat in items)
 
 
 def check_tags(tags: Sequence[str] | None) -> tuple[str, ...]:

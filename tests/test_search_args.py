@@ -202,3 +202,18 @@ def test_request_key_is_the_key_prepare_gives() -> None:
     (item,) = args.check_batch([SearchQuery("Dune", ["series", "films"], " 603 ")])  # type: ignore[arg-type]
     assert args.request_key(item) == key("dune", '["films","series"]', "603")
     assert args.request_key(item) == args.prepare("dune ", ("films", "series"), 603)[0]
+
+
+class _Slug(str):
+    """A str subclass, as a framework's enum-like or validated string type would be."""
+
+
+def test_a_str_subclass_category_is_searched_as_its_plain_text() -> None:
+    # Regression: the subclass reached msgspec's key encoder, which raised a bare TypeError.
+    args = SearchArgs("ab12", allow_empty=False)
+    plain = args.prepare("x", ("films",), None)
+    assert args.prepare("x", (_Slug("films"),), None) == plain
+    assert args.prepare("x", _Slug("films"), None) == plain
+    query = SearchQuery("x", categories=(_Slug("films"),))
+    (checked,) = args.check_batch([query])
+    assert args.request_key(checked) == args.request_key(SearchQuery("x", categories=("films",)))
