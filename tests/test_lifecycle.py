@@ -1,4 +1,4 @@
-"""Lifecycle and Openable: the states an opened-then-closed object goes through, and the refusals."""
+"""Lifecycle and Openable: the states an opened-then-closed object goes through; the refusals."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_a_reopenable_lifecycle_may_open_again_after_closing() -> None:
     life.check_openable()  # no error: after_close=None means it may reopen
     life.opened()
     assert life.state is ClientState.OPEN
-    with pytest.raises(ClientStateError, match="^the server is already open$"):
+    with pytest.raises(ClientStateError, match=r"^the server is already open$"):
         life.check_openable()
 
 
@@ -144,11 +144,12 @@ def test_refusal_names_the_state_and_the_advice(life: Lifecycle, close: bool, me
 
 async def test_open_starts_once_and_returns_the_object() -> None:
     widget = Widget()
-    assert widget.state is ClientState.UNOPENED
+    states = [widget.state]
     assert await widget.open() is widget
-    assert widget.state is ClientState.OPEN
+    states.append(widget.state)
+    assert states == [ClientState.UNOPENED, ClientState.OPEN]
     assert widget.use().n == 1
-    with pytest.raises(ClientStateError, match="^the widget is already open$"):
+    with pytest.raises(ClientStateError, match=r"^the widget is already open$"):
         await widget.open()
     assert widget.starts == 1  # the refused open built nothing
     await widget.aclose()
@@ -168,13 +169,13 @@ async def test_async_with_stops_what_it_started_exactly_once() -> None:
 
 async def test_use_before_open_and_after_close_is_refused_with_the_advice() -> None:
     widget = Widget()
-    with pytest.raises(ClientStateError, match="^the widget is not open: use 'async with'"):
+    with pytest.raises(ClientStateError, match=r"^the widget is not open: use 'async with'"):
         widget.use()
     async with widget:
         pass
-    with pytest.raises(ClientStateError, match="^the widget was closed; create a new one$"):
+    with pytest.raises(ClientStateError, match=r"^the widget was closed; create a new one$"):
         widget.use()
-    with pytest.raises(ClientStateError, match="^the widget was closed; create a new one$"):
+    with pytest.raises(ClientStateError, match=r"^the widget was closed; create a new one$"):
         await widget.open()
     assert widget.starts == 1
 
