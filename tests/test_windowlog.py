@@ -166,12 +166,21 @@ def test_register_keeps_the_history_the_widest_window_needs() -> None:
     assert repr(log) == "WindowLog(in_flight=0, recent=2)"
 
 
-def test_the_log_is_idle_once_its_users_are_gone_and_its_history_aged() -> None:
+def test_a_log_is_in_use_while_a_registered_limiter_lives() -> None:
     log, user = registered(TWO_PER_TEN)
-    spend(log, TWO_PER_TEN, 0.0, 1.0)
-    assert not log.idle_at(5.0)  # a limiter still uses it
+    assert not log.idle_at(1000.0)  # no request, no exit, no pause: only the user binds
     del user
     gc.collect()
+    assert log.idle_at(1000.0)
+
+
+def test_an_exit_and_a_pause_keep_the_log_busy_exactly_as_long_as_they_bind() -> None:
+    log, user = registered(TWO_PER_TEN)
+    del user
+    gc.collect()
+    log.admit()
+    assert not log.idle_at(100.0)  # a request in flight
+    log.release(1.0)
     assert not log.idle_at(11.0)  # the exit at 1.0 binds until 1 + 10 + 0.5
     assert log.idle_at(11.5)
     log.pause(20.0)
