@@ -37,32 +37,55 @@ class Lifecycle:
             an object that may be opened again after closing (the sandbox server).
     """
 
-    __slots__ = ("_after_close", "_how_to_open", "_name", "state")
+    __slots__ = ("_after_close", "_how_to_open", "_name", "_opening", "state")
 
     def __init__(self, name: str, *, how_to_open: str, after_close: str | None) -> None:
         self._name = name
         self._how_to_open = how_to_open
         self._after_close = after_close
         self.state = ClientState.UNOPENED
+        # Between begin_open() and opened(): the state is still the one it opens from.
+        self._opening = False
 
-    def check_openable(self) -> None:
-        """Refuse to open twice, or (unless it may reopen) after closing.
+    def begin_open(self) -> None:
+        """Record that opening starts; refuse a second open, or (unless it may reopen) a closed one.
 
         Raises:
-            ClientStateError: Already open, or closed for good.
+            ClientStateError: Already open or opening, or closed for good.
         """
+        if self._opening:
+            # Two opens at once would each build a session, and the first would leak.
+            raise ClientStateError(f"the {self._name} is already opening")
         if self.state is ClientState.OPEN:
             raise ClientStateError(f"the {self._name} is already open")
         if self.state is ClientState.CLOSED and self._after_close is not None:
             raise ClientStateError(f"the {self._name} was closed; {self._after_close}")
+        self._opening = True
 
-    def opened(self) -> None:
-        """Record that opening succeeded."""
+    def opened(self) -> bool:
+        """Record that opening succeeded; False when it was closed meanwhile (release, raise)."""
+        if not self._opening:
+            return False
+        self._opening = False
         self.state = ClientState.OPEN
+        return True
+
+    def open_failed(self) -> None:
+        """Record that opening failed: the state is the one it opened from."""
+        self._opening = False
+
+    def closed_while_opening(self) -> ClientStateError:
+        """Return the error for an open that a close overtook (raise it)."""
+        return ClientStateError(f"the {self._name} was closed while it was opening")
 
     def close(self) -> bool:
-        """Record the close; return False when it was closed already (closing twice is fine)."""
-        was_closed = self.state is ClientState.CLOSED
+        """Record the close; return False when it was closed already (closing twice is fine).
+
+        A close while it opens wins: :meth:`opened` then says so, and the opener releases
+        what it built.
+        """
+        was_closed = self.state is ClientState.CLOSED and not self._opening
+        self._opening = False
         self.state = ClientState.CLOSED
         return not was_closed
 
@@ -106,12 +129,20 @@ class Openable(Generic[R]):
             The object itself.
 
         Raises:
-            ClientStateError: Already open, or closed (it is not reusable, like an httpx
-                client).
+            ClientStateError: Already open or opening, or closed (it is not reusable, like an
+                httpx client), or closed while it was opening (what it built is released).
         """
-        self._life.check_openable()
-        self._opened = await self._start()
-        self._life.opened()
+        life = self._life
+        life.begin_open()
+        try:
+            opened = await self._start()
+        except BaseException:
+            life.open_failed()
+            raise
+        if not life.opened():
+            await self._stop(opened)
+            raise life.closed_while_opening()
+        self._opened = opened
         return self
 
     async def aclose(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from lacale_async._errors import ClientStateError
@@ -32,7 +34,7 @@ class Resource:
 class Widget(Openable[Resource]):
     """The smallest Openable, counting its starts and stops."""
 
-    __slots__ = ("closable", "fail_start", "starts", "stopped")
+    __slots__ = ("closable", "entered", "fail_start", "gate", "starts", "stopped")
 
     def __init__(self) -> None:
         self._life = for_good()
@@ -41,9 +43,14 @@ class Widget(Openable[Resource]):
         self.stopped: list[Resource] = []
         self.fail_start = False
         self.closable = True
+        self.gate: asyncio.Event | None = None  # set: _start waits for it (a slow connect)
+        self.entered = asyncio.Event()  # _start has begun
 
     async def _start(self) -> Resource:
         self.starts += 1
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail_start:
             raise OSError("no connection")
         return Resource(self.starts)
@@ -63,42 +70,69 @@ class Widget(Openable[Resource]):
 # -- Lifecycle ----------------------------------------------------------------------------
 
 
+def opens(life: Lifecycle) -> None:
+    """Open ``life`` as an opener does: begin, then record the success."""
+    life.begin_open()
+    assert life.opened()
+
+
 def test_a_new_lifecycle_is_unopened_and_may_open() -> None:
     life = for_good()
-    assert life.state is ClientState.UNOPENED
-    life.check_openable()  # no error
+    states = [life.state]
+    life.begin_open()  # no error
+    states.append(life.state)  # unopened until the opener says it succeeded
     assert repr(life) == "Lifecycle('widget', unopened)"
+    assert life.opened()
+    states.append(life.state)
+    assert states == [ClientState.UNOPENED, ClientState.UNOPENED, ClientState.OPEN]
 
 
 def test_an_open_lifecycle_refuses_to_open_again() -> None:
     life = for_good()
-    life.opened()
-    assert life.state is ClientState.OPEN
+    opens(life)
     assert repr(life) == "Lifecycle('widget', open)"
     with pytest.raises(ClientStateError) as info:
-        life.check_openable()
+        life.begin_open()
     assert str(info.value) == "the widget is already open"
     assert life.state is ClientState.OPEN  # the refusal changes nothing
 
 
+def test_an_opening_lifecycle_refuses_a_second_open() -> None:
+    life = for_good()
+    life.begin_open()
+    with pytest.raises(ClientStateError, match=r"^the widget is already opening$"):
+        life.begin_open()
+    life.open_failed()
+    opens(life)  # a failed open leaves it openable
+
+
+def test_a_close_while_opening_wins() -> None:
+    life = for_good()
+    life.begin_open()
+    assert life.close() is True
+    assert not life.opened()  # the opener releases what it built
+    assert life.state is ClientState.CLOSED
+    assert str(life.closed_while_opening()) == "the widget was closed while it was opening"
+    assert life.close() is False
+
+
 def test_a_closed_lifecycle_refuses_to_open_with_the_after_close_advice() -> None:
     life = for_good()
-    life.opened()
+    opens(life)
     assert life.close()
     with pytest.raises(ClientStateError) as info:
-        life.check_openable()
+        life.begin_open()
     assert str(info.value) == "the widget was closed; create a new one"
 
 
 def test_a_reopenable_lifecycle_may_open_again_after_closing() -> None:
     life = reopenable()
-    life.opened()
+    opens(life)
     life.close()
-    life.check_openable()  # no error: after_close=None means it may reopen
-    life.opened()
+    opens(life)  # after_close=None means it may reopen
     assert life.state is ClientState.OPEN
     with pytest.raises(ClientStateError, match=r"^the server is already open$"):
-        life.check_openable()
+        life.begin_open()
 
 
 def test_close_reports_only_the_first_close() -> None:
@@ -113,11 +147,13 @@ def test_close_reports_only_the_first_close() -> None:
 
 def test_a_reopened_lifecycle_reports_its_next_close_again() -> None:
     life = reopenable()
-    life.opened()
+    opens(life)
     assert life.close() is True
-    life.opened()
+    opens(life)
     assert life.close() is True
     assert life.close() is False
+    life.begin_open()  # a reopen that a close overtakes: that close counts
+    assert life.close() is True
 
 
 @pytest.mark.parametrize(
@@ -153,6 +189,59 @@ async def test_open_starts_once_and_returns_the_object() -> None:
         await widget.open()
     assert widget.starts == 1  # the refused open built nothing
     await widget.aclose()
+
+
+async def opening(widget: Widget) -> asyncio.Task[Widget]:
+    """Start ``widget.open()`` in a task and return it once it waits inside ``_start``."""
+    widget.gate = asyncio.Event()
+    task = asyncio.create_task(widget.open())
+    await widget.entered.wait()
+    return task
+
+
+async def test_a_second_open_while_the_first_runs_is_refused_and_builds_nothing() -> None:
+    # Regression: both opens succeeded, and the first one's resource was never released.
+    widget = Widget()
+    first = await opening(widget)
+    second = asyncio.create_task(widget.open())
+    assert widget.gate is not None
+    widget.gate.set()
+    opened, refused = await asyncio.gather(first, second, return_exceptions=True)
+    assert opened is widget
+    assert isinstance(refused, ClientStateError)
+    assert str(refused) == "the widget is already opening"
+    assert widget.starts == 1
+    resource = widget.use()
+    await widget.aclose()
+    assert widget.stopped == [resource]
+
+
+async def test_a_close_while_opening_releases_what_the_open_built() -> None:
+    # Regression: the close was lost; the open then marked it open, its resource held.
+    widget = Widget()
+    first = await opening(widget)
+    await widget.aclose()
+    assert widget.state is ClientState.CLOSED
+    assert widget.gate is not None
+    widget.gate.set()
+    with pytest.raises(ClientStateError, match=r"^the widget was closed while it was opening$"):
+        await first
+    assert [(r.n, r.released) for r in widget.stopped] == [(1, True)]
+    assert widget.state is ClientState.CLOSED
+    with pytest.raises(ClientStateError, match=r"^the widget was closed; create a new one$"):
+        widget.use()
+
+
+async def test_a_cancelled_open_leaves_it_unopened_and_openable() -> None:
+    widget = Widget()
+    first = await opening(widget)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert widget.state is ClientState.UNOPENED
+    widget.gate = None
+    async with widget:
+        assert widget.use().n == 2
 
 
 async def test_async_with_stops_what_it_started_exactly_once() -> None:

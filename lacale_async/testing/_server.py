@@ -95,10 +95,24 @@ class SandboxServer:
         """Bind the socket and start serving.
 
         Raises:
-            ClientStateError: The server is already running.
+            ClientStateError: The server is already running or starting, or was closed while
+                it started (nothing is left serving).
             OSError: The port cannot be bound.
         """
-        self._life.check_openable()
+        self._life.begin_open()
+        try:
+            runner = await self._serve()
+        except BaseException:
+            self._life.open_failed()
+            raise
+        if not self._life.opened():
+            await runner.cleanup()
+            raise self._life.closed_while_opening()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def _serve(self) -> web.AppRunner:
+        """Return a runner serving on the host and port asked for (cleaned up if that fails)."""
         runner = web.AppRunner(
             build_app(self._state),
             access_log_class=_RedactingAccessLogger,
@@ -116,10 +130,7 @@ class SandboxServer:
         except BaseException:
             await runner.cleanup()
             raise
-        self._runner = runner
-        self._life.opened()
-        address = runner.addresses[0]
-        self._port = int(address[1])
+        return runner
 
     async def close(self) -> None:
         """Stop serving and close every connection; safe to call twice."""
