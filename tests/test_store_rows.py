@@ -105,9 +105,7 @@ def test_read_rows_returns_the_scopes_pause_deadline(conn: sqlite3.Connection) -
 def test_read_rows_refuses_a_row_the_sdk_never_writes(
     conn: sqlite3.Connection, at: str, live: int, expires: str
 ) -> None:
-    conn.execute(
-        f"INSERT INTO units VALUES ('s', 'bad', {at.format(now=NOW)}, {live}, {expires})"
-    )
+    conn.execute(f"INSERT INTO units VALUES ('s', 'bad', {at.format(now=NOW)}, {live}, {expires})")
     with pytest.raises(StoreDamaged, match=UNITS_DAMAGED):
         read_rows(conn, "s", NOW - DAY, NOW)
 
