@@ -26,12 +26,13 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 class CountingLedger(MemoryLedger):
-    """A memory ledger that counts how often the budget is read."""
+    """A memory ledger that counts how often the budget is read, suspending as a store does."""
 
     reads = 0
 
     async def usage(self, spans: Sequence[Span]) -> Usage:
         self.reads += 1
+        await asyncio.sleep(0)  # a store's read suspends (its worker thread), as a real one
         return await super().usage(spans)
 
 

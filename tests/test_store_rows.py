@@ -156,6 +156,8 @@ def test_recorded_returns_every_sound_stamp_live_ones_as_done(conn: sqlite3.Conn
 def test_rows_are_kept_two_days_before_any_horizon_is_recorded(conn: sqlite3.Connection) -> None:
     assert stored_keep(conn, "s", NOW) == TWO_DAYS
     assert record_horizon(conn, "s", 60.0, NOW) == TWO_DAYS  # a short window keeps the floor
+    conn.execute("INSERT INTO horizons VALUES ('hand', 60.0, ?)", (NOW + DAY,))
+    assert stored_keep(conn, "hand", NOW) == TWO_DAYS  # even one written short, by hand
 
 
 def test_a_long_horizon_is_kept_until_a_horizon_after_its_last_unit(
