@@ -71,7 +71,9 @@ def write_journal(store: Path, body: bytes, name: str = "0123456789abcdef") -> P
 # -- reading ---------------------------------------------------------------------------------
 
 
-def test_read_rows_splits_in_flight_units_from_exit_stamps(conn: sqlite3.Connection) -> None:
+def test_read_rows_splits_in_flight_units_from_exit_stamps_and_reads_the_pause(
+    conn: sqlite3.Connection,
+) -> None:
     put(conn, "s", "done-late", NOW - 10)
     put(conn, "s", "done-early", NOW - 50)
     put(conn, "s", "flying", NOW + 30, live=1)  # ``at`` of a live unit is its lease end
@@ -79,15 +81,13 @@ def test_read_rows_splits_in_flight_units_from_exit_stamps(conn: sqlite3.Connect
     put(conn, "s", "too-old", NOW - 3 * DAY)
     put(conn, "s", "old-live", NOW - 3 * DAY, live=1)  # live rows are read whatever their age
     put(conn, "other", "elsewhere", NOW - 1)
-    in_flight, done, pause = read_rows(conn, "s", NOW - DAY, NOW)
-    assert in_flight == 1
-    assert done == [NOW - 3 * DAY, NOW - 50, NOW - 10, NOW - 5]
-    assert pause == -math.inf
-
-
-def test_read_rows_returns_the_scopes_pause_deadline(conn: sqlite3.Connection) -> None:
+    assert read_rows(conn, "s", NOW - DAY, NOW) == (
+        1,
+        [NOW - 3 * DAY, NOW - 50, NOW - 10, NOW - 5],
+        -math.inf,
+    )
     conn.execute("INSERT INTO pauses VALUES ('s', ?), ('other', ?)", (NOW + 600, NOW + 9000))
-    assert read_rows(conn, "s", NOW - DAY, NOW) == (0, [], NOW + 600)
+    assert read_rows(conn, "s", NOW - DAY, NOW)[2] == NOW + 600
 
 
 @pytest.mark.parametrize(
@@ -130,11 +130,8 @@ def test_history_seeds_from_the_sound_rows_of_two_days(conn: sqlite3.Connection)
     put(conn, "s", "text", "'soon'")  # damage is skipped, never raised
     conn.execute("INSERT INTO pauses VALUES ('s', 'later')")
     assert history(conn, "s", NOW) == ([NOW - DAY, NOW - 100], -math.inf)
-
-
-def test_history_returns_a_sound_pause(conn: sqlite3.Connection) -> None:
-    conn.execute("INSERT INTO pauses VALUES ('s', ?)", (NOW + 60,))
-    assert history(conn, "s", NOW) == ([], NOW + 60)
+    conn.execute("UPDATE pauses SET until = ?", (NOW + 60,))
+    assert history(conn, "s", NOW)[1] == NOW + 60
 
 
 def test_recorded_returns_every_sound_stamp_live_ones_as_done(conn: sqlite3.Connection) -> None:
@@ -206,14 +203,11 @@ def test_write_pending_writes_units_drops_and_a_pause_never_shortened(
         ("s", "ended", NOW - 1, 0, NOW - 1 + DAY),
         ("s", "new", NOW + 40, 1, NOW + 40 + DAY),
     ]
-    assert conn.execute("SELECT until FROM pauses").fetchall() == [(NOW + 900,)]
-
-
-def test_write_pending_without_a_pause_writes_none(conn: sqlite3.Connection) -> None:
-    pending = Pending()
-    pending.unit("a", NOW, live=False)
-    assert write_pending(conn, "s", pending, keep=DAY) == ({"a": (NOW, False)}, -math.inf)
-    assert conn.execute("SELECT count(*) FROM pauses").fetchone() == (0,)
+    assert conn.execute("SELECT * FROM pauses").fetchall() == [("s", NOW + 900)]
+    without_pause = Pending()
+    without_pause.unit("a", NOW, live=False)
+    assert write_pending(conn, "t", without_pause, keep=DAY) == ({"a": (NOW, False)}, -math.inf)
+    assert conn.execute("SELECT scope FROM pauses").fetchall() == [("s",)]  # none for "t"
 
 
 # -- replaying crash journals ----------------------------------------------------------------
@@ -224,28 +218,21 @@ def test_a_dead_processs_journal_is_replayed_once_and_deleted(
     conn: sqlite3.Connection, store: Path
 ) -> None:
     put(conn, "s", "a", NOW - 10)  # the owner wrote this one before it died
+    put(conn, "s", "never-left", NOW + 30, live=1)
     journal = write_journal(
         store,
         f"U s a {NOW - 10!r} 0\nU s b {NOW + 30!r} 1\nU s gone {NOW - 3 * DAY!r} 0\n"
-        f"P s {NOW + 120!r}\nP t {NOW - 1!r}\n".encode(),
+        f"D s never-left\nP s {NOW + 120!r}\nP t {NOW - 1!r}\n".encode(),
     )
     replay_journals(conn, store, NOW)
     assert not journal.exists()
     assert units(conn) == [
         ("s", "a", NOW - 10, 0, NOW - 10 + TWO_DAYS),  # counted once: keyed by its token
         ("s", "b", NOW + 30, 1, NOW + 30 + TWO_DAYS),
-    ]  # and "gone" is older than every window kept
+    ]  # "never-left" goes, and "gone" is older than every window kept
     assert conn.execute("SELECT * FROM pauses").fetchall() == [("s", NOW + 120)]  # t's is over
     replay_journals(conn, store, NOW)  # nothing left to replay: nothing changes
     assert len(units(conn)) == 2
-
-
-@needs_locks
-def test_a_replay_deletes_the_units_that_never_left(conn: sqlite3.Connection, store: Path) -> None:
-    put(conn, "s", "a", NOW + 30, live=1)
-    write_journal(store, b"D s a\n")
-    replay_journals(conn, store, NOW)
-    assert units(conn) == []
 
 
 @needs_locks
