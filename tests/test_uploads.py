@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import anyio
 import pytest
 from conftest import make_torrent
 
@@ -166,12 +165,18 @@ async def test_a_path_that_is_not_a_readable_file_is_refused(
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-async def test_a_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
-    # Opening a FIFO with no writer blocks for ever: the guard fails the test instead.
+async def test_a_fifo_is_refused_without_being_read(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.nfo"
     os.mkfifo(fifo)
-    with anyio.fail_after(10), pytest.raises(la.ValidationError, match="not a regular file"):
-        await read_input(fifo, "nfo", MAX_NFO_SIZE)
+    # A writer with data waiting: a read_input that wrongly opened the FIFO gets bytes and
+    # fails the test, where with no writer its open() would block the test for ever.
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        os.write(writer, b"x" * 100)
+        with pytest.raises(la.ValidationError, match=r"^nfo path is not a regular file: '.*'$"):
+            await read_input(fifo, "nfo", 10)
+    finally:
+        os.close(writer)
 
 
 @pytest.mark.parametrize(
@@ -321,6 +326,19 @@ async def test_read_applies_the_policy_and_reads_the_nfo(tmp_path: Path) -> None
     assert no_nfo is None
     with pytest.raises(la.ValidationError, match="source"):
         await check_fields(default_policy="refuse").read(unflagged, None)
+
+
+async def test_read_holds_the_torrent_and_the_nfo_to_their_size_limits(tmp_path: Path) -> None:
+    assert (MAX_TORRENT_SIZE, MAX_NFO_SIZE) == (10 * 1024 * 1024, 1024 * 1024)
+    fields = check_fields()
+    with pytest.raises(la.ValidationError, match=f"^torrent is {MAX_TORRENT_SIZE + 1} bytes"):
+        await fields.read(bytes(MAX_TORRENT_SIZE + 1), None)
+    nfo = tmp_path / "big.nfo"
+    nfo.write_bytes(bytes(MAX_NFO_SIZE + 1))
+    with pytest.raises(la.ValidationError, match=f"is over {MAX_NFO_SIZE} bytes$"):
+        await fields.read(make_torrent(), nfo)
+    nfo.write_bytes(bytes(MAX_NFO_SIZE))
+    assert (await fields.read(make_torrent(), nfo))[2] == bytes(MAX_NFO_SIZE)
 
 
 async def test_form_resolves_slugs_and_names_the_file_after_the_torrent() -> None:
