@@ -5,7 +5,8 @@ still allow and counts the requests the batch needs: distinct *requests*, so que
 tracker answers alike ("Amélie", "amelie ") count once and queries already in the cache count
 not at all. The first queries that fit run; every other one gets an outcome whose error is
 :class:`QuotaExceededError` (saying how many did not fit and when the budget frees up), without
-anything being sent for it.
+anything being sent for it. A 429's pause is met as one search meets it: waited out when
+short, else every query not in the cache gets the pause's own error.
 """
 
 from __future__ import annotations
@@ -100,22 +101,24 @@ class BatchPlan:
         if not quota_windows:
             return {}
         quota = await self._budget.quota()
-        windows = [quota.windows[i] for i in quota_windows]
-        tightest = min(windows, key=lambda w: w.remaining)
-        room = 0 if quota.paused_until is not None else tightest.remaining
         needed: dict[str, list[SearchQuery]] = {}
         for item in self._items:
             key = self._request_key(item)
             if not self._cached(key):
                 needed.setdefault(key, []).append(item)
+        if quota.paused_until is not None and needed:
+            # A 429's pause: what a single search would meet, the wait or the error.
+            left = (quota.paused_until - quota.at).total_seconds()
+            paused = self._budget.pause_refusal(left, quota.at.timestamp())
+            if paused is not None:
+                return {item: paused for group in needed.values() for item in group}
+        windows = [quota.windows[i] for i in quota_windows]
+        tightest = min(windows, key=lambda w: w.remaining)
+        room = tightest.remaining
         if len(needed) <= room:
             return {}
         # The oldest unit counted frees first; in an empty window, the batch's own first one.
-        frees_at = (
-            quota.paused_until
-            or tightest.next_free_at
-            or quota.at + timedelta(seconds=tightest.period)
-        )
+        frees_at = tightest.next_free_at or quota.at + timedelta(seconds=tightest.period)
         retry_after = max(0.0, (frees_at - quota.at).total_seconds())
         runs = f"only the first {room} run" if room else "none of it runs"
         message = (

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from types import TracebackType
 
 from ._clock import Clock
@@ -143,11 +144,32 @@ class KeyBudget:
     def _check(self, refusal: Refusal, waited: float) -> None:
         span = self._spans[refusal.binding][2] if refusal.binding != PAUSE else 0.0
         bound = refusal.wait if refusal.wait is not None else span
+        if self._refuses(refusal, bound, waited):
+            raise self.exceeded(refusal, bound)
+
+    def _refuses(self, refusal: Refusal, bound: float, waited: float) -> bool:
+        """Whether ``refusal`` (``bound`` s to go, ``waited`` s so far) is an error, not a wait."""
         if not self._is_quota(refusal, bound):
-            return
-        if self._on_quota == "wait" and waited + bound <= self._max_quota_wait:
-            return
-        raise self.exceeded(refusal, bound)
+            return False
+        return not (self._on_quota == "wait" and waited + bound <= self._max_quota_wait)
+
+    def pause_refusal(self, seconds: float, now: float) -> Callable[[], QuotaExceededError] | None:
+        """Return what a request meets now from a 429 pause with ``seconds`` left.
+
+        ``search_many`` plans with it: a pause a request would wait out holds no batch back.
+
+        Args:
+            seconds: What is left of the pause.
+            now: The time of the decision (Unix seconds).
+
+        Returns:
+            None when a request waits the pause out, else what builds its error (one per
+            caller, each with its own traceback).
+        """
+        refusal = Refusal(wait=seconds, binding=PAUSE, used=0, now=now)
+        if not self._refuses(refusal, seconds, 0.0):
+            return None
+        return partial(self.exceeded, refusal, seconds)
 
     def exceeded(self, refusal: Refusal, bound: float) -> QuotaExceededError:
         """Return the error for a spent budget (``bound``: seconds until a unit frees)."""

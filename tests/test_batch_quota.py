@@ -194,9 +194,22 @@ async def test_a_running_pause_refuses_the_whole_batch_until_it_ends() -> None:
     assert search.sent == []
     error = errors["a"]
     assert error is not None
-    assert "allows 0 more now, so none of it runs" in str(error)
-    assert "frees up in 2 h 00 min, at 2026-01-01 02:00:00 UTC" in str(error)
-    assert error.retry_after == 2 * 3600.0
+    assert errors["b"] is not None
+    assert errors["b"] is not error
+    # The pause's own refusal, as one search() would get it: no window to blame.
+    assert str(error).startswith("the key-wide budget is paused: the tracker answered 429")
+    assert "may go in 2 h 00 min, at 2026-01-01 02:00:00 UTC" in str(error)
+    assert (error.retry_after, error.window, error.used) == (2 * 3600.0, None, 0)
+
+
+async def test_a_pause_a_search_would_wait_out_holds_no_batch_back() -> None:
+    # Regression: a 5 s pause refused the whole batch, while one search() waits it out.
+    clock = FakeClock()
+    budget, _ = budget_of(clock, (5, DAY))
+    await budget.unexpected_429(5.0, "search")
+    errors, search = await run_all(queries("a", "b"), budget)
+    assert errors == {"a": None, "b": None}
+    assert [item.query for item in search.sent] == ["a", "b"]
 
 
 async def test_the_plan_is_made_once_for_the_whole_batch() -> None:
@@ -234,3 +247,25 @@ async def test_concurrent_admissions_share_one_plan() -> None:
     assert results[:2] == [None, None]
     assert isinstance(results[2], QuotaExceededError)
     assert ledger.reads == 1
+
+
+async def test_with_on_quota_wait_a_pause_within_max_quota_wait_holds_no_batch_back() -> None:
+    clock = FakeClock()
+    budget = KeyBudget(
+        MemoryLedger(clock.wall),
+        rates=[(5, DAY)],
+        clock=clock,
+        on_quota="wait",
+        max_quota_wait=3 * 3600.0,
+        max_retry_wait=60.0,
+        lease=40.0,
+        stats=KeyCounters(),
+    )
+    await budget.unexpected_429(2 * 3600.0, "search")
+    assert budget.pause_refusal(2 * 3600.0, clock.wall()) is None  # waited out, as one search
+    refuse = budget.pause_refusal(4 * 3600.0, clock.wall())
+    assert refuse is not None
+    assert refuse() is not refuse()  # one error per caller
+    errors, search = await run_all(queries("a"), budget)
+    assert errors == {"a": None}
+    assert len(search.sent) == 1
