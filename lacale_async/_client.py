@@ -87,7 +87,8 @@ class LaCaleClient(Openable[Engine], Transfers):
             ``[(60, 60.0), (200, 86400.0)]`` (the live limits), or ``LACALE_KEY_RATE``.
         quota_store: Where the key budget outlives a restart, shared by this machine's
             processes: a SQLite file path, ``"auto"`` (in the user's cache folder, or
-            ``LACALE_QUOTA_STORE``) or None (memory). A fleet backend keeps it itself.
+            ``LACALE_QUOTA_STORE``) or None (memory; also ``"memory"``). A fleet backend
+            keeps it itself.
         on_quota: When a long key window (the daily budget) is spent: ``"raise"``
             :class:`QuotaExceededError` before sending, or ``"wait"`` up to ``max_quota_wait``
             seconds. Windows no longer than that (the 60 a minute) are always waited out.

@@ -40,7 +40,12 @@ KeyRateArg: TypeAlias = Rate | Sequence[Rate] | None
 """``key_rate``: one ``(calls, period)``, several that must all hold, or None for no budget."""
 
 QuotaStoreArg: TypeAlias = str | os.PathLike[str] | None
-"""``quota_store``: a file path, ``"auto"`` (the user's cache folder) or None (memory only)."""
+"""``quota_store``: a file path, ``"auto"`` (the user's cache folder) or None (memory only).
+
+``"memory"`` (also ``"none"``, ``"off"``, any case) means None, as in ``LACALE_QUOTA_STORE``.
+"""
+
+_IN_MEMORY = frozenset({"memory", "none", "off"})
 
 OnQuota = Literal["raise", "wait"]
 """What a spent key budget does: raise :class:`QuotaExceededError` at once, or wait a while."""
@@ -151,7 +156,7 @@ def resolve_quota_store(arg: object, *, auto: Callable[[], Path]) -> Path | None
     """Turn ``quota_store`` into a file path or None; ``"auto"`` reads ``LACALE_QUOTA_STORE``.
 
     Args:
-        arg: A path, ``"auto"`` or None.
+        arg: A path, ``"auto"``, None or ``"memory"``.
         auto: Gives the path ``"auto"`` means when the variable is not set (in
             ``LACALE_CACHE_DIR`` when that is set); called only then, so a bad
             ``LACALE_CACHE_DIR`` never stops a client that keeps its budget elsewhere.
@@ -164,12 +169,12 @@ def resolve_quota_store(arg: object, *, auto: Callable[[], Path]) -> Path | None
     if arg == "auto":
         arg = os.environ.get("LACALE_QUOTA_STORE") or "auto"
         name = "LACALE_QUOTA_STORE"
-        if isinstance(arg, str) and arg.lower() in ("none", "memory", "off"):
-            return None
         if arg == "auto":
             name = "LACALE_CACHE_DIR" if os.environ.get("LACALE_CACHE_DIR") else "quota_store"
             arg = auto()
-    if arg is None:
+    # The words the variable needs, taken from the argument too: quota_store="memory" (what
+    # Quota.store reports) once made a file named "memory" in the working folder.
+    if arg is None or (isinstance(arg, str) and arg.lower() in _IN_MEMORY):
         return None
     if isinstance(arg, (str, os.PathLike)) and os.fspath(arg):
         return expand_home(check_path(arg, name, ConfigurationError), name, ConfigurationError)

@@ -173,7 +173,7 @@ class UploadForm:
             form.add_field(
                 "nfoFile",
                 self.nfo,
-                filename=safe_filename(self.filename, suffix=".nfo"),
+                filename=safe_filename(self.filename.removesuffix(".torrent"), suffix=".nfo"),
                 content_type="text/plain",
             )
         return form

@@ -187,6 +187,16 @@ def test_the_variable_can_keep_the_budget_in_memory(
     assert resolve_quota_store("auto", auto=no_auto) is None
 
 
+@pytest.mark.parametrize("value", ["memory", "Memory", "none", "OFF"])
+def test_the_argument_takes_the_same_words_for_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # Regression: quota_store="memory" made a file named "memory" in the working folder.
+    monkeypatch.chdir(tmp_path)
+    assert resolve_quota_store(value, auto=no_auto) is None
+    assert resolve_quota_store(f"./{value}", auto=no_auto) == Path(value)  # a path still is one
+
+
 @pytest.mark.parametrize(
     ("cache_dir", "named"), [(None, "quota_store"), ("/somewhere", "LACALE_CACHE_DIR")]
 )

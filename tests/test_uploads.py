@@ -423,6 +423,5 @@ def test_every_field_is_a_part_and_tags_repeat_instead_of_an_array() -> None:
     ]
     _, _, nfo_name, nfo_type = parts[-1]
     assert nfo_type == "text/plain"
-    assert nfo_name is not None
-    assert nfo_name.endswith(".nfo")
-    assert nfo_name.startswith("Le.Film")
+    # Regression: it was "Le.Film.torrent.nfo", the torrent's file name with .nfo added.
+    assert nfo_name == "Le.Film.nfo"
