@@ -257,7 +257,7 @@ class UploadFields:
             title=self.title,
             category_id=resolve_category(meta, self.category),
             torrent=torrent,
-            filename=safe_filename(info.name or self.title),
+            filename=safe_filename(info.name, default=self.title),
             tag_ids=tuple(resolve_tag(meta, t) for t in self.tags),
             description=self.description,
             tmdb_id=self.tmdb_id,

@@ -367,9 +367,13 @@ async def test_form_resolves_slugs_and_names_the_file_after_the_torrent() -> Non
     )
 
 
-async def test_form_names_the_file_after_the_title_for_a_torrent_without_a_name() -> None:
+@pytest.mark.parametrize("name", ["", "..", " . "])
+async def test_form_names_the_file_after_the_title_for_a_torrent_without_a_usable_name(
+    name: str,
+) -> None:
+    # Regression: a name that cleans down to nothing ("..") gave "download.torrent".
     fields = check_fields(title="Mon Titre")
-    torrent, info, _ = await fields.read(make_torrent(""), None)
+    torrent, info, _ = await fields.read(make_torrent(name), None)
     assert fields.form(META, torrent, info, None).filename == "Mon Titre.torrent"
 
 
