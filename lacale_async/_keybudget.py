@@ -136,11 +136,6 @@ class KeyBudget:
         """
         return _BudgetSlot(self)
 
-    def _is_quota(self, refusal: Refusal, bound: float) -> bool:
-        if refusal.binding == PAUSE:
-            return bound > self._max_retry_wait
-        return self._spans[refusal.binding][1] > self._max_quota_wait
-
     def _check(self, refusal: Refusal, waited: float) -> None:
         span = self._spans[refusal.binding][2] if refusal.binding != PAUSE else 0.0
         bound = refusal.wait if refusal.wait is not None else span
@@ -149,7 +144,11 @@ class KeyBudget:
 
     def _refuses(self, refusal: Refusal, bound: float, waited: float) -> bool:
         """Whether ``refusal`` (``bound`` s to go, ``waited`` s so far) is an error, not a wait."""
-        if not self._is_quota(refusal, bound):
+        if refusal.binding == PAUSE:
+            quota = bound > self._max_retry_wait
+        else:
+            quota = self._spans[refusal.binding][1] > self._max_quota_wait
+        if not quota:
             return False
         return not (self._on_quota == "wait" and waited + bound <= self._max_quota_wait)
 

@@ -8,6 +8,7 @@ backend, opened once and closed once, share the open/close protocol too (:class:
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -25,6 +26,9 @@ class ClientState(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
     CLOSED = "closed"
+
+
+R = TypeVar("R")
 
 
 class Lifecycle:
@@ -78,6 +82,30 @@ class Lifecycle:
         """Return the error for an open that a close overtook (raise it)."""
         return ClientStateError(f"the {self._name} was closed while it was opening")
 
+    async def open_with(
+        self, start: Callable[[], Awaitable[R]], release: Callable[[R], Awaitable[None]]
+    ) -> R:
+        """Run ``start`` as this object's one open, and return what it built.
+
+        Args:
+            start: Builds what being open means (a session, a listening socket).
+            release: Undoes it, when a close overtook the open.
+
+        Raises:
+            ClientStateError: See :meth:`begin_open`; or a close came while ``start`` ran
+                (what it built is released).
+        """
+        self.begin_open()
+        try:
+            built = await start()
+        except BaseException:
+            self.open_failed()
+            raise
+        if not self.opened():
+            await release(built)
+            raise self.closed_while_opening()
+        return built
+
     def close(self) -> bool:
         """Record the close; return False when it was closed already (closing twice is fine).
 
@@ -99,9 +127,6 @@ class Lifecycle:
 
     def __repr__(self) -> str:
         return f"Lifecycle({self._name!r}, {self.state.value})"
-
-
-R = TypeVar("R")
 
 
 class Openable(Generic[R]):
@@ -132,17 +157,7 @@ class Openable(Generic[R]):
             ClientStateError: Already open or opening, or closed (it is not reusable, like an
                 httpx client), or closed while it was opening (what it built is released).
         """
-        life = self._life
-        life.begin_open()
-        try:
-            opened = await self._start()
-        except BaseException:
-            life.open_failed()
-            raise
-        if not life.opened():
-            await self._stop(opened)
-            raise life.closed_while_opening()
-        self._opened = opened
+        self._opened = await self._life.open_with(self._start, self._stop)
         return self
 
     async def aclose(self) -> None:

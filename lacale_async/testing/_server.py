@@ -99,16 +99,7 @@ class SandboxServer:
                 it started (nothing is left serving).
             OSError: The port cannot be bound.
         """
-        self._life.begin_open()
-        try:
-            runner = await self._serve()
-        except BaseException:
-            self._life.open_failed()
-            raise
-        if not self._life.opened():
-            await runner.cleanup()
-            raise self._life.closed_while_opening()
-        self._runner = runner
+        runner = self._runner = await self._life.open_with(self._serve, web.AppRunner.cleanup)
         self._port = int(runner.addresses[0][1])
 
     async def _serve(self) -> web.AppRunner:
