@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from lacale_async import _journal as journal_module
 from lacale_async._journal import LOCKS, Claimed, Journal, claim, parse
 
 pytestmark = pytest.mark.skipif(not LOCKS, reason="no fcntl: no journal")
@@ -116,7 +116,7 @@ def test_a_rewrite_that_cannot_create_its_file_keeps_appending_to_the_old_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every new name the one already taken: O_EXCL refuses it, a real OSError.
-    monkeypatch.setattr(journal_module.secrets, "token_hex", lambda n: "0123456789abcdef")
+    monkeypatch.setattr(secrets, "token_hex", lambda n: "0123456789abcdef")
     store = tmp_path / "q.sqlite3"
     journal = Journal(store)
     journal.unit("s", "00aa", (1.0, True))
