@@ -310,8 +310,8 @@ sys.stdin.readline()
         (b"U s a 5.0 1\nD s b extra\n", {("s", "a"): (5.0, True)}, True),
         (b"U s a 5.0 1\nX s b\n", {("s", "a"): (5.0, True)}, True),
         (b"U s a 5.0 1\n\nU s b 6.0 0\n", {("s", "a"): (5.0, True)}, True),  # empty line
-        (b"U s a 5.0 1\nU s\tb 6.0 0\n", {("s", "a"): (5.0, True)}, True),
-        (b"U s a 5.0 1\r\n", {}, True),  # a CR is no journal's
+        (b"U s a 5.0 1\nU s b\tc 6.0 0\n", {("s", "a"): (5.0, True)}, True),  # a tab
+        (b"U s a 5.0 1\nD s b\r\n", {("s", "a"): (5.0, True)}, True),  # a CR
     ],
 )
 def test_parse_keeps_each_units_last_change_and_stops_at_the_first_bad_line(
