@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from lacale_async._cli._streams import (
     EXIT_BROKEN_PIPE,
@@ -132,4 +131,3 @@ def test_on_broken_pipe_stops_writing_then_raises() -> None:
     with pytest.raises(BrokenPipeError):
         console.on_broken_pipe()
     assert console.quiet
-    assert isinstance(console, Console)
