@@ -120,10 +120,13 @@ class Journal:
                 self._pauses[scope] = pause
             else:
                 self._pauses.pop(scope, None)
-            if self._path is None or self._off:
+            if self._path is None:
                 return
+            # Even after an append failed (the file then lacks a line, perhaps a drop that a
+            # replay would count as spent), the file is made what memory holds, or deleted.
             if any(row is not None for row in kept.values()) or self._pauses:
-                self._rewrite()
+                if self._rewrite():
+                    self._off = False  # whole again: appending resumes
             else:
                 self._delete()
 
@@ -139,7 +142,7 @@ class Journal:
             self._off = True
             _warn_off(self._store, exc)
 
-    def _rewrite(self) -> None:
+    def _rewrite(self) -> bool:
         lines = [_unit_line(scope, token, row) for (scope, token), row in self._units.items()]
         lines += [f"P {scope} {until!r}\n".encode() for scope, until in self._pauses.items()]
         old_path, old_fd = self._path, self._fd.pop()
@@ -150,9 +153,10 @@ class Journal:
             # counts nothing twice, so it stays, and is appended to.
             self._fd.append(old_fd)
             self._path = old_path
-            return
+            return False
         _unlink(old_path)
         os.close(old_fd)
+        return True
 
     def _delete(self) -> None:
         _unlink(self._path)
@@ -264,7 +268,9 @@ def parse(data: bytes) -> tuple[dict[tuple[str, str], Row], dict[str, float], bo
         return None
     damaged = lines.pop() != b""  # the bytes after the last newline: a torn last write
     for line in lines[1:]:
-        fields = line.decode("ascii", "replace").split(" ")
+        if not line.isascii():
+            return units, pauses, True
+        fields = line.decode("ascii").split(" ")
         if not all(field.isprintable() and field for field in fields):
             return units, pauses, True
         kind, *rest = fields
@@ -280,6 +286,8 @@ def parse(data: bytes) -> tuple[dict[tuple[str, str], Row], dict[str, float], bo
 
 
 def _time(text: str) -> bool:
+    if "_" in text:  # float() reads "1_000.5"; repr() never writes one
+        return False
     try:
         value = float(text)
     except ValueError:

@@ -9,6 +9,7 @@ to end through the store; these tests call the module's own names.
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import math
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from lacale_async import _journal as journal_module
 from lacale_async._journal import LOCKS, Claimed, Journal, claim, parse
 
 pytestmark = pytest.mark.skipif(not LOCKS, reason="no fcntl: no journal")
@@ -134,6 +136,52 @@ def test_a_rewrite_that_cannot_create_its_file_keeps_appending_to_the_old_one(
         False,
     )
     assert claim(store) == []  # and still locked
+
+
+def test_a_journal_whose_append_failed_is_still_deleted_once_nothing_is_pending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The drop's line is lost to a full disk: left on disk, the journal would have the next
+    # process count as spent a unit that never left.
+    store = tmp_path / "q.sqlite3"
+    caplog.set_level(logging.WARNING, logger="lacale_async")
+    journal = Journal(store)
+    journal.unit("s", "00aa", (1.0, True))
+    real_write = journal_module._write
+
+    def full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(journal_module, "_write", full)
+    journal.unit("s", "00aa", None)
+    monkeypatch.setattr(journal_module, "_write", real_write)
+    assert len(caplog.records) == 1
+    journal.settle("s", {}, -math.inf)
+    assert journal.path is None
+    assert journals(store) == []
+    assert claim(store) == []
+
+
+def test_a_journal_whose_append_failed_is_rewritten_whole_at_the_next_settle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "q.sqlite3"
+    journal = Journal(store)
+    journal.unit("s", "00aa", (1.0, True))
+    real_write = journal_module._write
+
+    def full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(journal_module, "_write", full)
+    journal.unit("s", "00bb", (2.0, True))  # lost from the file, kept in memory
+    monkeypatch.setattr(journal_module, "_write", real_write)
+    journal.settle("s", {"00bb": (2.0, True)}, -math.inf)
+    [path] = journals(store)
+    assert parse(path.read_bytes()) == ({("s", "00bb"): (2.0, True)}, {}, False)
+    # Whole again, the journal takes the next units as before.
+    journal.unit("s", "00cc", (3.0, True))
+    assert parse(path.read_bytes())[0] == {("s", "00bb"): (2.0, True), ("s", "00cc"): (3.0, True)}
 
 
 def test_a_journal_that_cannot_be_created_warns_once_and_stays_off(
@@ -289,6 +337,7 @@ def test_a_journal_is_left_while_its_process_lives_and_claimed_once_it_exits(
 _OWNER = """
 import sys
 from pathlib import Path
+from lacale_async import _journal as journal_module
 from lacale_async._journal import Journal
 
 journal = Journal(Path(sys.argv[1]))
@@ -312,6 +361,11 @@ sys.stdin.readline()
         (b"U s a 5.0 1\n\nU s b 6.0 0\n", {("s", "a"): (5.0, True)}, True),  # empty line
         (b"U s a 5.0 1\nU s b\tc 6.0 0\n", {("s", "a"): (5.0, True)}, True),  # a tab
         (b"U s a 5.0 1\nD s b\r\n", {("s", "a"): (5.0, True)}, True),  # a CR
+        # A byte outside ASCII is damage, not a unit under a garbled token or scope.
+        (b"U s a 5.0 1\nU s b\xff 6.0 1\n", {("s", "a"): (5.0, True)}, True),
+        (b"U s a 5.0 1\nD s\xe9 b\n", {("s", "a"): (5.0, True)}, True),
+        # float() reads "1_000.5"; the SDK never writes one, so it is not a journal line.
+        (b"U s a 5.0 1\nU s b 1_000.5 0\n", {("s", "a"): (5.0, True)}, True),
     ],
 )
 def test_parse_keeps_each_units_last_change_and_stops_at_the_first_bad_line(
