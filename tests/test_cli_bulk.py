@@ -10,6 +10,9 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -245,9 +248,19 @@ def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path: Path) -> Non
     assert [json.loads(line)["query"] for line in result.stdout.splitlines()] == ["zzz-none"]
 
 
-def test_queries_that_are_not_utf8_are_a_validation_error() -> None:
+@pytest.mark.parametrize("stdin", [["-"], []], ids=["dash", "piped"])
+def test_a_byte_order_mark_on_stdin_is_not_part_of_the_first_query(stdin: list[str]) -> None:
+    result = invoke([*SANDBOX, "--json", "bulk", *stdin], input="\ufeffzzz-none\n")
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["query"] for line in result.stdout.splitlines()] == ["zzz-none"]
+
+
+@pytest.mark.parametrize("stdin", [["-"], []], ids=["dash", "piped"])
+def test_queries_that_are_not_utf8_are_a_validation_error(stdin: list[str]) -> None:
     runner = CliRunner(env={"LACALE_API_KEY": None, "LACALE_BASE_URL": None})
-    result = runner.invoke(cli, [*SANDBOX, "bulk", "-"], input=b"caf\xe9\n", catch_exceptions=False)
+    result = runner.invoke(
+        cli, [*SANDBOX, "bulk", *stdin], input=b"caf\xe9\n", catch_exceptions=False
+    )
     assert result.exit_code == 4
     assert result.stderr == "error: the queries are not UTF-8 text\n"
     assert result.stdout == ""
@@ -258,3 +271,21 @@ def test_a_concurrency_below_one_or_negative_rows_are_usage_errors(option: list[
     result = invoke([*SANDBOX, "bulk", "-", *option], input="amelie\n")
     assert result.exit_code == 2
     assert option[0] in result.stderr
+
+
+def test_piped_stdin_that_is_not_utf8_is_refused_whole_in_a_real_process() -> None:
+    # A real process's stdin decodes with surrogateescape, which click's runner does not
+    # show: each line then failed on its own, and --json echoed the raw byte (invalid UTF-8).
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    for name in ("LACALE_API_KEY", "LACALE_BASE_URL", "PYTHONIOENCODING"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "lacale_async", "--sandbox", "--json", "bulk"],
+        input=b"caf\xe9\n",
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (4, b"")
+    assert done.stderr == b"error: the queries are not UTF-8 text\n"

@@ -181,7 +181,11 @@ def test_a_journal_whose_append_failed_is_rewritten_whole_at_the_next_settle(
     assert parse(path.read_bytes()) == ({("s", "00bb"): (2.0, True)}, {}, False)
     # Whole again, the journal takes the next units as before.
     journal.unit("s", "00cc", (3.0, True))
-    assert parse(path.read_bytes())[0] == {("s", "00bb"): (2.0, True), ("s", "00cc"): (3.0, True)}
+    assert parse(path.read_bytes()) == (
+        {("s", "00bb"): (2.0, True), ("s", "00cc"): (3.0, True)},
+        {},
+        False,
+    )
 
 
 def test_a_journal_that_cannot_be_created_warns_once_and_stays_off(

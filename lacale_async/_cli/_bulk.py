@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TextIO
+from typing import TextIO, cast
 
 import click
 from rich.console import Console
@@ -310,7 +310,9 @@ def bulk(
     if file is None:
         if sys.stdin.isatty():
             raise click.UsageError("give a FILE of queries, or pipe them on stdin")
-        file = sys.stdin
+        # Read as click reads '-': UTF-8, strict, BOM dropped. sys.stdin as it is decodes in the
+        # locale's encoding with surrogateescape: each line then failed on its own.
+        file = cast("TextIO", click.open_file("-", encoding="utf-8-sig", errors="strict"))
     lines: list[BulkLine] = []
     # Reading a pipe can take long (the producer is slow): Ctrl-C there is an interruption too.
     with handled(settings):
