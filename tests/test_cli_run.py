@@ -197,6 +197,25 @@ def test_without_verbose_only_warnings_reach_stderr_and_the_handler_goes_away(
     assert _LOGGER.level == logging.NOTSET
 
 
+def test_without_verbose_debug_stays_quiet_even_when_the_logger_lets_it_through(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A logger left at DEBUG (by an embedding program, or an earlier -v): the notes still
+    # show warnings only.
+
+    async def logs() -> int:
+        _LOGGER.debug("debug detail")
+        _LOGGER.error("store unreadable")
+        return 0
+
+    _LOGGER.setLevel(logging.DEBUG)  # setLevel, not the attribute: it clears the level cache
+    try:
+        run_command(KEYED, logs)
+    finally:
+        _LOGGER.setLevel(logging.NOTSET)
+    assert capsys.readouterr().err == "warning: store unreadable\n"
+
+
 def test_verbose_logs_debug_masked_and_cleaned_then_restores_the_logger(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
