@@ -175,3 +175,14 @@ def test_ctrl_c_once_the_upload_went_out_names_the_hash_to_search_for(
         f"search for info hash {uploaded} before uploading again\n"
     )
     assert [u.info_hash for u in remote.server.uploads] == [uploaded]
+
+
+def test_an_upload_refused_before_meta_was_needed_sends_no_meta_request_to_keep_it(
+    tmp_path: Path, remote: ThreadedSandbox, remote_args: list[str]
+) -> None:
+    path = make_torrent(tmp_path)
+    result = invoke([*_upload_args(remote_args, path), "--tmdb-id", "not-digits"])
+    assert result.exit_code == 4
+    assert len(error_lines(result)) == 1
+    assert remote.server.requests == []
+    assert load_meta() is None
