@@ -7,7 +7,15 @@ from datetime import datetime, timezone
 import pytest
 
 import lacale_async as la
-from lacale_async._cli._exit import CLI_HINTS, EXIT_OTHER, error_line, error_text, exit_code
+from lacale_async._cli._exit import (
+    CLI_HINTS,
+    EXIT_CODES,
+    EXIT_OTHER,
+    EXIT_USAGE,
+    error_line,
+    error_text,
+    exit_code,
+)
 from lacale_async._wording import Names, Worded
 
 _AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -82,3 +90,43 @@ def test_secrets_are_masked_and_an_empty_secret_masks_nothing() -> None:
 def test_an_empty_message_shows_the_class_name() -> None:
     assert error_text(la.ResponseError("")) == "ResponseError"
     assert error_text(la.ResponseError("\x1b[0m \n")) == "ResponseError"
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (la.ConfigurationError("no key"), 3),
+        (la.ValidationError("bad"), 4),
+        (la.BadRequestError("400", status=400), 4),
+        (la.AuthenticationError("401", status=401), 5),
+        (la.PermissionDeniedError("403", status=403), 5),
+        (la.NotFoundError("404", status=404), 6),
+        (la.ServerError("500", status=500), 9),
+        (la.TransportError("reset"), 10),
+        (la.ConnectError("refused"), 10),
+        (la.ResponseError("html"), 11),
+        (la.StorageError("disk full"), 12),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
+)
+def test_each_failure_class_has_its_own_exit_code(error: la.LaCaleError, code: int) -> None:
+    assert exit_code(error) == code
+
+
+def test_the_usage_code_is_clicks_and_no_error_class_takes_it() -> None:
+    assert EXIT_USAGE == 2
+    assert EXIT_USAGE not in EXIT_CODES.values()
+
+
+def test_secrets_are_masked_in_a_hint_and_in_a_wording() -> None:
+    hinted = la.DestinationExistsError(
+        "/k/sekrit-key-0123.torrent exists", option="overwrite", hint="pass overwrite=True"
+    )
+    assert error_text(hinted, ("sekrit-key-0123",)) == (
+        f"/k/***.torrent exists; {CLI_HINTS['overwrite']}"
+    )
+    wording = Worded(lambda names: f"key sekrit-key-0123 spent; lower {names.name('key_rate')}")
+    spent = la.QuotaExceededError(str(wording), wording=wording, retry_after=1.0, retry_at=_AT)
+    assert error_text(spent, ("sekrit-key-0123",)) == "key *** spent; lower LACALE_KEY_RATE"
+    refused = la.ConnectError("cannot connect to sekrit-key-0123.test")
+    assert error_text(refused, ("sekrit-key-0123",)).startswith("cannot connect to ***.test; ")
