@@ -23,7 +23,7 @@ def test_a_scope_is_a_hex_digest_that_moves_with_the_key_origin_split() -> None:
     assert API_KEY not in scope
     assert derive_scope(API_KEY, BASE) == scope
     # The separator keeps "ab" at "c" apart from "a" at "bc".
-    assert derive_scope("ab", "c") != derive_scope("b", "ac")
+    assert derive_scope("ab", "c") != derive_scope("b", "ca")
     assert derive_scope("key", BASE) != derive_scope("key", BASE + "/")
 
 
