@@ -114,7 +114,7 @@ async def test_an_unreadable_file_starts_full_saying_reading_failed_too(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="_seeded: a seed job failing outside STORE_ERRORS is seen by the first caller only",
+    reason="_seeded: a seed failure outside STORE_ERRORS is lost once the job is done",
 )
 async def test_a_seed_failing_unexpectedly_is_never_a_silent_full_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
