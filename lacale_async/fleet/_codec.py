@@ -62,7 +62,15 @@ class Codec(Generic[V]):
         Raises:
             CodecError: ``data`` lacks the format tag or does not decode to this type.
         """
-        raw = data.encode() if isinstance(data, str) else data
+        if isinstance(data, str):
+            try:
+                raw = data.encode()
+            except UnicodeEncodeError:
+                # A lone surrogate: a client decoding with errors="surrogateescape" read bytes
+                # no SDK wrote (entries are UTF-8 JSON), so the entry is of no known format.
+                raise CodecError("unknown cache entry format") from None
+        else:
+            raw = data
         if not isinstance(raw, bytes) or not raw.startswith(_TAG):
             raise CodecError("unknown cache entry format")
         try:
