@@ -131,7 +131,10 @@ class FailurePolicy:
         """
         text = self.describe(exc)
         if self.on_error == "fail":
-            raise BackendError(f"Redis at {self.where} failed while {doing}: {text}") from exc
+            # Not chained: redis-py's own text (printed under "direct cause" in a traceback)
+            # may hold the password, or under opaque a piece of it. The message keeps the
+            # type and the scrubbed text.
+            raise BackendError(f"Redis at {self.where} failed while {doing}: {text}") from None
         if not self._degraded:
             self._degraded = True
             logger.warning(
