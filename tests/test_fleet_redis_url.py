@@ -82,3 +82,41 @@ def test_no_password_survives_redaction_however_it_is_written(
         shown = redact_redis_url(url)
         assert secret not in shown, (url, shown)
         assert password not in shown, (url, shown)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # redis-py passes unknown query keys to the connection: this one is the key passphrase.
+        ("rediss://h/0?ssl_password=hunter2", "rediss://h/0?ssl_password=***"),
+        ("rediss://h/0?SSL_Password=hunter2&db=1", "rediss://h/0?SSL_Password=***&db=1"),
+        ("rediss://h/0?ssl_certfile=%2Fc.pem&db=1", "rediss://h/0?ssl_certfile=%2Fc.pem&db=1"),
+    ],
+)
+def test_every_query_key_redis_py_takes_as_a_secret_is_redacted(url: str, shown: str) -> None:
+    assert redact_redis_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis:/:hunter2@h/0", "redis:/***"),
+        ("redis::hunter2@h", "redis:***"),
+        ("hunter2@h", "***"),
+    ],
+)
+def test_a_url_with_no_network_location_shows_only_its_scheme(url: str, shown: str) -> None:
+    assert redact_redis_url(url) == shown
+
+
+@settings(max_examples=200, deadline=None)
+@given(password=_PASSWORDS, key=st.sampled_from(["password", "ssl_password"]))
+def test_no_query_secret_survives_redaction(password: str, key: str) -> None:
+    urls = [
+        f"rediss://cache.internal/0?{key}={quote(password, safe='')}&db=1",
+        f"redis:/:{quote(password, safe='')}@cache.internal/0",
+    ]
+    for url in urls:
+        shown = redact_redis_url(url)
+        assert quote(password, safe="") not in shown, (url, shown)
+        assert password not in shown, (url, shown)

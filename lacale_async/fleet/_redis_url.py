@@ -10,6 +10,10 @@ __all__ = ["redact_redis_url", "redis_url_is_malformed", "url_start"]
 # What a scheme can be followed by before the user part; nothing past it is ever shown.
 _START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/{0,2}")
 
+# Query keys redis-py's parse_url hands to the connection as secrets: the AUTH password, and
+# (any unknown key becomes a keyword) SSLConnection's private-key passphrase.
+_SECRET_KEYS = frozenset({"password", "ssl_password"})
+
 
 def redis_url_is_malformed(url: str) -> bool:
     """Tell whether ``url`` has an ``@`` beyond its network location, or does not split at all.
@@ -42,13 +46,17 @@ def redact_redis_url(url: str) -> str:
         The URL, safe to log or to put in an exception message. A user part without a colon
         is redacted whole: ``redis://secret@host`` would otherwise show a bare password. In a
         malformed URL (see :func:`redis_url_is_malformed`), everything between ``://`` and the
-        last ``@`` is redacted.
+        last ``@`` is redacted. One with an ``@`` but no ``://`` shows only its scheme.
     """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable Redis URL>"
     scheme, sep, rest = url.partition("://")
+    if not sep and "@" in url:
+        # No network location to redact ("redis:/:password@host"): whatever follows the
+        # scheme may be the password, so none of it is shown.
+        return f"{url_start(url)}***"
     if sep and rest.rfind("@") >= len(parts.netloc):
         # Cut at the last "@": whatever precedes it may be a piece of the password.
         after = rest.rpartition("@")[2]
@@ -63,7 +71,7 @@ def redact_redis_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode(
-            [(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*"
+            [(k, "***" if k.lower() in _SECRET_KEYS else v) for k, v in pairs], safe="*"
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
