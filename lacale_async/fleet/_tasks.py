@@ -34,11 +34,21 @@ class Background:
             task.exception()
 
     async def close(self, grace: float) -> None:
-        """Give the tasks still running ``grace`` seconds to finish, then cancel them."""
-        tasks = list(self._tasks)
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
+        """Give the tasks still running ``grace`` seconds to finish, then cancel them.
+
+        Tasks spawned while this waits (a waiter's clean-up, spawned when its call ends or is
+        cancelled) are waited for too: none is left running against a client being closed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(list(self._tasks), timeout=remaining)
+        # Looped: cancelling a call makes its waiter spawn a clean-up, cancelled in turn.
+        while self._tasks:
+            pending = list(self._tasks)
             for task in pending:
                 task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            await asyncio.wait(pending)
