@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-
 from conftest import META_JSON
+
 from lacale_async import Meta
 from lacale_async._models import decode_meta
 from lacale_async.fleet._codec import CODECS, CodecError
@@ -31,20 +31,20 @@ def test_a_non_ascii_entry_round_trips_as_the_str_a_decoding_client_returns() ->
 def test_a_str_that_is_no_utf8_is_a_codec_error(data: str) -> None:
     # What decode_responses=True with encoding_errors="surrogateescape" gives for non-UTF-8
     # bytes: RedisCache.get must be able to drop it as a miss.
-    with pytest.raises(CodecError, match="^unknown cache entry format$"):
+    with pytest.raises(CodecError, match=r"^unknown cache entry format$"):
         CODECS["meta"].decode(data)
 
 
 @pytest.mark.parametrize("data", [b"", b"lc0:{}", b"{}", "lc2:{}", b"LC1:{}"])
 def test_an_entry_without_the_tag_is_of_an_unknown_format(data: bytes | str) -> None:
-    with pytest.raises(CodecError, match="^unknown cache entry format$") as caught:
+    with pytest.raises(CodecError, match=r"^unknown cache entry format$") as caught:
         CODECS["meta"].decode(data)
     assert caught.value.__cause__ is None
 
 
 @pytest.mark.parametrize("data", [None, 5, [], bytearray(b"lc1:{}"), memoryview(b"lc1:{}")])
 def test_a_reply_that_is_not_bytes_or_str_is_of_an_unknown_format(data: object) -> None:
-    with pytest.raises(CodecError, match="^unknown cache entry format$"):
+    with pytest.raises(CodecError, match=r"^unknown cache entry format$"):
         CODECS["meta"].decode(data)  # type: ignore[arg-type]  # what a junk reply may give
 
 
@@ -57,5 +57,5 @@ def test_a_tagged_entry_of_the_wrong_type_is_corrupt_and_says_why() -> None:
 
 
 def test_a_tagged_entry_that_is_no_json_is_corrupt() -> None:
-    with pytest.raises(CodecError, match="^corrupt cache entry: "):
+    with pytest.raises(CodecError, match=r"^corrupt cache entry: "):
         CODECS["search"].decode(b"lc1:not json")
