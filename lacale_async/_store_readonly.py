@@ -167,7 +167,10 @@ class ReadOnlyLedger(MemoryLedger):
     def _seed_job(self) -> None:
         try:
             stamps, pause = _read_back(self._path, self._scope)
-        except STORE_ERRORS as exc:
+        except Exception as exc:
+            # Any failure, an unforeseen one too, is this one WARNING: raised here it reached
+            # only the caller that awaited the read, and the others went on from a full
+            # budget without a word.
             reason = f"{self._failure}; reading it failed too: {describe_failure(exc)}"
             warn_unusable(self._path, reason)
             return
