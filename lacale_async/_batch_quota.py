@@ -20,6 +20,7 @@ from typing import Any
 from ._bulk import SearchFn, SearchQuery
 from ._errors import QuotaExceededError
 from ._keybudget import KeyBudget
+from ._limiter import default_margin
 from ._quota import describe_wait, describe_window
 
 __all__ = ["BatchPlan", "planned"]
@@ -118,11 +119,14 @@ class BatchPlan:
         if len(needed) <= room:
             return {}
         # The oldest unit counted frees first; in an empty window, the batch's own first one.
-        frees_at = tightest.next_free_at or quota.at + timedelta(seconds=tightest.period)
+        frees_at = tightest.next_free_at or quota.at + timedelta(
+            seconds=tightest.period + default_margin(tightest.period)
+        )
         retry_after = max(0.0, (frees_at - quota.at).total_seconds())
         runs = f"only the first {room} run" if room else "none of it runs"
+        requests = f"{len(needed)} request{'s' if len(needed) != 1 else ''}"
         message = (
-            f"not run: this batch needs {len(needed)} requests but the key-wide budget "
+            f"not run: this batch needs {requests} but the key-wide budget "
             f"({describe_window(tightest.calls, tightest.period)}) allows {room} more now, so "
             f"{runs}; the budget frees up in {describe_wait(retry_after)}, "
             f"at {frees_at:%Y-%m-%d %H:%M:%S} UTC; nothing was sent"

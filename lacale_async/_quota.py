@@ -105,6 +105,8 @@ def utc(timestamp: float) -> datetime:
 
 def describe_wait(seconds: float) -> str:
     """Return a duration for people: ``45 s``, ``12 min``, ``3 h 05 min``."""
+    if not math.isfinite(seconds):
+        return "an unknown time"  # a message about a wait never fails for want of one
     if seconds < 90:
         return f"{max(seconds, 0):.0f} s"
     minutes = math.ceil(seconds / 60)

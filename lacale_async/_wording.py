@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PYTHON", "Names", "Worded"]
+__all__ = ["PYTHON", "Names", "Worded", "typed"]
 
 # The environment variables the SDK reads for a setting, which a Python text mentions too.
 _ENV = {"quota_store": "LACALE_QUOTA_STORE", "key_rate": "LACALE_KEY_RATE"}
+
+
+def typed(value: float) -> str:
+    """Return ``value`` as a caller types it: ``0.5``, ``1``, ``1234567`` (not ``1.23457e+06``)."""
+    return format(value, ".15g")
 
 
 class Names:
@@ -31,7 +36,7 @@ class Names:
 
     def assign(self, setting: str, value: float | None) -> str:
         """Return ``setting`` given ``value`` (``budget_share=0.5``, ``key_rate=None``)."""
-        return f"{setting}={'None' if value is None else format(value, 'g')}"
+        return f"{setting}={'None' if value is None else typed(value)}"
 
     def advise(self, setting: str, value: float | None) -> str:
         """Return the advice to give ``setting`` ``value`` (``pass quota_store=None``)."""

@@ -149,20 +149,22 @@ async def test_cached_queries_cost_nothing_and_run_even_with_no_room_left() -> N
     assert errors["hit"] is None
     error = errors["miss"]
     assert error is not None
-    assert "this batch needs 1 requests" in str(error)
+    assert "this batch needs 1 request but" in str(error)
     assert "allows 0 more now, so none of it runs;" in str(error)
 
 
-async def test_in_an_empty_window_the_budget_frees_a_period_after_now() -> None:
+async def test_in_an_empty_window_the_budget_frees_a_period_and_its_margin_after_now() -> None:
+    # The batch's own first unit frees as every unit does: a period and the window's margin
+    # (0.25 s for a day) after it leaves, as the limiter counts it.
     clock = FakeClock()
     clock.advance(90.0)
     budget, _ = budget_of(clock, (1, DAY))
     errors, _ = await run_all(queries("a", "b"), budget)
     error = errors["b"]
     assert error is not None
-    assert error.retry_after == DAY
-    assert error.retry_at == START + timedelta(seconds=90.0 + DAY)
-    assert "frees up in 24 h 00 min, at 2026-01-02 00:01:30 UTC" in str(error)
+    assert error.retry_after == DAY + 0.25
+    assert error.retry_at == START + timedelta(seconds=90.0 + DAY + 0.25)
+    assert "frees up in 24 h 01 min, at 2026-01-02 00:01:30 UTC" in str(error)  # rounded up
 
 
 async def test_the_tightest_quota_window_is_planned_around_and_burst_windows_ignored() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -92,6 +93,8 @@ def test_on_quota_is_raise_or_wait() -> None:
         (89 * 60 + 1, "1 h 30 min"),
         (3 * 3600 + 5 * 60, "3 h 05 min"),
         (86_400, "24 h 00 min"),
+        (math.nan, "an unknown time"),  # no caller passes one; a message never raises
+        (math.inf, "an unknown time"),
     ],
 )
 def test_a_wait_is_told_in_seconds_minutes_or_hours(seconds: float, text: str) -> None:

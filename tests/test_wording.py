@@ -52,6 +52,8 @@ def test_called_adds_the_variable_that_also_sets_it(setting: str, expected: str)
         (1.0, "budget_share=1"),  # no trailing ".0": written as a caller would type it
         (0.0, "budget_share=0"),
         (1e-7, "budget_share=1e-07"),
+        (1234567.0, "budget_share=1234567"),  # not 6 significant digits: "1.23457e+06"
+        (0.123456789, "budget_share=0.123456789"),
     ],
 )
 def test_assign_writes_the_python_keyword_argument(value: float | None, expected: str) -> None:

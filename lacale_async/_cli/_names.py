@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from .._wording import Names, Worded
+from .._wording import Names, Worded, typed
 
 __all__ = ["CLI_NAMES", "CliNames", "log_text", "worded"]
 
@@ -38,7 +38,7 @@ class CliNames(Names):
 
     def assign(self, setting: str, value: float | None) -> str:
         """Return ``--budget-share 0.5`` or ``LACALE_KEY_RATE=off`` (None turns it off)."""
-        shown = "off" if value is None else format(value, "g")
+        shown = "off" if value is None else typed(value)
         if setting in _OPTIONS:
             return f"{_OPTIONS[setting]} {shown}"
         if setting in _VARIABLES:
