@@ -9,6 +9,7 @@ to end through the store; these tests call the module's own names.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import logging
@@ -19,6 +20,7 @@ import secrets
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,18 @@ HEADER = b"lacale-quota-journal 1\n"
 
 def journals(store: Path) -> list[Path]:
     return sorted(store.parent.glob(store.name + ".journal-*"))
+
+
+@contextlib.contextmanager
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every journal write fails as on a full disk (a real OSError), until the block ends."""
+
+    def full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journal_module, "_write", full)
+        yield
 
 
 def test_the_first_unit_creates_a_private_locked_journal_named_after_the_store(
@@ -147,14 +161,8 @@ def test_a_journal_whose_append_failed_is_still_deleted_once_nothing_is_pending(
     caplog.set_level(logging.WARNING, logger="lacale_async")
     journal = Journal(store)
     journal.unit("s", "00aa", (1.0, True))
-    real_write = journal_module._write
-
-    def full(fd: int, data: bytes) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(journal_module, "_write", full)
-    journal.unit("s", "00aa", None)
-    monkeypatch.setattr(journal_module, "_write", real_write)
+    with full_disk(monkeypatch):
+        journal.unit("s", "00aa", None)
     assert len(caplog.records) == 1
     journal.settle("s", {}, -math.inf)
     assert journal.path is None
@@ -168,14 +176,8 @@ def test_a_journal_whose_append_failed_is_rewritten_whole_at_the_next_settle(
     store = tmp_path / "q.sqlite3"
     journal = Journal(store)
     journal.unit("s", "00aa", (1.0, True))
-    real_write = journal_module._write
-
-    def full(fd: int, data: bytes) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(journal_module, "_write", full)
-    journal.unit("s", "00bb", (2.0, True))  # lost from the file, kept in memory
-    monkeypatch.setattr(journal_module, "_write", real_write)
+    with full_disk(monkeypatch):
+        journal.unit("s", "00bb", (2.0, True))  # lost from the file, kept in memory
     journal.settle("s", {"00bb": (2.0, True)}, -math.inf)
     [path] = journals(store)
     assert parse(path.read_bytes()) == ({("s", "00bb"): (2.0, True)}, {}, False)
