@@ -196,6 +196,7 @@ class Sender:
         params: Params,
         form: Callable[[], aiohttp.FormData] | None,
         authenticate: bool,
+        scrub: Scrub | None,
     ) -> Response:
         """One attempt holding its endpoint slot and key-budget unit (see :class:`_Slots`)."""
         slots = _Slots(endpoint, limiter, self._budget, counters, self._clock, self._waits)
@@ -207,6 +208,7 @@ class Sender:
                 form=form,
                 authenticate=authenticate,
                 before_redirect=slots.renew,
+                scrub=scrub,
             )
 
     async def _rate_limited(self, error: RateLimitError, endpoint: Endpoint, attempt: int) -> None:
@@ -243,8 +245,8 @@ class Sender:
         """Send a request through ``endpoint``'s limiter and the key budget; return its 2xx.
 
         ``authenticate=False`` leaves the key off (a download link carries its own token).
-        ``scrub`` replaces the client's for the server text put in errors (one that also
-        removes the link's token).
+        ``scrub`` replaces the client's for the server text put in errors, the transport's
+        included (one that also removes the link's token).
 
         Raises:
             QuotaExceededError: The key budget is spent (nothing was sent for that attempt).
@@ -265,10 +267,18 @@ class Sender:
                 try:
                     resp = await (
                         self._attempt(
-                            endpoint, limiter, counters, method, path, params, form, authenticate
+                            endpoint,
+                            limiter,
+                            counters,
+                            method,
+                            path,
+                            params,
+                            form,
+                            authenticate,
+                            scrub,
                         )
                         if limited
-                        else self._unheld(counters, method, path, params, form, authenticate)
+                        else self._unheld(counters, method, path, params, form, authenticate, scrub)
                     )
                 except TransportError as exc:
                     if self._gives_up(exc, counters, attempt, idempotent, info_hash):
@@ -296,6 +306,7 @@ class Sender:
         params: Params,
         form: Callable[[], aiohttp.FormData] | None,
         authenticate: bool,
+        scrub: Scrub | None,
     ) -> Coroutine[None, None, Response]:
         """One attempt with nothing to hold (no endpoint limit nor key budget): no slots.
 
@@ -310,6 +321,7 @@ class Sender:
             form=form,
             authenticate=authenticate,
             before_redirect=counters.count_hop,
+            scrub=scrub,
         )
 
     def _gives_up(

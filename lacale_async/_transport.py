@@ -39,8 +39,9 @@ AuthMode = Literal["header", "query", "passkey"]
 Params = Mapping[str, str | tuple[str, ...]]
 
 NO_PARAMS: Params = MappingProxyType({})
-# What a redirect hop needs: the key's query parameters (added again), the hook awaited first.
-_Redirect = tuple[Params, Callable[[], Awaitable[None]] | None]
+# What every hop of a request needs: the key's query parameters (added again on a redirect),
+# the hook awaited before a redirect, the scrubber of the text its errors quote.
+_Hops = tuple[Params, Callable[[], Awaitable[None]] | None, Callable[[str], str]]
 
 logger = logging.getLogger("lacale_async")
 
@@ -181,6 +182,7 @@ class Transport:
         form: Callable[[], aiohttp.FormData] | None = None,
         authenticate: bool = True,
         before_redirect: Callable[[], Awaitable[None]] | None = None,
+        scrub: Callable[[str], str] | None = None,
     ) -> Coroutine[None, None, Response]:
         """Send one request and read the whole answer, following same-origin redirects.
 
@@ -197,6 +199,8 @@ class Transport:
                 credential (a download link's token).
             before_redirect: Awaited before following a redirect: a hop is one more request
                 on the network, and the sender takes new slots for it.
+            scrub: Removes the request's secrets from server and aiohttp text quoted in its
+                errors; the key alone by default (a download link's adds its token).
 
         Returns:
             The response, whatever its status (awaited).
@@ -219,7 +223,8 @@ class Transport:
         url, shown = target
         auth_params = self._auth_params if authenticate else {}
         query = {**params, **auth_params} if auth_params else params
-        return self._hop(session, method, url, query, form, shown, (auth_params, before_redirect))
+        hops = (auth_params, before_redirect, scrub or self.scrub)
+        return self._hop(session, method, url, query, form, shown, hops)
 
     async def _hop(
         self,
@@ -229,7 +234,7 @@ class Transport:
         query: Params,
         form: Callable[[], aiohttp.FormData] | None,
         shown: str,
-        redirect: _Redirect,
+        hops: _Hops,
         hop: int = 0,
     ) -> Response:
         """Send hop number ``hop``; a same-origin redirect is followed by awaiting the next."""
@@ -247,10 +252,11 @@ class Transport:
                 )
                 try:
                     if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
-                        raise self._refuse_redirect(method, shown, resp)
+                        raise self._refuse_redirect(method, shown, resp, hops[2])
                     location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
                     if location is not None:
-                        url = self._follow(url, location)  # followed below, out of this hop
+                        # Followed below, out of this hop.
+                        url = self._follow(url, location, hops[2])
                     else:
                         body = await self._read(resp, shown)
                         if logger.isEnabledFor(logging.DEBUG):
@@ -262,24 +268,24 @@ class Transport:
                     resp.release()
                     await resp.wait_for_close()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            failure = self._failure(exc, method, shown)
+            failure = self._failure(exc, method, shown, hops[2])
         if failure is not None:
             raise failure
         # A redirect within the origin (out of the response and its deadline): its Location
         # carries its own query, and only the key is added again.
         if hop >= _MAX_REDIRECTS:
             raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
-        auth_params, before_redirect = redirect
+        auth_params, before_redirect, _ = hops
         if before_redirect is not None:
             await before_redirect()
-        return await self._hop(session, method, url, auth_params, form, shown, redirect, hop + 1)
+        return await self._hop(session, method, url, auth_params, form, shown, hops, hop + 1)
 
-    def _failure(self, exc: BaseException, method: str, shown: str) -> TransportError:
+    def _failure(
+        self, exc: BaseException, method: str, shown: str, scrub: Callable[[str], str]
+    ) -> TransportError:
         """Say what an aiohttp failure means, without the key (nor aiohttp's URL) in it."""
         if isinstance(exc, aiohttp.ClientConnectorError):
-            return ConnectError(
-                f"cannot connect to {self._origin}: {self.scrub(str(exc.os_error))}"
-            )
+            return ConnectError(f"cannot connect to {self._origin}: {scrub(str(exc.os_error))}")
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return ConnectError(
                 f"cannot connect to {self._origin}: no connection within "
@@ -291,10 +297,10 @@ class Transport:
             )
         if isinstance(exc, aiohttp.ClientPayloadError):
             return TransportError(
-                f"{method} {shown}: the response body was cut short ({self.scrub(str(exc))})"
+                f"{method} {shown}: the response body was cut short ({scrub(str(exc))})"
             )
         # Server disconnects, resets, malformed HTTP: the message names the failure.
-        detail = self.scrub(str(exc)) or type(exc).__name__
+        detail = scrub(str(exc)) or type(exc).__name__
         return TransportError(f"{method} {shown} failed: {detail}")
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
@@ -304,7 +310,7 @@ class Transport:
             form.add_field("passkey", self._key.reveal())
         return form
 
-    def _follow(self, current: URL, location: str) -> URL:
+    def _follow(self, current: URL, location: str, scrub: Callable[[str], str]) -> URL:
         try:
             target = current.join(URL(location))
             origin = target.origin()
@@ -314,22 +320,23 @@ class Transport:
         if origin is None:
             raise ResponseError(
                 f"the server redirected to a URL that cannot be parsed "
-                f"({self.scrub(location[:200])!r}); not following it"
+                f"({scrub(location[:200])!r}); not following it"
             )
         if origin != self._origin:
             # Following would hand the key (header or query) to a host the user never named.
+            # The origin is the server's text too: a key or token echoed as a host name.
             raise ResponseError(
-                f"the server redirected to another origin ({origin}); not following "
-                "it with the API key"
+                f"the server redirected to another origin ({scrub(str(origin))}); not "
+                "following it with the API key"
             )
         # The key is re-added from _auth_params; drop any copy the Location may echo.
         return target.with_query({k: v for k, v in target.query.items() if k not in _KEY_PARAMS})
 
     def _refuse_redirect(
-        self, method: str, shown: str, resp: aiohttp.ClientResponse
+        self, method: str, shown: str, resp: aiohttp.ClientResponse, scrub: Callable[[str], str]
     ) -> ResponseError:
         location = resp.headers.get("Location")
-        where = f" to {self.scrub(location[:200])!r}" if location else ""
+        where = f" to {scrub(location[:200])!r}" if location else ""
         return ResponseError(
             f"{method} {shown} was answered HTTP {resp.status} (a redirect{where}); "
             "not sending the request again"
