@@ -50,14 +50,17 @@ def check_path(path: object, what: str, error: type[LaCaleError] = ValidationErr
             for an option or an environment variable.
 
     Raises:
-        ValidationError: Bytes, an int, None or another type; a NUL; a lone surrogate (or
-            ``error``, when given).
+        ValidationError: Bytes, an int, None or another type; an empty path; a NUL; a lone
+            surrogate (or ``error``, when given).
     """
     text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
     if not isinstance(text, str):
         raise error(
             f"{what} path must be a str or an os.PathLike of str, not {type(text).__name__}"
         )
+    if not text:
+        # Path("") is "." (the working folder): an empty path is an unset setting instead.
+        raise error(f"{what} path is empty")
     if "\x00" in text:
         raise error(f"{what} path contains a NUL character")
     if not is_utf8(text):
@@ -207,14 +210,15 @@ async def prepare_download(
         DestinationExistsError: The file exists and ``overwrite`` is False.
         StorageError: The folder cannot be written, or the file system refused to answer.
     """
-    check_path(path_or_dir, "destination")
+    # Read once: a path-like read again could name another file than the one checked.
+    text = check_path(path_or_dir, "destination")
     check_bool(overwrite, "overwrite")
     try:
-        return await anyio.to_thread.run_sync(check_destination, path_or_dir, overwrite)
+        return await anyio.to_thread.run_sync(check_destination, text, overwrite)
     except LaCaleError:
         raise
     except OSError as exc:
-        refused = StorageError(f"cannot write to {path_or_dir!s}: {exc.strerror or exc}")
+        refused = StorageError(f"cannot write to {text}: {exc.strerror or exc}")
     raise refused
 
 

@@ -96,7 +96,7 @@ class Transfers:
             default_policy=self._config.source_policy,
         )
         self._require_open()
-        data, info, nfo_bytes = await fields.read(torrent, nfo)
+        data, info, nfo_bytes = await fields.read(torrent, nfo, self._config.key.redact)
         form = fields.form(await self.meta(), data, info, nfo_bytes)
         engine = self._require_open()  # the client may have closed while meta was fetched
         result = await engine.upload(form, info_hash=info.info_hash, title=fields.title)

@@ -15,6 +15,7 @@ from ._errors import ValidationError
 from ._files import check_path, safe_filename
 from ._models import Meta
 from ._options import describe
+from ._responses import Scrub
 from ._torrent import SourcePolicy, TorrentInfo, apply_source_flag, check_source_policy
 from ._validation import (
     check_cover_url,
@@ -58,8 +59,18 @@ def looks_like_id(value: str) -> bool:
     return _ID_SHAPE.fullmatch(value) is not None
 
 
-async def read_input(value: bytes | str | os.PathLike[str], what: str, limit: int) -> bytes:
+async def read_input(
+    value: bytes | str | os.PathLike[str], what: str, limit: int, scrub: Scrub | None = None
+) -> bytes:
     """Return bytes given directly, or read from a path, refusing what cannot be a valid file.
+
+    Args:
+        value: The bytes, or the path of the file.
+        what: What it is, in messages ("torrent", "nfo").
+        limit: The most bytes it may have.
+        scrub: Removes the key from the path quoted in a message: a .torrent's text passed
+            as a path by mistake holds its announce URL, and a passkey in it. (The CLI masks
+            its secrets in every error line itself.)
 
     Raises:
         ValidationError: Not bytes or a path, missing, unreadable, or larger than ``limit``.
@@ -67,25 +78,28 @@ async def read_input(value: bytes | str | os.PathLike[str], what: str, limit: in
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     elif isinstance(value, (str, os.PathLike)):
-        shown = check_path(value, what)
-        path = anyio.Path(shown)
+        text = check_path(value, what)
+        shown = describe(
+            text if scrub is None else scrub(text), limit=120
+        )  # bounded: a whole file's text, pasted
+        path = anyio.Path(text)
         try:
             info = await path.stat()
             if stat.S_ISDIR(info.st_mode):
-                raise ValidationError(f"{what} path is a folder: {shown!r}")
+                raise ValidationError(f"{what} path is a folder: {shown}")
             if not stat.S_ISREG(info.st_mode):
                 # /dev/zero or a FIFO: no size to check, and reading would never end.
-                raise ValidationError(f"{what} path is not a regular file: {shown!r}")
+                raise ValidationError(f"{what} path is not a regular file: {shown}")
             if info.st_size > limit:
-                raise ValidationError(f"{what} file {shown!r} is over {limit} bytes")
+                raise ValidationError(f"{what} file {shown} is over {limit} bytes")
             async with await path.open("rb") as file:
                 data = await file.read(limit + 1)  # the file may grow after stat()
         except FileNotFoundError:
-            raise ValidationError(f"{what} file not found: {shown!r}") from None
+            raise ValidationError(f"{what} file not found: {shown}") from None
         except IsADirectoryError:
-            raise ValidationError(f"{what} path is a folder: {shown!r}") from None
+            raise ValidationError(f"{what} path is a folder: {shown}") from None
         except OSError as exc:
-            raise ValidationError(f"cannot read {what} file {shown!r}: {exc.strerror}") from None
+            raise ValidationError(f"cannot read {what} file {shown}: {exc.strerror}") from None
     else:
         raise ValidationError(f"{what} must be bytes or a path, not {type(value).__name__}")
     if len(data) > limit:
@@ -230,9 +244,14 @@ class UploadFields:
         return cls(clean_title, category, tag_list, description, tmdb, kind, cover, policy)
 
     async def read(
-        self, torrent: bytes | str | os.PathLike[str], nfo: bytes | str | os.PathLike[str] | None
+        self,
+        torrent: bytes | str | os.PathLike[str],
+        nfo: bytes | str | os.PathLike[str] | None,
+        scrub: Scrub | None = None,
     ) -> tuple[bytes, TorrentInfo, bytes | None]:
         """Read the torrent and the NFO, and apply the source policy to the torrent.
+
+        ``scrub`` removes the key from a path quoted in an error (see :func:`read_input`).
 
         Returns:
             ``(torrent bytes to upload, their TorrentInfo, NFO bytes or None)``.
@@ -242,8 +261,8 @@ class UploadFields:
                 the source flag under ``refuse``.
             InvalidTorrentError: The torrent is not well-formed.
         """
-        raw = await read_input(torrent, "torrent", MAX_TORRENT_SIZE)
-        nfo_bytes = await read_input(nfo, "nfo", MAX_NFO_SIZE) if nfo is not None else None
+        raw = await read_input(torrent, "torrent", MAX_TORRENT_SIZE, scrub)
+        nfo_bytes = await read_input(nfo, "nfo", MAX_NFO_SIZE, scrub) if nfo is not None else None
         data, info = apply_source_flag(raw, self.source_policy)
         return data, info, nfo_bytes
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lacale_async._errors import ValidationError
-from lacale_async._files import resolve_destination, safe_filename
+from lacale_async._files import check_path, prepare_download, resolve_destination, safe_filename
 
 HOSTILE_NAMES = [
     ("../../etc/passwd", "passwd.torrent"),
@@ -118,3 +118,30 @@ def test_resolve_destination_under_a_file_says_it_is_no_folder(tmp_path: Path) -
         assert str(refused.value) == f"{blocker} is not a folder; pass a path in an existing folder"
         assert refused.value.option is None
     assert blocker.read_text() == "x"
+
+
+@pytest.mark.parametrize("what", ["destination", "torrent", "state"])
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(what: str) -> None:
+    # Path("") is "."; an empty path is an unset setting ("--output $EMPTY"), never a choice
+    # of the working folder.
+    with pytest.raises(ValidationError, match=f"^{what} path is empty$"):
+        check_path("", what)
+
+
+class _Shifting(os.PathLike[str]):
+    """A path-like that gives a good path once, then one holding a NUL."""
+
+    def __init__(self, first: str) -> None:
+        self.first = first
+        self.calls = 0
+
+    def __fspath__(self) -> str:
+        self.calls += 1
+        return self.first if self.calls == 1 else "bad\x00.torrent"
+
+
+async def test_a_destination_path_like_is_read_once(tmp_path: Path) -> None:
+    # What was checked is what is written: a second reading could name another file.
+    shifting = _Shifting(str(tmp_path / "ok.torrent"))
+    assert await prepare_download(shifting, False) == (tmp_path / "ok.torrent", False)
+    assert shifting.calls == 1

@@ -119,6 +119,24 @@ def test_slugs_and_near_misses_do_not_look_like_ids(value: str) -> None:
 # -- read_input ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("tail", "says"), [("", "torrent file not found: "), ("x" * 5000, "cannot read torrent file ")]
+)
+async def test_a_path_that_cannot_be_read_is_quoted_bounded_and_scrubbed(
+    tail: str, says: str
+) -> None:
+    # A .torrent's text passed as a path by mistake: its announce URL holds a passkey, and
+    # the whole file's text was quoted back.
+    key = "k3y-0123456789abcdefXYZ"
+    text = f"d8:announce80:https://tracker.test/announce?passkey={key}e4:infod{tail}"
+    with pytest.raises(la.ValidationError) as caught:
+        await read_input(text, "torrent", 10, lambda t: t.replace(key, "***"))
+    message = str(caught.value)
+    assert message.startswith(says + "'d8:announce80:https://tracker.test/announce?passkey=***")
+    assert key[:8] not in message
+    assert len(message) < 200
+
+
 @pytest.mark.parametrize("value", [b"abc", bytearray(b"abc"), memoryview(b"abc")])
 async def test_bytes_like_input_is_returned_as_bytes_up_to_the_limit(value: bytes) -> None:
     data = await read_input(value, "torrent", 3)
