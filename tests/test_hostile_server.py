@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import bencode2
 import msgspec
 import pytest
 from _loopback import Server, client_for
@@ -400,7 +401,11 @@ _TOKEN_ECHOES = [
     "refused) of the key only; a link's token echoed in a malformed answer is in the "
     "TransportError (likewise a token in a cross-origin Location's host)",
 )
-@pytest.mark.parametrize("data", _TOKEN_ECHOES)
+@pytest.mark.parametrize(
+    "data",
+    _TOKEN_ECHOES,
+    ids=["status-line", "header-name", "header-nul", "chunk-size", "content-length", "host"],
+)
 async def test_a_token_echoed_in_a_malformed_answer_never_comes_back(data: bytes) -> None:
     async with RawServer(canned(data)) as raw, raw_client(raw) as client:
         holder = Server()
@@ -415,6 +420,7 @@ async def test_a_token_echoed_in_a_malformed_answer_never_comes_back(data: bytes
         data.replace(TOKEN.encode(), API_KEY.encode())
         for data in _TOKEN_ECHOES[:-1]
     ],
+    ids=["status-line", "header-name", "header-nul", "chunk-size", "content-length"],
 )
 async def test_a_key_echoed_in_a_malformed_answer_never_comes_back(data: bytes) -> None:
     async with RawServer(canned(data)) as raw, raw_client(raw) as client:
@@ -713,9 +719,8 @@ async def test_a_silent_socket_that_accepts_and_says_nothing_times_out(
         await never.wait()
         return None
 
-    async with RawServer(silent) as raw:
-        async with raw_client(raw, timeout=0.2) as client:
-            assert isinstance(await fails(client.meta()), la.RequestTimeoutError)
+    async with RawServer(silent) as raw, raw_client(raw, timeout=0.2) as client:
+        assert isinstance(await fails(client.meta()), la.RequestTimeoutError)
 
 
 async def _json(data: object) -> web.Response:
@@ -910,3 +915,67 @@ async def test_a_compressed_download_over_the_cap_leaves_no_file(
     assert isinstance(error, la.ResponseError)
     assert "cap" in str(error)
     assert os.listdir(tmp_path) == []
+
+
+def _named(name: bytes) -> bytes:
+    """A valid torrent whose name is any bytes the server likes."""
+    info = {b"name": name, b"piece length": 16384, b"pieces": b"p" * 20, b"length": 1}
+    return bencode2.bencode({b"announce": b"https://tracker.test/announce", b"info": info})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"../../escape",
+        b"/etc/passwd",
+        b"a/b",
+        b"..",
+        b"",
+        b"x" * 1000,
+        b"nul\x00x",
+        b"CON",
+        "\u202eevil".encode(),
+        b"a\\..\\b",
+        b"\xff\xfe/../x",
+        "\u00e9".encode() * 300,
+    ],
+    ids=[
+        "parent",
+        "absolute",
+        "slash",
+        "dots",
+        "empty",
+        "long",
+        "nul",
+        "con",
+        "rtl",
+        "backslash",
+        "not-utf8",
+        "long-utf8",
+    ],
+)
+async def test_a_torrent_named_by_a_hostile_server_is_saved_inside_the_folder(
+    server: Server, tmp_path: Path, name: bytes
+) -> None:
+    # The server names the torrent, and the info hash the user asks for came from its own
+    # search answer: a name is whatever it likes, and must not choose where the file goes.
+    torrent = _named(name)
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=torrent, content_type="application/x-bittorrent")
+
+    server.route("GET", "/api/torrents/download/{hash}", answer)
+    await server.start()
+    folder = tmp_path / "inside"
+    await asyncio.to_thread(folder.mkdir)
+    async with hostile(server) as client:
+        try:
+            path = await client.download_to(info_hash_of(torrent), folder)
+        except BaseException as exc:
+            assert_clean(exc)
+            assert os.listdir(folder) == []
+        else:
+            assert path.parent == folder
+            assert os.listdir(folder) == [path.name]
+            assert path.read_bytes() == torrent
+    assert os.listdir(tmp_path) == ["inside"]
