@@ -974,3 +974,45 @@ async def test_a_torrent_named_by_a_hostile_server_is_saved_inside_the_folder(
     assert os.listdir(folder) == [path.name]
     assert path.read_bytes() == torrent
     assert os.listdir(tmp_path) == ["inside"]
+
+
+async def test_a_batch_meeting_every_hostile_answer_reports_each_and_goes_on(
+    server: Server, never: asyncio.Event
+) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        q = request.query.get("q", "")
+        if q == "cut":
+            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+            resp.content_length = 100
+            await resp.prepare(request)
+            await resp.write(b"[")
+            assert request.transport is not None
+            request.transport.close()
+            return resp
+        if q == "hang":
+            await never.wait()
+        answers = {
+            "ok": web.json_response([torrent_json()]),
+            "html": web.Response(text="<html><title>502</title></html>", content_type="text/html"),
+            "429": web.json_response({"error": API_KEY}, status=429, headers={"Retry-After": "x"}),
+            "away": web.Response(status=302, headers={"Location": f"http://evil.test/{API_KEY}"}),
+            "big": web.json_response([torrent_json(i) for i in range(200)]),
+            "echo": web.json_response({"error": f"key {API_KEY}"}, status=500),
+            "shape": web.json_response({"data": [torrent_json()]}),
+        }
+        return answers[q]
+
+    server.route("GET", SEARCH, answer)
+    await server.start()
+    queries = ["ok", "cut", "hang", "html", "429", "away", "big", "echo", "shape"]
+    async with hostile(server, timeout=0.3, max_body_size=8192) as client:
+        outcomes = {str(o.query.query): o async for o in client.search_many(queries)}
+    assert sorted(outcomes) == sorted(queries)
+    assert [q for q, o in outcomes.items() if o.ok] == ["ok"]
+    for query, outcome in outcomes.items():
+        if query != "ok":
+            assert outcome.error is not None
+            assert_clean(outcome.error)
+    assert isinstance(outcomes["hang"].error, la.RequestTimeoutError)
+    assert isinstance(outcomes["cut"].error, la.TransportError)
+    assert isinstance(outcomes["429"].error, la.RateLimitError)
