@@ -122,6 +122,7 @@ class Transport:
         self._base = URL(base_url)
         self._origin = self._base.origin()
         self._key = key
+        self._redact_key = key.redact  # bound once: every request's default scrubber
         self._auth = auth
         self._timeout = timeout
         self._connect_timeout = max(0.05, min(10.0, timeout / 2))
@@ -223,7 +224,7 @@ class Transport:
         url, shown = target
         auth_params = self._auth_params if authenticate else {}
         query = {**params, **auth_params} if auth_params else params
-        hops = (auth_params, before_redirect, scrub or self.scrub)
+        hops = (auth_params, before_redirect, scrub or self._redact_key)
         return self._hop(session, method, url, query, form, shown, hops)
 
     async def _hop(

@@ -316,16 +316,7 @@ async def test_a_429_storm_is_retried_max_retries_times_then_raised(server: Serv
         f"//evil.test/?k={API_KEY}",
         f"http://[::1/{API_KEY}",
         "http://evil.test/" + "a" * 190 + API_KEY,
-        pytest.param(
-            f"http://{API_KEY}.evil.test/",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect: the cross-origin refusal names the redirect's origin unscrubbed "
-                "(_transport.Transport._follow), so a key echoed in the Location's host is in "
-                "the message (lowercased)",
-            ),
-            id="key-as-host",
-        ),
+        f"http://{API_KEY}.evil.test/",  # the key as a host name
     ],
 )
 async def test_a_redirect_out_of_the_origin_is_refused_without_the_key(
@@ -368,11 +359,6 @@ async def test_a_redirect_without_a_location_is_an_sdk_error(server: Server, sta
         await fails(client.search("x"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: Transport._follow quotes an unparsable Location scrubbed of the key only; "
-    "a download link's token echoed in it is in the ResponseError message",
-)
 async def test_a_token_download_redirected_to_an_unparsable_url_does_not_show_the_token(
     server: Server,
 ) -> None:
@@ -395,12 +381,6 @@ _TOKEN_ECHOES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: Transport._failure scrubs aiohttp's parse errors (which quote the bytes "
-    "refused) of the key only; a link's token echoed in a malformed answer is in the "
-    "TransportError (likewise a token in a cross-origin Location's host)",
-)
 @pytest.mark.parametrize(
     "data",
     _TOKEN_ECHOES,
