@@ -75,8 +75,10 @@ __all__ = [
     "redact_url",
 ]
 
-# Any query parameter that can carry a credential, whatever the API version calls it.
-_SECRET_PARAM = re.compile(r"(?i)([?&](?:apikey|api_key|passkey|key|token)=)[^&#\s]*")
+# Any query parameter that can carry a credential, whatever the API version (or another
+# server) calls it: a name ending in key or token (access_token, X-Api-Key), after "?", "&"
+# or ";" (an HTML page's "&amp;apikey=").
+_SECRET_PARAM = re.compile(r"(?i)([?&;][\w.-]*(?:key|token)=)[^&#\s]*")
 
 
 def redact_url(url: object) -> str:

@@ -65,6 +65,12 @@ def test_attributes() -> None:
         ("https://x/a?q=1&passkey=abc", "https://x/a?q=1&passkey=***"),
         ("https://x/a?APIKEY=abc#f", "https://x/a?APIKEY=***#f"),
         ("https://x/a?q=apikey", "https://x/a?q=apikey"),
+        # Any name ending like a credential's, and an HTML page's "&amp;" before it.
+        ("https://x/a?access_token=abc", "https://x/a?access_token=***"),
+        ("https://x/a?q=1&amp;apikey=abc", "https://x/a?q=1&amp;apikey=***"),
+        ("https://x/a?X-Api-Key=abc&q=1", "https://x/a?X-Api-Key=***&q=1"),
+        ("https://x/a?q=1;session_key=abc", "https://x/a?q=1;session_key=***"),
+        ("https://x/a?q=token&p=2", "https://x/a?q=token&p=2"),
     ],
 )
 def test_redact_url(url: str, expected: str) -> None:
