@@ -13,20 +13,20 @@ import errno
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+import tempfile
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from _mocked import DOWNLOAD, META, SEARCH, UPLOAD, sent
+from _mocked import DOWNLOAD, META, SEARCH, UPLOAD, calls, sent
 from aioresponses import aioresponses
-from conftest import API_KEY, META_JSON, info_hash_of, make_torrent
+from conftest import API_KEY, META_JSON, info_hash_of, make_torrent, torrent_json
 
 import lacale_async as la
-from lacale_async import LaCaleClient
-from lacale_async import _atomic, _files
+from lacale_async import LaCaleClient, _sqlite
+from lacale_async._watch_state import WatchState
 
 pytest_plugins = ["_mocked"]
 
@@ -45,9 +45,9 @@ def answer_download(mock: aioresponses) -> None:
 
 
 @pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    return tmp_path
 
 
 # -- download_to: where the file would go ------------------------------------------------------
@@ -104,7 +104,7 @@ async def test_a_folder_the_user_cannot_write_is_refused_before_sending(
     client: LaCaleClient, mock: aioresponses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Root ignores chmod: the check the SDK makes (access) is what says "read-only".
-    monkeypatch.setattr(_files.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
     for destination in (tmp_path, tmp_path / "x.torrent"):
         with pytest.raises(la.StorageError, match="cannot write into folder"):
             await client.download_to(HASH, destination)
@@ -195,7 +195,7 @@ async def test_a_failing_write_leaves_no_partial_or_temp_file(
         target.write_bytes(b"the old one")
         # With overwrite the publish is a rename, which then fails instead of the link.
         call = "replace" if call == "link" else call
-    monkeypatch.setattr(_atomic.os, call, _failing(call, code))
+    monkeypatch.setattr(os, call, _failing(call, code))
     with pytest.raises(la.StorageError) as caught:
         await client.download_to(HASH, target, overwrite=existing)
     assert not isinstance(caught.value, la.DestinationExistsError)
@@ -219,7 +219,7 @@ async def test_a_folder_turned_read_only_after_the_check_leaves_nothing(
         raise PermissionError(errno.EACCES, "Permission denied")
 
     # The temp file cannot even be created: the folder became read-only meanwhile.
-    monkeypatch.setattr(_atomic.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(la.StorageError, match="Permission denied"):
         await client.download_to(HASH, tmp_path)
     assert leftovers(tmp_path) == []
@@ -246,6 +246,8 @@ def _torrent_paths(tmp_path: Path) -> dict[str, tuple[Path, type[la.LaCaleError]
     os.mkfifo(fifo)
     link_to_fifo = tmp_path / "link.torrent"
     link_to_fifo.symlink_to(fifo)
+    loop = tmp_path / "loop.torrent"
+    loop.symlink_to(loop)
     empty = tmp_path / "empty.torrent"
     empty.write_bytes(b"")
     big = tmp_path / "big.torrent"
@@ -268,36 +270,36 @@ def _torrent_paths(tmp_path: Path) -> dict[str, tuple[Path, type[la.LaCaleError]
         "million-deep-lists": (nesting_bomb, la.InvalidTorrentError),
         "half-million-deep-dicts": (dict_bomb, la.InvalidTorrentError),
         "missing": (tmp_path / "missing.torrent", la.ValidationError),
+        "symlink-loop": (loop, la.ValidationError),
         "overlong-name": (tmp_path / ("x" * 300), la.ValidationError),
     }
 
 
+_NOT_A_FILE = [
+    "folder",
+    "fifo",
+    "symlink-to-fifo",
+    "symlink-loop",
+    "device",
+    "sparse-over-limit",
+    "missing",
+]
+_NOT_A_TORRENT = ["empty", "giant-length-prefix", "million-deep-lists", "half-million-deep-dicts"]
+
+
 @pytest.mark.parametrize(
-    "kind",
+    ("field", "kind"),
     [
-        "folder",
-        "fifo",
-        "symlink-to-fifo",
-        "device",
-        "empty",
-        "sparse-over-limit",
-        "giant-length-prefix",
-        "million-deep-lists",
-        "half-million-deep-dicts",
-        "missing",
-        "overlong-name",
+        *[("torrent", kind) for kind in [*_NOT_A_FILE, "overlong-name", *_NOT_A_TORRENT]],
+        # Any bytes make an NFO: only what is no readable file is refused.
+        *[("nfo", kind) for kind in [*_NOT_A_FILE, "overlong-name"]],
     ],
 )
-@pytest.mark.parametrize("field", ["torrent", "nfo"])
 async def test_a_file_that_cannot_be_a_torrent_or_nfo_is_refused_before_sending(
-    client: LaCaleClient, mock: aioresponses, tmp_path: Path, kind: str, field: str
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path, field: str, kind: str
 ) -> None:
     _answer_upload(mock)
     path, error = _torrent_paths(tmp_path)[kind]
-    if field == "nfo":
-        if kind in ("empty", "giant-length-prefix", "million-deep-lists", "half-million-deep-dicts"):
-            pytest.skip("any bytes make an NFO")
-        error = la.ValidationError
     with pytest.raises(error) as caught:
         await asyncio.wait_for(_upload(client, **{field: path}), 10)
     assert not isinstance(caught.value, la.InvalidTorrentError) or field == "torrent"
@@ -313,7 +315,7 @@ async def test_a_binary_nfo_is_sent_byte_for_byte_and_a_huge_one_is_refused(
     nfo = tmp_path / "film.nfo"
     nfo.write_bytes(binary)
     await _upload(client, nfo=nfo)
-    [(_, _, kwargs)] = [c for c in _calls(mock) if c[0] == "POST"]
+    [(_, _, kwargs)] = [c for c in calls(mock) if c[0] == "POST"]
     form: aiohttp.FormData = kwargs["data"]
     [part] = [f for f in form._fields if f[0]["name"] == "nfoFile"]
     assert part[2] == binary
@@ -321,14 +323,6 @@ async def test_a_binary_nfo_is_sent_byte_for_byte_and_a_huge_one_is_refused(
     with pytest.raises(la.ValidationError, match="over"):
         await _upload(client, nfo=b"\xff" * (1024 * 1024 + 1))
     assert sent(mock) == before
-
-
-def _calls(mock: aioresponses) -> list[tuple[str, Any, dict[str, Any]]]:
-    return [
-        (method, url, call.kwargs)
-        for (method, url), lst in (mock.requests or {}).items()
-        for call in lst
-    ]
 
 
 @pytest.mark.parametrize(
@@ -356,13 +350,31 @@ async def test_text_that_cannot_be_sent_as_given_is_refused_before_sending(
     assert sent(mock) == 0
 
 
+@pytest.mark.parametrize("name", ["", "..", ".", "../../etc/passwd", "a\x00b", " . ", "CON"])
+async def test_a_torrent_name_that_is_no_file_name_is_uploaded_under_a_plain_one(
+    client: LaCaleClient, mock: aioresponses, name: str
+) -> None:
+    _answer_upload(mock)
+    await _upload(client, torrent=make_torrent(name), nfo=b"nfo")
+    [(_, _, kwargs)] = [c for c in calls(mock) if c[0] == "POST"]
+    form: aiohttp.FormData = kwargs["data"]
+    names = [o["filename"] for o, _h, _v in form._fields if "filename" in o]
+    assert len(names) == 2
+    for filename in names:
+        assert filename == Path(filename).name
+        assert filename.endswith((".torrent", ".nfo"))
+        assert not filename.startswith(".")
+        assert "\x00" not in filename
+        assert filename.split(".")[0].upper() != "CON"
+
+
 async def test_a_hostile_torrent_name_cannot_forge_multipart_headers(
     client: LaCaleClient, mock: aioresponses
 ) -> None:
     _answer_upload(mock)
     hostile = make_torrent('../../x"\r\nContent-Type: text/html\r\n\r\n<b>')
     await _upload(client, torrent=hostile, nfo=b"nfo")
-    [(_, _, kwargs)] = [c for c in _calls(mock) if c[0] == "POST"]
+    [(_, _, kwargs)] = [c for c in calls(mock) if c[0] == "POST"]
     form: aiohttp.FormData = kwargs["data"]
     for options, _headers, _value in form._fields:
         filename = options.get("filename")
@@ -418,7 +430,7 @@ async def test_an_upload_that_never_connected_is_sent_again_once(
 ) -> None:
     mock.get(META, payload=META_JSON, repeat=True)
     refused = aiohttp.ClientConnectorError(
-        aiohttp.client_reqrep.ConnectionKey("tracker.test", 443, True, None, None, None, None),
+        aiohttp.client_reqrep.ConnectionKey("tracker.test", 443, True, True, None, None, None),
         ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
     )
     mock.post(UPLOAD, exception=refused)
@@ -541,3 +553,25 @@ def test_a_base_url_holding_a_secret_is_refused_without_quoting_it(base_url: str
     shown = f"{caught.value} {caught.value!r} {caught.value.__cause__!r}"
     assert "hunter2" not in shown
     assert API_KEY not in shown
+
+
+async def test_a_state_file_locked_by_another_program_is_a_storage_error(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mock.get(SEARCH, payload=[torrent_json(0)], repeat=True)
+    path = tmp_path / "w.db"
+    WatchState(path).close()
+    monkeypatch.setattr(_sqlite, "BUSY_TIMEOUT", 0.01)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        async with aclosing(client.watch("FRENCH", state=path, interval=3600)) as events:
+            with pytest.raises(la.StorageError) as caught:
+                await asyncio.wait_for(anext(events), 10)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "locked" in str(caught.value)
+    assert sent(mock) <= 1
+    # Only this run failed: the file is whole and opens once the other program lets go.
+    WatchState(path).close()
