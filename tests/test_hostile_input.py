@@ -283,7 +283,7 @@ def _answer_upload(mock: aioresponses) -> None:
     mock.post(UPLOAD, payload=UPLOADED, repeat=True)
 
 
-def _torrent_paths(tmp_path: Path) -> dict[str, tuple[Path, type[la.LaCaleError]]]:
+def _torrent_paths(tmp_path: Path) -> dict[str, tuple[Path, type[la.LaCaleError], str]]:
     folder = tmp_path / "folder.torrent"
     folder.mkdir()
     fifo = tmp_path / "fifo.torrent"
@@ -303,19 +303,20 @@ def _torrent_paths(tmp_path: Path) -> dict[str, tuple[Path, type[la.LaCaleError]
     nesting_bomb.write_bytes(b"d4:info" + b"l" * 1_000_000 + b"e" * 1_000_001)
     dict_bomb = tmp_path / "dicts.torrent"
     dict_bomb.write_bytes(b"d4:info" + b"d1:a" * 500_000 + b"i0e" + b"e" * 500_001)
+    # What the message says tells which check refused it: a device is never read at all.
     return {
-        "folder": (folder, la.ValidationError),
-        "fifo": (fifo, la.ValidationError),
-        "symlink-to-fifo": (link_to_fifo, la.ValidationError),
-        "device": (Path("/dev/zero"), la.ValidationError),
-        "empty": (empty, la.InvalidTorrentError),
-        "sparse-over-limit": (big, la.ValidationError),
-        "giant-length-prefix": (length_bomb, la.InvalidTorrentError),
-        "million-deep-lists": (nesting_bomb, la.InvalidTorrentError),
-        "half-million-deep-dicts": (dict_bomb, la.InvalidTorrentError),
-        "missing": (tmp_path / "missing.torrent", la.ValidationError),
-        "symlink-loop": (loop, la.ValidationError),
-        "overlong-name": (tmp_path / ("x" * 300), la.ValidationError),
+        "folder": (folder, la.ValidationError, "is a folder"),
+        "fifo": (fifo, la.ValidationError, "not a regular file"),
+        "symlink-to-fifo": (link_to_fifo, la.ValidationError, "not a regular file"),
+        "device": (Path("/dev/zero"), la.ValidationError, "not a regular file"),
+        "empty": (empty, la.InvalidTorrentError, "empty"),
+        "sparse-over-limit": (big, la.ValidationError, r"is over \d+ bytes"),
+        "giant-length-prefix": (length_bomb, la.InvalidTorrentError, "bencode"),
+        "million-deep-lists": (nesting_bomb, la.InvalidTorrentError, "bencode"),
+        "half-million-deep-dicts": (dict_bomb, la.InvalidTorrentError, "bencode"),
+        "missing": (tmp_path / "missing.torrent", la.ValidationError, "not found"),
+        "symlink-loop": (loop, la.ValidationError, "cannot read"),
+        "overlong-name": (tmp_path / ("x" * 300), la.ValidationError, "File name too long"),
     }
 
 
@@ -343,8 +344,8 @@ async def test_a_file_that_cannot_be_a_torrent_or_nfo_is_refused_before_sending(
     client: LaCaleClient, mock: aioresponses, tmp_path: Path, field: str, kind: str
 ) -> None:
     _answer_upload(mock)
-    path, error = _torrent_paths(tmp_path)[kind]
-    with pytest.raises(error) as caught:
+    path, error, says = _torrent_paths(tmp_path)[kind]
+    with pytest.raises(error, match=says) as caught:
         await asyncio.wait_for(_upload(client, **{field: path}), 10)
     assert not isinstance(caught.value, la.InvalidTorrentError) or field == "torrent"
     assert len(str(caught.value)) < 1000
