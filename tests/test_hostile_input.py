@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import sqlite3
 import stat
@@ -20,7 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from _mocked import DOWNLOAD, META, SEARCH, UPLOAD, calls, sent
+from _mocked import DOWNLOAD, META, SEARCH, UPLOAD, calls, offline_client, sent
 from aioresponses import aioresponses
 from conftest import API_KEY, META_JSON, info_hash_of, make_torrent, torrent_json
 
@@ -267,6 +268,44 @@ async def test_a_folder_turned_read_only_after_the_check_leaves_nothing(
     with pytest.raises(la.StorageError, match="Permission denied"):
         await client.download_to(HASH, tmp_path)
     assert leftovers(tmp_path) == []
+
+
+async def test_a_folder_named_like_the_torrent_is_never_replaced(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path
+) -> None:
+    answer_download(mock)
+    squatter = tmp_path / "Le.Cercle.Rouge.1970.1080p.torrent"
+    squatter.mkdir()
+    (squatter / "inside").write_bytes(b"keep")
+    with pytest.raises(la.DestinationExistsError):
+        await client.download_to(HASH, tmp_path)
+    with pytest.raises(la.StorageError, match="Is a directory"):
+        await client.download_to(HASH, tmp_path, overwrite=True)
+    assert leftovers(tmp_path) == [squatter.name]
+    assert leftovers(squatter) == ["inside"]
+
+
+async def test_failures_with_the_key_in_the_query_never_show_it(
+    mock: aioresponses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    answer_download(mock)
+    mock.get(SEARCH, exception=asyncio.TimeoutError(), repeat=True)
+    seen: list[BaseException] = []
+    async with offline_client(auth="query", max_retries=1) as client:
+        with pytest.raises(la.RequestTimeoutError) as timed_out:
+            await client.search("x")
+        seen.append(timed_out.value)
+        monkeypatch.setattr(os, "write", _failing("write", errno.ENOSPC))
+        with pytest.raises(la.StorageError) as full:
+            await client.download_to(HASH, tmp_path)
+        seen.append(full.value)
+    assert sent(mock) == 3  # the search and its retry, the download
+    for error in seen:
+        for shown in (str(error), repr(error), repr(error.__cause__), repr(error.__context__)):
+            assert API_KEY not in shown
+    assert caplog.records
+    assert API_KEY not in caplog.text
 
 
 # -- upload: what is read from disk ------------------------------------------------------------
@@ -621,3 +660,24 @@ async def test_a_state_file_locked_by_another_program_is_a_storage_error(
     assert sent(mock) <= 1
     # Only this run failed: the file is whole and opens once the other program lets go.
     WatchState(path).close()
+
+
+async def test_a_state_file_in_a_read_only_folder_stops_the_watch_before_any_search(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    path = tmp_path / "w.db"
+    real_open = os.open
+
+    def read_only(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(file) == path and flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, flags, *args, **kwargs)
+
+    # Root ignores chmod: the folder refuses the new file the way a read-only one would.
+    monkeypatch.setattr(os, "open", read_only)
+    async with aclosing(client.watch("FRENCH", state=path, interval=3600)) as events:
+        with pytest.raises(la.StorageError, match="Permission denied"):
+            await asyncio.wait_for(anext(events), 10)
+    assert sent(mock) == 0
+    assert leftovers(tmp_path) == []
