@@ -209,7 +209,7 @@ async def test_a_path_like_is_read_once_so_what_was_checked_is_what_is_written(
 # -- download_to: the write fails --------------------------------------------------------------
 
 
-def _failing(call: str, code: int) -> Any:
+def _failing(code: int) -> Any:
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise OSError(code, os.strerror(code))
 
@@ -240,7 +240,7 @@ async def test_a_failing_write_leaves_no_partial_or_temp_file(
         target.write_bytes(b"the old one")
         # With overwrite the publish is a rename, which then fails instead of the link.
         call = "replace" if call == "link" else call
-    monkeypatch.setattr(os, call, _failing(call, code))
+    monkeypatch.setattr(os, call, _failing(code))
     with pytest.raises(la.StorageError) as caught:
         await client.download_to(HASH, target, overwrite=existing)
     assert not isinstance(caught.value, la.DestinationExistsError)
@@ -296,7 +296,7 @@ async def test_failures_with_the_key_in_the_query_never_show_it(
         with pytest.raises(la.RequestTimeoutError) as timed_out:
             await client.search("x")
         seen.append(timed_out.value)
-        monkeypatch.setattr(os, "write", _failing("write", errno.ENOSPC))
+        monkeypatch.setattr(os, "write", _failing(errno.ENOSPC))
         with pytest.raises(la.StorageError) as full:
             await client.download_to(HASH, tmp_path)
         seen.append(full.value)
