@@ -162,11 +162,6 @@ async def test_a_file_given_as_a_folder_is_refused_before_sending(
     assert (tmp_path / "file").read_bytes() == b"keep"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pathlib reads '' as '.': download_to(h, '') downloads into the current folder",
-    raises=pytest.fail.Exception,
-)
 async def test_an_empty_destination_is_refused_before_sending(
     client: LaCaleClient, mock: aioresponses, in_tmp: Path
 ) -> None:
@@ -190,20 +185,15 @@ class _Shifting:
         return "ok.torrent" if self.calls == 1 else "bad\x00.torrent"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="download_to checks os.fspath(path) once, then re-reads the PathLike: raw ValueError",
-    raises=ValueError,
-)
 async def test_a_path_like_is_read_once_so_what_was_checked_is_what_is_written(
     client: LaCaleClient, mock: aioresponses, in_tmp: Path
 ) -> None:
     answer_download(mock)
-    try:
-        path = await client.download_to(HASH, _Shifting())
-    except la.LaCaleError:
-        return
-    assert path == in_tmp / "ok.torrent"
+    path = await client.download_to(HASH, _Shifting())
+    # The path as given (relative to the working folder), checked and written once.
+    assert path == Path("ok.torrent")
+    assert (in_tmp / "ok.torrent").is_file()
+    assert leftovers(in_tmp) == ["ok.torrent"]
 
 
 # -- download_to: the write fails --------------------------------------------------------------
@@ -466,11 +456,6 @@ async def test_a_hostile_torrent_name_cannot_forge_multipart_headers(
             assert not any(c in filename for c in '\r\n"/\\'), filename
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read_input quotes the whole path text in its message: neither bounded nor scrubbed",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize("field", ["torrent", "nfo"])
 async def test_torrent_text_passed_as_a_path_is_not_quoted_back_whole_or_with_the_key(
     client: LaCaleClient, mock: aioresponses, field: str
