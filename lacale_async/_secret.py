@@ -23,9 +23,11 @@ _MIN_PREFIX = 8
 _LEAD = re.compile(r"(?:[a-z0-9]{1,12}[_-])*")
 
 
-# JSON encoders that escape more than json.dumps does: PHP's json_encode writes "/" as "\/",
-# Go's encoding/json writes "&", "<" and ">" as \u0026, \u003c and \u003e.
-_JSON_EXTRA = str.maketrans({"/": "\\/", "&": "\\u0026", "<": "\\u003c", ">": "\\u003e"})
+# JSON encoders that escape more than json.dumps does: PHP's json_encode writes "/" as "\/"
+# (and "&" raw), Go's encoding/json writes "&", "<" and ">" as \u0026, \u003c and \u003e
+# (and "/" raw). A key holding both needs each spelling on its own.
+_JSON_PHP = str.maketrans({"/": "\\/"})
+_JSON_GO = str.maketrans({"&": "\\u0026", "<": "\\u003c", ">": "\\u003e"})
 
 
 def _echo_forms(form: str) -> set[str]:
@@ -38,7 +40,9 @@ def _echo_forms(form: str) -> set[str]:
         quote(form),
         quote_plus(form),
         as_json,
-        as_json.translate(_JSON_EXTRA),
+        as_json.translate(_JSON_PHP),
+        as_json.translate(_JSON_GO),
+        as_json.translate(_JSON_PHP).translate(_JSON_GO),
         as_html,
         # Jinja2 and PHP's htmlspecialchars spell "'" as &#39; and &#039;, not &#x27;.
         as_html.replace("&#x27;", "&#39;"),

@@ -174,6 +174,9 @@ QUOTED_KEY = "K3y'\"<>\\~x"
         ("Ab3'dEf'Gh5", "Jinja2: bad Ab3&#39;dEf&#39;Gh5"),
         ("Ab3'dEf'Gh5", "htmlspecialchars: bad Ab3&#039;dEf&#039;Gh5"),
         ("Ab3&dEf<Gh5>", 'Go encoding/json: ["bad Ab3\\u0026dEf\\u003cGh5\\u003e"]'),
+        # PHP escapes "/" and leaves "&" raw; Go escapes "&" and leaves "/" raw.
+        ("Ab3/dEf&Gh5", 'PHP json_encode: {"reason": "bad Ab3\\/dEf&Gh5"}'),
+        ("Ab3/dEf&Gh5", 'Go encoding/json: {"reason": "bad Ab3/dEf\\u0026Gh5"}'),
         (QUOTED_KEY, f"aiohttp, repr twice: {repr(QUOTED_KEY.encode())!r}"),
     ],
 )
