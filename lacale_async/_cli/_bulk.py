@@ -135,7 +135,7 @@ class _Report:
             record = {
                 "query": line.text,
                 "ok": outcome.ok,
-                "results": [torrent_dict(t) for t in results],
+                "results": [torrent_dict(t, self.secrets) for t in results],
                 "error": (
                     error_text(outcome.error, self.secrets) if outcome.error is not None else None
                 ),

@@ -20,7 +20,7 @@ from .._errors import (
 )
 from . import EXIT_INTERRUPTED
 from ._names import CLI_NAMES, worded
-from ._sanitize import clean
+from ._sanitize import clean, masked
 
 __all__ = [
     "CLI_HINTS",
@@ -127,11 +127,7 @@ def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
         text = str(error)
         if (step := _next_step(error)) is not None:
             text = f"{text}; {step}"
-    text = " ".join(clean(text).split()) or type(error).__name__
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return masked(" ".join(clean(text).split()) or type(error).__name__, secrets)
 
 
 def error_line(error: BaseException, secrets: tuple[str, ...] = ()) -> str:

@@ -17,7 +17,7 @@ from rich.tree import Tree
 from .._errors import ResponseError, redact_url
 from .._models import Category, Meta, Tag, Torrent
 from .._stats import ClientStats
-from ._sanitize import clean
+from ._sanitize import clean, masked
 
 __all__ = [
     "human_size",
@@ -25,6 +25,7 @@ __all__ = [
     "magnet_or_none",
     "meta_tree",
     "short_hash",
+    "shown_link",
     "snake_builtins",
     "stats_line",
     "torrent_dict",
@@ -71,11 +72,21 @@ def magnet_or_none(torrent: Torrent) -> str | None:
         return None
 
 
-def torrent_dict(torrent: Torrent) -> dict[str, Any]:
+def shown_link(url: str, secrets: tuple[str, ...]) -> str:
+    """Return a link from the server as it may be printed: credentials and secrets masked.
+
+    The v2 docs make a result's ``link`` the download URL, and a server may put the key in
+    it, as a query parameter or in its path (an RSS-style ``/rss/<key>/`` link).
+    """
+    return masked(redact_url(url), secrets)
+
+
+def torrent_dict(torrent: Torrent, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
     """Return a search result as a JSON-ready dict with snake_case keys and an ISO date.
 
     Args:
         torrent: One search result.
+        secrets: Values never to print (the key), masked in its link.
 
     Returns:
         ``title, guid, size, pub_date, link, category, seeders, leechers, info_hash, magnet``.
@@ -85,8 +96,7 @@ def torrent_dict(torrent: Torrent) -> dict[str, Any]:
         "guid": torrent.guid,
         "size": torrent.size,
         "pub_date": torrent.pub_date.isoformat(timespec="milliseconds"),
-        # The v2 docs make ``link`` the download URL, and a server may put the key in it.
-        "link": redact_url(torrent.link),
+        "link": shown_link(torrent.link, secrets),
         "category": torrent.category,
         "seeders": torrent.seeders,
         "leechers": torrent.leechers,

@@ -18,7 +18,7 @@ from .._errors import LaCaleError
 from ..testing import SandboxConfig
 from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
 from ._names import log_text
-from ._sanitize import clean, json_text
+from ._sanitize import clean, json_text, masked
 from ._session import SandboxHook, Settings, open_client
 from ._streams import EXIT_BROKEN_PIPE, PipeSafeConsole, silence_stdout
 from ._waits import WaitWatch, spinner
@@ -102,7 +102,7 @@ class _ScrubbingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # The message with the command's names for SDK settings (see _names.log_text).
         record = logging.makeLogRecord({**record.__dict__, "msg": log_text(record), "args": None})
-        return _masked(clean(super().format(record), multiline=True), self._secrets)
+        return masked(clean(super().format(record), multiline=True), self._secrets)
 
 
 class _WarningNotes(logging.Handler):
@@ -114,13 +114,7 @@ class _WarningNotes(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         # The SDK scrubs its own texts; masking again costs nothing and guards the key.
-        note(_masked("warning: " + log_text(record), self._secrets))
-
-
-def _masked(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+        note(masked("warning: " + log_text(record), self._secrets))
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["clean", "json_text"]
+__all__ = ["clean", "json_text", "masked"]
 
 # Whole escape sequences go, not just their ESC: "[2J" left behind would still be noise.
 # CSI (ESC [ or 8-bit U+009B) ... final byte; OSC/DCS/SOS/PM/APC (ESC ] P X ^ _ or their C1
@@ -76,3 +76,11 @@ def json_text(value: object, *, indent: int | None = None) -> str:
         text = json.dumps(value, ensure_ascii=False, indent=indent)
     # Outside strings JSON is ASCII, so each of these characters sits inside a string.
     return _JSON_ESCAPES.sub(_escape, text)
+
+
+def masked(text: str, secrets: tuple[str, ...]) -> str:
+    """Return ``text`` with each secret (the API key) replaced by ``***``; empty ones ignored."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

@@ -33,7 +33,7 @@ def search(
             results = await client.search(query, categories=categories, tmdb_id=tmdb_id)
         save_hashes([t.info_hash for t in results])
         if settings.json:
-            echo_json([torrent_dict(t) for t in results])
+            echo_json([torrent_dict(t, settings.secrets) for t in results])
         else:
             stdout_console().print(torrents_table(results))
         return 0

@@ -11,13 +11,14 @@ import click
 
 from .._atomic import refuse_existing, write_atomic
 from .._client import LaCaleClient
-from .._errors import LaCaleError
+from .._errors import LaCaleError, redact_url
 from .._files import resolve_destination
 from .._models import UploadResult
 from .._torrent import apply_source_flag, parse_torrent
 from .._uploads import MAX_TORRENT_SIZE, read_input
 from ._app import command
 from ._completion import complete_category, complete_tag
+from ._render import shown_link
 from ._run import connect, echo_json, note, run_command
 from ._sanitize import clean
 from ._session import Settings
@@ -40,7 +41,8 @@ async def _save_seed(result: UploadResult, save_to: Path | None, *, overwrite: b
         return await write_atomic(save_to, result.torrent, overwrite=overwrite)
     except OSError as exc:  # DestinationExistsError among them: the file appeared meanwhile
         raise LaCaleError(
-            f"the upload succeeded ({result.link}, info hash {result.info_hash}) but "
+            f"the upload succeeded ({redact_url(result.link or '')}, info hash "
+            f"{result.info_hash}) but "
             f"{save_to} could not be written: {exc.strerror or exc}; get the file back with "
             f"'lacale download {result.info_hash}'"
         ) from None
@@ -56,7 +58,7 @@ def _report(
                 "success": result.success,
                 "id": result.id,
                 "slug": result.slug,
-                "link": result.link,
+                "link": shown_link(result.link, settings.secrets) if result.link else None,
                 "info_hash": result.info_hash,
                 "source_flag_added": changed,
                 "saved_to": str(saved) if saved is not None else None,
@@ -64,7 +66,7 @@ def _report(
         )
         return
     click.echo(f"uploaded: {clean(title)}")
-    click.echo(f"link: {clean(result.link or '')}")
+    click.echo(f"link: {clean(shown_link(result.link or '', settings.secrets))}")
     click.echo(f"info hash: {result.info_hash}")
     if saved is not None:
         click.echo(f"saved: {clean(str(saved))}")

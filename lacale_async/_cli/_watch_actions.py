@@ -35,7 +35,7 @@ from .._watch import TRANSIENT, Delivery, WatchEvent
 from ._download import make_folder
 from ._exit import error_text
 from ._render import human_size, local_date, magnet_or_none, short_hash, torrent_dict
-from ._sanitize import clean, json_text
+from ._sanitize import clean, json_text, masked
 
 __all__ = [
     "ActionResult",
@@ -126,13 +126,15 @@ class ActionResult:
     exec_error: str | None = None
 
 
-def watch_dict(event: WatchEvent, result: ActionResult) -> dict[str, Any]:
+def watch_dict(
+    event: WatchEvent, result: ActionResult, secrets: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Return the JSON line of a release (snake_case, no download link, no secret)."""
     q = event.query
     return {
         "query": {"query": q.query, "categories": list(q.categories), "tmdb_id": q.tmdb_id},
         "seen_at": event.seen_at.isoformat(timespec="seconds"),
-        "torrent": torrent_dict(event.torrent),
+        "torrent": torrent_dict(event.torrent, secrets),
         "path": str(result.path) if result.path is not None else None,
         "download_error": result.download_error,
         "exec_status": result.exec_status,
@@ -187,7 +189,7 @@ class Actions:
         if self.command is not None and reply is Delivery.DONE:
             await self._run(event, result)
         if self.as_json and reply is Delivery.DONE:
-            self._shown(event, json_text(watch_dict(event, result)))
+            self._shown(event, json_text(watch_dict(event, result, self.secrets)))
         return reply
 
     def _shown(self, event: WatchEvent, line: str) -> None:
@@ -247,9 +249,7 @@ class Actions:
             self._say(f"error: --exec for {name}: {out.exec_error}")
 
     def _say(self, line: str) -> None:
-        for secret in self.secrets:
-            line = line.replace(secret, "***")
-        click.echo(line, err=True)
+        click.echo(masked(line, self.secrets), err=True)
 
 
 def check_folder(target: str) -> Path:
