@@ -242,12 +242,7 @@ ENDPOINT = {"search": "search", "bulk": "search", "meta": "meta", "download": "d
 COMMANDS = ["search", "bulk", "meta", "download", "upload"]
 
 
-PHP_ECHO = (
-    "Secret knows json.dumps' escapes and Go's (\\/ with & as \\u0026) but not PHP's "
-    "json_encode (\\/ with a raw &): of a key holding '/' then '&', only the start up to "
-    "the '/' is masked and the rest is printed"
-)
-FORMS = ["raw", "url", pytest.param("json", marks=pytest.mark.xfail(strict=True, reason=PHP_ECHO))]
+FORMS = ["raw", "url", "json"]
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
@@ -338,14 +333,6 @@ LINKS = {
     "html-escaped-query": f"https://t.test/dl/{INFO_HASH}?a=1&amp;apikey={quote(KEY, safe='')}",
     "access-token": f"https://t.test/dl/{INFO_HASH}?access_token={TOKEN}",
 }
-LEAKS = {
-    "key-in-path": "torrent_dict only redacts credential query parameters: a key the server "
-    "put in the link's path (an RSS-style /rss/<key>/ link) is printed in --json output",
-    "html-escaped-query": "redact_url needs ? or & right before the parameter name: "
-    "'&amp;apikey=<key>' leaves the key in --json output",
-    "access-token": "redact_url needs ? or & right before 'token': '?access_token=<JWT>' is "
-    "printed whole in --json output",
-}
 
 
 @pytest.mark.parametrize(
@@ -355,9 +342,6 @@ LEAKS = {
             v,
             as_json,
             id=f"{k}-{'json' if as_json else 'text'}",
-            marks=[pytest.mark.xfail(strict=True, reason=LEAKS[k])]
-            if k in LEAKS and as_json
-            else [],
         )
         for k, v in LINKS.items()
         for as_json in (False, True)
@@ -396,14 +380,6 @@ def test_a_download_refused_with_an_echo_of_the_key_after_a_search_with_a_token_
     assert "EvilTitle" in result.stderr
 
 
-UPLOAD_LINK = (
-    "_upload._report prints UploadResult.link as the server sent it (cleaned, never "
-    "redact_url'd nor scrubbed): an upload answer whose link carries ?apikey=<key> shows the "
-    "key, in the text ('link: ...') and in --json"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=UPLOAD_LINK)
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_an_upload_answer_with_a_hostile_link_is_printed_cleaned_and_without_the_key(
     hostile: Hostile, torrent_file: Path, tmp_path: Path, as_json: bool

@@ -10,8 +10,12 @@ same characters instead, so a decoder gets the original string back.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+
+from .._secret import Secret
+from .._transport import wire_forms
 
 __all__ = ["clean", "json_text", "masked"]
 
@@ -79,8 +83,17 @@ def json_text(value: object, *, indent: int | None = None) -> str:
 
 
 def masked(text: str, secrets: tuple[str, ...]) -> str:
-    """Return ``text`` with each secret (the API key) replaced by ``***``; empty ones ignored."""
+    """Return ``text`` with each secret (the API key) replaced by ``***``; empty ones ignored.
+
+    In the spellings the SDK scrubs from server text too (URL-quoted, JSON- and HTML-escaped,
+    cut short at the end): a link may hold the key quoted in its path.
+    """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            text = _secret(secret).scrub(text)
     return text
+
+
+@functools.lru_cache(maxsize=8)
+def _secret(value: str) -> Secret:
+    return Secret(value, wire_forms(value))
