@@ -59,12 +59,15 @@ def test_url_start_shows_the_scheme_and_nothing_after_it(url: str, start: str) -
     assert url_start(url) == start
 
 
+# The URLs' own text around the password: a password that is a piece of it ("redis:") is
+# found in any redacted URL, and says nothing about the redaction.
+_AROUND = "rediss://bob:@cache.internal:6379/0/1?password=&db=1 ssl_password=*** redis:/:"
 _PASSWORDS = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=6, max_size=24
-).filter(lambda p: p.strip() == p)
+).filter(lambda p: p.strip() == p and p not in _AROUND and quote(p, safe="") not in _AROUND)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(password=_PASSWORDS, user=st.sampled_from(["", "bob"]), encode=st.booleans())
 def test_no_password_survives_redaction_however_it_is_written(
     password: str, user: str, encode: bool
@@ -109,7 +112,7 @@ def test_a_url_with_no_network_location_shows_only_its_scheme(url: str, shown: s
     assert redact_redis_url(url) == shown
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(password=_PASSWORDS, key=st.sampled_from(["password", "ssl_password"]))
 def test_no_query_secret_survives_redaction(password: str, key: str) -> None:
     urls = [
