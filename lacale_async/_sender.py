@@ -32,6 +32,10 @@ __all__ = ["Sender"]
 
 logger = logging.getLogger("lacale_async")
 
+# One request's own arguments, as the transport takes them: method, path, params, form,
+# authenticate, scrub. Built once per send, whatever the attempts.
+_Call = tuple[str, str, Params, Callable[[], aiohttp.FormData] | None, bool, Scrub | None]
+
 
 class _Slots:
     """The endpoint slot and the key-budget unit of one attempt, entered and left together.
@@ -191,14 +195,10 @@ class Sender:
         endpoint: Endpoint,
         limiter: RateLimiter | None,
         counters: EndpointCounters,
-        method: str,
-        path: str,
-        params: Params,
-        form: Callable[[], aiohttp.FormData] | None,
-        authenticate: bool,
-        scrub: Scrub | None,
+        call: _Call,
     ) -> Response:
         """One attempt holding its endpoint slot and key-budget unit (see :class:`_Slots`)."""
+        method, path, params, form, authenticate, scrub = call
         slots = _Slots(endpoint, limiter, self._budget, counters, self._clock, self._waits)
         async with slots:
             return await self._transport.round_trip(
@@ -261,24 +261,15 @@ class Sender:
             limiter = self._limiters[endpoint]
             counters = self._stats.endpoints[endpoint]
             limited = limiter is not None or self._budget is not None
+            call = (method, path, params, form, authenticate, scrub)
             attempt = 0
             while True:
                 retry_after: float | None = None
                 try:
                     resp = await (
-                        self._attempt(
-                            endpoint,
-                            limiter,
-                            counters,
-                            method,
-                            path,
-                            params,
-                            form,
-                            authenticate,
-                            scrub,
-                        )
+                        self._attempt(endpoint, limiter, counters, call)
                         if limited
-                        else self._unheld(counters, method, path, params, form, authenticate, scrub)
+                        else self._unheld(counters, call)
                     )
                 except TransportError as exc:
                     if self._gives_up(exc, counters, attempt, idempotent, info_hash):
@@ -298,21 +289,13 @@ class Sender:
         finally:
             self._callers.leave(task)
 
-    def _unheld(
-        self,
-        counters: EndpointCounters,
-        method: str,
-        path: str,
-        params: Params,
-        form: Callable[[], aiohttp.FormData] | None,
-        authenticate: bool,
-        scrub: Scrub | None,
-    ) -> Coroutine[None, None, Response]:
+    def _unheld(self, counters: EndpointCounters, call: _Call) -> Coroutine[None, None, Response]:
         """One attempt with nothing to hold (no endpoint limit nor key budget): no slots.
 
         Not a coroutine: it returns the transport's, so the attempt costs no frame of ours;
         a redirect hop is still counted.
         """
+        method, path, params, form, authenticate, scrub = call
         counters.requests += 1
         return self._transport.round_trip(
             method,
