@@ -9,10 +9,14 @@ process; the shared limiter never lets more through than its rates without sayin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import shutil
+import subprocess
+import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -28,6 +32,8 @@ from lacale_async import (  # noqa: E402
     MonotonicClock,
 )
 from lacale_async.fleet import RedisBackend, RedisLimiter  # noqa: E402
+
+from _redis import free_port  # noqa: E402
 
 if TYPE_CHECKING:
     from _redis import RedisFactory
@@ -515,7 +521,51 @@ async def test_exit_stamps_in_the_future_are_refused_not_waited_for(
             seconds, _ = raw.time()
             raw.zadd(rl_key(redis_prefix, "done"), {f"x{i}": seconds + 86_400 for i in range(3)})
         # Refused (a BackendError) or admitted after at most the 1 s window: never a day.
-        try:
+        with contextlib.suppress(BackendError):
             await asyncio.wait_for(one_slot(limiter), 2.0)
-        except BackendError:
-            pass
+
+
+@contextlib.contextmanager
+def redis_on(port: int) -> Iterator[None]:
+    """Run a ``redis-server`` with ``PASSWORD`` on ``port`` (a restart reuses the port)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+    args += ["no", "--requirepass", PASSWORD, "--loglevel", "warning"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5.0
+        with redis.Redis(port=port, password=PASSWORD, socket_timeout=0.2) as probe:
+            while True:
+                with contextlib.suppress(redis.RedisError):
+                    if probe.ping():
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.02)  # waiting for a real process: no clock to inject
+        yield
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+async def test_a_redis_restarted_mid_run_fails_one_call_then_serves_again_under_fail() -> None:
+    port = free_port()
+    url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    with redis_on(port):
+        backend = RedisBackend(url, timeout=0.3)
+        await backend.open()
+    try:
+        limiter = search_limiter(backend, [(3, 1.0)])
+        exc = await raises_fast(one_slot(limiter))  # the server is gone meanwhile
+        assert isinstance(exc, BackendError)
+        assert_clean(exc)
+        with redis_on(port):
+            # "fail" is per call: once Redis is back, the same backend shares limits again.
+            await one_slot(limiter)
+            with redis.Redis(port=port, password=PASSWORD) as raw:
+                assert raw.zcard(rl_key("lacale", "done")) == 1
+        assert not backend.degraded
+    finally:
+        await backend.aclose()
