@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import shutil
+import socket
 import subprocess
 import time
 import traceback
@@ -32,8 +33,6 @@ from lacale_async import (  # noqa: E402
     MonotonicClock,
 )
 from lacale_async.fleet import RedisBackend, RedisLimiter  # noqa: E402
-
-from _redis import free_port  # noqa: E402
 
 if TYPE_CHECKING:
     from _redis import RedisFactory
@@ -523,6 +522,12 @@ async def test_exit_stamps_in_the_future_are_refused_not_waited_for(
         # Refused (a BackendError) or admitted after at most the 1 s window: never a day.
         with contextlib.suppress(BackendError):
             await asyncio.wait_for(one_slot(limiter), 2.0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
