@@ -215,12 +215,6 @@ async def test_a_hostile_reply_to_a_slot_is_a_clean_backend_error_under_fail(
         assert not backend.degraded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RedisLimiter._try indexes the reply without checking its shape: a bulk or status "
-    "string reply (b'OK') is read as the sequence (79, 75), so the slot is 'refused' with a "
-    "75 s wait (b'10': 48 s) instead of failing as MalformedReply",
-)
 @pytest.mark.parametrize(
     "reply",
     [pytest.param(b"+OK\r\n", id="status-OK"), pytest.param(b"$2\r\n10\r\n", id="bulk-10")],
@@ -390,31 +384,15 @@ async def test_a_flushall_mid_run_never_silently_lets_the_window_overflow(
     assert [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cache key of the wrong type (a list another program wrote) is not a miss: GET "
-    "answers WRONGTYPE, which under 'fail' raises BackendError from client.search, and under "
-    "'local' sends the whole backend (limiters too) local for good",
-)
 async def test_a_cache_entry_of_the_wrong_type_is_a_miss(redis_url: str, redis_prefix: str) -> None:
+    # Under the default "fail": a WRONGTYPE raised BackendError out of search(); under "local"
+    # one such key sent the whole backend, limiters too, local for good.
     async with RedisBackend(redis_url, prefix=redis_prefix, timeout=1.0) as backend:
         cache = backend.cache(scope=SCOPE, namespace="search", max_entries=8, clock=FakeClock())
         with redis.Redis.from_url(redis_url) as raw:
             wrong_type(raw, cache_key(redis_prefix, "dune"))
-        assert await cache.get("dune") is None
-
-
-async def test_a_cache_entry_of_the_wrong_type_is_a_clean_backend_error_under_fail(
-    redis_url: str, redis_prefix: str
-) -> None:
-    async with RedisBackend(redis_url, prefix=redis_prefix, timeout=1.0) as backend:
-        cache = backend.cache(scope=SCOPE, namespace="search", max_entries=8, clock=FakeClock())
-        with redis.Redis.from_url(redis_url) as raw:
-            wrong_type(raw, cache_key(redis_prefix, "dune"))
-        exc = await raises_fast(cache.get("dune"))
-    assert isinstance(exc, BackendError)
-    assert_clean(exc)
-    assert "reading the search cache" in str(exc)
+            assert await cache.get("dune") is None
+            assert raw.exists(cache_key(redis_prefix, "dune")) == 0  # dropped, as corrupt bytes
 
 
 @pytest.mark.parametrize("part", ["busy", "done", "pause"])
@@ -504,13 +482,7 @@ async def test_a_full_redis_under_noeviction_is_a_clean_backend_error(
     assert "maxmemory" in str(exc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the acquire script trusts exit stamps in 'done': three members scored a day ahead "
-    "of Redis TIME (no fleet writes an exit in the future) make every process wait a day in "
-    "silence, since only waits over two years are refused as MalformedReply",
-)
-async def test_exit_stamps_in_the_future_are_refused_not_waited_for(
+async def test_exit_stamps_in_the_future_count_as_now_not_as_a_day_away(
     redis_url: str, redis_prefix: str
 ) -> None:
     async with RedisBackend(redis_url, prefix=redis_prefix, timeout=1.0) as backend:

@@ -36,6 +36,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Generic, TypeVar
 
+from redis.exceptions import ResponseError
+
 from .._cache import MemoryCache
 from ._codec import Codec, CodecError
 from ._failure import REDIS_ERRORS
@@ -173,6 +175,13 @@ class RedisCache(Generic[V]):
             data = await self._link.client.get(rkey)
         except UnicodeDecodeError:
             # A client that decodes responses met an entry that is not UTF-8: corrupt.
+            data = b""
+        except ResponseError as exc:
+            if not str(exc).startswith("WRONGTYPE"):
+                self._link.policy.failed(exc, f"reading the {self._namespace} cache")
+                return await self._fallback.get(key)
+            # Another program's list or hash at the key: an entry no SDK wrote, as corrupt
+            # bytes are (dropped below), not a failure of Redis sending the backend local.
             data = b""
         except REDIS_ERRORS as exc:
             self._link.policy.failed(exc, f"reading the {self._namespace} cache")

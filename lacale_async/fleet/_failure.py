@@ -17,6 +17,7 @@ __all__ = [
     "FailurePolicy",
     "MalformedReply",
     "OnRedisError",
+    "reply_items",
     "reply_number",
     "reply_text",
 ]
@@ -55,6 +56,18 @@ _MAX_WAIT = 2 * 366 * 86_400.0
 def reply_text(value: object) -> str:
     """Return a reply item as text (bytes unless the client decodes responses)."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def reply_items(reply: object, count: int) -> list[object]:
+    """Return a fleet script's reply, which must be a list of ``count`` items.
+
+    Raises:
+        MalformedReply: Another shape: a bytes reply indexed as a list would read its bytes
+            as numbers (``b"OK"`` a refusal with a 75 s wait).
+    """
+    if not isinstance(reply, list) or len(reply) != count:
+        raise MalformedReply(f"a fleet script answered {describe(reply)}, not {count} items")
+    return reply
 
 
 def reply_number(value: object, *, wait: bool = False) -> float:

@@ -48,7 +48,7 @@ from types import TracebackType
 from .._clock import Clock
 from .._errors import ClientStateError
 from .._limiter import Rate, RateLimiter, WindowLog, default_margin, parse_rates
-from ._failure import REDIS_ERRORS, reply_number
+from ._failure import REDIS_ERRORS, reply_items, reply_number
 from ._link import RedisLink
 
 __all__ = ["RECLAIM_LUA", "RedisLimiter"]
@@ -69,9 +69,16 @@ for i = 1, #stale, 2 do
   redis.call('ZADD', KEYS[2], stale[i + 1], stale[i])
   redis.call('ZREM', KEYS[1], stale[i])
 end
+-- No fleet writes an exit after Redis's clock: a later one (a corrupt key, a clock set back)
+-- counts as ending now, so it ages out after one window instead of however far ahead it says.
+local ahead = redis.call('ZRANGEBYSCORE', KEYS[2], string.format('(%.6f', now), '+inf')
+for i = 1, #ahead do
+  redis.call('ZADD', KEYS[2], string.format('%.6f', now), ahead[i])
+end
 """
 """The start of a script on (KEYS[1] in flight, KEYS[2] done): ``now`` from the Redis clock,
-and the slots whose lease ended moved to done at their lease end. Shared with the key budget."""
+the slots whose lease ended moved to done at their lease end, and exits stamped after now
+stamped now. Shared with the key budget."""
 
 # KEYS: 1 slots in flight (token -> lease end), 2 finished slots (token -> exit time),
 #       3 pause deadline, 4 longest window + margin in use (how long history must be kept).
@@ -261,7 +268,8 @@ class RedisLimiter:
         reply = await self._acquire_script(
             keys=self._keys, args=[token, f"{link.lease:.6f}", f"{self._span:.6f}", *self._args]
         )
-        taken = int(reply[0]) == 1
+        reply = reply_items(reply, 2)
+        taken = reply_number(reply[0]) == 1
         # Refused: the seconds to wait, where a corrupt key could ask for forever.
         return taken, reply_number(reply[1], wait=not taken)
 
