@@ -268,6 +268,9 @@ async def test_two_watchers_on_one_file_hand_out_each_release_once(tmp_path: Pat
                     got.append((name, event.torrent.info_hash))
                     if {h for _, h in got} >= wanted:
                         everything.set()
+                    # Handling it takes a while: the other watcher's rounds read the outbox
+                    # meanwhile, and must leave the release alone.
+                    await clock.sleep(90)
 
         async with sandbox.client(clock=clock) as one, sandbox.client(clock=clock) as two:
             tasks = [asyncio.create_task(consume(n, c)) for n, c in (("one", one), ("two", two))]
@@ -294,14 +297,18 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[SandboxServer]:
         yield server
 
 
-async def next_titles(
-    sandbox: SandboxServer, clock: FakeClock, state: Path, count: int
-) -> list[str]:
+async def restart_titles(sandbox: SandboxServer, clock: FakeClock, state: Path) -> list[str]:
+    """Restart the watch on ``state`` and return its titles up to a sentinel published after.
+
+    The sentinel bounds the run: a release lost from the outbox is a wrong list, not a hang.
+    """
+    sentinel = sandbox.publish("Zorglub.sentinel.2026", delay=500)
     async with (
         sandbox.client(clock=clock) as client,
         aclosing(client.watch("zorglub", interval=60, state=state)) as events,
     ):
-        return [(await events.__anext__()).torrent.title for _ in range(count)]
+        got = await take(events, lambda e: e.torrent.title == sentinel.title)
+    return titles(got)[:-1]
 
 
 async def test_an_exception_thrown_into_the_watch_gives_the_release_back(
@@ -316,7 +323,7 @@ async def test_an_exception_thrown_into_the_watch_gives_the_release_back(
             await events.athrow(KeyError("boom"))
         with pytest.raises(StopAsyncIteration):  # finished: it raised
             await events.__anext__()
-    assert await next_titles(sandbox, clock, state, 2) == [t.title for t in batch]
+    assert await restart_titles(sandbox, clock, state) == [t.title for t in batch]
 
 
 async def test_closing_from_another_task_while_the_consumer_holds_it_keeps_the_release(
@@ -329,7 +336,7 @@ async def test_closing_from_another_task_while_the_consumer_holds_it_keeps_the_r
         assert (await events.__anext__()).torrent.title == held.title
         # A supervisor closes it while the consumer is still saving the release.
         await asyncio.create_task(events.aclose())
-    assert await next_titles(sandbox, clock, state, 1) == [held.title]
+    assert await restart_titles(sandbox, clock, state) == [held.title]
 
 
 async def test_later_for_ever_offers_the_release_once_per_round_never_faster(
@@ -365,7 +372,7 @@ async def test_garbage_sent_back_is_a_configuration_error_and_keeps_the_release(
             await events.__anext__()
             with pytest.raises(LaCaleError, match=r"send Delivery\.DONE or Delivery\.LATER"):
                 await events.asend(bad)
-    assert await next_titles(sandbox, clock, state, 1) == [held.title]
+    assert await restart_titles(sandbox, clock, state) == [held.title]
 
 
 # --- a 429 storm and a spent budget --------------------------------------------------------
@@ -493,8 +500,11 @@ async def test_rows_json_and_command_output_hold_no_secret_and_no_escape(
 ) -> None:
     # A tracker echoing the key in the link and escapes in the title: what the watch prints
     # (its row, its JSON line, the child's echo of its fields) shows neither.
-    event = hostile_event(title="Zorglub.\x1b]0;owned\x07.\x9b31m.2026")
-    echo = ["sh", "-c", 'echo "$LACALE_TITLE $LACALE_LINK"; echo "$LACALE_LINK" >&2']
+    event = hostile_event(
+        title="Zorglub.\x1b]0;owned\x07.\x9b31m.2026",
+        link=f"https://tracker.test/rss/{API_KEY}/x?apikey={API_KEY}",
+    )
+    echo = ["sh", "-c", 'echo "$LACALE_TITLE"; echo "$LACALE_LINK" >&2']
     client = cast(LaCaleClient, None)
     for as_json in (False, True):
         await exec_actions(echo, as_json=as_json).handle(client, event)
@@ -503,3 +513,20 @@ async def test_rows_json_and_command_output_hold_no_secret_and_no_escape(
     assert "tok-SECRET" not in out + err
     assert API_KEY not in err
     assert API_KEY not in out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LACALE_LINK is redact_url(link), which masks query credentials only: a key the "
+    "tracker echoes in the link's path (an RSS-style /rss/<key>/ link) reaches the child",
+)
+async def test_exec_never_hands_the_key_to_the_child_even_in_a_link_path(
+    tmp_path: Path,
+) -> None:
+    dump = tmp_path / "env.json"
+    script = f"import json, os; json.dump(dict(os.environ), open({str(dump)!r}, 'w'))"
+    event = hostile_event(link=f"https://tracker.test/rss/{API_KEY}/torrents/x")
+    client = cast(LaCaleClient, None)
+    await exec_actions([sys.executable, "-c", script]).handle(client, event)
+    env = json.loads(dump.read_text())
+    assert [k for k, v in env.items() if API_KEY in v] == []
