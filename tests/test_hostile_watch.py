@@ -367,6 +367,9 @@ async def test_garbage_sent_back_is_a_configuration_error_and_keeps_the_release(
 ) -> None:
     state = tmp_path / "watch.db"
     held = sandbox.publish("Zorglub.held.2026", delay=100)
+    # What a watch that took the reply would yield next, instead of hanging: far later than
+    # the restart below waits.
+    sandbox.publish("Zorglub.guard.2026", delay=3000)
     async with sandbox.client(clock=clock) as client:
         async with aclosing(client.watch("zorglub", interval=60, state=state)) as events:
             await events.__anext__()
