@@ -17,7 +17,7 @@ import random
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,7 +26,15 @@ from _loopback import Server, client_for
 from aiohttp import web
 from conftest import API_KEY, torrent_json
 
-from lacale_async import Delivery, FakeClock, LaCaleClient, LaCaleError, SearchQuery, WatchEvent
+from lacale_async import (
+    Delivery,
+    FakeClock,
+    LaCaleClient,
+    LaCaleError,
+    SearchQuery,
+    StorageError,
+    WatchEvent,
+)
 from lacale_async._cli._watch_actions import Actions
 from lacale_async._endpoints import SEARCH_PATH
 from lacale_async.testing import Fault, SandboxConfig, SandboxServer
@@ -37,7 +45,9 @@ pytest_plugins = ["_loopback"]
 Page = list[dict[str, Any]]
 
 
-def release(name: str, *, hash_: str | None = None, guid: str | None = None, day: int = 1) -> dict[str, Any]:
+def release(
+    name: str, *, hash_: str | None = None, guid: str | None = None, day: int = 1
+) -> dict[str, Any]:
     """A search result named ``name``: its hash and guid derived from it unless given."""
     digest = hashlib.sha1(name.encode()).hexdigest() if hash_ is None else hash_
     return torrent_json(
@@ -80,6 +90,16 @@ async def take(
         if until(event):
             break
     return got
+
+
+def read_all(folder: Path) -> bytes:
+    """Every file of ``folder`` (the state and its WAL), concatenated."""
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()))
+
+
+def pwned(folder: Path) -> list[Path]:
+    """The files an injected ``touch PWNED...`` would have made."""
+    return list(folder.glob("PWNED*"))
 
 
 def titles(events: list[WatchEvent]) -> list[str]:
@@ -181,7 +201,7 @@ async def test_the_key_echoed_in_a_link_never_reaches_the_state_file(
         aclosing(client.watch("zorglub", interval=60, state=state)) as events,
     ):
         await events.__anext__()  # "two" stays in the outbox, in the file
-    raw = b"".join(p.read_bytes() for p in sorted(tmp_path.iterdir()))
+    raw = read_all(tmp_path)
     assert b"tok-SECRET" not in raw
     assert API_KEY.encode() not in raw
 
@@ -370,12 +390,47 @@ async def test_garbage_sent_back_is_a_configuration_error_and_keeps_the_release(
     # What a watch that took the reply would yield next, instead of hanging: far later than
     # the restart below waits.
     sandbox.publish("Zorglub.guard.2026", delay=3000)
-    async with sandbox.client(clock=clock) as client:
-        async with aclosing(client.watch("zorglub", interval=60, state=state)) as events:
-            await events.__anext__()
-            with pytest.raises(LaCaleError, match=r"send Delivery\.DONE or Delivery\.LATER"):
-                await events.asend(bad)
+    async with (
+        sandbox.client(clock=clock) as client,
+        aclosing(client.watch("zorglub", interval=60, state=state)) as events,
+    ):
+        await events.__anext__()
+        with pytest.raises(LaCaleError, match=r"send Delivery\.DONE or Delivery\.LATER"):
+            await events.asend(bad)
     assert await restart_titles(sandbox, clock, state) == [held.title]
+
+
+def replace_with_garbage(state: Path) -> bytes:
+    """Put another program's file where the state was (its WAL and index with it)."""
+    for extra in (state.with_name(state.name + "-wal"), state.with_name(state.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    garbage = b"someone else's notes\n" * 50
+    fresh = state.with_name("other.txt")
+    fresh.write_bytes(garbage)
+    fresh.replace(state)
+    return garbage
+
+
+async def test_a_state_file_replaced_mid_run_is_never_written_over(
+    sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    state = tmp_path / "watch.db"
+    batch = [sandbox.publish(f"Zorglub.{n}.2026", delay=100) for n in range(2)]
+    later = sandbox.publish("Zorglub.later.2026", delay=300)
+    async with (
+        sandbox.client(clock=clock) as client,
+        aclosing(client.watch("zorglub", interval=60, state=state)) as events,
+    ):
+        assert (await events.__anext__()).torrent.title == batch[0].title
+        garbage = replace_with_garbage(state)
+        # The open watch goes on with what it had: nothing twice, nothing skipped.
+        assert (await events.__anext__()).torrent.title == batch[1].title
+        assert (await events.__anext__()).torrent.title == later.title
+    assert state.read_bytes() == garbage
+    with pytest.raises(StorageError, match="cannot be used") as caught:
+        await restart_titles(sandbox, clock, state)
+    assert "new baseline" in str(caught.value)
+    assert state.read_bytes() == garbage
 
 
 # --- a 429 storm and a spent budget --------------------------------------------------------
@@ -405,7 +460,8 @@ async def test_a_429_storm_is_waited_out_never_sooner_than_retry_after_nor_the_i
     assert max(gaps) >= 3600  # and does reach it as failures repeat
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 13
-    assert API_KEY not in caplog.text and sandbox.api_key not in caplog.text
+    assert API_KEY not in caplog.text
+    assert sandbox.api_key not in caplog.text
 
 
 async def test_a_budget_spent_elsewhere_mid_watch_is_waited_for(clock: FakeClock) -> None:
@@ -446,7 +502,7 @@ def hostile_event(**over: Any) -> WatchEvent:
         "title": HOSTILE_TITLE,
         "guid": "g$(touch PWNED4)",
         "size": 10,
-        "pub_date": datetime(2026, 1, 1, tzinfo=UTC),
+        "pub_date": datetime(2026, 1, 1, tzinfo=timezone.utc),
         "link": f"https://tracker.test/torrents/x?apikey={API_KEY}",
         "category": "Films;touch PWNED5",
         "seeders": 1,
@@ -458,7 +514,7 @@ def hostile_event(**over: Any) -> WatchEvent:
     return WatchEvent(
         query=SearchQuery(query="zorglub `id`"),
         torrent=Torrent(**fields),
-        seen_at=datetime(2026, 1, 2, tzinfo=UTC),
+        seen_at=datetime(2026, 1, 2, tzinfo=timezone.utc),
     )
 
 
@@ -493,7 +549,7 @@ async def test_exec_hands_hostile_text_over_without_a_shell_reading_it(
     env = json.loads(dump.read_text())
     assert env["LACALE_TITLE"] == HOSTILE_TITLE.replace("\x00", "")
     assert (tmp_path / "title.txt").read_text() == HOSTILE_TITLE.replace("\x00", "")
-    assert not list(tmp_path.glob("PWNED*"))
+    assert not pwned(tmp_path)
     assert "LACALE_API_KEY" not in env
     assert all(API_KEY not in v and "tok-SECRET" not in v for v in env.values())
 
