@@ -27,10 +27,10 @@ from aiohttp import web
 from conftest import API_KEY, torrent_json
 
 from lacale_async import (
+    ConfigurationError,
     Delivery,
     FakeClock,
     LaCaleClient,
-    LaCaleError,
     SearchQuery,
     StorageError,
     WatchEvent,
@@ -395,7 +395,7 @@ async def test_garbage_sent_back_is_a_configuration_error_and_keeps_the_release(
         aclosing(client.watch("zorglub", interval=60, state=state)) as events,
     ):
         await events.__anext__()
-        with pytest.raises(LaCaleError, match=r"send Delivery\.DONE or Delivery\.LATER"):
+        with pytest.raises(ConfigurationError, match=r"send Delivery\.DONE or Delivery\.LATER"):
             await events.asend(bad)
     assert await restart_titles(sandbox, clock, state) == [held.title]
 
