@@ -390,4 +390,4 @@ class LaCaleClient(Openable[Engine], Transfers):
             cache_ttl=self._config.cache_ttl,
             refuse_empty=self._search_args.refuse_empty,
         )
-        return watch_releases(self, settings, self._config.clock)
+        return watch_releases(self, settings, self._config.clock, self._config.key.redact)

@@ -44,6 +44,7 @@ from ._errors import (
 )
 from ._models import Torrent
 from ._quota import Quota, describe_wait, utc
+from ._responses import Scrub
 from ._watch_plan import (
     JITTER_SHARE,
     WatchPlan,
@@ -134,7 +135,7 @@ class _Schedule:
 
 
 def watch_releases(
-    client: Searcher, settings: WatchSettings, clock: Clock
+    client: Searcher, settings: WatchSettings, clock: Clock, scrub: Scrub
 ) -> AsyncGenerator[WatchEvent, Delivery | None]:
     """Return the async generator of a watch (arguments already checked).
 
@@ -142,11 +143,12 @@ def watch_releases(
         client: An open client (its public ``search`` and ``quota``).
         settings: The checked arguments of ``watch()``.
         clock: The client's clock: every wait and every timestamp.
+        scrub: Removes the key from what the state file keeps (a release's link).
 
     Returns:
         The events, as an async generator (close it with ``contextlib.aclosing``).
     """
-    return _Events(_Watch(client, settings, clock).events())
+    return _Events(_Watch(client, settings, clock, scrub).events())
 
 
 class _Events(AsyncGenerator[WatchEvent, "Delivery | None"]):
@@ -188,8 +190,11 @@ class _Events(AsyncGenerator[WatchEvent, "Delivery | None"]):
 
 
 class _Watch:
-    def __init__(self, client: Searcher, settings: WatchSettings, clock: Clock) -> None:
+    def __init__(
+        self, client: Searcher, settings: WatchSettings, clock: Clock, scrub: Scrub
+    ) -> None:
         self._client = client
+        self._scrub = scrub
         self._settings = settings
         self._clock = clock
         self._wall = wall_clock(clock)
@@ -205,7 +210,7 @@ class _Watch:
         plan = plan_interval(self._settings, [(w.calls, w.period) for w in quota.windows])
         # Worded: the command's note handler names its own options (--budget-share).
         logger.info("%s", plan.wording)
-        state = WatchState(self._settings.state)
+        state = WatchState(self._settings.state, self._scrub)
         try:
             queries = self._settings.queries
             # First what an earlier run found and did not finish handing out (or another

@@ -36,8 +36,9 @@ from pathlib import Path
 
 import msgspec
 
-from ._errors import StorageError
+from ._errors import StorageError, redact_url
 from ._models import Torrent
+from ._responses import Scrub
 from ._sqlite import describe_failure, open_database, sound_time
 
 __all__ = [
@@ -136,8 +137,11 @@ class Pending(msgspec.Struct, frozen=True):
 class Round:
     """One round's changes to one query, inside the round's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, key: str, now: float, where: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, key: str, now: float, where: str, scrub: Scrub
+    ) -> None:
         self._conn = conn
+        self._scrub = scrub
         self._key = key
         self._now = now
         self._where = where
@@ -184,7 +188,7 @@ class Round:
             )
             conn.executemany(
                 "INSERT OR IGNORE INTO pending (key, ident, seen_at, torrent) VALUES (?, ?, ?, ?)",
-                [(p.key, p.ident, p.seen_at, _encode(p.torrent)) for p in queued],
+                [(p.key, p.ident, p.seen_at, _encode(p.torrent, self._scrub)) for p in queued],
             )
             self._prune()
         return queued
@@ -192,10 +196,12 @@ class Round:
     def _prune(self) -> None:
         conn, cutoff = self._conn, self._now - RETENTION
         conn.execute("DELETE FROM seen WHERE last_seen < ?", (cutoff,))
+        # The cap never forgets what this round listed (all stamped now): a page longer than
+        # the cap would otherwise lose some of its own releases, announced again next round.
         conn.execute(
-            "DELETE FROM seen WHERE key = ? AND ident NOT IN (SELECT ident FROM seen "
-            "WHERE key = ? ORDER BY last_seen DESC, first_seen DESC LIMIT ?)",
-            (self._key, self._key, MAX_PER_QUERY),
+            "DELETE FROM seen WHERE key = ? AND last_seen < ? AND ident NOT IN (SELECT ident "
+            "FROM seen WHERE key = ? ORDER BY last_seen DESC, first_seen DESC LIMIT ?)",
+            (self._key, self._now, self._key, MAX_PER_QUERY),
         )
         conn.execute("DELETE FROM queries WHERE last_round < ?", (cutoff,))
         conn.execute(
@@ -233,9 +239,11 @@ def _storage(where: str, doing: str) -> Iterator[None]:
         ) from None
 
 
-def _encode(torrent: Torrent) -> bytes:
-    # A download link's token is a secret, and short-lived: it never reaches the file.
-    return msgspec.json.encode(msgspec.structs.replace(torrent, download_link=None))
+def _encode(torrent: Torrent, scrub: Scrub) -> bytes:
+    # A download link's token is a secret, and short-lived: it never reaches the file; nor
+    # the key, which a tracker may echo in a release's page link.
+    kept = msgspec.structs.replace(torrent, link=scrub(torrent.link), download_link=None)
+    return msgspec.json.encode(kept)
 
 
 class WatchState:
@@ -243,14 +251,17 @@ class WatchState:
 
     Args:
         path: The file (created when missing, private to the user), or None for memory.
+        scrub: Removes the key from a release's link before it is written (the client's;
+            credential query parameters alone by default).
 
     Raises:
         StorageError: The file cannot be opened, is not a watch state, is damaged or was
             written by a newer lacale-async.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, scrub: Scrub = redact_url) -> None:
         self.path = path
+        self._scrub = scrub
         self._conn: sqlite3.Connection | None = None
         try:
             self._conn = self._connect(path)
@@ -299,7 +310,7 @@ class WatchState:
         with _storage(self.where, "starting a round"):
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
-            step = Round(conn, key, now, self.where)
+            step = Round(conn, key, now, self.where, self._scrub)
         try:
             yield step
         except BaseException:

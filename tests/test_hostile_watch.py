@@ -154,11 +154,6 @@ async def test_a_shuffling_repeating_tracker_yields_each_new_release_once(
     assert tracker.served == 4  # a restart polls on: nothing re-baselined, no extra round
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the per-query cap keeps an arbitrary 1,000 of a page of 1,500 all listed in the same "
-    "round (one last_seen); the next round re-announces the 500 forgotten ones",
-)
 async def test_a_page_longer_than_the_per_query_memory_re_announces_nothing(
     server: Server,
 ) -> None:
@@ -177,11 +172,6 @@ async def test_a_page_longer_than_the_per_query_memory_re_announces_nothing(
     assert first.torrent.title == sentinel["title"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the state stores the torrent's link verbatim: a tracker echoing the key in the "
-    "page link puts the API key in the state file",
-)
 async def test_the_key_echoed_in_a_link_never_reaches_the_state_file(
     server: Server, tmp_path: Path
 ) -> None:
@@ -574,11 +564,6 @@ async def test_rows_json_and_command_output_hold_no_secret_and_no_escape(
     assert API_KEY not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LACALE_LINK is redact_url(link), which masks query credentials only: a key the "
-    "tracker echoes in the link's path (an RSS-style /rss/<key>/ link) reaches the child",
-)
 async def test_exec_never_hands_the_key_to_the_child_even_in_a_link_path(
     tmp_path: Path,
 ) -> None:

@@ -29,12 +29,18 @@ from .._errors import (
     DestinationExistsError,
     LaCaleError,
     StorageError,
-    redact_url,
 )
 from .._watch import TRANSIENT, Delivery, WatchEvent
 from ._download import make_folder
 from ._exit import error_text
-from ._render import human_size, local_date, magnet_or_none, short_hash, torrent_dict
+from ._render import (
+    human_size,
+    local_date,
+    magnet_or_none,
+    short_hash,
+    shown_link,
+    torrent_dict,
+)
 from ._sanitize import clean, json_text, masked
 
 __all__ = [
@@ -76,8 +82,11 @@ def _env_value(value: object) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def exec_env(event: WatchEvent, path: Path | None) -> dict[str, str]:
-    """Return the environment of ``--exec``: this process's, minus the key, plus the release."""
+def exec_env(event: WatchEvent, path: Path | None, secrets: tuple[str, ...] = ()) -> dict[str, str]:
+    """Return the environment of ``--exec``: this process's, minus the key, plus the release.
+
+    ``secrets`` (the key) are masked in the link, wherever the tracker put them.
+    """
     t, q = event.torrent, event.query
     fields: dict[str, object] = {
         "LACALE_TITLE": t.title,
@@ -85,8 +94,8 @@ def exec_env(event: WatchEvent, path: Path | None) -> dict[str, str]:
         "LACALE_GUID": t.guid,
         "LACALE_SIZE": t.size,
         "LACALE_CATEGORY": t.category,
-        # The torrent's page, credentials redacted; never the token-bearing download link.
-        "LACALE_LINK": redact_url(t.link),
+        # The torrent's page, credentials masked; never the token-bearing download link.
+        "LACALE_LINK": shown_link(t.link, secrets),
         "LACALE_PUB_DATE": t.pub_date.isoformat(),
         "LACALE_SEEDERS": t.seeders,
         "LACALE_LEECHERS": t.leechers,
@@ -229,7 +238,7 @@ class Actions:
             with anyio.fail_after(self.timeout):
                 done = await anyio.run_process(
                     self.command,
-                    env=exec_env(event, out.path),
+                    env=exec_env(event, out.path, self.secrets),
                     stdin=subprocess.DEVNULL,
                     check=False,
                 )
