@@ -7,6 +7,7 @@ backend, opened once and closed once, share the open/close protocol too (:class:
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -41,7 +42,7 @@ class Lifecycle:
             an object that may be opened again after closing (the sandbox server).
     """
 
-    __slots__ = ("_after_close", "_how_to_open", "_name", "_opening", "state")
+    __slots__ = ("_after_close", "_how_to_open", "_name", "_opening", "_stopped", "state")
 
     def __init__(self, name: str, *, how_to_open: str, after_close: str | None) -> None:
         self._name = name
@@ -50,6 +51,8 @@ class Lifecycle:
         self.state = ClientState.UNOPENED
         # Between begin_open() and opened(): the state is still the one it opens from.
         self._opening = False
+        # Set once the close's release of what was open has ended (see Openable.aclose).
+        self._stopped: asyncio.Event | None = None
 
     def begin_open(self) -> None:
         """Record that opening starts; refuse a second open, or (unless it may reopen) a closed one.
@@ -117,6 +120,19 @@ class Lifecycle:
         self.state = ClientState.CLOSED
         return not was_closed
 
+    async def stop_with(self, stop: Awaitable[None]) -> None:
+        """Await ``stop``, the close's release of what was open; :meth:`wait_stopped` follows it."""
+        self._stopped = stopped = asyncio.Event()
+        try:
+            await stop
+        finally:
+            stopped.set()
+
+    async def wait_stopped(self) -> None:
+        """Return once the close's release (:meth:`stop_with`), if one runs, has ended."""
+        if self._stopped is not None:
+            await self._stopped.wait()
+
     def refusal(self) -> ClientStateError:
         """Return the error for using the object while it is not open (raise it)."""
         if self.state is ClientState.CLOSED and self._after_close is not None:
@@ -161,15 +177,20 @@ class Openable(Generic[R]):
         return self
 
     async def aclose(self) -> None:
-        """Close it, ending the work in flight; closing twice is harmless."""
+        """Close it, ending the work in flight; closing twice is harmless.
+
+        A close while another runs (a signal handler's, then the ``async with``'s) returns once
+        the first has ended: the work in flight ended and what was open released.
+        """
         opened = self._opened
         if opened is not None:
             self._check_closable(opened)
         if not self._life.close():
+            await self._life.wait_stopped()
             return
         self._opened = None
         if opened is not None:
-            await self._stop(opened)
+            await self._life.stop_with(self._stop(opened))
 
     async def __aenter__(self) -> Self:
         return await self.open()
