@@ -1,0 +1,621 @@
+"""Cancellation, timeouts and concurrency as bots use the SDK, against a real loopback server.
+
+A discord.py or aiogram handler is cancelled mid-call, a FastAPI request is bounded by
+``asyncio.wait_for`` or an anyio scope, a bot shuts its client down while calls are in flight,
+and many handlers ask the same search at once. The server's handlers wait on events the test
+sets, so the test decides exactly where each request is. Every test checks the same
+standards: the caller's own cancellation comes back as a ``CancelledError``, anything else as
+a ``LaCaleError``; no task outlives the client; no "exception was never retrieved"; pytest's
+warnings-as-errors catches an unclosed session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+from conftest import API_KEY, META_JSON, info_hash_of, make_torrent, torrent_json
+
+import lacale_async as la
+from lacale_async import FakeClock, LaCaleClient
+
+pytestmark = pytest.mark.integration
+
+# A safety net for awaits the test expects to end at once: a hang fails instead of blocking.
+NET = 10.0
+
+
+class Tracker:
+    """A loopback tracker whose every answer waits for the test's ``release``.
+
+    ``arrivals`` counts requests per path as their head is parsed (before any wait), so a
+    request the client cancelled after sending it is still counted, as the real tracker does.
+    """
+
+    def __init__(self) -> None:
+        self.app = web.Application()
+        self.arrivals: dict[str, int] = {}
+        self.release = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+        # Paths answered without waiting (meta, which an upload fetches first).
+        self.free: set[str] = set()
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+        self.answers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
+
+    def count(self, path: str = "") -> int:
+        """Requests that arrived on ``path`` (every path when empty)."""
+        if path:
+            return self.arrivals.get(path, 0)
+        return sum(self.arrivals.values())
+
+    async def arrived(self, n: int, path: str = "") -> None:
+        """Wait until ``n`` requests have arrived (on ``path``)."""
+        async with asyncio.timeout(NET):
+            while self.count(path) < n:
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        self.arrivals[path] = self.arrivals.get(path, 0) + 1
+        self._changed.set()
+        answer = self.answers.get(path)
+        if path in self.free:
+            assert answer is not None
+            return await answer(request)
+        if answer is not None:
+            return await answer(request)
+        await self.release.wait()
+        return web.json_response([torrent_json(0)])
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        self.release.set()  # no handler may hold the shutdown
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """What reaches the loop's exception handler ("Task exception was never retrieved"...)."""
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    yield seen
+    gc.collect()  # a task dropped with its exception unread reports it as it is collected
+    await asyncio.sleep(0)
+    loop.set_exception_handler(previous)
+    assert seen == []
+
+
+@pytest.fixture
+async def tracker(loop_errors: list[dict[str, Any]]) -> AsyncIterator[Tracker]:
+    srv = Tracker()
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+def client_of(tracker: Tracker, **kwargs: Any) -> LaCaleClient:
+    options: dict[str, Any] = {
+        "base_url": tracker.url,
+        "search_rate": None,
+        "meta_rate": None,
+        "download_rate": None,
+        "upload_rate": None,
+        "max_retries": 0,
+        "key_rate": None,
+        "quota_store": None,
+    }
+    options.update(kwargs)
+    return LaCaleClient(API_KEY, **options)
+
+
+async def steps(n: int = 20) -> None:
+    """Let every ready task run ``n`` loop steps (no time passes)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def no_task_left(tracker: Tracker, own: set[asyncio.Task[Any]]) -> None:
+    """Stop the server, then check that no task but the test's own is left behind."""
+    await tracker.stop()
+    for _ in range(200):
+        if asyncio.all_tasks() <= own:
+            break
+        await asyncio.sleep(0)
+    assert asyncio.all_tasks() - own == set()
+
+
+def outcome(task: asyncio.Task[Any]) -> str:
+    """Say how a finished task ended: "ok", "cancelled", or its error's class name."""
+    assert task.done()
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return "ok" if error is None else type(error).__name__
+
+
+async def settle(tasks: list[asyncio.Task[Any]]) -> list[str]:
+    """Wait for every task (bounded) and say how each ended."""
+    await asyncio.wait_for(asyncio.wait(tasks), NET)
+    return [outcome(t) for t in tasks]
+
+
+# -- a caller cancelled mid-call ---------------------------------------------------------
+
+
+async def test_a_search_cancelled_mid_request_raises_cancelled_and_the_client_goes_on(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    client = await client_of(tracker).open()
+    handler = asyncio.create_task(client.search("x"))
+    await tracker.arrived(1)
+    handler.cancel()
+    assert await settle([handler]) == ["cancelled"]
+    # The flight was forgotten: the next caller sends its own request, not a dead one's.
+    tracker.release.set()
+    assert [t.title for t in await asyncio.wait_for(client.search("x"), NET)] == [
+        torrent_json(0)["title"]
+    ]
+    assert tracker.count() == 2
+    await client.aclose()
+    await no_task_left(tracker, own)
+
+
+async def test_asyncio_timeout_around_a_search_is_the_callers_own_timeout(
+    tracker: Tracker,
+) -> None:
+    client = await client_of(tracker).open()
+    scopes: list[asyncio.Timeout] = []
+
+    async def bounded() -> object:
+        async with asyncio.timeout(None) as scope:
+            scopes.append(scope)
+            return await client.search("x")
+
+    handler = asyncio.create_task(bounded())
+    await tracker.arrived(1)
+    scopes[0].reschedule(asyncio.get_running_loop().time())  # expires now
+    assert await settle([handler]) == ["TimeoutError"]
+    assert scopes[0].expired()
+    # Nothing of the SDK's own is left cancelling the task: it was the timeout's alone.
+    assert handler.cancelling() == 0
+    await client.aclose()
+
+
+async def test_wait_for_around_a_search_raises_its_own_timeout_error(tracker: Tracker) -> None:
+    client = await client_of(tracker).open()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client.search("x"), 0.05)  # the tracker never answers
+    await client.aclose()
+    assert tracker.count() == 1
+
+
+async def test_an_anyio_scope_cancelled_mid_search_swallows_it_and_the_search_was_sent(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    client = await client_of(tracker).open()
+    scope = anyio.CancelScope()
+    ended: list[str] = []
+
+    async def handler() -> None:
+        with scope:
+            await client.search("x")
+            ended.append("answered")
+        ended.append("after the scope")
+
+    task = asyncio.create_task(handler())
+    await tracker.arrived(1)
+    scope.cancel()
+    assert await settle([task]) == ["ok"]
+    assert ended == ["after the scope"]
+    assert scope.cancelled_caught
+    await client.aclose()
+    await no_task_left(tracker, own)
+
+
+async def test_move_on_after_around_a_search_moves_on_without_an_error(tracker: Tracker) -> None:
+    client = await client_of(tracker).open()
+    with anyio.move_on_after(0.05) as scope:
+        await client.search("x")
+    assert scope.cancelled_caught
+    await client.aclose()
+
+
+# -- single-flight: many handlers, one search --------------------------------------------
+
+
+async def test_a_cancelled_follower_leaves_the_leader_and_the_other_followers_their_answer(
+    tracker: Tracker,
+) -> None:
+    client = await client_of(tracker, cache_ttl=60).open()
+    leader = asyncio.create_task(client.search("same"))
+    await tracker.arrived(1)
+    followers = [asyncio.create_task(client.search("same")) for _ in range(3)]
+    await steps()
+    followers[1].cancel()
+    await steps()
+    tracker.release.set()
+    assert await settle([leader, *followers]) == ["ok", "ok", "cancelled", "ok"]
+    assert tracker.count() == 1
+    assert client.stats.coalesced == 2
+    await client.aclose()
+
+
+async def test_a_cancelled_leader_hands_the_search_to_a_follower_never_a_cancellation(
+    tracker: Tracker,
+) -> None:
+    # The documented rule (SingleFlight): cancelling the leader cancels its request, its
+    # followers are woken and one of them sends it again; none sees a CancelledError.
+    client = await client_of(tracker, cache_ttl=60).open()
+    leader = asyncio.create_task(client.search("same"))
+    await tracker.arrived(1)
+    followers = [asyncio.create_task(client.search("same")) for _ in range(3)]
+    await steps()
+    leader.cancel()
+    await tracker.arrived(2)  # the re-run, by one follower, for all of them
+    await steps()
+    tracker.release.set()
+    assert await settle([leader, *followers]) == ["cancelled", "ok", "ok", "ok"]
+    assert tracker.count() == 2
+    assert len({id(t.result()) for t in followers}) == 3  # each caller its own list
+    await client.aclose()
+
+
+async def test_leaders_cancelled_one_after_another_still_leave_the_last_follower_served(
+    tracker: Tracker,
+) -> None:
+    client = await client_of(tracker, cache_ttl=60).open()
+    callers = [asyncio.create_task(client.search("same"))]
+    await tracker.arrived(1)
+    callers += [asyncio.create_task(client.search("same")) for _ in range(3)]
+    await steps()
+    for n in range(3):  # each leader in turn, as each re-run reaches the tracker
+        callers[n].cancel()
+        await tracker.arrived(n + 2)
+        await steps()
+    tracker.release.set()
+    assert await settle(callers) == ["cancelled"] * 3 + ["ok"]
+    assert tracker.count() == 4
+    await client.aclose()
+
+
+async def test_a_leader_and_a_follower_cancelled_in_one_step_leave_the_rest_served(
+    tracker: Tracker,
+) -> None:
+    client = await client_of(tracker, cache_ttl=60).open()
+    callers = [asyncio.create_task(client.search("same"))]
+    await tracker.arrived(1)
+    callers += [asyncio.create_task(client.search("same")) for _ in range(3)]
+    await steps()
+    callers[0].cancel()
+    callers[1].cancel()  # the follower the re-run would have gone to first
+    await tracker.arrived(2)
+    await steps()
+    tracker.release.set()
+    assert await settle(callers) == ["cancelled", "cancelled", "ok", "ok"]
+    assert tracker.count() == 2
+    await client.aclose()
+
+
+# -- the client closed while calls are in flight -----------------------------------------
+
+
+async def test_closing_with_a_flight_and_its_followers_ends_all_with_client_state_error(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    client = await client_of(tracker, cache_ttl=60).open()
+    callers = [asyncio.create_task(client.search("same"))]
+    await tracker.arrived(1)
+    callers += [asyncio.create_task(client.search("same")) for _ in range(3)]
+    callers.append(asyncio.create_task(client.search("other", cache="bypass")))
+    await tracker.arrived(2)
+    await steps()
+    await asyncio.wait_for(client.aclose(), NET)
+    assert await settle(callers) == ["ClientStateError"] * 5
+    await no_task_left(tracker, own)
+
+
+async def test_a_leader_cancelled_by_its_caller_as_the_client_closes_stays_cancelled(
+    tracker: Tracker,
+) -> None:
+    client = await client_of(tracker, cache_ttl=60).open()
+    callers = [asyncio.create_task(client.search("same"))]
+    await tracker.arrived(1)
+    callers += [asyncio.create_task(client.search("same")) for _ in range(2)]
+    await steps()
+    callers[0].cancel()  # the handler's own cancellation, pending as the close comes
+    await asyncio.wait_for(client.aclose(), NET)
+    assert await settle(callers) == ["cancelled", "ClientStateError", "ClientStateError"]
+
+
+async def test_a_close_racing_calls_that_start_in_the_same_step_refuses_them_cleanly(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    client = await client_of(tracker, cache_ttl=60).open()
+    first = asyncio.create_task(client.search("x"))
+    await tracker.arrived(1)
+    closer = asyncio.create_task(client.aclose())
+    late = [asyncio.create_task(client.search(q)) for q in ("x", "y", "x")]
+    assert await settle([first, closer, *late]) == ["ClientStateError", "ok"] + [
+        "ClientStateError"
+    ] * 3
+    await no_task_left(tracker, own)
+
+
+# -- the key budget counts exactly --------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "file"])
+def quota_store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | None:
+    return None if request.param == "memory" else tmp_path / "quota.sqlite3"
+
+
+async def used(client: LaCaleClient) -> int:
+    quota = await client.quota()
+    return quota.windows[0].used
+
+
+async def test_a_search_queued_for_the_key_budget_and_cancelled_spends_no_unit(
+    tracker: Tracker, quota_store: Path | None
+) -> None:
+    clock = FakeClock(auto_advance=False)  # the burst window never frees while the test runs
+    client = await client_of(
+        tracker, key_rate=[(1, 60.0)], quota_store=quota_store, clock=clock
+    ).open()
+    first = asyncio.create_task(client.search("a", cache="bypass"))
+    await tracker.arrived(1)
+    queued = asyncio.create_task(client.search("b", cache="bypass"))
+    await steps(50)
+    assert not queued.done()
+    queued.cancel()
+    assert await settle([queued]) == ["cancelled"]
+    tracker.release.set()
+    assert await settle([first]) == ["ok"]
+    assert tracker.count() == 1
+    assert await used(client) == 1  # the first one's, not the cancelled one's
+    assert client.stats.key.requests == 1
+    await client.aclose()
+
+
+async def test_a_search_cancelled_after_it_was_sent_stays_counted(
+    tracker: Tracker, quota_store: Path | None
+) -> None:
+    client = await client_of(
+        tracker, key_rate=[(5, 60.0)], quota_store=quota_store, clock=FakeClock()
+    ).open()
+    handlers = [asyncio.create_task(client.search(q, cache="bypass")) for q in "abc"]
+    await tracker.arrived(3)
+    for handler in handlers:
+        handler.cancel()
+    assert await settle(handlers) == ["cancelled"] * 3
+    # The tracker counted them: so must the budget, or the next ones would get 429s.
+    assert await used(client) == 3
+    assert client.stats.key.requests == 3
+    await client.aclose()
+
+
+@pytest.mark.parametrize("wait", range(8))
+async def test_a_search_cancelled_at_any_early_step_never_counts_less_than_the_tracker(
+    tracker: Tracker, quota_store: Path | None, wait: int
+) -> None:
+    # Cancelled before it is sent, a request gives its unit back; once the unit is taken and
+    # the connection is being made, it counts (nothing proves it did not leave). What the
+    # budget says must never be less than what the tracker counted, nor exceed one.
+    client = await client_of(
+        tracker, key_rate=[(5, 60.0)], quota_store=quota_store, clock=FakeClock()
+    ).open()
+    handler = asyncio.create_task(client.search("a", cache="bypass"))
+    await steps(wait)
+    handler.cancel()
+    assert await settle([handler]) == ["cancelled"]
+    await steps()
+    spent = await used(client)
+    assert tracker.count() <= spent <= 1
+    if wait == 0:  # cancelled before it ever ran
+        assert spent == 0
+    assert client.stats.key.requests == spent
+    tracker.release.set()
+    await asyncio.wait_for(client.search("b", cache="bypass"), NET)
+    assert await used(client) == spent + 1
+    await client.aclose()
+
+
+# -- uploads: never sent twice blindly ----------------------------------------------------
+
+
+async def meta_answer(request: web.Request) -> web.Response:
+    return web.json_response(META_JSON)
+
+
+def upload(client: LaCaleClient) -> Awaitable[la.UploadResult]:
+    return client.upload(title="T", category="films", torrent=make_torrent())
+
+
+async def test_an_upload_whose_body_went_out_is_not_retried_after_a_timeout(
+    tracker: Tracker,
+) -> None:
+    tracker.free.add("/api/external/meta")
+    tracker.answers["/api/external/meta"] = meta_answer
+
+    async def swallow(request: web.Request) -> web.Response:
+        await request.read()  # the whole body arrived
+        await tracker.release.wait()
+        return web.json_response({"success": True, "id": "x", "slug": "x", "link": "x"})
+
+    tracker.answers["/api/external/upload"] = swallow
+    client = await client_of(tracker, timeout=0.2, max_retries=3).open()
+    with pytest.raises(la.RequestTimeoutError) as caught:
+        await asyncio.wait_for(upload(client), NET)
+    assert caught.value.outcome_unknown
+    assert tracker.count("/api/external/upload") == 1
+    await client.aclose()
+
+
+async def test_an_upload_cancelled_by_its_caller_after_the_body_went_out_is_not_resent(
+    tracker: Tracker,
+) -> None:
+    tracker.free.add("/api/external/meta")
+    tracker.answers["/api/external/meta"] = meta_answer
+    read = asyncio.Event()
+
+    async def swallow(request: web.Request) -> web.Response:
+        await request.read()
+        read.set()
+        await tracker.release.wait()
+        return web.json_response({"success": True, "id": "x", "slug": "x", "link": "x"})
+
+    tracker.answers["/api/external/upload"] = swallow
+    client = await client_of(tracker, max_retries=3).open()
+    handler = asyncio.create_task(upload(client))
+    await asyncio.wait_for(read.wait(), NET)
+    handler.cancel()
+    assert await settle([handler]) == ["cancelled"]
+    tracker.release.set()
+    # The same torrent again is a new call of the caller's, not a hidden retry: it is sent.
+    await asyncio.wait_for(upload(client), NET)
+    assert tracker.count("/api/external/upload") == 2
+    await client.aclose()
+
+
+# -- download_to: nothing partial left behind ---------------------------------------------
+
+
+def half_body(tracker: Tracker, body: bytes) -> asyncio.Event:
+    """Answer downloads with half of ``body`` and hold the rest until ``release``."""
+    sent = asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(
+            headers={"Content-Type": "application/x-bittorrent"},
+        )
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        await resp.write(body[: len(body) // 2])
+        sent.set()
+        await tracker.release.wait()
+        await resp.write(body[len(body) // 2 :])
+        return resp
+
+    for_hash = f"/api/torrents/download/{info_hash_of(body)}"
+    tracker.answers[for_hash] = answer
+    return sent
+
+
+CUTS: dict[str, Callable[[asyncio.Task[Any], LaCaleClient], Awaitable[None]]] = {
+    "cancelled": lambda task, client: asyncio.sleep(0, task.cancel()),
+    "closed": lambda task, client: client.aclose(),
+}
+
+
+@pytest.mark.parametrize("cut", CUTS)
+async def test_a_download_to_cut_mid_body_leaves_no_file_at_all(
+    tracker: Tracker, tmp_path: Path, cut: str
+) -> None:
+    own = asyncio.all_tasks()
+    body = make_torrent("Cut.Mid.Body")
+    sent = half_body(tracker, body)
+    client = await client_of(tracker).open()
+    task = asyncio.create_task(client.download_to(info_hash_of(body), tmp_path))
+    await asyncio.wait_for(sent.wait(), NET)
+    await CUTS[cut](task, client)
+    expected = "cancelled" if cut == "cancelled" else "ClientStateError"
+    assert await settle([task]) == [expected]
+    assert list(tmp_path.iterdir()) == []
+    await client.aclose()
+    await no_task_left(tracker, own)
+
+
+async def test_a_download_to_past_its_deadline_mid_body_leaves_no_file(
+    tracker: Tracker, tmp_path: Path
+) -> None:
+    body = make_torrent("Slow.Body")
+    sent = half_body(tracker, body)
+    client = await client_of(tracker, timeout=0.2).open()
+    task = asyncio.create_task(client.download_to(info_hash_of(body), tmp_path / "t.torrent"))
+    await asyncio.wait_for(sent.wait(), NET)
+    assert await settle([task]) == ["RequestTimeoutError"]
+    assert list(tmp_path.iterdir()) == []
+    await client.aclose()
+
+
+# -- search_many cancelled mid-batch ------------------------------------------------------
+
+
+async def test_search_many_cancelled_mid_batch_ends_every_search_and_leaves_no_task(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    client = await client_of(tracker).open()
+    got: list[la.SearchOutcome] = []
+
+    async def batch() -> None:
+        async with contextlib.aclosing(
+            client.search_many([f"q{i}" for i in range(6)], concurrency=3)
+        ) as outcomes:
+            async for result in outcomes:
+                got.append(result)
+
+    handler = asyncio.create_task(batch())
+    await tracker.arrived(3)  # three in flight, three queued
+    await steps()
+    handler.cancel()
+    assert await settle([handler]) == ["cancelled"]
+    assert got == []
+    assert tracker.count() == 3  # the queued ones were never sent
+    # The client is untouched by the batch's end.
+    tracker.release.set()
+    assert len(await asyncio.wait_for(client.search("after"), NET)) == 1
+    await client.aclose()
+    await no_task_left(tracker, own)
+
+
+async def test_leaving_search_many_early_cancels_the_rest_and_spends_nothing_more(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    gate = asyncio.Event()
+
+    async def first_free(request: web.Request) -> web.Response:
+        if request.query.get("q") == "q0":
+            return web.json_response([torrent_json(0)])
+        await gate.wait()
+        return web.json_response([])
+
+    for path in ("/api/external",):
+        tracker.answers[path] = first_free
+    client = await client_of(tracker).open()
+    async with contextlib.aclosing(
+        client.search_many([f"q{i}" for i in range(6)], concurrency=2)
+    ) as outcomes:
+        async for result in outcomes:
+            assert result.ok
+            break
+    sent = tracker.count()
+    assert sent <= 3  # the first, the one beside it, and at most the one taking its place
+    await steps()
+    assert tracker.count() == sent
+    gate.set()
+    await client.aclose()
+    await no_task_left(tracker, own)
