@@ -395,7 +395,7 @@ async def test_a_search_queued_for_the_key_budget_and_cancelled_spends_no_unit(
     assert await settle([first]) == ["ok"]
     assert tracker.count() == 1
     assert await used(client) == 1  # the first one's, not the cancelled one's
-    assert client.stats.key.requests == 1
+    assert client.stats.key_budget.requests == 1
     await client.aclose()
 
 
@@ -412,7 +412,7 @@ async def test_a_search_cancelled_after_it_was_sent_stays_counted(
     assert await settle(handlers) == ["cancelled"] * 3
     # The tracker counted them: so must the budget, or the next ones would get 429s.
     assert await used(client) == 3
-    assert client.stats.key.requests == 3
+    assert client.stats.key_budget.requests == 3
     await client.aclose()
 
 
@@ -435,7 +435,7 @@ async def test_a_search_cancelled_at_any_early_step_never_counts_less_than_the_t
     assert tracker.count() <= spent <= 1
     if wait == 0:  # cancelled before it ever ran
         assert spent == 0
-    assert client.stats.key.requests == spent
+    assert client.stats.key_budget.requests == spent
     tracker.release.set()
     await asyncio.wait_for(client.search("b", cache="bypass"), NET)
     assert await used(client) == spent + 1
