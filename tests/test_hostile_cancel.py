@@ -22,6 +22,8 @@ import anyio
 import pytest
 from aiohttp import web
 from conftest import API_KEY, META_JSON, info_hash_of, make_torrent, torrent_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
@@ -358,9 +360,10 @@ async def test_a_close_racing_calls_that_start_in_the_same_step_refuses_them_cle
     await tracker.arrived(1)
     closer = asyncio.create_task(client.aclose())
     late = [asyncio.create_task(client.search(q)) for q in ("x", "y", "x")]
-    assert await settle([first, closer, *late]) == ["ClientStateError", "ok"] + [
-        "ClientStateError"
-    ] * 3
+    assert (
+        await settle([first, closer, *late])
+        == ["ClientStateError", "ok"] + ["ClientStateError"] * 3
+    )
     await no_task_left(tracker, own)
 
 
@@ -619,3 +622,142 @@ async def test_leaving_search_many_early_cancels_the_rest_and_spends_nothing_mor
     gate.set()
     await client.aclose()
     await no_task_left(tracker, own)
+
+
+async def test_search_many_dropped_without_aclosing_reports_nothing_and_leaves_no_task(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    client = await client_of(tracker).open()
+    tracker.release.set()
+    outcomes = client.search_many([f"q{i}" for i in range(6)], concurrency=2)
+    async for result in outcomes:
+        assert result.ok
+        break  # a bot's handler leaving the loop, the iterator left to the collector
+    del outcomes
+    gc.collect()
+    await steps(50)
+    await client.aclose()
+    await no_task_left(tracker, own)
+
+
+# -- closes that are themselves cut ---------------------------------------------------------
+
+
+async def test_a_close_cancelled_halfway_with_flights_and_queued_units_ends_everything(
+    tracker: Tracker, quota_store: Path | None, tmp_path: Path
+) -> None:
+    # A shutdown timeout cuts the bot's close: the flights, their followers, a download and a
+    # search queued for the key budget must still end with the SDK's error, the session and
+    # the store's worker closed (pytest turns a leaked session's warning into a failure).
+    own = asyncio.all_tasks()
+    clock = FakeClock(auto_advance=False)
+    body = make_torrent("Closed.Halfway")
+    half_body(tracker, body)
+    client = await client_of(
+        tracker, cache_ttl=60, key_rate=[(3, 60.0)], quota_store=quota_store, clock=clock
+    ).open()
+    callers = [asyncio.create_task(client.search("same"))]
+    await tracker.arrived(1)
+    callers += [asyncio.create_task(client.search("same")) for _ in range(2)]
+    callers.append(asyncio.create_task(client.download_to(info_hash_of(body), tmp_path)))
+    callers.append(asyncio.create_task(client.search("bypass", cache="bypass")))
+    await tracker.arrived(3)
+    callers.append(asyncio.create_task(client.search("queued", cache="bypass")))
+    await steps(50)
+    closer = asyncio.create_task(client.aclose())
+    await asyncio.sleep(0)
+    closer.cancel()
+    assert await settle([closer]) == ["cancelled"]
+    assert await settle(callers) == ["ClientStateError"] * 6
+    assert tracker.count() == 3  # the queued one never went
+    assert [p for p in tmp_path.iterdir() if not p.name.startswith("quota.sqlite3")] == []
+    assert client.stats.key_budget.requests == 3
+    await no_task_left(tracker, own)
+
+
+# -- interleavings drawn by hypothesis -------------------------------------------------------
+
+CALLERS = 4
+Step = tuple[str, int]
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["cancel", "scope", "join"]), st.integers(0, CALLERS - 1)),
+        st.tuples(st.sampled_from(["spin", "release", "close"]), st.just(0)),
+    ),
+    max_size=10,
+)
+
+
+async def interleave(script: list[Step]) -> None:
+    """Run one interleaving of callers of one search and check what each caller saw."""
+    tracker = Tracker()
+    await tracker.start()
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    own = asyncio.all_tasks()
+    client = await client_of(tracker, cache_ttl=60).open()
+    scopes: list[anyio.CancelScope] = []
+    tasks: list[asyncio.Task[str]] = []
+    cancelled: set[int] = set()  # callers the script cancelled (Task.cancel) while running
+    scoped: set[int] = set()  # callers whose own anyio scope the script cancelled
+    closed = False
+
+    async def caller(scope: anyio.CancelScope) -> str:
+        with scope:
+            await client.search("same")
+            return "answered"
+        return "moved on"
+
+    def join() -> None:
+        scopes.append(anyio.CancelScope())
+        tasks.append(asyncio.create_task(caller(scopes[-1])))
+
+    join()
+    await tracker.arrived(1)
+    for action, n in script:
+        if action == "join" and len(tasks) < CALLERS + 2:
+            join()
+        elif action in ("cancel", "scope") and n < len(tasks) and not tasks[n].done():
+            if action == "cancel":
+                tasks[n].cancel()
+                cancelled.add(n)
+            else:
+                scopes[n].cancel()
+                scoped.add(n)
+        elif action == "release":
+            tracker.release.set()
+        elif action == "close" and not closed:
+            closed = True
+            await asyncio.wait_for(client.aclose(), NET)
+        await steps(10)
+    tracker.release.set()
+    await settle(list(tasks))
+    for n, task in enumerate(tasks):
+        if n in cancelled:
+            assert task.cancelled() or task.result() == "answered" or closed, n
+        elif task.cancelled():
+            pytest.fail(f"caller {n} got a CancelledError it never asked for: {script}")
+        elif task.exception() is not None:
+            assert closed, (n, task.exception(), script)
+            assert isinstance(task.exception(), la.ClientStateError), (n, script)
+        else:
+            assert task.result() == ("moved on" if n in scoped else "answered") or (
+                n in scoped and task.result() == "answered"
+            ), (n, script)
+    # One request per leader the script cut, plus the last; never one per caller.
+    assert tracker.count() <= 1 + len(cancelled | scoped)
+    await client.aclose()
+    await no_task_left(tracker, own)
+    gc.collect()
+    await asyncio.sleep(0)
+    assert seen == []
+
+
+@settings(derandomize=True, max_examples=60, deadline=None, database=None)
+@given(script=STEPS)
+def test_no_interleaving_of_cancels_joins_and_a_close_hands_a_caller_a_foreign_error(
+    script: list[Step],
+) -> None:
+    asyncio.run(interleave(script))
