@@ -782,3 +782,181 @@ def test_no_interleaving_of_cancels_joins_and_a_close_hands_a_caller_a_foreign_e
     script: list[Step],
 ) -> None:
     asyncio.run(interleave(script))
+
+
+# -- more of the key budget: its FIFO gate, retries, flights -------------------------------
+
+
+async def drive(clock: FakeClock, tasks: list[asyncio.Task[Any]]) -> list[str]:
+    """Move the fake time a window at a time until every task ended; say how each did."""
+    for _ in range(20):
+        if all(t.done() for t in tasks):
+            break
+        clock.advance(61.0)
+        await steps(30)
+    return await settle(tasks)
+
+
+@pytest.mark.parametrize("victim", [1, 2])
+async def test_a_cancelled_caller_queued_for_the_key_budget_never_stalls_the_queue(
+    tracker: Tracker, quota_store: Path | None, victim: int
+) -> None:
+    # 1: the caller waiting for the window to free (it holds the budget's FIFO gate);
+    # 2: the one queued behind it at the gate.
+    clock = FakeClock(auto_advance=False)
+    client = await client_of(
+        tracker, key_rate=[(1, 60.0)], quota_store=quota_store, clock=clock
+    ).open()
+    tracker.release.set()
+    callers = [asyncio.create_task(client.search(q, cache="bypass")) for q in "abcd"]
+    await tracker.arrived(1)
+    await steps(50)
+    assert [t.done() for t in callers] == [True, False, False, False]
+    callers[victim].cancel()
+    expected = ["ok"] * 4
+    expected[victim] = "cancelled"
+    assert await drive(clock, callers) == expected
+    assert tracker.count() == 3
+    assert client.stats.key_budget.requests == 3
+    await client.aclose()
+
+
+@pytest.mark.parametrize("wait", range(0, 16, 3))
+async def test_a_caller_cancelled_as_the_budgets_gate_is_handed_to_it_passes_it_on(
+    tracker: Tracker, wait: int
+) -> None:
+    clock = FakeClock(auto_advance=False)
+    client = await client_of(tracker, key_rate=[(1, 60.0)], clock=clock).open()
+    callers = [asyncio.create_task(client.search(q, cache="bypass")) for q in "abcd"]
+    await tracker.arrived(1)
+    await steps(50)
+    tracker.release.set()  # the first answer frees the unit; the gate moves on
+    await steps(wait)
+    callers[2].cancel()
+    outcomes = await drive(clock, callers)
+    assert outcomes[:2] == ["ok", "ok"]
+    assert outcomes[2] in ("ok", "cancelled")
+    assert outcomes[3] == "ok"
+    assert tracker.count() == client.stats.key_budget.requests == outcomes.count("ok")
+    await client.aclose()
+
+
+async def test_a_search_cancelled_while_it_waits_to_retry_a_429_spent_one_unit(
+    tracker: Tracker, quota_store: Path | None
+) -> None:
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "5"})
+
+    tracker.answers["/api/external"] = refuse
+    clock = FakeClock(auto_advance=False)
+    client = await client_of(
+        tracker, key_rate=[(10, 60.0)], quota_store=quota_store, clock=clock, max_retries=3
+    ).open()
+    handler = asyncio.create_task(client.search("x", cache="bypass"))
+    await tracker.arrived(1)
+    await steps(50)
+    assert not handler.done()  # waiting out the Retry-After on the fake clock
+    handler.cancel()
+    assert await settle([handler]) == ["cancelled"]
+    assert tracker.count() == 1
+    assert await used(client) == 1
+    await client.aclose()
+
+
+async def test_a_cancelled_leader_and_its_re_run_are_both_counted_by_the_budget(
+    tracker: Tracker, quota_store: Path | None
+) -> None:
+    client = await client_of(
+        tracker, cache_ttl=60, key_rate=[(10, 60.0)], quota_store=quota_store, clock=FakeClock()
+    ).open()
+    leader = asyncio.create_task(client.search("same"))
+    await tracker.arrived(1)
+    followers = [asyncio.create_task(client.search("same")) for _ in range(2)]
+    await steps()
+    leader.cancel()
+    await tracker.arrived(2)
+    tracker.release.set()
+    assert await settle([leader, *followers]) == ["cancelled", "ok", "ok"]
+    assert await used(client) == tracker.count() == 2
+    await client.aclose()
+
+
+# -- task groups and deadlines landing together --------------------------------------------
+
+
+async def test_a_failing_sibling_in_an_anyio_task_group_leaves_only_its_own_error(
+    tracker: Tracker,
+) -> None:
+    client = await client_of(tracker).open()
+
+    async def sibling() -> None:
+        await tracker.arrived(1)
+        raise LookupError("the bot's own bug")
+
+    with pytest.raises(BaseExceptionGroup) as caught:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.search, "x")
+            group.start_soon(sibling)
+    assert [type(e) for e in caught.value.exceptions] == [LookupError]
+    await client.aclose()
+
+
+async def test_the_deadline_and_the_callers_cancel_in_one_step_stay_a_cancellation(
+    tracker: Tracker,
+) -> None:
+    # The documented rule (_deadlines): a cancellation of the caller's own stays one, even
+    # when it lands in the same loop step as the request's deadline.
+    client = await client_of(tracker, timeout=0.2).open()
+    handler = asyncio.create_task(client.search("x"))
+    await tracker.arrived(1)
+    deadlines = client._opened._sender._transport._deadlines  # type: ignore[union-attr]
+    (bound,) = deadlines._live
+    asyncio.get_running_loop().call_at(bound.deadline, handler.cancel)
+    assert await settle([handler]) == ["cancelled"]
+    await client.aclose()
+
+
+async def test_a_deadline_alone_is_an_sdk_timeout_for_the_leader_and_every_follower(
+    tracker: Tracker,
+) -> None:
+    client = await client_of(tracker, timeout=0.2, cache_ttl=60).open()
+    callers = [asyncio.create_task(client.search("same"))]
+    await tracker.arrived(1)
+    callers += [asyncio.create_task(client.search("same")) for _ in range(2)]
+    assert await settle(callers) == ["RequestTimeoutError"] * 3
+    assert tracker.count() == 1
+    await client.aclose()
+
+
+# -- download_to cancelled while it writes -------------------------------------------------
+
+
+async def test_download_to_cancelled_at_any_step_of_its_write_leaves_all_or_nothing(
+    tracker: Tracker, tmp_path: Path
+) -> None:
+    body = make_torrent("All.Or.Nothing")
+    info_hash = info_hash_of(body)
+
+    async def whole(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/x-bittorrent")
+
+    tracker.answers[f"/api/torrents/download/{info_hash}"] = whole
+    client = await client_of(tracker).open()
+    target = tmp_path / "t.torrent"
+    seen = set()
+    for wait in range(0, 60, 2):
+        task = asyncio.create_task(client.download_to(info_hash, target, overwrite=True))
+        await steps(wait)
+        task.cancel()
+        (ended,) = await settle([task])
+        seen.add(ended)
+        names = files_in(tmp_path)
+        if ended == "ok":
+            assert names == ["t.torrent"]
+            assert target.read_bytes() == body
+            target.unlink()
+        else:
+            assert ended == "cancelled"
+            assert names == [], wait
+    assert seen == {"cancelled", "ok"} or seen == {"cancelled"}
+    await client.aclose()
