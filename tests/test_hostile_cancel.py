@@ -893,11 +893,25 @@ async def test_a_failing_sibling_in_an_anyio_task_group_leaves_only_its_own_erro
         await tracker.arrived(1)
         raise LookupError("the bot's own bug")
 
-    with pytest.raises(BaseExceptionGroup) as caught:
+    seen: list[type[BaseException]] = []
+
+    async def search() -> None:
+        try:
+            await client.search("x")
+        except BaseException as exc:
+            seen.append(type(exc))
+            raise
+
+    # (Built-in ExceptionGroup on 3.11+, the exceptiongroup backport anyio uses on 3.10.)
+    async def handler() -> None:
         async with anyio.create_task_group() as group:
-            group.start_soon(client.search, "x")
+            group.start_soon(search)
             group.start_soon(sibling)
-    assert [type(e) for e in caught.value.exceptions] == [LookupError]
+
+    with pytest.raises(Exception) as caught:
+        await handler()
+    assert [type(e) for e in getattr(caught.value, "exceptions", ())] == [LookupError]
+    assert seen == [asyncio.CancelledError]
     await client.aclose()
 
 
@@ -943,7 +957,7 @@ async def test_download_to_cancelled_at_any_step_of_its_write_leaves_all_or_noth
     tracker.answers[f"/api/torrents/download/{info_hash}"] = whole
     client = await client_of(tracker).open()
     target = tmp_path / "t.torrent"
-    seen = set()
+    seen: set[str] = set()
     for wait in range(0, 60, 2):
         task = asyncio.create_task(client.download_to(info_hash, target, overwrite=True))
         await steps(wait)
@@ -958,5 +972,5 @@ async def test_download_to_cancelled_at_any_step_of_its_write_leaves_all_or_noth
         else:
             assert ended == "cancelled"
             assert names == [], wait
-    assert seen == {"cancelled", "ok"} or seen == {"cancelled"}
+    assert "cancelled" in seen  # at least the first, cancelled before it began
     await client.aclose()
