@@ -1046,3 +1046,54 @@ async def test_a_second_close_while_the_first_runs_returns_only_once_closed(
     finally:
         tracker.release.set()
         await settle([handler, signal_close])
+
+
+async def test_closing_the_client_under_a_running_search_many_ends_it_with_sdk_errors(
+    tracker: Tracker,
+) -> None:
+    own = asyncio.all_tasks()
+    client = await client_of(tracker).open()
+    got: list[la.SearchOutcome] = []
+
+    async def batch() -> None:
+        async with contextlib.aclosing(batch_of(client, 6, 3)) as outcomes:
+            got.extend([result async for result in outcomes])
+
+    consumer = asyncio.create_task(batch())
+    await tracker.arrived(3)
+    await steps()
+    await asyncio.wait_for(client.aclose(), NET)
+    (ended,) = await settle([consumer])
+    # The batch either reports each search's error or stops with the SDK's: never a bare
+    # CancelledError in a consumer nobody cancelled.
+    assert ended in ("ok", "ClientStateError")
+    assert all(isinstance(o.error, la.ClientStateError) for o in got)
+    assert tracker.count() == 3
+    await no_task_left(tracker, own)
+
+
+async def test_a_search_waiting_out_a_spent_quota_window_and_cancelled_spends_nothing(
+    tracker: Tracker, quota_store: Path | None
+) -> None:
+    clock = FakeClock(auto_advance=False)
+    client = await client_of(
+        tracker,
+        key_rate=[(1, 3600.0)],
+        on_quota="wait",
+        max_quota_wait=7200.0,
+        quota_store=quota_store,
+        clock=clock,
+    ).open()
+    tracker.release.set()
+    await asyncio.wait_for(client.search("a", cache="bypass"), NET)
+    waiting = asyncio.create_task(client.search("b", cache="bypass"))
+    await steps(50)
+    assert not waiting.done()  # an hour to wait, within max_quota_wait
+    waiting.cancel()
+    assert await settle([waiting]) == ["cancelled"]
+    assert await used(client) == 1
+    assert client.stats.key_budget.refused == 0  # cancelled, not refused
+    clock.advance(3700.0)
+    await asyncio.wait_for(client.search("c", cache="bypass"), NET)
+    assert tracker.count() == 2
+    await client.aclose()
