@@ -38,8 +38,10 @@ class KeyBudgetStats(msgspec.Struct, frozen=True, kw_only=True):
     """This client's use of the key-wide budget (``client.stats.key_budget``).
 
     Attributes:
-        requests: Units this client spent: requests that reached the network (retries,
-            uploads and downloads included; a refused connection spends none).
+        requests: Units this client spent: requests that reached the network or may have
+            (retries, uploads and downloads included; a refused connection spends none; one
+            cancelled once its unit was taken may count: the SDK cannot tell whether its bytes
+            left, and a unit given back that the tracker counted could earn the key a 429).
         wait: Seconds spent waiting for the key budget.
         refused: Requests refused with :class:`QuotaExceededError` (nothing was sent).
         unexpected_429: 429 answers to requests the key budget had allowed; each paused the
