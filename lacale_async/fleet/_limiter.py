@@ -39,6 +39,7 @@ response arrived and before the request leaves, so it brackets the tracker's arr
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 from collections.abc import Sequence
@@ -49,104 +50,16 @@ from .._clock import Clock
 from .._errors import ClientStateError
 from .._limiter import Rate, RateLimiter, WindowLog, default_margin, parse_rates
 from ._failure import REDIS_ERRORS, reply_items, reply_number
+from ._limiter_lua import ACQUIRE, PAUSE, RELEASE
 from ._link import RedisLink
 
-__all__ = ["RECLAIM_LUA", "RedisLimiter"]
+__all__ = ["RedisLimiter"]
 
 logger = logging.getLogger("lacale_async.fleet")
 
 # Shortest sleep between two polls: a wait Redis rounds to a microsecond must not turn into a
 # burst of calls.
 _MIN_SLEEP = 0.001
-
-RECLAIM_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now),
-                         'WITHSCORES')
-for i = 1, #stale, 2 do
-  -- The holder vanished: its request ended at the latest when its lease did.
-  redis.call('ZADD', KEYS[2], stale[i + 1], stale[i])
-  redis.call('ZREM', KEYS[1], stale[i])
-end
--- No fleet writes an exit after Redis's clock: a later one (a corrupt key, a clock set back)
--- counts as ending now, so it ages out after one window instead of however far ahead it says.
-local ahead = redis.call('ZRANGEBYSCORE', KEYS[2], string.format('(%.6f', now), '+inf')
-for i = 1, #ahead do
-  redis.call('ZADD', KEYS[2], string.format('%.6f', now), ahead[i])
-end
-"""
-"""The start of a script on (KEYS[1] in flight, KEYS[2] done): ``now`` from the Redis clock,
-the slots whose lease ended moved to done at their lease end, and exits stamped after now
-stamped now. Shared with the key budget."""
-
-# KEYS: 1 slots in flight (token -> lease end), 2 finished slots (token -> exit time),
-#       3 pause deadline, 4 longest window + margin in use (how long history must be kept).
-# ARGV: 1 token, 2 lease, 3 this limiter's longest span, then (calls, period + margin) pairs.
-# Returns {1, now} when the slot is taken, else {0, seconds to wait}; numbers as strings since
-# Redis truncates Lua numbers to integers.
-_ACQUIRE = (
-    RECLAIM_LUA
-    + """
-local lease = tonumber(ARGV[2])
-local wait = 0
-local pause = redis.call('GET', KEYS[3])
-if pause then wait = tonumber(pause) - now end
-local busy = redis.call('ZCARD', KEYS[1])
-local horizon = math.max(tonumber(ARGV[3]), tonumber(redis.call('GET', KEYS[4]) or '0'))
-for i = 4, #ARGV, 2 do
-  local calls = tonumber(ARGV[i])
-  local span = tonumber(ARGV[i + 1])
-  if busy >= calls then
-    -- Every slot is held by a running request: none frees before one ends, and then not
-    -- before that exit + span, so span is a wait that can never be too long.
-    if span > wait then wait = span end
-  else
-    local e = redis.call('ZREVRANGE', KEYS[2], calls - busy - 1, calls - busy - 1, 'WITHSCORES')
-    if #e == 2 then
-      local w = tonumber(e[2]) + span - now
-      if w > wait then wait = w end
-    end
-  end
-end
-if wait > 0.000001 then
-  return {0, string.format('%.6f', wait)}
-end
-local ttl = math.ceil((horizon + lease) * 1000)
-redis.call('ZADD', KEYS[1], string.format('%.6f', now + lease), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.6f', now - horizon))
-redis.call('SET', KEYS[4], string.format('%.6f', horizon), 'PX', ttl)
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('PEXPIRE', KEYS[2], ttl)
-return {1, string.format('%.6f', now)}
-"""
-)
-
-# KEYS: 1 in flight, 2 finished, 4 horizon (as above). ARGV: 1 token, 2 lease, 3 span.
-# Stamps the exit with the server's clock; also re-stamps a slot already reclaimed as stale,
-# since its request really ended only now.
-_RELEASE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], string.format('%.6f', now), ARGV[1])
-local horizon = math.max(tonumber(ARGV[3]), tonumber(redis.call('GET', KEYS[3]) or '0'))
-redis.call('PEXPIRE', KEYS[2], math.ceil((horizon + tonumber(ARGV[2])) * 1000))
-return 1
-"""
-
-# KEYS: 1 pause deadline. ARGV: 1 seconds. Only ever moves the deadline later.
-_PAUSE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local deadline = now + tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if deadline > current then
-  redis.call('SET', KEYS[1], string.format('%.6f', deadline), 'PX',
-             math.ceil(tonumber(ARGV[1]) * 1000) + 1)
-end
-return 1
-"""
 
 
 class RedisLimiter:
@@ -177,7 +90,9 @@ class RedisLimiter:
         "_clock",
         "_endpoint",
         "_fallback",
+        "_forgot",
         "_gate",
+        "_granted",
         "_keys",
         "_link",
         "_mirror",
@@ -185,6 +100,7 @@ class RedisLimiter:
         "_rates",
         "_release_script",
         "_span",
+        "_windows",
     )
 
     def __init__(
@@ -210,14 +126,18 @@ class RedisLimiter:
         self._fallback = fallback
         self._clock = clock
         self._mirror = mirror
+        # What this process was granted, by Redis's clock: enough to fill its largest window.
+        self._windows = tuple(spans)
+        self._granted: collections.deque[float] = collections.deque(maxlen=max(n for n, _ in spans))
+        self._forgot = False  # said once that Redis lost the window
         self._keys = [link.key(scope, "rl", endpoint, part) for part in ("busy", "done", "pause")]
         self._keys.append(link.key(scope, "rl", endpoint, "span"))
         # Only the head of this process's queue polls Redis; the others wait their turn here.
         self._gate = asyncio.Lock()
         # Registered once: calls go by SHA and reload the script if Redis lost it.
-        self._acquire_script = link.client.register_script(_ACQUIRE)
-        self._release_script = link.client.register_script(_RELEASE)
-        self._pause_script = link.client.register_script(_PAUSE)
+        self._acquire_script = link.client.register_script(ACQUIRE)
+        self._release_script = link.client.register_script(RELEASE)
+        self._pause_script = link.client.register_script(PAUSE)
 
     @property
     def rates(self) -> list[Rate]:
@@ -310,11 +230,51 @@ class RedisLimiter:
                     link.policy.failed(exc, f"waiting for a {self._endpoint} rate-limit slot")
                     return None
                 if taken:
+                    # On a grant, the script's number is Redis's clock.
+                    forgot = self._forgotten(wait)
+                    if forgot > 0:
+                        await self._wait_forgotten(token, forgot)
                     if self._mirror is not None:
                         self._mirror.admit()
+                    self._granted.append(wait + forgot)
                     return token
                 await asyncio.sleep(max(wait, _MIN_SLEEP))
         return None
+
+    def _forgotten(self, now: float) -> float:
+        """Seconds this process's own grants (Redis's clock) still leave a window full at ``now``.
+
+        Zero unless Redis forgot the window (FLUSHALL, an eviction, a restart without
+        persistence): what it granted, this process alone had already filled. A grant's time
+        is before its request's exit, which Redis counts, so this never waits when Redis did
+        not forget. Redis's clock on both sides: no skew with the process's own clock.
+        """
+        granted = self._granted
+        wait = 0.0
+        for calls, span in self._windows:
+            if len(granted) >= calls:
+                wait = max(wait, granted[-calls] + span - now)
+        return wait
+
+    async def _wait_forgotten(self, token: str, seconds: float) -> None:
+        """Hold the granted slot ``seconds`` more, saying once that Redis lost the window."""
+        if not self._forgot:
+            self._forgot = True
+            logger.warning(
+                "Redis at %s let a %s request in that this process's own recent requests "
+                "leave no room for: it lost the shared rate-limit window (FLUSHALL, an "
+                "eviction, a restart without persistence). Waiting by this process's own "
+                "count; other processes' recent requests are not counted until the window "
+                "passes",
+                self._link.policy.where,
+                self._endpoint,
+            )
+        try:
+            await asyncio.sleep(seconds)
+        except BaseException:
+            if not self._link.closed:
+                self._link.tasks.spawn(self._exit(token))  # the slot, ended unused
+            raise
 
     async def release(self, token: str) -> None:
         """End the slot ``token`` taken by :meth:`acquire`, stamped now.

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from .._ledger import PAUSE, Grant, MemoryLedger, Refusal, Span, Usage, measure
 from .._mirrored import MirroredLedger
 from ._failure import REDIS_ERRORS, reply_number, reply_text
-from ._limiter import RECLAIM_LUA
+from ._limiter_lua import RECLAIM_LUA
 from ._link import RedisLink
 
 __all__ = ["RedisLedger"]
