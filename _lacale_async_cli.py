@@ -13,6 +13,7 @@ signal held back is raised as soon as the import ends, so it still stops the com
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 
@@ -23,6 +24,14 @@ def main() -> None:
         held = _hold_ctrl_c()
         try:
             from lacale_async._cli import main as run
+
+            # The command's own modules too, and the codec `bulk -` reads with: a Ctrl-C
+            # landing in an import after this is raised in the import lock's weakref
+            # callback, where CPython prints it as "Exception ignored" and drops it.
+            with contextlib.suppress(ImportError):  # no cli extra: run() says what to install
+                import encodings.utf_8_sig  # noqa: F401
+
+                import lacale_async._cli._commands  # noqa: F401
         finally:
             if held:
                 # Unblocking runs the handler of a Ctrl-C held meanwhile: KeyboardInterrupt
