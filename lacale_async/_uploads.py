@@ -79,9 +79,8 @@ async def read_input(
         data = bytes(value)
     elif isinstance(value, (str, os.PathLike)):
         text = check_path(value, what)
-        shown = describe(
-            text if scrub is None else scrub(text), limit=120
-        )  # bounded: a whole file's text, pasted
+        # Bounded: a whole file's text may have been passed as its path.
+        shown = describe(text if scrub is None else scrub(text), limit=120)
         path = anyio.Path(text)
         try:
             info = await path.stat()

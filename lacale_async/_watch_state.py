@@ -9,8 +9,8 @@ Tables (rows keyed by the query's normalised key, never the API key):
 
 - ``queries``: every query with a baseline, and when it was last polled;
 - ``seen``: each release listed for a query (by info hash, or guid without one), first and
-  last listed; bounded: rows not listed for 30 days go, and beyond the newest 1,000 per query
-  (by when last listed, so a release still listed is never forgotten and never re-announced);
+  last listed; rows not listed for 30 days go, and beyond the newest 1,000 per query (never
+  one the last round listed: a release still listed is never re-announced);
 - ``pending``: releases found and not yet handled by the caller (the outbox). A round adds
   them with its other changes; each leaves it only once its consumer is done with it
   (at-least-once), so a watch stopped between two events, or while its consumer handled one,
@@ -240,8 +240,7 @@ def _storage(where: str, doing: str) -> Iterator[None]:
 
 
 def _encode(torrent: Torrent, scrub: Scrub) -> bytes:
-    # A download link's token is a secret, and short-lived: it never reaches the file; nor
-    # the key, which a tracker may echo in a release's page link.
+    # Never in the file: a download link's token, nor the key a tracker may echo in a link.
     kept = msgspec.structs.replace(torrent, link=scrub(torrent.link), download_link=None)
     return msgspec.json.encode(kept)
 
@@ -251,8 +250,7 @@ class WatchState:
 
     Args:
         path: The file (created when missing, private to the user), or None for memory.
-        scrub: Removes the key from a release's link before it is written (the client's;
-            credential query parameters alone by default).
+        scrub: Removes the key from a release's link (credential parameters by default).
 
     Raises:
         StorageError: The file cannot be opened, is not a watch state, is damaged or was

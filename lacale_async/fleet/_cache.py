@@ -36,11 +36,9 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Generic, TypeVar
 
-from redis.exceptions import ResponseError
-
 from .._cache import MemoryCache
 from ._codec import Codec, CodecError
-from ._failure import REDIS_ERRORS
+from ._failure import REDIS_ERRORS, wrong_type
 from ._link import RedisLink
 
 __all__ = ["RedisCache"]
@@ -173,19 +171,13 @@ class RedisCache(Generic[V]):
         rkey = self._key("c", key)
         try:
             data = await self._link.client.get(rkey)
-        except UnicodeDecodeError:
-            # A client that decodes responses met an entry that is not UTF-8: corrupt.
-            data = b""
-        except ResponseError as exc:
-            if not str(exc).startswith("WRONGTYPE"):
+        except REDIS_ERRORS as exc:
+            # Not UTF-8 for a decoding client, or another program's list at the key (an
+            # entry no SDK wrote): corrupt, dropped below; not a failure of Redis.
+            if not isinstance(exc, UnicodeDecodeError) and not wrong_type(exc):
                 self._link.policy.failed(exc, f"reading the {self._namespace} cache")
                 return await self._fallback.get(key)
-            # Another program's list or hash at the key: an entry no SDK wrote, as corrupt
-            # bytes are (dropped below), not a failure of Redis sending the backend local.
             data = b""
-        except REDIS_ERRORS as exc:
-            self._link.policy.failed(exc, f"reading the {self._namespace} cache")
-            return await self._fallback.get(key)
         if data is None:
             return None
         try:

@@ -7,7 +7,7 @@ import logging
 import math
 from typing import Literal
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from .._errors import BackendError
 from .._options import describe
@@ -20,6 +20,7 @@ __all__ = [
     "reply_items",
     "reply_number",
     "reply_text",
+    "wrong_type",
 ]
 
 logger = logging.getLogger("lacale_async.fleet")
@@ -56,6 +57,11 @@ _MAX_WAIT = 2 * 366 * 86_400.0
 def reply_text(value: object) -> str:
     """Return a reply item as text (bytes unless the client decodes responses)."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def wrong_type(exc: BaseException) -> bool:
+    """Tell whether Redis refused a command for the type of the value at its key."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
 
 
 def reply_items(reply: object, count: int) -> list[object]:
