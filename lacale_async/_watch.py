@@ -317,7 +317,7 @@ class _Watch:
     def _record(self, item: WatchQuery, listed: list[Torrent], state: WatchState) -> list[Pending]:
         settings = self._settings
         match: Callable[[Torrent], bool] | None = settings.match
-        with state.round(item.key, self._wall()) as step:
+        with state.round(item.key, self._wall(), self._by_key) as step:
             fresh = step.unseen(listed)
             if step.baseline and not settings.include_existing:
                 deliver: list[tuple[str, Torrent]] = []

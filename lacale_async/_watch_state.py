@@ -10,7 +10,9 @@ Tables (rows keyed by the query's normalised key, never the API key):
 - ``queries``: every query with a baseline, and when it was last polled;
 - ``seen``: each release listed for a query (by info hash, or guid without one), first and
   last listed; rows not listed for 30 days go, and beyond the newest 1,000 per query (never
-  one the last round listed: a release still listed is never re-announced);
+  one the last round listed: a release still listed is never re-announced). A query the
+  watch still polls ages by its own rounds only (a wall clock set back while one round was
+  stamped must not make another query's round forget it);
 - ``pending``: releases found and not yet handled by the caller (the outbox). A round adds
   them with its other changes; each leaves it only once its consumer is done with it
   (at-least-once), so a watch stopped between two events, or while its consumer handled one,
@@ -36,10 +38,11 @@ from pathlib import Path
 
 import msgspec
 
+from . import _watch_sql as sql
 from ._errors import StorageError, redact_url
 from ._models import Torrent
 from ._responses import Scrub
-from ._sqlite import describe_failure, open_database, sound_time
+from ._sqlite import describe_failure, open_database
 
 __all__ = [
     "LEASE",
@@ -62,54 +65,7 @@ watch may offer the release again. Longer than a save plus ``lacale watch``'s de
 ``--exec-timeout``; a consumer slower than that may, at worst, see another process deliver
 the release too (at-least-once)."""
 
-_APPLICATION_ID = 0x4C435754  # "LCWT": a lacale watch state, not any SQLite file
-_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queries (key TEXT PRIMARY KEY, last_round REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS seen (
-    key TEXT NOT NULL, ident TEXT NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL,
-    PRIMARY KEY (key, ident)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_by_age ON seen (last_seen);
-CREATE TABLE IF NOT EXISTS pending (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, ident TEXT NOT NULL,
-    seen_at REAL NOT NULL, torrent BLOB NOT NULL, UNIQUE (key, ident)
-);
-CREATE TABLE IF NOT EXISTS leases (
-    key TEXT NOT NULL, ident TEXT NOT NULL, owner TEXT NOT NULL, until REAL NOT NULL,
-    PRIMARY KEY (key, ident)
-) WITHOUT ROWID;
-"""
-# Added to format 1 without a new version: an older lacale-async ignores the table (and hands
-# out the outbox its own way), so a state file keeps working in both.
-# A lease is taken when no live lease of another watch holds the row; a damaged ``until`` counts
-# as expired (a lease only keeps a second process off; ignoring it risks a duplicate, never a
-# loss). The f-string only inlines sound_time's fixed SQL.
-_TAKE = (
-    "INSERT INTO leases (key, ident, owner, until) SELECT :key, :ident, :owner, :until "  # noqa: S608
-    "WHERE EXISTS (SELECT 1 FROM pending WHERE key = :key AND ident = :ident) "
-    "ON CONFLICT (key, ident) DO UPDATE SET owner = excluded.owner, until = excluded.until "
-    f"WHERE leases.owner = excluded.owner OR NOT {sound_time('leases.until')} "
-    "OR leases.until <= :now"
-)
 _torrent_decoder = msgspec.json.Decoder(Torrent)
-# Every stored time, checked once when the file is opened (the outbox again on each read: its
-# time becomes the event's ``seen_at``, a date, so it must not precede 1970 either: a date of
-# year 0 does not exist). The f-strings only inline sound_time's fixed SQL.
-_SOUND_SEEN_AT = f"{sound_time('seen_at')} AND seen_at >= 0"
-_DAMAGED_TIMES = (
-    ("queries", f"SELECT count(*) FROM queries WHERE NOT {sound_time('last_round')}"),  # noqa: S608
-    (
-        "seen",
-        f"SELECT count(*) FROM seen WHERE NOT ({sound_time('first_seen')} "  # noqa: S608
-        f"AND {sound_time('last_seen')})",
-    ),
-    ("pending", f"SELECT count(*) FROM pending WHERE NOT ({_SOUND_SEEN_AT})"),  # noqa: S608
-)
-_PENDING = (
-    f"SELECT key, ident, seen_at, torrent, {_SOUND_SEEN_AT} "  # noqa: S608
-    "FROM pending ORDER BY seq"
-)
 
 
 def release_id(torrent: Torrent) -> str:
@@ -138,11 +94,18 @@ class Round:
     """One round's changes to one query, inside the round's transaction."""
 
     def __init__(
-        self, conn: sqlite3.Connection, key: str, now: float, where: str, scrub: Scrub
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        now: float,
+        where: str,
+        scrub: Scrub,
+        spared: tuple[str, ...] = (),
     ) -> None:
         self._conn = conn
         self._scrub = scrub
         self._key = key
+        self._spared = spared
         self._now = now
         self._where = where
         row = conn.execute("SELECT 1 FROM queries WHERE key = ?", (key,)).fetchone()
@@ -194,8 +157,13 @@ class Round:
         return queued
 
     def _prune(self) -> None:
-        conn, cutoff = self._conn, self._now - RETENTION
-        conn.execute("DELETE FROM seen WHERE last_seen < ?", (cutoff,))
+        conn, cutoff, spared = self._conn, self._now - RETENTION, self._spared
+        # The other queries this watch polls age by their own rounds only: one stamped while
+        # the wall clock was set back must not look abandoned to this round (re-baselined,
+        # its next new release lost).
+        others = f"key NOT IN ({','.join('?' * len(spared))})"
+        # Only placeholders are formatted into these statements (S608).
+        conn.execute(f"DELETE FROM seen WHERE last_seen < ? AND {others}", (cutoff, *spared))  # noqa: S608
         # The cap never forgets what this round listed (all stamped now): a page longer than
         # the cap would otherwise lose some of its own releases, announced again next round.
         conn.execute(
@@ -203,10 +171,11 @@ class Round:
             "FROM seen WHERE key = ? ORDER BY last_seen DESC, first_seen DESC LIMIT ?)",
             (self._key, self._now, self._key, MAX_PER_QUERY),
         )
-        conn.execute("DELETE FROM queries WHERE last_round < ?", (cutoff,))
+        conn.execute(f"DELETE FROM queries WHERE last_round < ? AND {others}", (cutoff, *spared))  # noqa: S608
         conn.execute(
-            "DELETE FROM pending WHERE seen_at < ? OR key NOT IN (SELECT key FROM queries)",
-            (cutoff,),
+            f"DELETE FROM pending WHERE (seen_at < ? AND {others}) "  # noqa: S608
+            "OR key NOT IN (SELECT key FROM queries)",
+            (cutoff, *spared),
         )
         conn.execute(
             "DELETE FROM leases WHERE NOT EXISTS (SELECT 1 FROM pending p "
@@ -277,7 +246,7 @@ class WatchState:
 
     def _check_times(self) -> None:
         with _storage(self.where, "checking its rows"):
-            for table, query in _DAMAGED_TIMES:
+            for table, query in sql.DAMAGED_TIMES:
                 if self.conn.execute(query).fetchone()[0]:
                     raise _damaged(self.where, table)
 
@@ -285,9 +254,9 @@ class WatchState:
     def _connect(path: Path | None) -> sqlite3.Connection:
         return open_database(
             path,
-            schema=_SCHEMA,
-            version=_VERSION,
-            application_id=_APPLICATION_ID,
+            schema=sql.SCHEMA,
+            version=sql.VERSION,
+            application_id=sql.APPLICATION_ID,
             kind="lacale watch state",
         )
 
@@ -299,8 +268,10 @@ class WatchState:
         return self._conn
 
     @contextlib.contextmanager
-    def round(self, key: str, now: float) -> Iterator[Round]:
+    def round(self, key: str, now: float, watched: Iterable[str] = ()) -> Iterator[Round]:
         """Open one round's transaction: committed when the block ends, rolled back if it raises.
+
+        ``watched``: the queries the watch polls; the round prunes none of the others' rows.
 
         Raises:
             StorageError: The file failed (disk full, locked by another process too long...).
@@ -308,7 +279,8 @@ class WatchState:
         with _storage(self.where, "starting a round"):
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
-            step = Round(conn, key, now, self.where, self._scrub)
+            spared = tuple(k for k in watched if k != key)
+            step = Round(conn, key, now, self.where, self._scrub, spared)
         try:
             yield step
         except BaseException:
@@ -326,7 +298,7 @@ class WatchState:
         """
         wanted = set(keys)
         with _storage(self.where, "reading what was not delivered"):
-            rows = self.conn.execute(_PENDING).fetchall()
+            rows = self.conn.execute(sql.PENDING).fetchall()
             found: list[Pending] = []
             for key, ident, seen_at, blob, sound in rows:
                 if key not in wanted:
@@ -352,7 +324,7 @@ class WatchState:
         """
         params = {"key": item.key, "ident": item.ident, "owner": owner}
         with _storage(self.where, "taking a release to hand out"):
-            cursor = self.conn.execute(_TAKE, {**params, "until": now + LEASE, "now": now})
+            cursor = self.conn.execute(sql.TAKE, {**params, "until": now + LEASE, "now": now})
             return cursor.rowcount == 1
 
     def done(self, item: Pending) -> None:

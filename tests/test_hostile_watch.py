@@ -216,11 +216,6 @@ class SkewedClock:
         return self.base.wall() + self.skew
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a round of another query prunes a query whose last round was stamped while the "
-    "wall clock was 40 days behind: that query re-baselines and its new release is lost",
-)
 async def test_a_wall_clock_set_back_then_corrected_loses_no_release(
     server: Server, tmp_path: Path
 ) -> None:

@@ -93,6 +93,28 @@ def test_a_query_not_polled_for_thirty_days_starts_a_new_baseline(tmp_path: Path
     assert round_(state, "old", [torrent(2)], T0 + RETENTION + 2) == []
 
 
+def test_a_watched_query_ages_by_its_own_rounds_only(tmp_path: Path) -> None:
+    # "old" was stamped 40 days behind (a wall clock set back): another query of the same
+    # watch, stamped by the corrected clock, must not forget its baseline, seen rows or outbox.
+    state = WatchState(tmp_path / "w.db")
+    watched = ("old", "other")
+    for key, now in (("old", T0), ("other", T0), ("old", T0 + 60)):
+        with state.round(key, now, watched) as step:
+            step.record([torrent(1)], [(release_id(torrent(9)), torrent(9))] if now > T0 else [])
+    with state.round("other", T0 + 40 * DAY, watched) as step:
+        step.record([], [])
+    assert [p.torrent.title for p in state.pending(["old"])] == ["Release 9"]
+    with state.round("old", T0 + 40 * DAY + 60, watched) as step:
+        assert not step.baseline
+        assert step.unseen([torrent(1), torrent(2)]) == [(release_id(torrent(2)), torrent(2))]
+    # Not watched any more: the same rows go at the next round of another query.
+    with state.round("other", T0 + 40 * DAY + 120, ["other"]) as step:
+        step.record([], [])
+    assert state.pending(["old"]) == []
+    with state.round("old", T0 + 40 * DAY + 180) as step:
+        assert step.baseline
+
+
 def test_the_outbox_survives_a_restart_and_is_handed_out_once(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     state = WatchState(path)
