@@ -50,6 +50,9 @@ JITTER_SHARE = 0.1
 
 # A backoff never grows past this (or past the interval, when that is longer).
 _MAX_BACKOFF = 3600.0
+# The tracker's longest window is a day: a longer Retry-After (a broken or hostile server's
+# 10**9 s) would stop the query for good, silently; past a day, it is asked again.
+_MAX_RETRY_AFTER = 86_400.0
 
 RefuseEmpty = Callable[[str | None, str | None], None]
 
@@ -315,7 +318,9 @@ def retry_delay(interval: float, failures: int, retry_after: float | None) -> fl
 
     Returns:
         ``interval`` doubled per failure after the first, capped at an hour (or the interval
-        when that is longer), and never sooner than ``retry_after``.
+        when that is longer), and never sooner than ``retry_after`` (itself taken as a day at
+        most, and as nothing when it is not a number of seconds).
     """
     delay = min(interval * 2.0 ** min(failures - 1, 30), max(interval, _MAX_BACKOFF))
-    return max(delay, retry_after or 0.0)
+    wait = retry_after if retry_after is not None and retry_after == retry_after else 0.0
+    return max(delay, min(wait, max(interval, _MAX_RETRY_AFTER)))

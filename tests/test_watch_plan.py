@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -142,6 +143,14 @@ def test_backoff_is_next_round_then_doubles_up_to_an_hour() -> None:
     assert retry_delay(8640, 5, None) == 8640
     # What the server said to wait wins when it is longer.
     assert retry_delay(60, 1, 500.0) == 500
+
+
+def test_a_retry_after_beyond_a_day_is_asked_again_after_a_day() -> None:
+    # 10**9 s (a hostile or broken server) would have stopped the query for good.
+    assert retry_delay(60, 1, 1e9) == DAY
+    assert retry_delay(60, 1, math.inf) == DAY
+    assert retry_delay(60, 1, math.nan) == 60
+    assert retry_delay(2 * DAY, 1, 1e9) == 2 * DAY  # never sooner than the interval
 
 
 def test_a_share_too_small_for_one_poll_a_year_is_refused() -> None:
