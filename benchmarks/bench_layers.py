@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from benchmarks._baselines import SEARCH_PATH, AiohttpMsgspecFetch
-from benchmarks._common import drive, gc_mode, load_average, machine_info
+from benchmarks._common import (
+    drive,
+    fmt_ratio,
+    gc_mode,
+    load_average,
+    machine_info,
+    md_table,
+    median,
+)
 from benchmarks._loadserver import LoadServer
 from benchmarks._pools import pin
 from benchmarks._sdk import SdkFetch
@@ -131,22 +138,20 @@ async def _measure(rounds: int, count: int) -> dict[str, list[float]]:
 def _report(
     ratios: dict[str, list[float]], rounds: int, count: int, info: list[tuple[str, str]]
 ) -> str:
-    lines = [
-        f"Cache misses at concurrency 16, {count} distinct searches per pass, {rounds} rounds, "
-        "every contender in this one process (pinned to the client core), passes shuffled "
-        "per round, GC on. Speed vs raw aiohttp + msgspec: median of the per-round ratios "
-        "(quartiles).",
-        "",
-        "| entered at | what it leaves out | speed vs floor | q1 - q3 |",
-        "| :-- | :-- | --: | --: |",
-    ]
+    rows = []
     for name, (_, what) in LAYERS.items():
         q1, _, q3 = statistics.quantiles(ratios[name], n=4)
-        med = statistics.median(ratios[name])
-        lines.append(f"| {name} | {what} | {med:.3f}x | {q1:.3f} - {q3:.3f} |")
-    machine = "; ".join(f"{name}: {value}" for name, value in info)
-    lines += ["", f"- Machine: {machine}", f"- Load average at the end: {load_average()}"]
-    return "\n".join(lines)
+        rows.append((name, what, fmt_ratio(median(ratios[name])), f"{q1:.2f} - {q3:.2f}"))
+    return "\n\n".join(
+        (
+            f"Cache misses at concurrency 16, {count} distinct searches per pass, {rounds} "
+            "rounds, every contender in this one process (pinned to the client core), passes "
+            "shuffled per round, GC on. Speed vs raw aiohttp + msgspec: median of the "
+            "per-round ratios (quartiles).",
+            md_table(("entered at", "what it leaves out", "speed vs floor", "q1 - q3"), rows),
+            md_table(("", ""), [*info, ("Load average at the end", load_average())]),
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -155,7 +160,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--count", type=int, default=1000, help="searches per pass")
     args = parser.parse_args(argv)
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     info = machine_info()  # its load average is the one at the start
     ratios = asyncio.run(_measure(args.rounds, args.count))
     print(_report(ratios, args.rounds, args.count, info))
