@@ -33,7 +33,7 @@ from ._exit import error_line, error_text, exit_code
 from ._quota import budget_line, not_run_line
 from ._render import stats_line, torrent_dict, torrents_table
 from ._run import connect, handled, run_command, stderr_console, stdout_console
-from ._sanitize import clean, json_text
+from ._sanitize import json_text, shown
 from ._session import Settings
 from ._userdata import save_hashes
 from ._waits import WaitWatch
@@ -142,13 +142,13 @@ class _Report:
             }
             # sys.stdout looked up per line: while the progress bar runs on a terminal, rich swaps
             # in a proxy that prints above the bar. Flushed so `| jq` sees each line as it comes.
-            sys.stdout.write(json_text(record) + "\n")
+            sys.stdout.write(json_text(record, secrets=self.secrets) + "\n")
             sys.stdout.flush()
             return
-        text = clean(line.text)
+        text = shown(line.text, self.secrets)
         if outcome.error is not None:
-            shown = text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
-            message = Text(f"{shown}: ", style="bold")
+            cut = text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+            message = Text(f"{cut}: ", style="bold")
             message.append(error_line(outcome.error, self.secrets), style="red")
             self.out.print(message)
             return
@@ -159,7 +159,7 @@ class _Report:
         if self.top == 0:
             self.out.print(Text(heading))
             return
-        self.out.print(torrents_table(results, title=heading, limit=self.top))
+        self.out.print(torrents_table(results, title=heading, limit=self.top, secrets=self.secrets))
 
 
 def _progress_bar(out: Console, err: Console, watch: WaitWatch | None) -> Progress | None:

@@ -17,7 +17,7 @@ from rich.tree import Tree
 from .._errors import ResponseError, redact_url
 from .._models import Category, Meta, Tag, Torrent
 from .._stats import ClientStats
-from ._sanitize import clean, masked
+from ._sanitize import masked, shown
 
 __all__ = [
     "human_size",
@@ -58,10 +58,10 @@ def local_date(moment: datetime, *, with_time: bool = True) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
 
-def short_hash(info_hash: str) -> str:
-    """Return the first characters of an info hash, enough to tell rows apart (cleaned)."""
+def short_hash(info_hash: str, secrets: tuple[str, ...] = ()) -> str:
+    """Return the first characters of an info hash, enough to tell rows apart (shown())."""
     # From the network like any other field: a hostile one could hold escape sequences.
-    return clean(info_hash[:_SHORT_HASH])
+    return shown(info_hash[:_SHORT_HASH], secrets)
 
 
 def magnet_or_none(torrent: Torrent) -> str | None:
@@ -84,9 +84,12 @@ def shown_link(url: str, secrets: tuple[str, ...]) -> str:
 def torrent_dict(torrent: Torrent, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
     """Return a search result as a JSON-ready dict with snake_case keys and an ISO date.
 
+    The other fields are kept exact: ``json_text`` masks the secrets in every string it
+    writes.
+
     Args:
         torrent: One search result.
-        secrets: Values never to print (the key), masked in its link.
+        secrets: Values never to print (the key), masked in its link (credentials too).
 
     Returns:
         ``title, guid, size, pub_date, link, category, seeders, leechers, info_hash, magnet``.
@@ -114,20 +117,20 @@ _GAP = 3
 @dataclass(frozen=True)
 class _Column:
     header: str
-    cell: Callable[[Torrent], str]
+    cell: Callable[[Torrent], str]  # raw: _cell() cleans it and masks the secrets once
     justify: Literal["left", "right"] = "left"
     style: str = ""
     max_width: int | None = None  # longer cells end with an ellipsis
 
 
 _COLUMNS: dict[str, _Column] = {
-    "category": _Column("Category", lambda t: clean(t.category), max_width=12),
+    "category": _Column("Category", lambda t: t.category, max_width=12),
     "size": _Column("Size", lambda t: human_size(t.size), "right"),
     "seeders": _Column("S", lambda t: str(t.seeders), "right", "green"),
     "leechers": _Column("L", lambda t: str(t.leechers), "right", "red"),
     "date": _Column("Date", lambda t: local_date(t.pub_date)),
     "day": _Column("Date", lambda t: local_date(t.pub_date, with_time=False)),
-    "hash": _Column("Hash", lambda t: short_hash(t.info_hash), style="dim"),
+    "hash": _Column("Hash", lambda t: t.info_hash[:_SHORT_HASH], style="dim"),
 }
 # What a narrower console gives up first: the time of day, leechers, the category, the date,
 # seeders, the size. The title wraps before any of these goes; the hash is never cut.
@@ -142,12 +145,16 @@ _LAYOUTS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _layout(rows: Sequence[Torrent], width: int) -> tuple[str, ...]:
+def _cell(name: str, torrent: Torrent, secrets: tuple[str, ...]) -> str:
+    return shown(_COLUMNS[name].cell(torrent), secrets)
+
+
+def _layout(rows: Sequence[Torrent], width: int, secrets: tuple[str, ...]) -> tuple[str, ...]:
     for layout in _LAYOUTS:
         needed = _TITLE_MIN
         for name in layout:
             column = _COLUMNS[name]
-            cells = [len(column.cell(t)) for t in rows]
+            cells = [len(_cell(name, t, secrets)) for t in rows]
             widest = max([len(column.header), *cells])
             needed += _GAP + min(widest, column.max_width or widest)
         if needed <= width:
@@ -160,26 +167,35 @@ class TorrentsTable:
 
     At 80 columns the title wraps and the least useful columns go (see ``_LAYOUTS``) so that
     the hash prefix :func:`download <short_hash>` takes is always whole. Every cell is cleaned
-    of control characters: titles are chosen by uploaders.
+    of control characters (titles are chosen by uploaders) and has the secrets masked (a
+    server may echo the key).
 
     Args:
         torrents: The results, in the order the tracker gave them (newest first).
         title: Caption above the table (the query, in bulk mode).
         limit: Show at most this many rows and say how many were left out.
+        secrets: Values never to print (the API key).
     """
 
     def __init__(
-        self, torrents: Sequence[Torrent], *, title: str | None = None, limit: int | None = None
+        self,
+        torrents: Sequence[Torrent],
+        *,
+        title: str | None = None,
+        limit: int | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.torrents = torrents
         self.title = title
         self.shown = torrents if limit is None else torrents[:limit]
+        self.secrets = secrets
 
     def table(self, width: int) -> Table:
         """Return the rich table for a console ``width`` columns wide."""
-        layout = _layout(self.shown, width)
+        secrets = self.secrets
+        layout = _layout(self.shown, width, secrets)
         table = Table(
-            title=Text(clean(self.title)) if self.title is not None else None,
+            title=Text(shown(self.title, secrets)) if self.title is not None else None,
             title_justify="left",
             box=box.SIMPLE_HEAD,
             show_edge=False,
@@ -199,7 +215,8 @@ class TorrentsTable:
                 min_width=len(short_hash("0" * 40)) if name == "hash" else None,
             )
         for t in self.shown:
-            table.add_row(Text(clean(t.title)), *(Text(_COLUMNS[n].cell(t)) for n in layout))
+            cells = (Text(_cell(n, t, secrets)) for n in layout)
+            table.add_row(Text(shown(t.title, secrets)), *cells)
         hidden = len(self.torrents) - len(self.shown)
         if not self.torrents:
             table.caption = "no results"
@@ -212,10 +229,14 @@ class TorrentsTable:
 
 
 def torrents_table(
-    torrents: Sequence[Torrent], *, title: str | None = None, limit: int | None = None
+    torrents: Sequence[Torrent],
+    *,
+    title: str | None = None,
+    limit: int | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> TorrentsTable:
     """Build the table of search results (see :class:`TorrentsTable`)."""
-    return TorrentsTable(torrents, title=title, limit=limit)
+    return TorrentsTable(torrents, title=title, limit=limit, secrets=secrets)
 
 
 def snake_builtins(value: object) -> Any:
@@ -231,23 +252,23 @@ def snake_builtins(value: object) -> Any:
     return msgspec.to_builtins(value)
 
 
-def _category_node(parent: Tree, category: Category) -> None:
-    label = Text(clean(category.name), style="bold" if category.children else "")
-    label.append(f"  {clean(category.slug)}", style="cyan")
-    label.append(f"  {clean(category.id)}", style="dim")
+def _category_node(parent: Tree, category: Category, secrets: tuple[str, ...]) -> None:
+    label = Text(shown(category.name, secrets), style="bold" if category.children else "")
+    label.append(f"  {shown(category.slug, secrets)}", style="cyan")
+    label.append(f"  {shown(category.id, secrets)}", style="dim")
     node = parent.add(label)
     for child in category.children:
-        _category_node(node, child)
+        _category_node(node, child, secrets)
 
 
-def _tag_label(tag: Tag) -> Text:
-    label = Text(clean(tag.name))
-    label.append(f"  {clean(tag.slug)}", style="cyan")
-    label.append(f"  {clean(tag.id)}", style="dim")
+def _tag_label(tag: Tag, secrets: tuple[str, ...]) -> Text:
+    label = Text(shown(tag.name, secrets))
+    label.append(f"  {shown(tag.slug, secrets)}", style="cyan")
+    label.append(f"  {shown(tag.id, secrets)}", style="dim")
     return label
 
 
-def meta_tree(meta: Meta) -> Tree:
+def meta_tree(meta: Meta, secrets: tuple[str, ...] = ()) -> Tree:
     """Build the tree of categories, tag groups and ungrouped tags.
 
     Each line shows the name, then the slug (what ``--cat`` and ``--tag`` take), then the id;
@@ -255,6 +276,7 @@ def meta_tree(meta: Meta) -> Tree:
 
     Args:
         meta: The tracker's metadata.
+        secrets: Values never to print (the API key), masked in every label.
 
     Returns:
         A rich tree with a "Categories" and a "Tags" branch.
@@ -262,22 +284,22 @@ def meta_tree(meta: Meta) -> Tree:
     root = Tree(Text("La Cale metadata  ") + Text("name  slug  id", style="dim"))
     categories = root.add(Text("Categories", style="bold magenta"))
     for category in meta.categories:
-        _category_node(categories, category)
+        _category_node(categories, category, secrets)
     tags = root.add(Text("Tags", style="bold magenta"))
     for group in meta.tag_groups:
-        label = Text(clean(group.name), style="bold")
+        label = Text(shown(group.name, secrets), style="bold")
         if group.slug:
-            label.append(f"  {clean(group.slug)}", style="cyan")
+            label.append(f"  {shown(group.slug, secrets)}", style="cyan")
         if not group.tags:
             # The live tracker lists the tags of few groups; their ids are still accepted.
             label.append("  (tags not listed)", style="dim")
         node = tags.add(label)
         for tag in group.tags:
-            node.add(_tag_label(tag))
+            node.add(_tag_label(tag, secrets))
     if meta.ungrouped_tags:
         node = tags.add(Text("(ungrouped)", style="bold"))
         for tag in meta.ungrouped_tags:
-            node.add(_tag_label(tag))
+            node.add(_tag_label(tag, secrets))
     return root
 
 

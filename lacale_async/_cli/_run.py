@@ -18,7 +18,7 @@ from .._errors import LaCaleError
 from ..testing import SandboxConfig
 from ._exit import EXIT_INTERRUPTED, EXIT_OTHER, error_line, exit_code
 from ._names import log_text
-from ._sanitize import clean, json_text, masked
+from ._sanitize import json_text, shown
 from ._session import SandboxHook, Settings, open_client
 from ._streams import EXIT_BROKEN_PIPE, PipeSafeConsole, silence_stdout
 from ._waits import WaitWatch, spinner
@@ -50,14 +50,14 @@ def stderr_console() -> Console:
     return PipeSafeConsole(stderr=True, highlight=False)
 
 
-def note(text: str) -> None:
-    """Print one informational line on stderr, safe for a terminal."""
-    click.echo(clean(text), err=True)
+def note(text: str, secrets: tuple[str, ...] = ()) -> None:
+    """Print one informational line on stderr, safe for a terminal, ``secrets`` masked."""
+    click.echo(shown(text, secrets), err=True)
 
 
-def echo_json(value: object, *, indent: int | None = 2) -> None:
-    """Print ``value`` as JSON on stdout (exact, terminal-safe escapes)."""
-    click.echo(json_text(value, indent=indent))
+def echo_json(value: object, *, indent: int | None = 2, secrets: tuple[str, ...] = ()) -> None:
+    """Print ``value`` as JSON on stdout (exact, terminal-safe escapes, ``secrets`` masked)."""
+    click.echo(json_text(value, indent=indent, secrets=secrets))
 
 
 @contextlib.asynccontextmanager
@@ -102,7 +102,7 @@ class _ScrubbingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # The message with the command's names for SDK settings (see _names.log_text).
         record = logging.makeLogRecord({**record.__dict__, "msg": log_text(record), "args": None})
-        return masked(clean(super().format(record), multiline=True), self._secrets)
+        return shown(super().format(record), self._secrets, multiline=True)
 
 
 class _WarningNotes(logging.Handler):
@@ -114,7 +114,7 @@ class _WarningNotes(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         # The SDK scrubs its own texts; masking again costs nothing and guards the key.
-        note(masked("warning: " + log_text(record), self._secrets))
+        note("warning: " + log_text(record), self._secrets)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,10 @@ clipboard, and a C1 ``CSI`` (U+009B) does the same on terminals that read 8-bit 
 such string goes through :func:`clean` before it reaches a table, an error line, a note or a
 progress line. JSON output is not stripped (it must stay exact): :func:`json_text` escapes the
 same characters instead, so a decoder gets the original string back.
+
+The server can also echo the user's API key back (in a title, a category, an error): what is
+printed goes through :func:`shown` (cleaned, then the key masked) or :func:`json_text` with the
+secrets, never through :func:`clean` alone once the text came from the network.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 from .._secret import Secret
 from .._transport import wire_forms
 
-__all__ = ["clean", "json_text", "masked"]
+__all__ = ["clean", "json_text", "masked", "shown"]
 
 # Whole escape sequences go, not just their ESC: "[2J" left behind would still be noise.
 # CSI (ESC [ or 8-bit U+009B) ... final byte; OSC/DCS/SOS/PM/APC (ESC ] P X ^ _ or their C1
@@ -56,11 +60,38 @@ def clean(text: str, *, multiline: bool = False) -> str:
     return _SEQUENCES.sub("", text).translate(_MULTI_LINE if multiline else _ONE_LINE)
 
 
+def shown(text: str, secrets: tuple[str, ...] = (), *, multiline: bool = False) -> str:
+    """Return network text as it may be printed: :func:`clean`, then each secret masked.
+
+    Masked after cleaning, so a key split by a stripped control character is still found.
+
+    Args:
+        text: Text that came from the network.
+        secrets: Values never to print (the API key); empty ones are ignored.
+        multiline: As for :func:`clean`.
+
+    Returns:
+        The printable text with each secret replaced by ``***``.
+    """
+    text = clean(text, multiline=multiline)
+    return masked(text, secrets) if secrets else text
+
+
+def _masked_values(value: object, secrets: tuple[str, ...]) -> object:
+    if isinstance(value, str):
+        return masked(value, secrets)
+    if isinstance(value, dict):
+        return {_masked_values(k, secrets): _masked_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked_values(v, secrets) for v in value]
+    return value
+
+
 def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def json_text(value: object, *, indent: int | None = None) -> str:
+def json_text(value: object, *, indent: int | None = None, secrets: tuple[str, ...] = ()) -> str:
     """Return ``value`` as JSON that is safe on a terminal and decodes to the same value.
 
     ``json.dumps`` already escapes C0 controls; DEL, C1 controls and bidirectional overrides
@@ -70,10 +101,14 @@ def json_text(value: object, *, indent: int | None = None) -> str:
     Args:
         value: A JSON-ready value.
         indent: Pretty-print with this indent; compact (one line) when None.
+        secrets: Values never to print (the API key): masked in every string (key or value)
+            before encoding, so the JSON stays valid and the key is in none of its spellings.
 
     Returns:
         The JSON text.
     """
+    if any(secrets):
+        value = _masked_values(value, secrets)
     if indent is None:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:

@@ -33,9 +33,11 @@ def search(
             results = await client.search(query, categories=categories, tmdb_id=tmdb_id)
         save_hashes([t.info_hash for t in results])
         if settings.json:
-            echo_json([torrent_dict(t, settings.secrets) for t in results])
+            echo_json(
+                [torrent_dict(t, settings.secrets) for t in results], secrets=settings.secrets
+            )
         else:
-            stdout_console().print(torrents_table(results))
+            stdout_console().print(torrents_table(results, secrets=settings.secrets))
         return 0
 
     run_command(settings, go)
@@ -51,9 +53,9 @@ def meta(settings: Settings) -> None:
         # Kept for shell completion of slugs, which never asks the network.
         save_meta(data)
         if settings.json:
-            echo_json(snake_builtins(data))
+            echo_json(snake_builtins(data), secrets=settings.secrets)
         else:
-            stdout_console().print(meta_tree(data))
+            stdout_console().print(meta_tree(data, settings.secrets))
         return 0
 
     run_command(settings, go)

@@ -41,7 +41,7 @@ from ._render import (
     shown_link,
     torrent_dict,
 )
-from ._sanitize import clean, json_text, masked
+from ._sanitize import clean, json_text, masked, shown
 
 __all__ = [
     "ActionResult",
@@ -85,7 +85,7 @@ def _env_value(value: object) -> str:
 def exec_env(event: WatchEvent, path: Path | None, secrets: tuple[str, ...] = ()) -> dict[str, str]:
     """Return the environment of ``--exec``: this process's, minus the key, plus the release.
 
-    ``secrets`` (the key) are masked in the link, wherever the tracker put them.
+    ``secrets`` (the key) are masked in every value from the tracker, wherever it put them.
     """
     t, q = event.torrent, event.query
     fields: dict[str, object] = {
@@ -107,21 +107,29 @@ def exec_env(event: WatchEvent, path: Path | None, secrets: tuple[str, ...] = ()
     if path is not None:
         fields["LACALE_FILE"] = str(path)
     env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
-    env.update({k: _env_value(v) for k, v in fields.items()})
+    # Masked too: a hook's output may be logged (a file, a cron mail, a chat message) where
+    # this process never sees it to mask it, and a server that echoes the key into a title
+    # would otherwise hand the key to that log.
+    env.update({k: masked(_env_value(v), secrets) for k, v in fields.items()})
     return env
 
 
-def watch_row(event: WatchEvent, width: int, *, show_query: bool) -> str:
-    """Return one line for a new release: when, size, seeders, hash, title (cut to fit)."""
+def watch_row(
+    event: WatchEvent, width: int, *, show_query: bool, secrets: tuple[str, ...] = ()
+) -> str:
+    """Return one line for a new release: when, size, seeders, hash, title (cut to fit).
+
+    ``secrets`` are masked before the title is cut: a key cut in half would escape its mask.
+    """
     t = event.torrent
-    label = f"  [{clean(event.query.query or '')}]" if show_query else ""
+    label = f"  [{shown(event.query.query or '', secrets)}]" if show_query else ""
     room = max(width - _FIXED_WIDTH - len(label), 12)
-    name = clean(t.title)
+    name = shown(t.title, secrets)
     if len(name) > room:
         name = name[: room - 1] + "…"
     return (
         f"{local_date(event.seen_at)} {human_size(t.size):>9} {t.seeders:>4}S "
-        f"{short_hash(t.info_hash)}  {name}{label}"
+        f"{short_hash(t.info_hash, secrets)}  {name}{label}"
     )
 
 
@@ -190,7 +198,8 @@ class Actions:
         # One row per release, printed before its save; a save tried again prints no second
         # row (its failures go to stderr), and the JSON line waits for the final outcome.
         if not self.as_json and _seen(event) not in self.shown:
-            self._shown(event, watch_row(event, self.width, show_query=self.show_query))
+            row = watch_row(event, self.width, show_query=self.show_query, secrets=self.secrets)
+            self._shown(event, row)
         result = ActionResult()
         reply = Delivery.DONE
         if self.folder is not None:
@@ -198,7 +207,8 @@ class Actions:
         if self.command is not None and reply is Delivery.DONE:
             await self._run(event, result)
         if self.as_json and reply is Delivery.DONE:
-            self._shown(event, json_text(watch_dict(event, result, self.secrets)))
+            line = json_text(watch_dict(event, result, self.secrets), secrets=self.secrets)
+            self._shown(event, line)
         return reply
 
     def _shown(self, event: WatchEvent, line: str) -> None:
@@ -210,7 +220,7 @@ class Actions:
         self, client: LaCaleClient, event: WatchEvent, out: ActionResult
     ) -> Delivery:
         assert self.folder is not None
-        name = clean(event.torrent.title)
+        name = clean(event.torrent.title)  # _say masks the secrets
         try:
             out.path = await client.download_to(event.torrent, self.folder)
         except DestinationExistsError as exc:
@@ -233,7 +243,7 @@ class Actions:
 
     async def _run(self, event: WatchEvent, out: ActionResult) -> None:
         assert self.command is not None
-        name = clean(event.torrent.title)
+        name = clean(event.torrent.title)  # _say masks the secrets
         try:
             with anyio.fail_after(self.timeout):
                 done = await anyio.run_process(
