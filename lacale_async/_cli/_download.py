@@ -12,7 +12,7 @@ from .._errors import StorageError
 from ._app import command
 from ._hashes import resolve_hash
 from ._run import connect, echo_json, handled, run_command
-from ._sanitize import clean
+from ._sanitize import shown
 from ._session import Settings
 
 __all__ = ["download", "make_folder"]
@@ -83,9 +83,11 @@ def download(settings: Settings, info_hash: str, output: str | None, overwrite: 
         async with connect(settings) as client:
             path = await client.download_to(full, target, overwrite=overwrite)
         if settings.json:
-            echo_json({"info_hash": full.lower(), "path": str(path)}, indent=None)
+            # The file name may come from the server (the torrent's name).
+            record = {"info_hash": full.lower(), "path": str(path)}
+            echo_json(record, indent=None, secrets=settings.secrets)
         else:
-            click.echo(clean(str(path)))
+            click.echo(shown(str(path), settings.secrets))
         return 0
 
     try:

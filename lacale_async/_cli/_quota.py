@@ -77,7 +77,7 @@ def quota(settings: Settings) -> None:
         async with connect(settings) as client:
             budget = await client.quota()
         if settings.json:
-            echo_json(quota_dict(budget))
+            echo_json(quota_dict(budget), secrets=settings.secrets)
             return 0
         click.echo(budget_line(budget))
         for w in budget.windows:

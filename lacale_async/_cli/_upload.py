@@ -20,7 +20,7 @@ from ._app import command
 from ._completion import complete_category, complete_tag
 from ._render import shown_link
 from ._run import connect, echo_json, note, run_command
-from ._sanitize import clean
+from ._sanitize import shown
 from ._session import Settings
 from ._userdata import save_meta
 
@@ -62,14 +62,17 @@ def _report(
                 "info_hash": result.info_hash,
                 "source_flag_added": changed,
                 "saved_to": str(saved) if saved is not None else None,
-            }
+            },
+            secrets=settings.secrets,
         )
         return
-    click.echo(f"uploaded: {clean(title)}")
-    click.echo(f"link: {clean(shown_link(result.link or '', settings.secrets))}")
-    click.echo(f"info hash: {result.info_hash}")
+    secrets = settings.secrets
+    click.echo(f"uploaded: {shown(title, secrets)}")
+    click.echo(f"link: {shown(shown_link(result.link or '', secrets))}")
+    # The server's answer, like the link: not trusted to be a plain hash.
+    click.echo(f"info hash: {shown(str(result.info_hash), secrets)}")
     if saved is not None:
-        click.echo(f"saved: {clean(str(saved))}")
+        click.echo(f"saved: {shown(str(saved), secrets)}")
     if changed:
         hint = (
             f"seed {saved}"
