@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
-from _cli import CONTROL, EVIL, SANDBOX, ThreadedSandbox, add_torrent, invoke
+from _cli import CONTROL, EVIL, SANDBOX, ThreadedSandbox, add_torrent, args_of, invoke, running
 
-from lacale_async._cli._sanitize import clean, json_text
-from lacale_async.testing import Fault
+from lacale_async._cli._sanitize import clean, json_text, shown
+from lacale_async.testing import Fault, SandboxConfig
 
 pytest_plugins = ["_cli"]  # fixtures: remote, remote_args
 
@@ -105,3 +108,113 @@ def test_meta_tree_and_verbose_log_are_cleaned(
 def test_sandbox_notes_stay_plain() -> None:
     result = invoke([*SANDBOX[:1], "search", "amelie"])
     assert not CONTROL.search(result.stdout + result.stderr)
+
+
+# A key that URL-quoting changes: a title may hold it raw or as a link would spell it.
+ODD_KEY = "lcsb_Odd+Key/With=Chars&0f9e8d7c"
+ODD_QUOTED = quote(ODD_KEY, safe="")
+KEYED_TITLE = f"Film {ODD_KEY} and {ODD_QUOTED} 1080p"
+
+
+@pytest.fixture(scope="module")
+def odd() -> Iterator[ThreadedSandbox]:
+    yield from running(SandboxConfig(seed=0, api_key=ODD_KEY))
+
+
+@pytest.fixture
+def odd_args(odd: ThreadedSandbox) -> Iterator[list[str]]:
+    yield from args_of(odd)
+
+
+def assert_no_key(text: str) -> None:
+    assert ODD_KEY not in text
+    assert ODD_QUOTED.lower() not in text.lower()
+
+
+def test_shown_cleans_then_masks_the_key_in_each_spelling() -> None:
+    assert ODD_QUOTED != ODD_KEY
+    assert shown(KEYED_TITLE, (ODD_KEY,)) == "Film *** and *** 1080p"
+    # Masked after cleaning: a control character cannot split the key out of its mask.
+    split = f"{ODD_KEY[:10]}\x1b[0m{ODD_KEY[10:]}!"
+    assert shown(split, (ODD_KEY,)) == "***!"
+    assert shown("a\x1b[2Jb\nc", ()) == "ab c", "without secrets it is clean()"
+    assert shown("a\nb", (ODD_KEY,), multiline=True) == "a\nb"
+
+
+def test_json_text_masks_the_key_in_every_string_and_stays_valid() -> None:
+    value = {"title": KEYED_TITLE, "tags": [ODD_KEY], ODD_KEY: 1, "n": None}
+    text = json_text(value, secrets=(ODD_KEY,))
+    assert_no_key(text)
+    assert json.loads(text) == {
+        "title": "Film *** and *** 1080p",
+        "tags": ["***"],
+        "***": 1,
+        "n": None,
+    }
+    assert json.loads(json_text(value)) == value, "without secrets the JSON is exact"
+
+
+def test_a_key_echoed_in_a_title_is_masked_in_the_search_table_and_json(
+    odd: ThreadedSandbox, odd_args: list[str]
+) -> None:
+    info_hash = add_torrent(odd, KEYED_TITLE)
+    table = invoke([*odd_args, "search", "film"])
+    assert table.exit_code == 0, table.stderr
+    assert_no_key(table.stdout + table.stderr)
+    assert "Film *** and *** 1080p" in table.stdout
+    as_json = invoke([*odd_args, "--json", "search", "film"])
+    assert as_json.exit_code == 0, as_json.stderr
+    assert_no_key(as_json.stdout + as_json.stderr)
+    titles = {t["info_hash"]: t["title"] for t in json.loads(as_json.stdout)}
+    assert titles[info_hash] == "Film *** and *** 1080p"
+
+
+def test_a_key_echoed_in_a_category_is_masked_in_the_table(
+    odd: ThreadedSandbox, odd_args: list[str]
+) -> None:
+    body = [
+        {
+            "title": "Film Neutre",
+            "guid": "g1",
+            "size": 1,
+            "pubDate": "2026-01-01T00:00:00.000Z",
+            "link": "https://t.test/1",
+            "category": ODD_QUOTED,
+            "seeders": 1,
+            "leechers": 0,
+            "infoHash": "ab" * 20,
+        }
+    ]
+    odd.add_fault(Fault.respond(200, json.dumps(body)), "search", times=2)
+    table = invoke([*odd_args, "search", "film"])
+    assert table.exit_code == 0, table.stderr
+    assert_no_key(table.stdout + table.stderr)
+    assert re.search(r"Film Neutre\s+\*\*\*\s", table.stdout)
+    as_json = invoke([*odd_args, "--json", "search", "film"])
+    assert_no_key(as_json.stdout + as_json.stderr)
+    assert json.loads(as_json.stdout)[0]["category"] == "***"
+
+
+def test_a_key_echoed_in_bulk_results_is_masked(odd: ThreadedSandbox, odd_args: list[str]) -> None:
+    add_torrent(odd, KEYED_TITLE)
+    table = invoke([*odd_args, "bulk", "-", "--top", "3"], input="film\n")
+    assert_no_key(table.stdout + table.stderr)
+    assert "Film *** and *** 1080p" in table.stdout
+    lines = invoke([*odd_args, "--json", "bulk", "-"], input="film\n")
+    assert_no_key(lines.stdout + lines.stderr)
+    titles = [t["title"] for t in json.loads(lines.stdout)["results"]]
+    assert "Film *** and *** 1080p" in titles
+
+
+def test_a_key_echoed_in_the_meta_answer_is_masked_in_tree_and_json(
+    odd: ThreadedSandbox, odd_args: list[str]
+) -> None:
+    body = {
+        "categories": [{"id": "c1", "name": f"Films {ODD_KEY}", "slug": ODD_QUOTED, "children": []}]
+    }
+    odd.add_fault(Fault.respond(200, json.dumps(body)), "meta", times=2)
+    for extra in ([], ["--json"]):
+        result = invoke([*odd_args, *extra, "meta"])
+        assert result.exit_code == 0, result.stderr
+        assert_no_key(result.stdout + result.stderr)
+        assert "Films ***" in result.stdout

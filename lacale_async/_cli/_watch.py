@@ -49,9 +49,15 @@ class _NoteHandler(logging.Handler):
     SDK warning once, with the ``warning:`` prefix.
     """
 
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.INFO)
+        self._secrets = secrets
+
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno < logging.WARNING:
-            note(log_text(record))
+            # A line may quote a query or a server's answer; the SDK scrubs its own texts,
+            # masking again guards the key all the same.
+            note(log_text(record), self._secrets)
 
 
 @contextlib.contextmanager
@@ -60,7 +66,7 @@ def _watch_notes(settings: Settings) -> Iterator[None]:
         yield
         return
     logger = logging.getLogger("lacale_async.watch")
-    handler = _NoteHandler(logging.INFO)
+    handler = _NoteHandler(settings.secrets)
     logger.addHandler(handler)
     level = logger.level
     logger.setLevel(logging.INFO)
