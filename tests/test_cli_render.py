@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import msgspec
 import pytest
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from lacale_async import Category, ClientStats, EndpointStats, Meta, Tag, TagGroup, Torrent
 from lacale_async._cli._render import (
+    meta_tree,
     short_hash,
     snake_builtins,
     stats_line,
@@ -141,3 +143,38 @@ def test_the_json_of_one_malformed_result_keeps_its_fields_with_a_null_magnet() 
 def test_the_json_link_shows_no_credential() -> None:
     keyed = msgspec.structs.replace(ROWS[0], link="https://t.test/dl/x?apikey=SECRET-KEY-42")
     assert torrent_dict(keyed)["link"] == "https://t.test/dl/x?apikey=***"
+
+
+KEY = "lcsb_Odd+Key/With=Chars&0f9e8d7c"
+QUOTED = quote(KEY, safe="")
+
+
+def _printed(renderable: object) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None, force_terminal=False).print(renderable)
+    return out.getvalue()
+
+
+def test_the_table_masks_a_key_in_titles_categories_hashes_and_its_caption() -> None:
+    row = msgspec.structs.replace(
+        ROWS[0], title=f"Film {KEY} {QUOTED}", category=QUOTED, info_hash=KEY
+    )
+    text = _printed(torrents_table([row], title=f"query {KEY}", secrets=(KEY,)))
+    assert KEY not in text
+    assert QUOTED not in text
+    assert "Film *** ***" in text
+    assert "query ***" in text
+    assert KEY[:8] not in text, "the 12-character hash prefix is masked too"
+
+
+def test_the_meta_tree_masks_a_key_in_every_label() -> None:
+    meta = Meta(
+        categories=(Category(id=KEY, name=f"Films {KEY}", slug=QUOTED),),
+        tag_groups=(TagGroup(id="g", name=f"Group {QUOTED}", slug=KEY),),
+        ungrouped_tags=(Tag(id="t", name=f"Tag {KEY}", slug="tag"),),
+    )
+    text = _printed(meta_tree(meta, (KEY,)))
+    assert KEY not in text
+    assert QUOTED not in text
+    for label in ("Films ***", "Group ***", "Tag ***"):
+        assert label in text

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from _cli import CONTROL, EVIL, KEY, ThreadedSandbox, args_of, error_lines, invoke, running
@@ -518,3 +519,62 @@ async def test_a_save_tried_again_prints_its_release_once(
     assert actions.count == 1
     if as_json:
         assert json.loads(out[-1])["path"] is not None  # the one line tells the final outcome
+
+
+# A key that URL-quoting changes, so a title can hold it in both spellings.
+ODD_KEY = "lcsb_Odd+Key/With=Chars&0f9e8d7c"
+ODD_QUOTED = quote(ODD_KEY, safe="")
+
+
+@pytest.fixture(scope="module")
+def odd() -> Iterator[ThreadedSandbox]:
+    yield from running(SandboxConfig(seed=0, key_budget=(), cache_ttl=0, api_key=ODD_KEY))
+
+
+@pytest.fixture
+def odd_args(odd: ThreadedSandbox) -> Iterator[list[str]]:
+    yield from args_of(odd)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_key_echoed_in_a_title_is_masked_in_the_watch_line(
+    odd: ThreadedSandbox, odd_args: list[str], stop_after: list[int], as_json: bool
+) -> None:
+    publish(odd, f"Zorglub.{ODD_KEY}.{ODD_QUOTED}.2026")
+    result = invoke(
+        [*odd_args, *(["--json"] if as_json else []), "watch", "zorglub", "--include-existing"]
+    )
+    assert result.exit_code == 130
+    for text in (result.stdout, result.stderr):
+        assert ODD_KEY not in text
+        assert ODD_QUOTED.lower() not in text.lower()
+    line = result.stdout.splitlines()[0]
+    title = json.loads(line)["torrent"]["title"] if as_json else line
+    assert "Zorglub.***.***.2026" in title
+
+
+def test_a_key_echoed_in_a_title_is_masked_in_the_exec_environment() -> None:
+    from datetime import datetime, timezone
+
+    from lacale_async import SearchQuery, Torrent, WatchEvent
+
+    event = WatchEvent(
+        query=SearchQuery("dune"),
+        torrent=Torrent(
+            title=f"Dune {ODD_KEY} {ODD_QUOTED}",
+            guid="g",
+            size=1,
+            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            link="https://la-cale.space/torrents/x",
+            category=f"Films {ODD_QUOTED}",
+            seeders=1,
+            leechers=0,
+            info_hash="ab" * 20,
+        ),
+        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    env = exec_env(event, None, (ODD_KEY,))
+    assert env["LACALE_TITLE"] == "Dune *** ***"
+    assert env["LACALE_CATEGORY"] == "Films ***"
+    row = watch_row(event, 80, show_query=False, secrets=(ODD_KEY,))
+    assert row.endswith("  Dune *** ***")
