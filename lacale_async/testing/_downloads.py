@@ -9,13 +9,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from .._validation import is_info_hash
 from ._catalogue import CatalogueTorrent
 from ._http import EXCHANGE, STATE, Reject, admit, admit_token
 from ._state import SandboxState
 
 __all__ = ["details_page", "download", "download_with_token", "token_key_of"]
 
-_HASH = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _FILENAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f"/\\]+')
 
 
@@ -44,7 +44,7 @@ async def download_with_token(request: web.Request) -> web.StreamResponse:
 
 
 def _torrent_file(state: SandboxState, info_hash: str) -> web.Response:
-    if not _HASH.fullmatch(info_hash):
+    if not is_info_hash(info_hash):
         raise Reject(400, "infoHash invalide : 40 ou 64 caractères hexadécimaux attendus")
     torrent = state.catalogue.get(info_hash)
     if torrent is None or not torrent.approved:
