@@ -20,6 +20,9 @@ _MIN_TAIL = 4
 _MIN_PREFIX = 8
 # A vendor's lead ("sk_live_", "lcsb_") is no secret and appears in ordinary text: the eight
 # characters are counted after it.
+# A match of any kind (whole form, start, tail) begins with a form's first characters: this
+# many of them (no more than the shortest tail) tell quickly that a text holds none.
+_NEEDLE = _MIN_TAIL
 _LEAD = re.compile(r"(?:[a-z0-9]{1,12}[_-])*")
 
 
@@ -53,6 +56,12 @@ def _echo_forms(form: str) -> set[str]:
     }
 
 
+def _needles(forms: tuple[str, ...]) -> frozenset[str] | None:
+    """The forms' first characters (lowercase), or None when they are not all ASCII."""
+    needles = frozenset(form[:_NEEDLE] for form in forms)
+    return needles if all(n.isascii() for n in needles) else None
+
+
 def _lead(form: str) -> int:
     found = _LEAD.match(form)
     return found.end() if found else 0
@@ -83,7 +92,7 @@ class Secret:
             it a server may echo. Matching ignores case, so ``%2b`` goes with ``%2B``.
     """
 
-    __slots__ = ("_forms", "_pattern", "_prefixes", "_value")
+    __slots__ = ("_forms", "_needles", "_pattern", "_prefixes", "_value")
 
     def __init__(self, value: str, wire_forms: Iterable[str] = ()) -> None:
         self._value = value
@@ -102,6 +111,7 @@ class Secret:
         self._prefixes = (
             re.compile("|".join(map(re.escape, sorted(starts))), re.IGNORECASE) if starts else None
         )
+        self._needles = _needles(self._forms)
 
     def reveal(self) -> str:
         """Return the key itself, for the one place that puts it on the wire."""
@@ -111,19 +121,42 @@ class Secret:
         """Return True when ``text`` holds the key whole, in any form it is known in."""
         return self._pattern.search(text) is not None
 
-    def scrub(self, text: str) -> str:
+    def scrub(self, text: str, *, cut_tail: bool = True) -> str:
         """Return ``text`` with the key, in any form it is known in, replaced by ``***``.
 
-        A text that ends with the start of a form (at least four characters) loses that tail
-        too: an echo cut at a length limit must not leave the first half of the key.
+        Args:
+            text: The text to scrub.
+            cut_tail: A text that ends with the start of a form (at least four characters)
+                loses that tail too: an echo cut at a length limit must not leave the first
+                half of the key. False for an exact value (a hash, a name in a JSON field),
+                where four characters match ordinary data far too often; whole forms and
+                runs that begin like one (eight characters on) are still replaced.
         """
+        if self._cannot_hold(text):
+            return text
         text = self._cut_starts(self._pattern.sub("***", text))
+        if not cut_tail:
+            return text
         tail = text[-max(map(len, self._forms)) :].lower()
         for form in self._forms:
             for size in range(min(len(form), len(tail)), _MIN_TAIL - 1, -1):
                 if tail.endswith(form[:size]):
                     return text[:-size] + "***"
         return text
+
+    def _cannot_hold(self, text: str) -> bool:
+        """True when ``text`` holds no form, no start of one and no tail of one.
+
+        Every match (whole form, eight-character start, four-character tail) begins with a
+        form's first characters, so a text without any of them is left as is, without the
+        regexes and the tail loop (most strings of a big output). Only for ASCII text:
+        IGNORECASE also pairs some non-ASCII letters with ASCII ones ("\u017f" with "s"),
+        which ``str.lower`` does not, and the result must not depend on this shortcut.
+        """
+        if self._needles is None or not text.isascii():
+            return False
+        lowered = text.lower()
+        return not any(needle in lowered for needle in self._needles)
 
     def _cut_starts(self, text: str) -> str:
         """Replace each run of text that begins like a form (its first 8 characters or more)."""

@@ -12,7 +12,7 @@ import msgspec
 from ._cached import CacheMode
 from ._config import ClientConfig, SourcePolicy
 from ._engine import Engine
-from ._files import prepare_download, save_download
+from ._files import prepare_download, safe_filename, save_download
 from ._models import Meta, Torrent, UploadResult
 from ._uploads import UploadFields
 from ._validation import check_info_hash
@@ -148,7 +148,8 @@ class Transfers:
             torrent: An info hash (40 or 64 hexadecimal characters), or a :class:`Torrent`
                 (its download link is used as :meth:`download` does).
             path_or_dir: A file path, or an existing folder to save into under the torrent's
-                (sanitised) name.
+                (sanitised) name; the client's API key, should the name hold it, is masked
+                (``___``): a key never lands in the file system.
             overwrite: Replace an existing file instead of raising.
 
         Returns:
@@ -169,9 +170,18 @@ class Transfers:
         info_hash, link = _target(torrent)
         target, is_dir = await prepare_download(path_or_dir, overwrite)
         body, info = await self._require_open().download(info_hash, link)
-        return await save_download(
-            target, is_dir=is_dir, name=info.name or info_hash, body=body, overwrite=overwrite
-        )
+        name = self._file_stem(info.name) if info.name else info_hash
+        return await save_download(target, is_dir=is_dir, name=name, body=body, overwrite=overwrite)
+
+    def _file_stem(self, name: str) -> str:
+        """The torrent's name with the key masked, before and after it is made file-safe.
+
+        Made safe between the two: dropping a control character (or a directory part at a
+        ``/`` of the key) can bring together a key that was split. Masked as data (no
+        four-character tail rule): it is a name, not a cut message.
+        """
+        scrub = self._config.key.scrub
+        return scrub(safe_filename(scrub(name, cut_tail=False), suffix=""), cut_tail=False)
 
 
 def _target(torrent: str | Torrent) -> tuple[str, str | None]:

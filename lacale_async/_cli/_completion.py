@@ -3,6 +3,10 @@
 Completion runs on every Tab press: it must be instant and never touch the network. It reads
 the meta answer that ``lacale meta`` (or an upload) last saved; with none saved, it offers
 nothing, and ``lacale meta`` once fills it.
+
+The cached names are server text: the key (``--api-key`` typed so far, or ``LACALE_API_KEY``)
+is masked in them as in any output. With no key known there is nothing to mask with, and the
+cached text is shown cleaned only.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from typing import Any, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
-from ._sanitize import clean
+from ._options import settings
+from ._sanitize import shown
 from ._userdata import load_meta
 
 __all__ = ["cat_option", "complete_category", "complete_tag"]
@@ -21,9 +26,14 @@ __all__ = ["cat_option", "complete_category", "complete_tag"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _matching(pairs: Iterable[tuple[str, str]], incomplete: str) -> list[CompletionItem]:
+def _matching(
+    ctx: click.Context, pairs: Iterable[tuple[str, str]], incomplete: str
+) -> list[CompletionItem]:
+    secrets = settings(ctx).secrets
     return [
-        CompletionItem(clean(slug), help=clean(name))
+        CompletionItem(
+            shown(slug, secrets, cut_tail=False), help=shown(name, secrets, cut_tail=False)
+        )
         for slug, name in pairs
         if slug.startswith(incomplete)
     ]
@@ -36,7 +46,7 @@ def complete_category(
     meta = load_meta()
     if meta is None:
         return []
-    return _matching(((c.slug, c.name) for c in meta.iter_categories()), incomplete)
+    return _matching(ctx, ((c.slug, c.name) for c in meta.iter_categories()), incomplete)
 
 
 def complete_tag(
@@ -46,7 +56,7 @@ def complete_tag(
     meta = load_meta()
     if meta is None:
         return []
-    return _matching(((t.slug, t.name) for t in meta.iter_tags()), incomplete)
+    return _matching(ctx, ((t.slug, t.name) for t in meta.iter_tags()), incomplete)
 
 
 def cat_option(help: str) -> Callable[[F], F]:

@@ -12,7 +12,7 @@ from .._errors import StorageError
 from ._app import command
 from ._hashes import resolve_hash
 from ._run import connect, echo_json, handled, run_command
-from ._sanitize import shown
+from ._sanitize import USER_FIELDS, clean
 from ._session import Settings
 
 __all__ = ["download", "make_folder"]
@@ -82,12 +82,13 @@ def download(settings: Settings, info_hash: str, output: str | None, overwrite: 
     async def go() -> int:
         async with connect(settings) as client:
             path = await client.download_to(full, target, overwrite=overwrite)
+        # Not masked: download_to made the name from the masked torrent name and the folder
+        # is the user's, so the path printed is the file that exists.
         if settings.json:
-            # The file name may come from the server (the torrent's name).
             record = {"info_hash": full.lower(), "path": str(path)}
-            echo_json(record, indent=None, secrets=settings.secrets)
+            echo_json(record, indent=None, secrets=settings.secrets, verbatim=USER_FIELDS)
         else:
-            click.echo(shown(str(path), settings.secrets))
+            click.echo(clean(str(path)))
         return 0
 
     try:

@@ -17,7 +17,7 @@ from rich.tree import Tree
 from .._errors import ResponseError, redact_url
 from .._models import Category, Meta, Tag, Torrent
 from .._stats import ClientStats
-from ._sanitize import masked, shown
+from ._sanitize import clean, masked, shown
 
 __all__ = [
     "human_size",
@@ -61,11 +61,20 @@ def local_date(moment: datetime, *, with_time: bool = True) -> str:
 def short_hash(info_hash: str, secrets: tuple[str, ...] = ()) -> str:
     """Return the first characters of an info hash, enough to tell rows apart (shown())."""
     # From the network like any other field: a hostile one could hold escape sequences.
-    return shown(info_hash[:_SHORT_HASH], secrets)
+    return shown(info_hash[:_SHORT_HASH], secrets, cut_tail=False)
 
 
-def magnet_or_none(torrent: Torrent) -> str | None:
-    """Return the torrent's magnet URI, or None when the tracker sent a malformed info hash."""
+def magnet_or_none(torrent: Torrent, secrets: tuple[str, ...] = ()) -> str | None:
+    """Return the torrent's magnet URI, or None when the tracker sent a malformed info hash.
+
+    With ``secrets``, its ``dn`` is made from the masked title: the magnet URL-quotes the
+    title once more, so a title holding the key quoted once would give a twice-quoted
+    spelling that no mask knows.
+    """
+    if secrets:
+        torrent = msgspec.structs.replace(
+            torrent, title=masked(torrent.title, secrets, cut_tail=False)
+        )
     try:
         return torrent.magnet
     except ResponseError:
@@ -76,9 +85,11 @@ def shown_link(url: str, secrets: tuple[str, ...]) -> str:
     """Return a link from the server as it may be printed: credentials and secrets masked.
 
     The v2 docs make a result's ``link`` the download URL, and a server may put the key in
-    it, as a query parameter or in its path (an RSS-style ``/rss/<key>/`` link).
+    it, as a query parameter or in its path (an RSS-style ``/rss/<key>/`` link). The key is
+    masked first, as ``Secret.redact`` does: redacting ``apikey=`` first would stop at an
+    ``&`` inside the key and leave the rest of it.
     """
-    return masked(redact_url(url), secrets)
+    return redact_url(masked(url, secrets, cut_tail=False))
 
 
 def torrent_dict(torrent: Torrent, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -89,7 +100,8 @@ def torrent_dict(torrent: Torrent, secrets: tuple[str, ...] = ()) -> dict[str, A
 
     Args:
         torrent: One search result.
-        secrets: Values never to print (the key), masked in its link (credentials too).
+        secrets: Values never to print (the key), masked in its link (credentials too) and
+            in the title its magnet is made from.
 
     Returns:
         ``title, guid, size, pub_date, link, category, seeders, leechers, info_hash, magnet``.
@@ -105,7 +117,7 @@ def torrent_dict(torrent: Torrent, secrets: tuple[str, ...] = ()) -> dict[str, A
         "leechers": torrent.leechers,
         "info_hash": torrent.info_hash,
         # One malformed result must not cost the others: its magnet is null.
-        "magnet": magnet_or_none(torrent),
+        "magnet": magnet_or_none(torrent, secrets),
     }
 
 
@@ -145,18 +157,23 @@ _LAYOUTS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _cell(name: str, torrent: Torrent, secrets: tuple[str, ...]) -> str:
-    return shown(_COLUMNS[name].cell(torrent), secrets)
+def _cells(torrent: Torrent, secrets: tuple[str, ...]) -> dict[str, str]:
+    """Every cell of a row, cleaned and masked once (as data), whatever layout is chosen."""
+    cells = {name: shown(c.cell(torrent), secrets, cut_tail=False) for name, c in _COLUMNS.items()}
+    cells["title"] = shown(torrent.title, secrets, cut_tail=False)
+    return cells
 
 
-def _layout(rows: Sequence[Torrent], width: int, secrets: tuple[str, ...]) -> tuple[str, ...]:
+def _layout(rows: Sequence[dict[str, str]], width: int) -> tuple[str, ...]:
+    widest = {
+        name: max([len(column.header), *(len(row[name]) for row in rows)])
+        for name, column in _COLUMNS.items()
+    }
     for layout in _LAYOUTS:
         needed = _TITLE_MIN
         for name in layout:
-            column = _COLUMNS[name]
-            cells = [len(_cell(name, t, secrets)) for t in rows]
-            widest = max([len(column.header), *cells])
-            needed += _GAP + min(widest, column.max_width or widest)
+            cap = _COLUMNS[name].max_width or widest[name]
+            needed += _GAP + min(widest[name], cap)
         if needed <= width:
             return layout
     return _LAYOUTS[-1]
@@ -192,10 +209,11 @@ class TorrentsTable:
 
     def table(self, width: int) -> Table:
         """Return the rich table for a console ``width`` columns wide."""
-        secrets = self.secrets
-        layout = _layout(self.shown, width, secrets)
+        rows = [_cells(t, self.secrets) for t in self.shown]
+        layout = _layout(rows, width)
         table = Table(
-            title=Text(shown(self.title, secrets)) if self.title is not None else None,
+            # The caption is the user's own query (bulk): not network text, not masked.
+            title=Text(clean(self.title)) if self.title is not None else None,
             title_justify="left",
             box=box.SIMPLE_HEAD,
             show_edge=False,
@@ -214,9 +232,8 @@ class TorrentsTable:
                 max_width=column.max_width,
                 min_width=len(short_hash("0" * 40)) if name == "hash" else None,
             )
-        for t in self.shown:
-            cells = (Text(_cell(n, t, secrets)) for n in layout)
-            table.add_row(Text(shown(t.title, secrets)), *cells)
+        for row in rows:
+            table.add_row(Text(row["title"]), *(Text(row[n]) for n in layout))
         hidden = len(self.torrents) - len(self.shown)
         if not self.torrents:
             table.caption = "no results"
@@ -252,19 +269,23 @@ def snake_builtins(value: object) -> Any:
     return msgspec.to_builtins(value)
 
 
+def _label(text: str, secrets: tuple[str, ...]) -> str:
+    return shown(text, secrets, cut_tail=False)  # a name or slug: data, not a message
+
+
 def _category_node(parent: Tree, category: Category, secrets: tuple[str, ...]) -> None:
-    label = Text(shown(category.name, secrets), style="bold" if category.children else "")
-    label.append(f"  {shown(category.slug, secrets)}", style="cyan")
-    label.append(f"  {shown(category.id, secrets)}", style="dim")
+    label = Text(_label(category.name, secrets), style="bold" if category.children else "")
+    label.append(f"  {_label(category.slug, secrets)}", style="cyan")
+    label.append(f"  {_label(category.id, secrets)}", style="dim")
     node = parent.add(label)
     for child in category.children:
         _category_node(node, child, secrets)
 
 
 def _tag_label(tag: Tag, secrets: tuple[str, ...]) -> Text:
-    label = Text(shown(tag.name, secrets))
-    label.append(f"  {shown(tag.slug, secrets)}", style="cyan")
-    label.append(f"  {shown(tag.id, secrets)}", style="dim")
+    label = Text(_label(tag.name, secrets))
+    label.append(f"  {_label(tag.slug, secrets)}", style="cyan")
+    label.append(f"  {_label(tag.id, secrets)}", style="dim")
     return label
 
 
@@ -287,9 +308,9 @@ def meta_tree(meta: Meta, secrets: tuple[str, ...] = ()) -> Tree:
         _category_node(categories, category, secrets)
     tags = root.add(Text("Tags", style="bold magenta"))
     for group in meta.tag_groups:
-        label = Text(shown(group.name, secrets), style="bold")
+        label = Text(_label(group.name, secrets), style="bold")
         if group.slug:
-            label.append(f"  {shown(group.slug, secrets)}", style="cyan")
+            label.append(f"  {_label(group.slug, secrets)}", style="cyan")
         if not group.tags:
             # The live tracker lists the tags of few groups; their ids are still accepted.
             label.append("  (tags not listed)", style="dim")

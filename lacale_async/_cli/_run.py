@@ -55,9 +55,18 @@ def note(text: str, secrets: tuple[str, ...] = ()) -> None:
     click.echo(shown(text, secrets), err=True)
 
 
-def echo_json(value: object, *, indent: int | None = 2, secrets: tuple[str, ...] = ()) -> None:
-    """Print ``value`` as JSON on stdout (exact, terminal-safe escapes, ``secrets`` masked)."""
-    click.echo(json_text(value, indent=indent, secrets=secrets))
+def echo_json(
+    value: object,
+    *,
+    indent: int | None = 2,
+    secrets: tuple[str, ...] = (),
+    verbatim: frozenset[str] = frozenset(),
+) -> None:
+    """Print ``value`` as JSON on stdout (exact, terminal-safe escapes, ``secrets`` masked).
+
+    ``verbatim`` names the fields that hold the user's own input, kept exact (``json_text``).
+    """
+    click.echo(json_text(value, indent=indent, secrets=secrets, verbatim=verbatim))
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,10 @@ import re
 from .._secret import Secret
 from .._transport import wire_forms
 
-__all__ = ["clean", "json_text", "masked", "shown"]
+__all__ = ["USER_FIELDS", "clean", "json_text", "masked", "shown"]
+
+USER_FIELDS = frozenset({"query", "path", "saved_to"})
+"""JSON fields that hold what the user gave (a query, a local path): never masked."""
 
 # Whole escape sequences go, not just their ESC: "[2J" left behind would still be noise.
 # CSI (ESC [ or 8-bit U+009B) ... final byte; OSC/DCS/SOS/PM/APC (ESC ] P X ^ _ or their C1
@@ -60,7 +63,9 @@ def clean(text: str, *, multiline: bool = False) -> str:
     return _SEQUENCES.sub("", text).translate(_MULTI_LINE if multiline else _ONE_LINE)
 
 
-def shown(text: str, secrets: tuple[str, ...] = (), *, multiline: bool = False) -> str:
+def shown(
+    text: str, secrets: tuple[str, ...] = (), *, multiline: bool = False, cut_tail: bool = True
+) -> str:
     """Return network text as it may be printed: :func:`clean`, then each secret masked.
 
     Masked after cleaning, so a key split by a stripped control character is still found.
@@ -69,21 +74,27 @@ def shown(text: str, secrets: tuple[str, ...] = (), *, multiline: bool = False) 
         text: Text that came from the network.
         secrets: Values never to print (the API key); empty ones are ignored.
         multiline: As for :func:`clean`.
+        cut_tail: As for :func:`masked`: False for a data field (a cell, a label).
 
     Returns:
         The printable text with each secret replaced by ``***``.
     """
     text = clean(text, multiline=multiline)
-    return masked(text, secrets) if secrets else text
+    return masked(text, secrets, cut_tail=cut_tail) if secrets else text
 
 
-def _masked_values(value: object, secrets: tuple[str, ...]) -> object:
+def _masked_values(value: object, secrets: tuple[str, ...], verbatim: frozenset[str]) -> object:
     if isinstance(value, str):
-        return masked(value, secrets)
+        return masked(value, secrets, cut_tail=False)
     if isinstance(value, dict):
-        return {_masked_values(k, secrets): _masked_values(v, secrets) for k, v in value.items()}
+        # Field names are the CLI's own schema, never server text: kept, so a key that
+        # starts like "info_hash" cannot rename a field or merge two.
+        return {
+            k: v if k in verbatim else _masked_values(v, secrets, verbatim)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
-        return [_masked_values(v, secrets) for v in value]
+        return [_masked_values(v, secrets, verbatim) for v in value]
     return value
 
 
@@ -91,7 +102,13 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def json_text(value: object, *, indent: int | None = None, secrets: tuple[str, ...] = ()) -> str:
+def json_text(
+    value: object,
+    *,
+    indent: int | None = None,
+    secrets: tuple[str, ...] = (),
+    verbatim: frozenset[str] = frozenset(),
+) -> str:
     """Return ``value`` as JSON that is safe on a terminal and decodes to the same value.
 
     ``json.dumps`` already escapes C0 controls; DEL, C1 controls and bidirectional overrides
@@ -101,14 +118,17 @@ def json_text(value: object, *, indent: int | None = None, secrets: tuple[str, .
     Args:
         value: A JSON-ready value.
         indent: Pretty-print with this indent; compact (one line) when None.
-        secrets: Values never to print (the API key): masked in every string (key or value)
-            before encoding, so the JSON stays valid and the key is in none of its spellings.
+        secrets: Values never to print (the API key): masked in every string value (as data:
+            whole forms and eight-character starts, not four-character tails) before
+            encoding, so the JSON stays valid and the key is in none of its spellings.
+        verbatim: Fields whose values are the user's own input (:data:`USER_FIELDS`), kept
+            exact: not network text, and a script matches its records back by them.
 
     Returns:
         The JSON text.
     """
     if any(secrets):
-        value = _masked_values(value, secrets)
+        value = _masked_values(value, secrets, verbatim)
     if indent is None:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:
@@ -117,15 +137,23 @@ def json_text(value: object, *, indent: int | None = None, secrets: tuple[str, .
     return _JSON_ESCAPES.sub(_escape, text)
 
 
-def masked(text: str, secrets: tuple[str, ...]) -> str:
+def masked(text: str, secrets: tuple[str, ...], *, cut_tail: bool = True) -> str:
     """Return ``text`` with each secret (the API key) replaced by ``***``; empty ones ignored.
 
     In the spellings the SDK scrubs from server text too (URL-quoted, JSON- and HTML-escaped,
     cut short at the end): a link may hold the key quoted in its path.
+
+    Args:
+        text: Network text.
+        secrets: Values never to print.
+        cut_tail: Also remove a tail that spells the key's first four characters or more:
+            right for a message cut at a length limit (an error line, a log); False for a
+            data value (a hash, a title, a name), which it would damage (see
+            ``Secret.scrub``).
     """
     for secret in secrets:
         if secret:
-            text = _secret(secret).scrub(text)
+            text = _secret(secret).scrub(text, cut_tail=cut_tail)
     return text
 
 

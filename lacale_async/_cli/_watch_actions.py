@@ -41,7 +41,7 @@ from ._render import (
     shown_link,
     torrent_dict,
 )
-from ._sanitize import clean, json_text, masked, shown
+from ._sanitize import USER_FIELDS, clean, json_text, masked, shown
 
 __all__ = [
     "ActionResult",
@@ -86,9 +86,11 @@ def exec_env(event: WatchEvent, path: Path | None, secrets: tuple[str, ...] = ()
     """Return the environment of ``--exec``: this process's, minus the key, plus the release.
 
     ``secrets`` (the key) are masked in every value from the tracker, wherever it put them.
+    The query and the file are kept exact: the query is the user's own text, and the file's
+    name was made from the masked torrent name, so ``LACALE_FILE`` names a file that exists.
     """
     t, q = event.torrent, event.query
-    fields: dict[str, object] = {
+    tracker: dict[str, object] = {
         "LACALE_TITLE": t.title,
         "LACALE_INFO_HASH": t.info_hash,
         "LACALE_GUID": t.guid,
@@ -99,18 +101,22 @@ def exec_env(event: WatchEvent, path: Path | None, secrets: tuple[str, ...] = ()
         "LACALE_PUB_DATE": t.pub_date.isoformat(),
         "LACALE_SEEDERS": t.seeders,
         "LACALE_LEECHERS": t.leechers,
-        "LACALE_MAGNET": magnet_or_none(t) or "",  # empty for a malformed info hash
+        # Empty for a malformed info hash; made from the masked title (see magnet_or_none).
+        "LACALE_MAGNET": magnet_or_none(t, secrets) or "",
+    }
+    user: dict[str, object] = {
         "LACALE_QUERY": q.query or "",
         "LACALE_CATEGORIES": ",".join(q.categories),
         "LACALE_SEEN_AT": event.seen_at.isoformat(),
     }
     if path is not None:
-        fields["LACALE_FILE"] = str(path)
+        user["LACALE_FILE"] = str(path)
     env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     # Masked too: a hook's output may be logged (a file, a cron mail, a chat message) where
     # this process never sees it to mask it, and a server that echoes the key into a title
-    # would otherwise hand the key to that log.
-    env.update({k: masked(_env_value(v), secrets) for k, v in fields.items()})
+    # would otherwise hand the key to that log. As data: a hash must stay exact.
+    env.update({k: masked(_env_value(v), secrets, cut_tail=False) for k, v in tracker.items()})
+    env.update({k: _env_value(v) for k, v in user.items()})
     return env
 
 
@@ -122,9 +128,10 @@ def watch_row(
     ``secrets`` are masked before the title is cut: a key cut in half would escape its mask.
     """
     t = event.torrent
-    label = f"  [{shown(event.query.query or '', secrets)}]" if show_query else ""
+    # The query is the user's own text: cleaned, not masked.
+    label = f"  [{clean(event.query.query or '')}]" if show_query else ""
     room = max(width - _FIXED_WIDTH - len(label), 12)
-    name = shown(t.title, secrets)
+    name = shown(t.title, secrets, cut_tail=False)
     if len(name) > room:
         name = name[: room - 1] + "…"
     return (
@@ -207,7 +214,8 @@ class Actions:
         if self.command is not None and reply is Delivery.DONE:
             await self._run(event, result)
         if self.as_json and reply is Delivery.DONE:
-            line = json_text(watch_dict(event, result, self.secrets), secrets=self.secrets)
+            record = watch_dict(event, result, self.secrets)
+            line = json_text(record, secrets=self.secrets, verbatim=USER_FIELDS)
             self._shown(event, line)
         return reply
 
@@ -238,7 +246,9 @@ class Actions:
             self._say(f"error: cannot save {name}: {out.download_error}")
             return Delivery.DONE
         if not self.as_json:
-            self._say(f"saved {clean(str(out.path))}")
+            # Not masked: the name was made from the masked torrent name (download_to), the
+            # folder is the user's, and the line must name the file that exists.
+            click.echo(f"saved {clean(str(out.path))}", err=True)
         return Delivery.DONE
 
     async def _run(self, event: WatchEvent, out: ActionResult) -> None:
@@ -260,8 +270,9 @@ class Actions:
             out.exec_status = done.returncode
             shown = (done.stdout or b"") + (done.stderr or b"")
             if shown.strip():
-                text = shown.decode("utf-8", "replace")[-_OUTPUT_SHOWN:]
-                self._say(clean(text, multiline=True).rstrip())
+                # Masked before the cut: a key straddling the cut would keep its tail.
+                text = masked(clean(shown.decode("utf-8", "replace"), multiline=True), self.secrets)
+                self._say(text[-_OUTPUT_SHOWN:].rstrip())
             if done.returncode != 0:
                 out.exec_error = f"exited with status {done.returncode}"
         if out.exec_error is not None:
