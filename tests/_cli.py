@@ -12,6 +12,7 @@ import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pytest
 import torf
@@ -38,6 +39,20 @@ TORRENT_FIELDS = {
 T = TypeVar("T")
 
 
+def key_windows(key: str, size: int = 8) -> set[str]:
+    """Every ``size``-character run of the key in its wire forms (raw, quoted once, twice)."""
+    once = quote(key, safe="")
+    forms = (key, once, quote(once, safe=""))
+    return {f[i : i + size].lower() for f in forms for i in range(len(f) - size + 1)}
+
+
+def assert_no_window(text: str, key: str) -> None:
+    """Fail when any 8 characters of ``key`` (in a wire form) appear in ``text``."""
+    lowered = text.lower()
+    found = sorted(w for w in key_windows(key) if w in lowered)
+    assert not found, f"key characters in the output: {found}"
+
+
 def invoke(
     args: list[str], *, input: str | None = None, env: dict[str, str] | None = None
 ) -> Result:
@@ -49,8 +64,11 @@ def invoke(
     }
     base_env.update(env or {})
     result = CliRunner(env=base_env).invoke(cli, args, input=input, catch_exceptions=False)
+    # The key this run was given, whichever it is (ODD_KEY...), and the default one.
+    keys = {KEY, *(args[i + 1] for i, a in enumerate(args[:-1]) if a == "--api-key")}
     for stream in (result.stdout, result.stderr):
-        assert KEY not in stream
+        for key in keys:
+            assert_no_window(stream, key)
     assert "Traceback" not in result.stderr
     return result
 

@@ -8,9 +8,19 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from _cli import CONTROL, EVIL, SANDBOX, ThreadedSandbox, add_torrent, args_of, invoke, running
+from _cli import (
+    CONTROL,
+    EVIL,
+    SANDBOX,
+    ThreadedSandbox,
+    add_torrent,
+    args_of,
+    assert_no_window,
+    invoke,
+    running,
+)
 
-from lacale_async._cli._sanitize import clean, json_text, shown
+from lacale_async._cli._sanitize import USER_FIELDS, clean, json_text, shown
 from lacale_async.testing import Fault, SandboxConfig
 
 pytest_plugins = ["_cli"]  # fixtures: remote, remote_args
@@ -127,8 +137,7 @@ def odd_args(odd: ThreadedSandbox) -> Iterator[list[str]]:
 
 
 def assert_no_key(text: str) -> None:
-    assert ODD_KEY not in text
-    assert ODD_QUOTED.lower() not in text.lower()
+    assert_no_window(text, ODD_KEY)
 
 
 def test_shown_cleans_then_masks_the_key_in_each_spelling() -> None:
@@ -141,17 +150,29 @@ def test_shown_cleans_then_masks_the_key_in_each_spelling() -> None:
     assert shown("a\nb", (ODD_KEY,), multiline=True) == "a\nb"
 
 
-def test_json_text_masks_the_key_in_every_string_and_stays_valid() -> None:
-    value = {"title": KEYED_TITLE, "tags": [ODD_KEY], ODD_KEY: 1, "n": None}
+def test_json_text_masks_the_key_in_every_string_value_and_stays_valid() -> None:
+    value = {"title": KEYED_TITLE, "tags": [ODD_KEY], "n": None}
     text = json_text(value, secrets=(ODD_KEY,))
     assert_no_key(text)
-    assert json.loads(text) == {
-        "title": "Film *** and *** 1080p",
-        "tags": ["***"],
-        "***": 1,
-        "n": None,
-    }
+    assert json.loads(text) == {"title": "Film *** and *** 1080p", "tags": ["***"], "n": None}
     assert json.loads(json_text(value)) == value, "without secrets the JSON is exact"
+
+
+def test_json_text_keeps_field_names_and_the_users_own_fields() -> None:
+    key = "hash0123" + "9f8e7d6c5b4a39281706"
+    value = {"info_hash": 1, "hash0123xyz_field": 2, "query": key, "path": f"/d/{key}", "x": key}
+    assert json.loads(json_text(value, secrets=(key,), verbatim=USER_FIELDS)) == {
+        **value,
+        "x": "***",
+    }
+
+
+def test_data_values_keep_an_ending_that_only_looks_like_the_keys_start() -> None:
+    key = "2021beef" + "0" * 24
+    info_hash = "a" * 36 + "2021"
+    value = {"query": "dune 2021", "info_hash": info_hash, "guid": "guid-2021", "n": 3, "b": True}
+    assert json.loads(json_text(value, secrets=(key,))) == value
+    assert shown(f"error: cut at {key[:6]}", (key,)) == "error: cut at ***", "messages: full rule"
 
 
 def test_a_key_echoed_in_a_title_is_masked_in_the_search_table_and_json(

@@ -61,7 +61,8 @@ def local_date(moment: datetime, *, with_time: bool = True) -> str:
 def short_hash(info_hash: str, secrets: tuple[str, ...] = ()) -> str:
     """Return the first characters of an info hash, enough to tell rows apart (shown())."""
     # From the network like any other field: a hostile one could hold escape sequences.
-    return shown(info_hash[:_SHORT_HASH], secrets, cut_tail=False)
+    # Masked whole, then cut: a cut first could leave a key start too short to be known.
+    return shown(info_hash, secrets, cut_tail=False)[:_SHORT_HASH]
 
 
 def magnet_or_none(torrent: Torrent, secrets: tuple[str, ...] = ()) -> str | None:
@@ -142,7 +143,7 @@ _COLUMNS: dict[str, _Column] = {
     "leechers": _Column("L", lambda t: str(t.leechers), "right", "red"),
     "date": _Column("Date", lambda t: local_date(t.pub_date)),
     "day": _Column("Date", lambda t: local_date(t.pub_date, with_time=False)),
-    "hash": _Column("Hash", lambda t: t.info_hash[:_SHORT_HASH], style="dim"),
+    "hash": _Column("Hash", lambda t: t.info_hash, style="dim"),  # short_hash() in _cells
 }
 # What a narrower console gives up first: the time of day, leechers, the category, the date,
 # seeders, the size. The title wraps before any of these goes; the hash is never cut.
@@ -161,6 +162,7 @@ def _cells(torrent: Torrent, secrets: tuple[str, ...]) -> dict[str, str]:
     """Every cell of a row, cleaned and masked once (as data), whatever layout is chosen."""
     cells = {name: shown(c.cell(torrent), secrets, cut_tail=False) for name, c in _COLUMNS.items()}
     cells["title"] = shown(torrent.title, secrets, cut_tail=False)
+    cells["hash"] = short_hash(torrent.info_hash, secrets)
     return cells
 
 
