@@ -16,6 +16,7 @@ from lacale_async import Category, ClientStats, EndpointStats, Meta, Tag, TagGro
 from lacale_async._cli._render import (
     meta_tree,
     short_hash,
+    shown_link,
     snake_builtins,
     stats_line,
     torrent_dict,
@@ -179,3 +180,16 @@ def test_the_meta_tree_masks_a_key_in_every_label() -> None:
     assert QUOTED not in text
     for label in ("Films ***", "Group ***", "Tag ***"):
         assert label in text
+
+
+def test_a_link_with_the_raw_key_in_apikey_is_masked_whole_before_it_is_redacted() -> None:
+    link = shown_link(f"https://t.test/dl?apikey={KEY}&x=1", (KEY,))
+    assert link == "https://t.test/dl?apikey=***&x=1"
+    assert_no_window(link, KEY)
+
+
+def test_the_magnet_is_made_from_the_masked_title() -> None:
+    row = msgspec.structs.replace(ROWS[0], title=f"Film {KEY} {QUOTED}")
+    magnet = torrent_dict(row, (KEY,))["magnet"]
+    assert_no_window(magnet, KEY)
+    assert magnet.endswith("&dn=Film%20%2A%2A%2A%20%2A%2A%2A")

@@ -21,7 +21,17 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from _cli import CONTROL, EVIL, KEY, ThreadedSandbox, args_of, error_lines, invoke, running
+from _cli import (
+    CONTROL,
+    EVIL,
+    KEY,
+    ThreadedSandbox,
+    args_of,
+    assert_no_window,
+    error_lines,
+    invoke,
+    running,
+)
 
 from lacale_async import Delivery, FakeClock, LaCaleClient, parse_torrent
 from lacale_async._cli import _watch
@@ -578,3 +588,62 @@ def test_a_key_echoed_in_a_title_is_masked_in_the_exec_environment() -> None:
     assert env["LACALE_CATEGORY"] == "Films ***"
     row = watch_row(event, 80, show_query=False, secrets=(ODD_KEY,))
     assert row.endswith("  Dune *** ***")
+
+
+def test_the_exec_environment_and_file_hold_no_key_and_the_file_exists(
+    odd: ThreadedSandbox, odd_args: list[str], stop_after: list[int], tmp_path: Path
+) -> None:
+    # Quoted: a torrent's file name cannot hold the raw key's "/" (the sandbox writes "-").
+    publish(odd, f"Zorglub.{ODD_QUOTED}.2026")
+    script = tmp_path / "hook.py"
+    out = tmp_path / "env.json"
+    script.write_text(
+        "import json, os\n"
+        "env = {k: v for k, v in os.environ.items() if k.startswith('LACALE_')}\n"
+        "env['exists'] = os.path.isfile(env['LACALE_FILE'])\n"
+        f"json.dump(env, open({str(out)!r}, 'w'))\n"
+    )
+    folder = tmp_path / "d"
+    hook = ["--download-to", f"{folder}/", "--exec", f"{sys.executable} {script}"]
+    result = invoke([*odd_args, "--json", "watch", "zorglub", "--include-existing", *hook])
+    assert result.exit_code == 130, result.stderr
+    env = json.loads(out.read_text())
+    assert_no_window(json.dumps(env), ODD_KEY)
+    assert_no_window(" ".join(p.name for p in folder.iterdir()), ODD_KEY)
+    assert env["exists"] is True
+    assert env["LACALE_FILE"] == json.loads(result.stdout.splitlines()[0])["path"]
+    assert env["LACALE_QUERY"] == "zorglub"
+    assert "dn=Zorglub.%2A%2A%2A.2026" in env["LACALE_MAGNET"]
+
+
+def test_exec_env_masks_a_link_with_the_raw_key_and_keeps_user_input_and_hashes() -> None:
+    from datetime import datetime, timezone
+
+    from lacale_async import SearchQuery, Torrent, WatchEvent
+
+    digits = "2021" + ODD_KEY[4:]
+    info_hash = "c" * 36 + "2021"
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    event = WatchEvent(
+        query=SearchQuery("dune 2021"),
+        torrent=Torrent(
+            title="Dune 2021",
+            guid="guid-2021",
+            size=1,
+            pub_date=moment,
+            link=f"https://la-cale.space/dl?apikey={digits}&x=1",
+            category="Films",
+            seeders=1,
+            leechers=0,
+            info_hash=info_hash,
+        ),
+        seen_at=moment,
+    )
+    env = exec_env(event, Path("/tmp/dl/Dune 2021.torrent"), (digits,))
+    assert_no_window(env["LACALE_LINK"], digits)
+    assert env["LACALE_LINK"] == "https://la-cale.space/dl?apikey=***&x=1"
+    assert env["LACALE_QUERY"] == "dune 2021"
+    assert env["LACALE_TITLE"] == "Dune 2021"
+    assert env["LACALE_INFO_HASH"] == info_hash
+    assert env["LACALE_GUID"] == "guid-2021"
+    assert env["LACALE_FILE"] == "/tmp/dl/Dune 2021.torrent"
