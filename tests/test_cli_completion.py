@@ -95,3 +95,26 @@ def test_the_cat_option_is_repeatable_and_completed_from_the_cached_meta() -> No
     )
     ctx = click.Context(search)
     assert [i.value for i in option.shell_complete(ctx, "fi")] == ["films"]
+
+
+def test_the_key_from_the_environment_is_masked_in_cached_names() -> None:
+    from click.testing import CliRunner
+
+    from lacale_async._cli._commands import cli
+
+    key = "lcsb_Odd+Key/With=Chars&0f9e8d7c"
+    payload = json.loads(json.dumps(META_JSON))
+    payload["categories"][0]["name"] = f"Vidéo {key}"
+    save_meta(_meta(payload))
+    env = {
+        "_LACALE_COMPLETE": "zsh_complete",
+        "COMP_WORDS": "lacale search --cat ",
+        "COMP_CWORD": "3",
+    }
+    with_key = CliRunner(env={**env, "LACALE_API_KEY": key}).invoke(cli, [], prog_name="lacale")
+    assert with_key.exit_code == 0, with_key.output
+    assert "Vidéo ***" in with_key.stdout
+    assert "0f9e8d7c" not in with_key.stdout
+    # No key known: nothing to mask with, the cached name is shown cleaned only.
+    no_key = CliRunner(env={**env, "LACALE_API_KEY": None}).invoke(cli, [], prog_name="lacale")
+    assert f"Vidéo {key}" in no_key.stdout

@@ -274,3 +274,33 @@ async def test_server_text_echoing_the_key_is_scrubbed(
         text = str(err) + repr(vars(err))
         assert "SECRET" not in text
         assert "abc%2B" not in text
+
+
+def test_scrub_without_the_tail_rule_keeps_data_ending_like_the_key() -> None:
+    secret = Secret("beef0123" + "9a8b7c6d5e4f3a2b1c0d")
+    info_hash = "0" * 36 + "beef"
+    assert secret.scrub(info_hash) == "0" * 36 + "***", "messages: a cut echo loses its tail"
+    assert secret.scrub(info_hash, cut_tail=False) == info_hash
+    assert secret.scrub("x beef0123 y", cut_tail=False) == "x *** y", "an 8-character start goes"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain text with nothing",
+        "LCSB_ODD+KEY/WITH=CHARS&0F9E8D7C",
+        "lcsb_odd+key%2FWith%3DChars%260f9e8d7c and more",
+        "a cut \u017fecho lcsb_Odd+K",
+        "tail lcsb",
+        "lcsb_Odd+Ke\u212ay/With=Chars&0f9e8d7c",
+        "\u017fome lc\u017fb_Odd+Key/With=Chars&0f9e8d7c",
+    ],
+)
+def test_the_quick_check_changes_no_result(text: str) -> None:
+    key = "lcsb_Odd+Key/With=Chars&0f9e8d7c"
+    secret = Secret(key, wire_forms(key))
+    slow = Secret(key, wire_forms(key))
+    slow._needles = None  # the check off: every text goes through the regexes
+    for cut_tail in (True, False):
+        assert secret.scrub(text, cut_tail=cut_tail) == slow.scrub(text, cut_tail=cut_tail)
