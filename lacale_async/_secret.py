@@ -56,10 +56,12 @@ def _echo_forms(form: str) -> set[str]:
     }
 
 
-def _needles(forms: tuple[str, ...]) -> frozenset[str] | None:
-    """The forms' first characters (lowercase), or None when they are not all ASCII."""
-    needles = frozenset(form[:_NEEDLE] for form in forms)
-    return needles if all(n.isascii() for n in needles) else None
+def _needles(forms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The forms' first characters as one pattern, or None when they are not all ASCII."""
+    needles = sorted({form[:_NEEDLE] for form in forms})
+    if not all(n.isascii() for n in needles):
+        return None
+    return re.compile("|".join(map(re.escape, needles)), re.IGNORECASE)
 
 
 def _lead(form: str) -> int:
@@ -132,7 +134,7 @@ class Secret:
                 where four characters match ordinary data far too often; whole forms and
                 runs that begin like one (eight characters on) are still replaced.
         """
-        if self._cannot_hold(text):
+        if not self.might_hold(text, cut_tail=cut_tail):
             return text
         text = self._cut_starts(self._pattern.sub("***", text))
         if not cut_tail:
@@ -144,19 +146,19 @@ class Secret:
                     return text[:-size] + "***"
         return text
 
-    def _cannot_hold(self, text: str) -> bool:
-        """True when ``text`` holds no form, no start of one and no tail of one.
+    def might_hold(self, text: str, *, cut_tail: bool = True) -> bool:
+        """False when :meth:`scrub` would surely return ``text`` unchanged (a quick check).
 
         Every match (whole form, eight-character start, four-character tail) begins with a
-        form's first characters, so a text without any of them is left as is, without the
-        regexes and the tail loop (most strings of a big output). Only for ASCII text:
-        IGNORECASE also pairs some non-ASCII letters with ASCII ones ("\u017f" with "s"),
-        which ``str.lower`` does not, and the result must not depend on this shortcut.
+        form's first characters: a text without any of them is left as is, without the
+        regexes and the tail loop (most strings of a big output). The check is a regex with
+        the same IGNORECASE matching as the forms', so it never misses a form or a start.
+        The tail rule compares with ``str.lower``, which IGNORECASE does not quite follow
+        outside ASCII ("\u017f" goes with "s"): there only ASCII text is checked quickly.
         """
-        if self._needles is None or not text.isascii():
-            return False
-        lowered = text.lower()
-        return not any(needle in lowered for needle in self._needles)
+        if self._needles is None or (cut_tail and not text.isascii()):
+            return True
+        return self._needles.search(text) is not None
 
     def _cut_starts(self, text: str) -> str:
         """Replace each run of text that begins like a form (its first 8 characters or more)."""

@@ -72,10 +72,9 @@ def magnet_or_none(torrent: Torrent, secrets: tuple[str, ...] = ()) -> str | Non
     title once more, so a title holding the key quoted once would give a twice-quoted
     spelling that no mask knows.
     """
-    if secrets:
-        torrent = msgspec.structs.replace(
-            torrent, title=masked(torrent.title, secrets, cut_tail=False)
-        )
+    title = masked(torrent.title, secrets, cut_tail=False)
+    if title != torrent.title:
+        torrent = msgspec.structs.replace(torrent, title=title)
     try:
         return torrent.magnet
     except ResponseError:

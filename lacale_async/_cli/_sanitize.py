@@ -127,14 +127,21 @@ def json_text(
     Returns:
         The JSON text.
     """
-    if any(secrets):
-        value = _masked_values(value, secrets, verbatim)
-    if indent is None:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    else:
-        text = json.dumps(value, ensure_ascii=False, indent=indent)
+    text = _dumps(value, indent)
+    # One quick look at the whole text first: a big output without a trace of the key (the
+    # usual case) is not walked string by string. Valid on the encoded text: json.dumps
+    # escapes only '"', '\\' and controls, and the key's JSON-escaped forms are checked too.
+    live = tuple(s for s in secrets if s and _secret(s).might_hold(text, cut_tail=False))
+    if live:
+        text = _dumps(_masked_values(value, live, verbatim), indent)
     # Outside strings JSON is ASCII, so each of these characters sits inside a string.
     return _JSON_ESCAPES.sub(_escape, text)
+
+
+def _dumps(value: object, indent: int | None) -> str:
+    if indent is None:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
 def masked(text: str, secrets: tuple[str, ...], *, cut_tail: bool = True) -> str:
