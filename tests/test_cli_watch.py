@@ -647,3 +647,45 @@ def test_exec_env_masks_a_link_with_the_raw_key_and_keeps_user_input_and_hashes(
     assert env["LACALE_INFO_HASH"] == info_hash
     assert env["LACALE_GUID"] == "guid-2021"
     assert env["LACALE_FILE"] == "/tmp/dl/Dune 2021.torrent"
+
+
+async def test_a_hook_printing_the_key_across_the_output_cut_shows_none_of_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Regression: the hook's output was cut to its last 4,000 characters, then masked: a key
+    # that began before the cut kept its tail, which no mask recognises alone.
+    from datetime import datetime, timezone
+
+    from lacale_async import SearchQuery, Torrent, WatchEvent
+
+    printed = ODD_KEY + "y" * 3990  # the cut falls 10 characters before the key's end
+    code = f"import sys; sys.stdout.write({printed!r})"
+    actions = Actions(
+        folder=None,
+        command=[sys.executable, "-c", code],
+        timeout=30,
+        as_json=False,
+        width=120,
+        show_query=False,
+        secrets=(ODD_KEY,),
+    )
+    event = WatchEvent(
+        query=SearchQuery("dune"),
+        torrent=Torrent(
+            title="Dune",
+            guid="g",
+            size=1,
+            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            link="https://la-cale.space/torrents/x",
+            category="Films",
+            seeders=1,
+            leechers=0,
+            info_hash="ab" * 20,
+        ),
+        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    client = LaCaleClient(api_key=ODD_KEY)
+    assert await actions.handle(client, event) is Delivery.DONE
+    err = capsys.readouterr().err
+    assert "y" * 3990 in err  # the hook's output is shown
+    assert ODD_KEY[-10:] not in err
