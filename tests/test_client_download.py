@@ -25,7 +25,7 @@ from _mocked import (
     torrent_with,
 )
 from aioresponses import aioresponses
-from conftest import BASE, info_hash_of, make_torrent
+from conftest import API_KEY, BASE, info_hash_of, make_torrent
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
@@ -78,6 +78,19 @@ async def test_download_to_writes_atomically_into_a_folder(
         await client.download_to(info_hash_of(torrent), tmp_path)
     again = await client.download_to(info_hash_of(torrent), tmp_path, overwrite=True)
     assert again == path
+
+
+async def test_download_to_masks_the_clients_key_in_the_name_it_chooses(
+    client: LaCaleClient, mock: aioresponses, tmp_path: Path
+) -> None:
+    # A torrent named after the key (a hostile uploader, or a server echoing it) must not
+    # put the key in the file system; the returned path is the file's, not a masked copy.
+    torrent = make_torrent(f"Film.{API_KEY}.1080p")
+    mock.get(DOWNLOAD, body=torrent, content_type="application/x-bittorrent")
+    path = await client.download_to(info_hash_of(torrent), tmp_path)
+    assert path.name == "Film.___.1080p.torrent"
+    assert path.read_bytes() == torrent
+    assert os.listdir(tmp_path) == [path.name]
 
 
 async def test_download_to_existing_file_fails_before_the_request(
