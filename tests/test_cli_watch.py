@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import aclosing
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,10 +34,37 @@ from _cli import (
     running,
 )
 
-from lacale_async import Delivery, FakeClock, LaCaleClient, parse_torrent
+from lacale_async import (
+    Delivery,
+    FakeClock,
+    LaCaleClient,
+    SearchQuery,
+    Torrent,
+    WatchEvent,
+    parse_torrent,
+)
 from lacale_async._cli import _watch
 from lacale_async._cli._watch_actions import Actions, exec_env, watch_row
 from lacale_async.testing import Fault, SandboxConfig, SandboxServer
+
+
+def event_of(*, query: str = "dune", **fields: Any) -> WatchEvent:
+    """A new-release event for ``query``: a plain result, ``fields`` changing its torrent."""
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    torrent: dict[str, Any] = {
+        "title": "Dune",
+        "guid": "g",
+        "size": 1,
+        "pub_date": moment,
+        "link": "https://la-cale.space/torrents/x",
+        "category": "Films",
+        "seeders": 1,
+        "leechers": 0,
+        "info_hash": "ab" * 20,
+    }
+    torrent.update(fields)
+    return WatchEvent(query=SearchQuery(query), torrent=Torrent(**torrent), seen_at=moment)
+
 
 pytestmark = pytest.mark.integration
 
@@ -258,25 +286,11 @@ def test_a_share_too_small_for_a_search_a_year_names_no_interval() -> None:
 
 
 def test_the_row_fits_the_width_and_names_the_query() -> None:
-    from datetime import datetime, timezone
-
-    from lacale_async import SearchQuery, Torrent, WatchEvent
-
-    event = WatchEvent(
-        query=SearchQuery("dune"),
-        torrent=Torrent(
-            title="Dune " * 40,
-            guid="g",
-            size=2**33,
-            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-            link="https://la-cale.space/torrents/x",
-            category="Films",
-            seeders=12,
-            leechers=0,
-            info_hash="ab" * 20,
-            download_link="https://la-cale.space/api/download/x?token=SECRET",
-        ),
-        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    event = event_of(
+        title="Dune " * 40,
+        size=2**33,
+        seeders=12,
+        download_link="https://la-cale.space/api/download/x?token=SECRET",
     )
     row = watch_row(event, 80, show_query=True)
     assert len(row) == 80
@@ -285,24 +299,9 @@ def test_the_row_fits_the_width_and_names_the_query() -> None:
 
 
 def test_exec_env_redacts_a_keyed_link_and_survives_a_malformed_hash() -> None:
-    from datetime import datetime, timezone
-
-    from lacale_async import SearchQuery, Torrent, WatchEvent
-
-    event = WatchEvent(
-        query=SearchQuery("dune"),
-        torrent=Torrent(
-            title="Dune",
-            guid="g",
-            size=1,
-            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-            link="https://la-cale.space/api/torrents/download/x?apikey=SECRET-KEY-42",
-            category="Films",
-            seeders=1,
-            leechers=0,
-            info_hash="not-a-hash",
-        ),
-        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    event = event_of(
+        link="https://la-cale.space/api/torrents/download/x?apikey=SECRET-KEY-42",
+        info_hash="not-a-hash",
     )
     env = exec_env(event, None)
     assert env["LACALE_LINK"] == "https://la-cale.space/api/torrents/download/x?apikey=***"
@@ -564,25 +563,7 @@ def test_a_key_echoed_in_a_title_is_masked_in_the_watch_line(
 
 
 def test_a_key_echoed_in_a_title_is_masked_in_the_exec_environment() -> None:
-    from datetime import datetime, timezone
-
-    from lacale_async import SearchQuery, Torrent, WatchEvent
-
-    event = WatchEvent(
-        query=SearchQuery("dune"),
-        torrent=Torrent(
-            title=f"Dune {ODD_KEY} {ODD_QUOTED}",
-            guid="g",
-            size=1,
-            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-            link="https://la-cale.space/torrents/x",
-            category=f"Films {ODD_QUOTED}",
-            seeders=1,
-            leechers=0,
-            info_hash="ab" * 20,
-        ),
-        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    )
+    event = event_of(title=f"Dune {ODD_KEY} {ODD_QUOTED}", category=f"Films {ODD_QUOTED}")
     env = exec_env(event, None, (ODD_KEY,))
     assert env["LACALE_TITLE"] == "Dune *** ***"
     assert env["LACALE_CATEGORY"] == "Films ***"
@@ -617,27 +598,14 @@ def test_the_exec_environment_and_file_hold_no_key_and_the_file_exists(
 
 
 def test_exec_env_masks_a_link_with_the_raw_key_and_keeps_user_input_and_hashes() -> None:
-    from datetime import datetime, timezone
-
-    from lacale_async import SearchQuery, Torrent, WatchEvent
-
     digits = "2021" + ODD_KEY[4:]
     info_hash = "c" * 36 + "2021"
-    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    event = WatchEvent(
-        query=SearchQuery("dune 2021"),
-        torrent=Torrent(
-            title="Dune 2021",
-            guid="guid-2021",
-            size=1,
-            pub_date=moment,
-            link=f"https://la-cale.space/dl?apikey={digits}&x=1",
-            category="Films",
-            seeders=1,
-            leechers=0,
-            info_hash=info_hash,
-        ),
-        seen_at=moment,
+    event = event_of(
+        query="dune 2021",
+        title="Dune 2021",
+        guid="guid-2021",
+        link=f"https://la-cale.space/dl?apikey={digits}&x=1",
+        info_hash=info_hash,
     )
     env = exec_env(event, Path("/tmp/dl/Dune 2021.torrent"), (digits,))
     assert_no_window(env["LACALE_LINK"], digits)
@@ -654,10 +622,6 @@ async def test_a_hook_printing_the_key_across_the_output_cut_shows_none_of_it(
 ) -> None:
     # Regression: the hook's output was cut to its last 4,000 characters, then masked: a key
     # that began before the cut kept its tail, which no mask recognises alone.
-    from datetime import datetime, timezone
-
-    from lacale_async import SearchQuery, Torrent, WatchEvent
-
     printed = ODD_KEY + "y" * 3990  # the cut falls 10 characters before the key's end
     code = f"import sys; sys.stdout.write({printed!r})"
     actions = Actions(
@@ -669,21 +633,7 @@ async def test_a_hook_printing_the_key_across_the_output_cut_shows_none_of_it(
         show_query=False,
         secrets=(ODD_KEY,),
     )
-    event = WatchEvent(
-        query=SearchQuery("dune"),
-        torrent=Torrent(
-            title="Dune",
-            guid="g",
-            size=1,
-            pub_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-            link="https://la-cale.space/torrents/x",
-            category="Films",
-            seeders=1,
-            leechers=0,
-            info_hash="ab" * 20,
-        ),
-        seen_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    )
+    event = event_of()
     client = LaCaleClient(api_key=ODD_KEY)
     assert await actions.handle(client, event) is Delivery.DONE
     err = capsys.readouterr().err
