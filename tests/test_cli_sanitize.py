@@ -20,7 +20,7 @@ from _cli import (
     running,
 )
 
-from lacale_async._cli._sanitize import USER_FIELDS, clean, json_text, shown
+from lacale_async._cli._sanitize import clean, json_text, shown
 from lacale_async.testing import Fault, SandboxConfig
 
 pytest_plugins = ["_cli"]  # fixtures: remote, remote_args
@@ -161,7 +161,7 @@ def test_json_text_masks_the_key_in_every_string_value_and_stays_valid() -> None
 def test_json_text_keeps_field_names_and_the_users_own_fields() -> None:
     key = "hash0123" + "9f8e7d6c5b4a39281706"
     value = {"info_hash": 1, "hash0123xyz_field": 2, "query": key, "path": f"/d/{key}", "x": key}
-    assert json.loads(json_text(value, secrets=(key,), verbatim=USER_FIELDS)) == {
+    assert json.loads(json_text(value, secrets=(key,))) == {
         **value,
         "x": "***",
     }

@@ -33,7 +33,7 @@ from ._exit import error_line, error_text, exit_code
 from ._quota import budget_line, not_run_line
 from ._render import stats_line, torrent_dict, torrents_table
 from ._run import connect, handled, run_command, stderr_console, stdout_console
-from ._sanitize import USER_FIELDS, clean, json_text
+from ._sanitize import clean, json_text
 from ._session import Settings
 from ._userdata import save_hashes
 from ._waits import WaitWatch
@@ -142,7 +142,7 @@ class _Report:
             }
             # sys.stdout looked up per line: while the progress bar runs on a terminal, rich swaps
             # in a proxy that prints above the bar. Flushed so `| jq` sees each line as it comes.
-            encoded = json_text(record, secrets=self.secrets, verbatim=USER_FIELDS)
+            encoded = json_text(record, secrets=self.secrets)
             sys.stdout.write(encoded + "\n")
             sys.stdout.flush()
             return

@@ -12,7 +12,7 @@ from .._errors import StorageError
 from ._app import command
 from ._hashes import resolve_hash
 from ._run import connect, echo_json, handled, run_command
-from ._sanitize import USER_FIELDS, clean
+from ._sanitize import clean
 from ._session import Settings
 
 __all__ = ["download", "make_folder"]
@@ -86,7 +86,7 @@ def download(settings: Settings, info_hash: str, output: str | None, overwrite: 
         # is the user's, so the path printed is the file that exists.
         if settings.json:
             record = {"info_hash": full.lower(), "path": str(path)}
-            echo_json(record, indent=None, secrets=settings.secrets, verbatim=USER_FIELDS)
+            echo_json(record, indent=None, secrets=settings.secrets)
         else:
             click.echo(clean(str(path)))
         return 0

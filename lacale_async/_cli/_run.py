@@ -60,13 +60,9 @@ def echo_json(
     *,
     indent: int | None = 2,
     secrets: tuple[str, ...] = (),
-    verbatim: frozenset[str] = frozenset(),
 ) -> None:
-    """Print ``value`` as JSON on stdout (exact, terminal-safe escapes, ``secrets`` masked).
-
-    ``verbatim`` names the fields that hold the user's own input, kept exact (``json_text``).
-    """
-    click.echo(json_text(value, indent=indent, secrets=secrets, verbatim=verbatim))
+    """Print ``value`` as JSON on stdout (exact, terminal-safe escapes, ``secrets`` masked)."""
+    click.echo(json_text(value, indent=indent, secrets=secrets))
 
 
 @contextlib.asynccontextmanager

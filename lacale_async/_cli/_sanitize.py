@@ -21,10 +21,11 @@ import re
 from .._secret import Secret
 from .._transport import wire_forms
 
-__all__ = ["USER_FIELDS", "clean", "json_text", "masked", "shown"]
+__all__ = ["clean", "json_text", "masked", "shown"]
 
-USER_FIELDS = frozenset({"query", "path", "saved_to"})
-"""JSON fields that hold what the user gave (a query, a local path): never masked."""
+# JSON fields that hold what the user gave (a query, a local path), in any output: a script
+# matches its records back by them, and they are not network text.
+_USER_FIELDS = frozenset({"query", "path", "saved_to"})
 
 # Whole escape sequences go, not just their ESC: "[2J" left behind would still be noise.
 # CSI (ESC [ or 8-bit U+009B) ... final byte; OSC/DCS/SOS/PM/APC (ESC ] P X ^ _ or their C1
@@ -83,18 +84,15 @@ def shown(
     return masked(text, secrets, cut_tail=cut_tail) if secrets else text
 
 
-def _masked_values(value: object, secrets: tuple[str, ...], verbatim: frozenset[str]) -> object:
+def _masked_values(value: object, secrets: tuple[str, ...]) -> object:
     if isinstance(value, str):
         return masked(value, secrets, cut_tail=False)
     if isinstance(value, dict):
         # Field names are the CLI's own schema, never server text: kept, so a key that
         # starts like "info_hash" cannot rename a field or merge two.
-        return {
-            k: v if k in verbatim else _masked_values(v, secrets, verbatim)
-            for k, v in value.items()
-        }
+        return {k: v if k in _USER_FIELDS else _masked_values(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_masked_values(v, secrets, verbatim) for v in value]
+        return [_masked_values(v, secrets) for v in value]
     return value
 
 
@@ -107,7 +105,6 @@ def json_text(
     *,
     indent: int | None = None,
     secrets: tuple[str, ...] = (),
-    verbatim: frozenset[str] = frozenset(),
 ) -> str:
     """Return ``value`` as JSON that is safe on a terminal and decodes to the same value.
 
@@ -120,9 +117,8 @@ def json_text(
         indent: Pretty-print with this indent; compact (one line) when None.
         secrets: Values never to print (the API key): masked in every string value (as data:
             whole forms and eight-character starts, not four-character tails) before
-            encoding, so the JSON stays valid and the key is in none of its spellings.
-        verbatim: Fields whose values are the user's own input (:data:`USER_FIELDS`), kept
-            exact: not network text, and a script matches its records back by them.
+            encoding, so the JSON stays valid and the key is in none of its spellings. The
+            user's own fields (``query``, ``path``, ``saved_to``) are kept exact.
 
     Returns:
         The JSON text.
@@ -133,7 +129,7 @@ def json_text(
     # escapes only '"', '\\' and controls, and the key's JSON-escaped forms are checked too.
     live = tuple(s for s in secrets if s and _secret(s).might_hold(text, cut_tail=False))
     if live:
-        text = _dumps(_masked_values(value, live, verbatim), indent)
+        text = _dumps(_masked_values(value, live), indent)
     # Outside strings JSON is ASCII, so each of these characters sits inside a string.
     return _JSON_ESCAPES.sub(_escape, text)
 

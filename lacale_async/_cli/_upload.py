@@ -20,7 +20,7 @@ from ._app import command
 from ._completion import complete_category, complete_tag
 from ._render import shown_link
 from ._run import connect, echo_json, note, run_command
-from ._sanitize import USER_FIELDS, clean, shown
+from ._sanitize import clean, shown
 from ._session import Settings
 from ._userdata import save_meta
 
@@ -64,14 +64,13 @@ def _report(
                 "saved_to": str(saved) if saved is not None else None,
             },
             secrets=settings.secrets,
-            verbatim=USER_FIELDS,
         )
         return
     secrets = settings.secrets
     click.echo(f"uploaded: {shown(title, secrets)}")
-    click.echo(f"link: {shown(shown_link(result.link or '', secrets))}")
-    # The server's answer, like the link: not trusted to be a plain hash.
-    click.echo(f"info hash: {shown(str(result.info_hash), secrets, cut_tail=False)}")
+    click.echo(f"link: {clean(shown_link(result.link or '', secrets))}")
+    # Not the server's text: upload() computes it from the bytes it sent.
+    click.echo(f"info hash: {result.info_hash}")
     if saved is not None:
         click.echo(f"saved: {clean(str(saved))}")  # a local path (user's folder): exact
     if changed:

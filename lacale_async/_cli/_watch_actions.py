@@ -41,7 +41,7 @@ from ._render import (
     shown_link,
     torrent_dict,
 )
-from ._sanitize import USER_FIELDS, clean, json_text, masked, shown
+from ._sanitize import clean, json_text, masked, shown
 
 __all__ = [
     "ActionResult",
@@ -215,7 +215,7 @@ class Actions:
             await self._run(event, result)
         if self.as_json and reply is Delivery.DONE:
             record = watch_dict(event, result, self.secrets)
-            line = json_text(record, secrets=self.secrets, verbatim=USER_FIELDS)
+            line = json_text(record, secrets=self.secrets)
             self._shown(event, line)
         return reply
 
@@ -268,10 +268,10 @@ class Actions:
             out.exec_error = f"cannot run {self.command[0]}: {exc.strerror or exc}"
         else:
             out.exec_status = done.returncode
-            shown = (done.stdout or b"") + (done.stderr or b"")
-            if shown.strip():
+            output = (done.stdout or b"") + (done.stderr or b"")
+            if output.strip():
                 # Masked before the cut: a key straddling the cut would keep its tail.
-                text = masked(clean(shown.decode("utf-8", "replace"), multiline=True), self.secrets)
+                text = shown(output.decode("utf-8", "replace"), self.secrets, multiline=True)
                 self._say(text[-_OUTPUT_SHOWN:].rstrip())
             if done.returncode != 0:
                 out.exec_error = f"exited with status {done.returncode}"
