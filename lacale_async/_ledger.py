@@ -260,15 +260,24 @@ class MemoryLedger(ExitHistory):
         """Take a unit if allowed (synchronous; also the mirror's entry point)."""
         with self._lock:
             now = self._wall()
-            self._prune_spans_locked(spans, now)
-            refusal = assess(spans, self._in_flight, self._done, self._pause_until, now)
+            refusal = self._refusal_locked(spans, now)
             if refusal is None:
                 self._in_flight += 1
                 return Grant("", now)
-            if refusal.wait is None:
-                # Every unit of the binding window is ours and in flight: one ending helps.
-                return replace(refusal, exited=self._exits.arm())
             return refusal
+
+    def refusal(self, spans: Sequence[Span]) -> Refusal | None:
+        """Return what holds one more unit back now (None: it may go); take nothing."""
+        with self._lock:
+            return self._refusal_locked(spans, self._wall())
+
+    def _refusal_locked(self, spans: Sequence[Span], now: float) -> Refusal | None:
+        self._prune_spans_locked(spans, now)
+        refusal = assess(spans, self._in_flight, self._done, self._pause_until, now)
+        if refusal is not None and refusal.wait is None:
+            # Every unit of the binding window is ours and in flight: one ending helps.
+            return replace(refusal, exited=self._exits.arm())
+        return refusal
 
     def force(self) -> None:
         """Record a unit another ledger granted (the mirror: no decision of its own)."""

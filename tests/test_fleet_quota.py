@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -152,3 +153,38 @@ async def test_under_local_a_dead_redis_leaves_the_budget_this_process_counted(
                 await client.search("d")  # never a silent full budget
             assert (await client.quota()).store.startswith("memory")
     assert "on_redis_error='local'" in caplog.text
+
+
+async def test_a_flushall_never_resets_the_budget_this_process_spent(
+    redis_factory: Any, mock: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Redis that forgets the budget (FLUSHALL, an eviction, a restart without persistence)
+    # would let every process spend its day again: the key's ban the SDK is there to avoid.
+    mock.get(SEARCH, payload=[], repeat=True)
+    caplog.set_level(logging.WARNING, logger="lacale_async.fleet")
+    with redis_factory() as server:
+        async with (
+            RedisBackend(server.url, timeout=1.0) as backend,
+            LaCaleClient(
+                API_KEY,
+                base_url=BASE,
+                backend=backend,
+                search_rate=None,
+                cache_ttl=0,
+                key_rate=(3, 3600.0),
+            ) as client,
+        ):
+            for query in ("a", "b", "c"):
+                await client.search(query)
+            with redis.Redis.from_url(server.url) as raw:
+                raw.flushall()
+            for query in ("d", "e"):
+                with pytest.raises(la.QuotaExceededError):
+                    await client.search(query)  # nothing sent: the day is spent
+            assert (await client.quota()).windows[0].used == 3  # as it decides, it reports
+            with redis.Redis.from_url(server.url) as raw:
+                assert raw.dbsize() == 0  # the unit Redis granted was given back, uncounted
+    sent = sum(len(calls) for calls in (mock.requests or {}).values())
+    assert sent == 3
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "lost the key-wide budget" in warning

@@ -79,3 +79,25 @@ async def test_memory_ledger_takes_releases_and_arms_the_exit_signal() -> None:
     assert usage.windows[0][0] == 3
     assert await ledger.pause(10.0) is False
     assert await ledger.pause(5.0) is True
+
+
+async def test_refusal_gives_admit_s_verdict_and_takes_nothing() -> None:
+    clock = FakeClock(1_000.0)
+    ledger = MemoryLedger(clock.wall)
+    assert ledger.refusal([MINUTE]) is None
+    for _ in range(3):
+        assert ledger.refusal([MINUTE]) is None
+        grant = ledger.admit([MINUTE])
+        assert isinstance(grant, Grant)
+    refusal = ledger.refusal([MINUTE])
+    assert refusal == ledger.admit([MINUTE])  # the same verdict, all three in flight
+    assert refusal is not None
+    assert refusal.wait is None
+    for _ in range(3):
+        ledger.release(counted=True)
+    refusal = ledger.refusal([MINUTE])
+    assert refusal is not None
+    assert refusal.wait == pytest.approx(61.0)
+    clock.advance(61.0)
+    assert ledger.refusal([MINUTE]) is None
+    assert ledger.snapshot([MINUTE]).windows[0][0] == 0  # refusal() never took a unit

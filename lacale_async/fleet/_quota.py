@@ -9,12 +9,16 @@ lease ends, never a stuck budget. A 429 pause is a key with its deadline.
 
 Every unit is mirrored in an in-process :class:`~lacale_async._ledger.MemoryLedger`, so under
 ``on_redis_error="local"`` the budget goes on from what this process counted instead of from
-zero. ``quota_store`` does not apply: the fleet has one shared store, Redis.
+zero, and a Redis that lost the budget (a grant this process's own units leave no room for)
+is overruled by that count rather than trusted with a fresh day. ``quota_store`` does not
+apply: the fleet has one shared store, Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import secrets
 from collections.abc import Sequence
@@ -26,6 +30,8 @@ from ._limiter_lua import RECLAIM_LUA
 from ._link import RedisLink
 
 __all__ = ["RedisLedger"]
+
+logger = logging.getLogger("lacale_async.fleet")
 
 # How often a waiter asks again when every unit of a window is in flight somewhere.
 _POLL = 1.0
@@ -159,6 +165,7 @@ class RedisLedger(MirroredLedger):
         self._pause_script = link.client.register_script(_PAUSE)
         self._read_script = link.client.register_script(_READ)
         self._horizon = 0.0  # longest window + margin seen: how long exits must be kept
+        self._forgot = False  # said once that Redis lost the budget
 
     @property
     def where(self) -> str:
@@ -209,10 +216,33 @@ class RedisLedger(MirroredLedger):
         # Shielded: cancelling a waiter must not lose a unit the script already took.
         call = link.tasks.spawn(self._try(secrets.token_hex(12), spans, lease))
         try:
-            return await asyncio.shield(call)
+            result = await asyncio.shield(call)
         except asyncio.CancelledError:
             link.tasks.spawn(self._drop_if_taken(call))
             raise
+        if isinstance(result, Grant):
+            # Redis holds every unit this process took (its mirror's), and more: a grant the
+            # mirror alone refuses means Redis forgot them. The mirror is never seeded from
+            # Redis, so it counts nothing twice.
+            forgot = self._mirror.refusal(spans)
+            if forgot is not None:
+                await self._forgotten(result)
+                return forgot
+        return result
+
+    async def _forgotten(self, grant: Grant) -> None:
+        """Give back, uncounted, a unit Redis granted from a budget it lost; say so once."""
+        if not self._forgot:
+            self._forgot = True
+            logger.warning(
+                "Redis at %s granted a request that this process's own requests leave no "
+                "room for: it lost the key-wide budget (FLUSHALL, an eviction, a restart "
+                "without persistence). Deciding by this process's own count; other "
+                "processes' requests are not counted until the budget's windows pass",
+                self._link.policy.where,
+            )
+        with contextlib.suppress(*REDIS_ERRORS):  # else its lease frees it
+            await self._end(grant, counted=False)
 
     async def _end(self, grant: Grant, counted: bool) -> None:
         link = self._link
@@ -231,7 +261,10 @@ class RedisLedger(MirroredLedger):
         horizon = max((s for _, _, s in spans), default=0.0)
         reply = await self._read_script(keys=self._keys, args=[f"{horizon:.6f}"])
         now, pause, in_flight, done = _parse_read(reply)
-        return measure(spans, in_flight, done, pause, now)
+        usage = measure(spans, in_flight, done, pause, now)
+        # What Redis forgot, this process decides by its own count (see _take): so it reports.
+        mine = self._mirror.snapshot(spans)
+        return mine if mine.free_in > usage.free_in else usage
 
     def __repr__(self) -> str:
         return f"RedisLedger({self.where!r})"
