@@ -261,7 +261,7 @@ class Transport:
                     else:
                         body = await self._read(resp, shown)
                         if logger.isEnabledFor(logging.DEBUG):
-                            _log_hop(method, url.with_query(query), resp.status, body)
+                            _log_hop(method, url.with_query(query), resp.status, body, hops[2])
                         return Response(resp.status, resp.headers, body, shown, method)
                 finally:
                     # What leaving `async with` does: free the connection, then wait until
@@ -381,8 +381,10 @@ class Transport:
         return b"".join(chunks)
 
 
-def _log_hop(method: str, url: URL, status: int, body: bytes) -> None:
-    logger.debug("%s %s -> %d (%d bytes)", method, redact_url(url), status, len(body))
+def _log_hop(method: str, url: URL, status: int, body: bytes, scrub: Callable[[str], str]) -> None:
+    # The URL of a followed redirect is the server's text: its path may echo the key or a
+    # download link's token (scrub removes them and every credential parameter).
+    logger.debug("%s %s -> %d (%d bytes)", method, scrub(str(url)), status, len(body))
 
 
 _KEY_PARAMS = frozenset({"apikey", "passkey"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 from typing import Any
 
 import aiohttp
@@ -442,3 +443,28 @@ async def test_a_compression_bomb_is_stopped_at_the_cap(server: Server) -> None:
     async with client_for(server, max_body_size=1024 * 1024) as client:
         with pytest.raises(la.ResponseError, match="cap"):
             await client.search("x")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("auth", ["header", "query", "passkey"])
+async def test_a_redirect_echoing_the_key_in_its_path_is_logged_without_it(
+    server: Server, auth: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def echo(request: web.Request) -> web.Response:
+        key = request.headers.get("X-Api-Key") or request.query.get("apikey") or ""
+        key = key or request.query.get("passkey", "")
+        raise web.HTTPFound(f"/api/external/{key}")
+
+    async def search(request: web.Request) -> web.Response:
+        return web.json_response([])
+
+    server.route("GET", "/api/external", echo)
+    server.route("GET", "/api/external/{tail}", search)
+    await server.start()
+    caplog.set_level(logging.DEBUG, logger="lacale_async")
+    async with client_for(server, auth=auth) as client:
+        assert await client.search("x") == []
+    hops = [r.getMessage() for r in caplog.records if r.name == "lacale_async" and "->" in r.msg]
+    assert len(hops) == 1
+    assert "/api/external/***" in hops[0]
+    assert API_KEY not in caplog.text
