@@ -30,6 +30,20 @@ __all__ = [
 _URL_FIELDS = frozenset({"link", "download_link"})
 
 
+def _redacted_fields(struct: msgspec.Struct) -> list[tuple[str, Any]]:
+    """The struct's fields for a repr, each URL field with its credential parameters hidden."""
+    fields = [(name, getattr(struct, name)) for name in struct.__struct_fields__]
+    return [
+        (name, redact_url(value) if name in _URL_FIELDS and value else value)
+        for name, value in fields
+    ]
+
+
+def _repr(struct: msgspec.Struct) -> str:
+    shown = ", ".join(f"{name}={value!r}" for name, value in _redacted_fields(struct))
+    return f"{type(struct).__name__}({shown})"
+
+
 # gc=False: a search answer is 50 of these, and a cache holds thousands; untracked by the
 # cycle collector, they decode 5-10% faster and weigh less (benchmarks/PROFILE.md). Safe only
 # while every field is atomic (str, int, datetime, None): a container field must drop it.
@@ -71,18 +85,14 @@ class Torrent(msgspec.Struct, frozen=True, rename="camel", kw_only=True, gc=Fals
     download_link: str | None = None
 
     def __repr__(self) -> str:
-        return f"Torrent({', '.join(f'{name}={value!r}' for name, value in self.__rich_repr__())})"
+        return _repr(self)
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
         # msgspec's generated repr (and rich's pretty printer, which reads this) would show
         # the download token; the redacted link keeps its shape visible without it. ``link``
         # too: the v2 docs make it the download URL and tell users to add ``?apikey=`` to it,
         # which a server may then send back.
-        fields = [(name, getattr(self, name)) for name in self.__struct_fields__]
-        return [
-            (name, redact_url(value) if name in _URL_FIELDS and value else value)
-            for name, value in fields
-        ]
+        return _redacted_fields(self)
 
     @property
     def magnet(self) -> str:
@@ -195,6 +205,14 @@ class UploadResult(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
     link: str | None = None
     info_hash: str | None = None
     torrent: bytes | None = None
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        # The tracker's text: a ``link`` that echoes the ``?passkey=`` or ``?apikey=`` the
+        # upload was sent with is shown redacted, as a search result's is.
+        return _redacted_fields(self)
 
 
 # Peers in the field send `"children": null` on leaf categories and `"tags": null` on groups,

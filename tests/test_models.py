@@ -13,7 +13,7 @@ from _live_samples import LIVE_META, LIVE_SEARCH, make_jwt
 from rich.console import Console
 
 import lacale_async as la
-from lacale_async._models import MAX_CATEGORY_DEPTH, decode_meta, decode_search
+from lacale_async._models import MAX_CATEGORY_DEPTH, decode_meta, decode_search, decode_upload
 
 
 def test_live_search_items_decode_with_their_download_link() -> None:
@@ -79,6 +79,20 @@ def test_no_repr_shows_a_key_the_server_put_in_link() -> None:
         assert "SECRET-KEY-42" not in text
         assert "apikey=***" in text
     assert torrent.link == link  # the value itself is the server's
+
+
+def test_no_repr_shows_a_key_the_server_put_in_an_upload_link() -> None:
+    # An upload answer whose link echoes the ``?passkey=`` the upload was sent with.
+    link = "https://tracker.test/torrents/new-slug?passkey=SECRET-KEY-42"
+    body = msgspec.json.encode({"success": True, "id": "1", "slug": "new-slug", "link": link})
+    result, _ = decode_upload(body)
+    out = io.StringIO()
+    Console(file=out, width=300).print(result)
+    for text in (repr(result), str(result), pprint.pformat(result), out.getvalue()):
+        assert "SECRET-KEY-42" not in text
+        assert "passkey=***" in text
+    assert repr(result).startswith("UploadResult(success=True, id='1', slug='new-slug'")
+    assert result.link == link  # the value itself is the server's
 
 
 @pytest.mark.parametrize("bad", ["not-a-hash", "\x1b]0;PWN\x07", "ab" * 19])
