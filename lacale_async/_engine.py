@@ -30,6 +30,7 @@ from ._errors import (
     APIError,
     ClientStateError,
     ConflictError,
+    IntegrityError,
     ResponseError,
     UploadRejectedError,
     ValidationError,
@@ -318,6 +319,7 @@ class Engine:
         )
         sender = self._sender
         resp: Response | None = None
+        scrub = self.scrub
         if target is not None:
             token = target.params["token"]
             secret = Secret(token, wire_forms(token))
@@ -342,7 +344,14 @@ class Engine:
                 logger.debug("download link refused (HTTP %d); using the key", exc.status)
         if resp is None:
             resp = await sender.send("download", "GET", download_path(info_hash))
-        return resp.body, verify_torrent(resp.body, info_hash)
+        try:
+            return resp.body, verify_torrent(resp.body, info_hash)
+        except IntegrityError as exc:
+            # The message quotes the server's bytes (the torrent's name, a JSON body's keys),
+            # which may echo the key or the token. Raised outside the except clause, so that
+            # the unscrubbed error is not chained to it.
+            failure = IntegrityError(scrub(exc.message))
+        raise failure
 
     async def quota(self) -> Quota:
         """Return what is left of the key-wide budget (``remaining`` None without one)."""

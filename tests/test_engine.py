@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
+from _live_samples import live_item, make_jwt
+from _loopback import Server, client_for
 from _mocked import META, SEARCH, gated, make_paced_client, one_result, sent
+from aiohttp import web
 from aioresponses import CallbackResult, aioresponses
-from conftest import META_JSON, torrent_json
+from conftest import API_KEY, META_JSON, make_torrent, torrent_json
 from yarl import URL
 
 import lacale_async as la
 from lacale_async import FakeClock
+from lacale_async._models import decode_search
 
-pytest_plugins = ["_mocked"]
+pytest_plugins = ["_mocked", "_loopback"]
 
 
 # -- the network faked, time on a fake clock ---------------------------------------------
@@ -379,3 +385,42 @@ def test_an_expired_entry_is_not_answered_from_another_loop() -> None:
         clock.advance(30)
         with pytest.raises(la.ClientStateError, match="another event loop"):
             asyncio.run(client.search("x"))
+
+
+# -- a real server on 127.0.0.1 ----------------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_a_wrong_torrent_echoing_the_key_or_token_is_refused_without_either(
+    server: Server,
+) -> None:
+    # The server's bytes are quoted by the refusal: the name of the torrent it sent instead,
+    # the keys of a JSON body. Both may echo the key (its header) or the link's token.
+    token = make_jwt(4_102_444_800.0, sub="secret-subject")
+    wanted = "ab" * 20
+
+    async def answer(request: web.Request) -> web.Response:
+        if "token" in request.query:
+            return web.json_response({request.query["token"]: "refused"})
+        return web.Response(body=make_torrent(request.headers["X-Api-Key"]))
+
+    server.route("GET", "/api/download/{tail}", answer)
+    server.route("GET", "/api/torrents/download/{tail}", answer)
+    await server.start()
+    [linked] = decode_search(
+        msgspec.json.encode([live_item(wanted, token=token, origin=server.url)])
+    )
+    async with client_for(server) as client:
+        errors = []
+        for target in (wanted, linked):
+            with pytest.raises(la.IntegrityError) as info:
+                await client.download(target)
+            errors.append(info.value)
+    assert "downloaded torrent '***'" in str(errors[0])
+    assert "(keys: ***)" in str(errors[1])
+    for error in errors:
+        shown = "".join(traceback.format_exception(error)) + repr(error.args)
+        assert API_KEY not in shown
+        assert token not in shown
+        assert error.__cause__ is None
+        assert error.__context__ is None
