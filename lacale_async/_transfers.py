@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
+from yarl import URL
 
 from ._cached import CacheMode
 from ._config import ClientConfig, SourcePolicy
 from ._engine import Engine
 from ._files import prepare_download, safe_filename, save_download
 from ._models import Meta, Torrent, UploadResult
+from ._origin import MIN_KEY_LENGTH
+from ._secret import Secret
+from ._transport import wire_forms
 from ._uploads import UploadFields
 from ._validation import check_info_hash
 
@@ -170,18 +174,38 @@ class Transfers:
         info_hash, link = _target(torrent)
         target, is_dir = await prepare_download(path_or_dir, overwrite)
         body, info = await self._require_open().download(info_hash, link)
-        name = self._file_stem(info.name) if info.name else info_hash
+        name = self._file_stem(info.name, link) if info.name else info_hash
         return await save_download(target, is_dir=is_dir, name=name, body=body, overwrite=overwrite)
 
-    def _file_stem(self, name: str) -> str:
-        """The torrent's name with the key masked, before and after it is made file-safe.
+    def _file_stem(self, name: str, link: str | None) -> str:
+        """The torrent's name, the key and the link's token masked before and after it is made safe.
 
         Made safe between the two: dropping a control character (or a directory part at a
         ``/`` of the key) can bring together a key that was split. Masked as data (no
         four-character tail rule): it is a name, not a cut message.
         """
-        scrub = self._config.key.scrub
-        return scrub(safe_filename(scrub(name, cut_tail=False), suffix=""), cut_tail=False)
+        secrets = [self._config.key]
+        token = _token_of(link)
+        if token is not None:
+            # The server names the torrent and issues the token in the same answer.
+            secrets.append(Secret(token, wire_forms(token)))
+
+        def scrub(text: str) -> str:
+            for secret in secrets:
+                text = secret.scrub(text, cut_tail=False)
+            return text
+
+        return scrub(safe_filename(scrub(name), suffix=""))
+
+
+def _token_of(link: str | None) -> str | None:
+    """Return the token of a download link, or None (none, or too short to be masked)."""
+    try:
+        token = URL(link).query.get("token") if isinstance(link, str) and link else None
+    except ValueError:
+        return None
+    # As short a token as a key may be (shorter would garble ordinary words when masked).
+    return token if token is not None and len(token) >= MIN_KEY_LENGTH else None
 
 
 def _target(torrent: str | Torrent) -> tuple[str, str | None]:

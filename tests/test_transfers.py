@@ -8,12 +8,13 @@ the client's answers; these tests pin which request goes out, and what is refuse
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
 import pytest
-from _live_samples import make_jwt
+from _live_samples import live_item, make_jwt
 from _mocked import (
     DOWNLOAD,
     HASH,
@@ -36,6 +37,7 @@ from yarl import URL
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
 from lacale_async._download_link import EXPIRY_MARGIN
+from lacale_async._models import decode_search
 from lacale_async._transfers import Transfers
 
 pytest_plugins = ["_mocked"]
@@ -91,6 +93,27 @@ async def test_a_fresh_link_on_this_origin_is_requested_with_its_token_and_not_t
     assert url.path == f"/api/download/{HASH}"
     assert url.query["token"] == token
     assert not key_was_sent(kwargs)
+
+
+async def test_download_to_masks_the_links_token_in_the_name_it_chooses(
+    mock: aioresponses, tmp_path: Path
+) -> None:
+    # The server names the torrent and issues the token in one answer: a torrent named after
+    # the token must not put it in the file system, even when the token was refused.
+    token = make_jwt(NOW + 3600, sub="secret-subject")
+    torrent = make_torrent(f"Film.{token}.1080p")
+    [linked] = decode_search(
+        msgspec.json.encode([live_item(info_hash_of(torrent), token=token, origin=BASE)])
+    )
+    for refused in (False, True):
+        if refused:
+            mock.get(TOKEN_LINK, status=403, payload={"error": "token expired"})
+        mock.get(TOKEN_LINK if not refused else DOWNLOAD, body=torrent, content_type=BITTORRENT)
+        async with make_live_client() as client:
+            path = await client.download_to(linked, tmp_path, overwrite=True)
+        assert path.name == "Film.___.1080p.torrent"
+        assert path.read_bytes() == torrent
+        assert os.listdir(tmp_path) == [path.name]
 
 
 @both
