@@ -28,10 +28,9 @@ from ._quota import (
     resolve_quota_store,
 )
 from ._quota_store import auto_store_path
-from ._secret import Secret
 from ._stores import Backend, KeyLedgerBackend, LocalBackend, derive_scope
 from ._torrent import SourcePolicy, check_source_policy
-from ._transport import AuthMode, wire_forms
+from ._transport import AuthMode, wire_secret
 from ._wait_event import OnWait
 
 if TYPE_CHECKING:
@@ -123,7 +122,7 @@ class ClientConfig:
 
     def __init__(self, api_key: str | None, **options: Unpack[ClientOptions]) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("LACALE_API_KEY"))
-        self.key = Secret(key, wire_forms(key))
+        self.key = wire_secret(key)
         try:
             self._take(key, options)
             return

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 import msgspec
 from yarl import URL
 
-__all__ = ["EXPIRY_MARGIN", "LinkTarget", "link_target", "token_expiry"]
+from ._origin import MIN_KEY_LENGTH
+
+__all__ = ["EXPIRY_MARGIN", "LinkTarget", "link_target", "link_token", "token_expiry"]
 
 EXPIRY_MARGIN = 30.0
 """Seconds before ``exp`` from which a token counts as expired: the request, its queueing on the
@@ -111,3 +113,13 @@ def link_target(
     if expiry is not None and expiry - EXPIRY_MARGIN <= now:
         return None
     return LinkTarget(path=path[len(prefix) :], params=params)
+
+
+def link_token(link: str | None) -> str | None:
+    """Return a download link's token, whatever its origin, or None (none, or too short to mask)."""
+    try:
+        token = URL(link).query.get("token") if isinstance(link, str) and link else None
+    except ValueError:
+        return None
+    # As short a token as a key may be (shorter would garble ordinary words when masked).
+    return token if token is not None and len(token) >= MIN_KEY_LENGTH else None

@@ -43,12 +43,11 @@ from ._options import describe
 from ._quota import Quota, utc
 from ._responses import decode_body, outcome_unknown_note, token_refused
 from ._retry import Backoff
-from ._secret import Secret
 from ._sender import Sender
 from ._stats import StatsRecorder
 from ._stores import KeyLedgerBackend, LocalBackend
 from ._torrent import TorrentInfo, verify_torrent
-from ._transport import NO_PARAMS, Params, Response, Transport, wire_forms
+from ._transport import NO_PARAMS, Params, Response, Transport, wire_secret
 from ._uploads import UploadForm
 from ._wait_event import WaitReporter
 
@@ -322,7 +321,7 @@ class Engine:
         scrub = self.scrub
         if target is not None:
             token = target.params["token"]
-            secret = Secret(token, wire_forms(token))
+            secret = wire_secret(token)
 
             def scrub(text: str) -> str:
                 # A server that echoes the token (in a 404 or 5xx body) must not show it.

@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-from yarl import URL
 
 from ._cached import CacheMode
 from ._config import ClientConfig, SourcePolicy
+from ._download_link import link_token
 from ._engine import Engine
 from ._files import prepare_download, safe_filename, save_download
 from ._models import Meta, Torrent, UploadResult
-from ._origin import MIN_KEY_LENGTH
-from ._secret import Secret
-from ._transport import wire_forms
+from ._transport import wire_secret
 from ._uploads import UploadFields
 from ._validation import check_info_hash
 
@@ -185,10 +183,10 @@ class Transfers:
         four-character tail rule): it is a name, not a cut message.
         """
         secrets = [self._config.key]
-        token = _token_of(link)
+        token = link_token(link)
         if token is not None:
             # The server names the torrent and issues the token in the same answer.
-            secrets.append(Secret(token, wire_forms(token)))
+            secrets.append(wire_secret(token))
 
         def scrub(text: str) -> str:
             for secret in secrets:
@@ -196,16 +194,6 @@ class Transfers:
             return text
 
         return scrub(safe_filename(scrub(name), suffix=""))
-
-
-def _token_of(link: str | None) -> str | None:
-    """Return the token of a download link, or None (none, or too short to be masked)."""
-    try:
-        token = URL(link).query.get("token") if isinstance(link, str) and link else None
-    except ValueError:
-        return None
-    # As short a token as a key may be (shorter would garble ordinary words when masked).
-    return token if token is not None and len(token) >= MIN_KEY_LENGTH else None
 
 
 def _target(torrent: str | Torrent) -> tuple[str, str | None]:

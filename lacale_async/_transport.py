@@ -32,7 +32,7 @@ from ._secret import Secret
 from ._session import open_sessions
 from ._version import __version__
 
-__all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport", "wire_forms"]
+__all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport", "wire_forms", "wire_secret"]
 
 AuthMode = Literal["header", "query", "passkey"]
 # A mapping, because it is what aiohttp/yarl encode fastest; a tuple value repeats the key.
@@ -65,6 +65,11 @@ def wire_forms(value: str) -> frozenset[str]:
     probe = URL("http://localhost/")
     encoded = (probe.extend_query({"k": value}), probe.with_query({"k": value}))
     return frozenset({value, *(url.raw_query_string.partition("=")[2] for url in encoded)})
+
+
+def wire_secret(value: str) -> Secret:
+    """Return ``value`` as a :class:`Secret` scrubbed in every form this transport sends it."""
+    return Secret(value, wire_forms(value))
 
 
 class Response(msgspec.Struct, eq=False):
