@@ -323,10 +323,11 @@ class Engine:
             token = target.params["token"]
             secret = wire_secret(token)
 
-            def scrub(text: str) -> str:
+            def with_token(text: str) -> str:
                 # A server that echoes the token (in a 404 or 5xx body) must not show it.
                 return secret.redact(self.scrub(text))
 
+            scrub = with_token
             try:
                 # Same limiter (and key budget) as every download; only the key stays home.
                 resp = await sender.send(
@@ -335,7 +336,7 @@ class Engine:
                     target.path,
                     params=target.params,
                     authenticate=False,
-                    scrub=scrub,
+                    scrub=with_token,
                 )
             except APIError as exc:
                 if not token_refused(exc):

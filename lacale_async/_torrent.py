@@ -395,5 +395,5 @@ def verify_torrent(data: bytes, expected_info_hash: str) -> TorrentInfo:
         return parsed
     got = " and ".join(f"{h} ({label})" for label, h in (("v1", v1), ("v2", v2)) if h)
     raise IntegrityError(
-        f"the downloaded torrent {parsed.name!r} has info hash {got}, expected {expected}"
+        f"the downloaded torrent {_short(parsed.name)!r} has info hash {got}, expected {expected}"
     )

@@ -956,6 +956,50 @@ async def test_a_torrent_named_by_a_hostile_server_is_saved_inside_the_folder(
     assert os.listdir(tmp_path) == ["inside"]
 
 
+def _tree(name: bytes) -> bytes:
+    """A v2 torrent whose file tree holds a bad entry named ``name``: a message quotes it."""
+    info = {b"file tree": {name: 1}, b"meta version": 2, b"name": b"x", b"piece length": 16384}
+    return bencode2.bencode({b"info": info})
+
+
+@pytest.mark.parametrize("secret", [API_KEY, TOKEN])
+@pytest.mark.parametrize("build", [_named, _tree], ids=["other-torrent", "bad-field"])
+async def test_a_torrent_quoting_a_secret_is_refused_without_it(
+    server: Server, tmp_path: Path, secret: str, build: Callable[[bytes], bytes]
+) -> None:
+    # Not the torrent asked for (another one, named after the secret), or not a torrent (a
+    # field the message names): the IntegrityError quotes the server's bytes, scrubbed.
+    torrent = build(secret.encode())
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=torrent, content_type="application/x-bittorrent")
+
+    server.route("GET", DOWNLOAD, answer)
+    server.route("GET", f"/api/download/{HASH}", answer)
+    await server.start()
+    async with hostile(server) as client:
+        # The token is the client's secret only where it sent it: with its link.
+        for target in (link_torrent(server),) + ((HASH,) if secret == API_KEY else ()):
+            assert isinstance(await fails(client.download(target)), la.IntegrityError)
+            error = await fails(client.download_to(target, tmp_path))
+            assert isinstance(error, la.IntegrityError)
+    assert os.listdir(tmp_path) == []
+
+
+async def test_a_torrent_with_a_huge_name_is_refused_with_a_short_message(
+    server: Server,
+) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=_named(b"x" * 100_000), content_type="application/x-bittorrent")
+
+    server.route("GET", DOWNLOAD, answer)
+    await server.start()
+    async with hostile(server) as client:
+        error = await fails(client.download(HASH))
+    assert isinstance(error, la.IntegrityError)
+    assert len(str(error)) < 400
+
+
 async def test_a_batch_meeting_every_hostile_answer_reports_each_and_goes_on(
     server: Server, never: asyncio.Event
 ) -> None:
