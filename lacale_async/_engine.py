@@ -343,7 +343,13 @@ class Engine:
                     raise
                 logger.debug("download link refused (HTTP %d); using the key", exc.status)
         if resp is None:
-            resp = await sender.send("download", "GET", download_path(info_hash))
+            # After a refused token too, the server knows it and may echo it: still scrubbed.
+            resp = await sender.send(
+                "download",
+                "GET",
+                download_path(info_hash),
+                scrub=None if target is None else scrub,
+            )
         try:
             return resp.body, verify_torrent(resp.body, info_hash)
         except IntegrityError as exc:

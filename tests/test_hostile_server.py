@@ -956,6 +956,22 @@ async def test_a_torrent_named_by_a_hostile_server_is_saved_inside_the_folder(
     assert os.listdir(tmp_path) == ["inside"]
 
 
+async def test_a_token_echoed_after_it_was_refused_never_comes_back(server: Server) -> None:
+    # The token refused, the download falls back to the key; the server still knows the token.
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": "token expired"}, status=401)
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"error": f"no torrent for token {TOKEN}"}, status=404)
+
+    server.route("GET", f"/api/download/{HASH}", refuse)
+    server.route("GET", DOWNLOAD, echo)
+    await server.start()
+    async with hostile(server) as client:
+        assert isinstance(await fails(client.download(link_torrent(server))), la.NotFoundError)
+    assert len(server.seen) == 2
+
+
 def _tree(name: bytes) -> bytes:
     """A v2 torrent whose file tree holds a bad entry named ``name``: a message quotes it."""
     info = {b"file tree": {name: 1}, b"meta version": 2, b"name": b"x", b"piece length": 16384}
