@@ -979,12 +979,17 @@ def _tree(name: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("secret", [API_KEY, TOKEN])
-@pytest.mark.parametrize("build", [_named, _tree], ids=["other-torrent", "bad-field"])
+@pytest.mark.parametrize(
+    "build",
+    [_named, _tree, lambda name: b'{"' + name + b'": 1}'],
+    ids=["other-torrent", "bad-field", "json-keys"],
+)
 async def test_a_torrent_quoting_a_secret_is_refused_without_it(
     server: Server, tmp_path: Path, secret: str, build: Callable[[bytes], bytes]
 ) -> None:
     # Not the torrent asked for (another one, named after the secret), or not a torrent (a
-    # field the message names): the IntegrityError quotes the server's bytes, scrubbed.
+    # field the message names, a JSON object's keys): the IntegrityError quotes the server's
+    # bytes, scrubbed.
     torrent = build(secret.encode())
 
     async def answer(request: web.Request) -> web.Response:
