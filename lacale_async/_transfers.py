@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +13,7 @@ from ._cached import CacheMode
 from ._config import ClientConfig, SourcePolicy
 from ._download_link import link_token
 from ._engine import Engine
+from ._errors import ValidationError
 from ._files import prepare_download, safe_filename, save_download
 from ._models import Meta, Torrent, UploadResult
 from ._transport import wire_secret
@@ -128,7 +129,7 @@ class Transfers:
             TransportError: The server could not be reached.
             ClientStateError: The client is not open.
         """
-        info_hash, link = _target(torrent)
+        info_hash, link = _target(torrent, self._config.key.redact)
         body, _ = await self._require_open().download(info_hash, link)
         return body
 
@@ -169,7 +170,7 @@ class Transfers:
             TransportError: The server could not be reached.
             ClientStateError: The client is not open.
         """
-        info_hash, link = _target(torrent)
+        info_hash, link = _target(torrent, self._config.key.redact)
         target, is_dir = await prepare_download(path_or_dir, overwrite)
         body, info = await self._require_open().download(info_hash, link)
         name = self._file_stem(info.name, link) if info.name else info_hash
@@ -196,8 +197,16 @@ class Transfers:
         return scrub(safe_filename(scrub(name), suffix=""))
 
 
-def _target(torrent: str | Torrent) -> tuple[str, str | None]:
-    """Return a download's checked, lowercase info hash, and its link when it has one."""
-    if isinstance(torrent, Torrent):
-        return check_info_hash(torrent.info_hash), torrent.download_link
-    return check_info_hash(torrent), None
+def _target(torrent: str | Torrent, scrub: Callable[[str], str]) -> tuple[str, str | None]:
+    """Return a download's checked, lowercase info hash, and its link when it has one.
+
+    The refusal quotes the hash, which a search result's came from the server (it may be the
+    key echoed): ``scrub`` removes the key from it.
+    """
+    try:
+        if isinstance(torrent, Torrent):
+            return check_info_hash(torrent.info_hash), torrent.download_link
+        return check_info_hash(torrent), None
+    except ValidationError as exc:
+        refused = ValidationError(scrub(exc.message))
+    raise refused  # out of the except clause: the unscrubbed error is not chained

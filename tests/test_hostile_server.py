@@ -1007,6 +1007,24 @@ async def test_a_torrent_quoting_a_secret_is_refused_without_it(
     assert os.listdir(tmp_path) == []
 
 
+async def test_a_search_result_whose_info_hash_is_the_key_is_refused_without_it(
+    server: Server, tmp_path: Path
+) -> None:
+    # The refusal of a malformed info hash quotes it: the server's, in a search result.
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response([torrent_json(0, infoHash=API_KEY)])
+
+    server.route("GET", SEARCH, answer)
+    await server.start()
+    async with hostile(server) as client:
+        [found] = await client.search("x")
+        assert isinstance(await fails(client.download(found)), la.ValidationError)
+        error = await fails(client.download_to(found, tmp_path))
+        assert isinstance(error, la.ValidationError)
+    assert len(server.seen) == 1, "nothing is sent for a malformed hash"
+    assert os.listdir(tmp_path) == []
+
+
 async def test_a_torrent_with_a_huge_name_is_refused_with_a_short_message(
     server: Server,
 ) -> None:
