@@ -15,6 +15,7 @@ from typing import Literal
 
 import aiohttp
 import msgspec
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -301,9 +302,26 @@ class Transport:
             return RequestTimeoutError(
                 f"{method} {shown} did not complete within {self._timeout:g} s"
             )
-        if isinstance(exc, aiohttp.ClientPayloadError):
+        # aiohttp's parser errors read "400, message:\n  ...": its own code, never the server's
+        # status, and an indented text; their message alone, on one line.
+        cause = exc.__cause__
+        encoding = _encoding_error(exc)
+        if encoding is not None:
+            # A Content-Encoding the body does not match, or one aiohttp cannot decode.
             return TransportError(
-                f"{method} {shown}: the response body was cut short ({scrub(str(exc))})"
+                f"{method} {shown}: the response body could not be decoded "
+                f"({scrub(_one_line(encoding.message))})"
+            )
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            detail = cause.message if isinstance(cause, HttpProcessingError) else str(exc)
+            return TransportError(
+                f"{method} {shown}: the response body was cut short ({scrub(_one_line(detail))})"
+            )
+        if isinstance(exc, aiohttp.ClientResponseError) and isinstance(cause, HttpProcessingError):
+            # A head aiohttp cannot parse: a bad status line, header or framing.
+            detail = scrub(_one_line(exc.message)) or type(exc).__name__
+            return TransportError(
+                f"{method} {shown} failed: the answer is not valid HTTP: {detail}"
             )
         # Server disconnects, resets, malformed HTTP: the message names the failure.
         detail = scrub(str(exc)) or type(exc).__name__
@@ -384,6 +402,24 @@ class Transport:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _encoding_error(exc: BaseException) -> ContentEncodingError | None:
+    """The ContentEncodingError behind an aiohttp error: its body's, or its head's (twice
+    wrapped: in an HttpProcessingError, then a ClientResponseError)."""
+    cause = exc.__cause__
+    for _ in range(3):
+        if cause is None or isinstance(cause, ContentEncodingError):
+            return cause
+        cause = cause.__cause__
+    return None
+
+
+def _one_line(text: str) -> str:
+    """aiohttp's multi-line parser message on one line, without its caret line ("    ^")."""
+    return " ".join(
+        word for line in text.splitlines() if line.strip() != "^" for word in line.split()
+    )
 
 
 def _log_hop(method: str, url: URL, status: int, body: bytes, scrub: Callable[[str], str]) -> None:

@@ -653,6 +653,31 @@ async def test_broken_framing_ends_in_a_result_or_an_sdk_error(data: bytes) -> N
         assert raw.count <= 2 * 4, "one retry, each of at most three redirect hops"
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (HEAD + b"Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\xff\xfe\xfd\xfc", "decoded"),
+        (HEAD + b"Content-Encoding: br\r\nContent-Length: 2\r\n\r\n[]", "decoded"),
+        (HEAD + b"Content-Length: 40\r\n\r\n[]", "cut short"),
+        (b"HTTP/1.1 2x0 OK\r\n\r\n", "not valid HTTP"),
+        (b"HTTP/1.1 200 OK\r\n\xff: x\r\n\r\n", "not valid HTTP"),
+    ],
+    ids=["not-gzip", "unsupported-encoding", "short-body", "status-line", "header-name"],
+)
+async def test_a_malformed_answer_is_said_on_one_line_without_aiohttps_own_400(
+    data: bytes, said: str
+) -> None:
+    # aiohttp's parser errors read "400, message:\n  ...\n   ^": the 400 is aiohttp's code,
+    # never what the server answered, and a message must stay one line.
+    async with RawServer(canned(data)) as raw, raw_client(raw) as client:
+        error = await fails(client.search("x"))
+    assert isinstance(error, la.TransportError)
+    assert said in str(error)
+    assert "400, message" not in str(error)
+    assert "\n" not in str(error)
+    assert not str(error).endswith("^")
+
+
 async def test_a_content_length_shorter_than_the_body_does_not_feed_the_next_answer() -> None:
     # The extra bytes after the promised length must never be read as the next request's
     # answer on the same connection.
