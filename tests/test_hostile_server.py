@@ -28,6 +28,8 @@ import pytest
 from _loopback import Server, client_for
 from aiohttp import web
 from conftest import API_KEY, META_JSON, info_hash_of, make_torrent, torrent_json
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lacale_async as la
 from lacale_async import FakeClock
@@ -1104,3 +1106,95 @@ async def test_a_batch_meeting_every_hostile_answer_reports_each_and_goes_on(
     assert isinstance(outcomes["hang"].error, la.RequestTimeoutError)
     assert isinstance(outcomes["cut"].error, la.TransportError)
     assert isinstance(outcomes["429"].error, la.RateLimitError)
+
+
+# -- any framing, status, headers and body, drawn by hypothesis ----------------------------
+
+_GOOD = (
+    json.dumps([torrent_json()]).encode(),
+    json.dumps(META_JSON).encode(),
+    TORRENT,
+    b'{"success": true, "id": "1"}',
+)
+_STATUSES = [200, 201, 204, 302, 304, 401, 403, 404, 410, 429, 500, 503, 100, 199, 299, 999]
+_HEADERS = [
+    b"Content-Type: application/json",
+    b"Content-Type: text/html",
+    b"Content-Encoding: gzip",
+    b"Content-Encoding: deflate",
+    b"Content-Encoding: br",
+    b"Retry-After: -1",
+    b"Retry-After: 1e999",
+    b"Retry-After: Thu, 01 Jan 1970 00:00:00 GMT",
+    b"Retry-After: \xff",
+    b"Cache-Control: max-age=\xff, no-cache=",
+    b"Age: 1e9",
+    b"Location: " + SEARCH.encode(),
+    b"Location: http://evil.test/",
+    b"Location: ?apikey=" + API_KEY.encode(),
+    b"Location: http://[::1",
+    b"Connection: close",
+    b"Transfer-Encoding: chunked",
+    b"Content-Length: 3",
+    b"Content-Length: 99999",
+    b"X-Echo: " + API_KEY.encode(),
+]
+_BODIES = st.one_of(
+    st.sampled_from(_GOOD),
+    st.binary(max_size=60),
+    st.sampled_from(_GOOD).map(gzip.compress),
+    st.tuples(st.sampled_from(_GOOD), st.integers(0, 200)).map(lambda cut: cut[0][: cut[1]]),
+    st.sampled_from([b"[", b"null", b"[null]", json.dumps({"error": API_KEY}).encode()]),
+)
+_ANSWERS = st.builds(
+    lambda status, headers, body, length: (
+        b"HTTP/1.1 %d X\r\n" % status
+        + b"".join(header + b"\r\n" for header in headers)
+        + (b"Content-Length: %d\r\n" % len(body) if length else b"")
+        + b"\r\n"
+        + body
+    ),
+    st.sampled_from(_STATUSES),
+    st.lists(st.sampled_from(_HEADERS), max_size=4),
+    _BODIES,
+    st.booleans(),
+)
+
+
+@settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    answers=st.lists(_ANSWERS, min_size=1, max_size=4),
+    call=st.sampled_from(["search", "meta", "download", "download_to", "link", "upload"]),
+    auth=st.sampled_from(["header", "query", "passkey"]),
+)
+async def test_any_raw_answer_ends_in_a_result_or_a_clean_error_and_leaves_no_file(
+    tmp_path: Path, answers: list[bytes], call: str, auth: str
+) -> None:
+    # Each request (and retry, and redirect hop) gets the next answer, on a new connection.
+    async def reply(number: int, head: bytes) -> bytes:
+        return answers[number % len(answers)]
+
+    folder = tmp_path / f"d{len(os.listdir(tmp_path))}"
+    await asyncio.to_thread(folder.mkdir)
+    async with RawServer(reply) as raw, raw_client(raw, max_retries=2, auth=auth) as client:
+        holder = Server()
+        holder.url = raw.url
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "search": lambda: client.search("x", categories=["films", "series"], tmdb_id=3),
+            "meta": client.meta,
+            "download": lambda: client.download(HASH),
+            "download_to": lambda: client.download_to(HASH, folder),
+            "link": lambda: client.download_to(link_torrent(holder), folder),
+            "upload": lambda: client.upload(title="T", category="cat_films", torrent=TORRENT),
+        }
+        try:
+            await calls[call]()
+        except BaseException as exc:
+            assert_clean(exc)
+            assert os.listdir(folder) == [], "a failed download_to left a file"
