@@ -15,20 +15,17 @@ from typing import Literal
 
 import aiohttp
 import msgspec
-from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._deadlines import Deadlines
 from ._errors import (
     ClientStateError,
-    ConnectError,
     LaCaleError,
-    RequestTimeoutError,
     ResponseError,
-    TransportError,
     redact_url,
 )
+from ._failures import Failures
 from ._secret import Secret
 from ._session import open_sessions
 from ._version import __version__
@@ -130,8 +127,8 @@ class Transport:
         self._key = key
         self._redact_key = key.redact  # bound once: every request's default scrubber
         self._auth = auth
-        self._timeout = timeout
         self._connect_timeout = max(0.05, min(10.0, timeout / 2))
+        self._failures = Failures(self._origin, self._connect_timeout, timeout)
         self._deadlines = Deadlines(timeout)
         self._max_body = max_body_size
         self._headers = {"User-Agent": user_agent or f"lacale-async/{__version__}"}
@@ -275,7 +272,7 @@ class Transport:
                     resp.release()
                     await resp.wait_for_close()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            failure = self._failure(exc, method, shown, hops[2])
+            failure = self._failures.describe(exc, method, shown, hops[2])
         if failure is not None:
             raise failure
         # A redirect within the origin (out of the response and its deadline): its Location
@@ -286,46 +283,6 @@ class Transport:
         if before_redirect is not None:
             await before_redirect()
         return await self._hop(session, method, url, auth_params, form, shown, hops, hop + 1)
-
-    def _failure(
-        self, exc: BaseException, method: str, shown: str, scrub: Callable[[str], str]
-    ) -> TransportError:
-        """Say what an aiohttp failure means, without the key (nor aiohttp's URL) in it."""
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return ConnectError(f"cannot connect to {self._origin}: {scrub(str(exc.os_error))}")
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            return ConnectError(
-                f"cannot connect to {self._origin}: no connection within "
-                f"{self._connect_timeout:g} s"
-            )
-        if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-            return RequestTimeoutError(
-                f"{method} {shown} did not complete within {self._timeout:g} s"
-            )
-        # aiohttp's parser errors read "400, message:\n  ...": its own code, never the server's
-        # status, and an indented text; their message alone, on one line.
-        cause = exc.__cause__
-        encoding = _encoding_error(exc)
-        if encoding is not None:
-            # A Content-Encoding the body does not match, or one aiohttp cannot decode.
-            return TransportError(
-                f"{method} {shown}: the response body could not be decoded "
-                f"({scrub(_one_line(encoding.message))})"
-            )
-        if isinstance(exc, aiohttp.ClientPayloadError):
-            detail = cause.message if isinstance(cause, HttpProcessingError) else str(exc)
-            return TransportError(
-                f"{method} {shown}: the response body was cut short ({scrub(_one_line(detail))})"
-            )
-        if isinstance(exc, aiohttp.ClientResponseError) and isinstance(cause, HttpProcessingError):
-            # A head aiohttp cannot parse: a bad status line, header or framing.
-            detail = scrub(_one_line(exc.message)) or type(exc).__name__
-            return TransportError(
-                f"{method} {shown} failed: the answer is not valid HTTP: {detail}"
-            )
-        # Server disconnects, resets, malformed HTTP: the message names the failure.
-        detail = scrub(str(exc)) or type(exc).__name__
-        return TransportError(f"{method} {shown} failed: {detail}")
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
         form = build()
@@ -402,24 +359,6 @@ class Transport:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _encoding_error(exc: BaseException) -> ContentEncodingError | None:
-    """The ContentEncodingError behind an aiohttp error: its body's, or its head's (twice
-    wrapped: in an HttpProcessingError, then a ClientResponseError)."""
-    cause = exc.__cause__
-    for _ in range(3):
-        if cause is None or isinstance(cause, ContentEncodingError):
-            return cause
-        cause = cause.__cause__
-    return None
-
-
-def _one_line(text: str) -> str:
-    """aiohttp's multi-line parser message on one line, without its caret line ("    ^")."""
-    return " ".join(
-        word for line in text.splitlines() if line.strip() != "^" for word in line.split()
-    )
 
 
 def _log_hop(method: str, url: URL, status: int, body: bytes, scrub: Callable[[str], str]) -> None:
