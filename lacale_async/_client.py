@@ -69,7 +69,8 @@ class LaCaleClient(Openable[Engine], Transfers):
         meta_ttl: Seconds the meta answer is reused; 0 disables the meta cache.
         cache_size: Most search answers kept (least recently used dropped first).
         max_retries: Retries after a failed attempt, per call.
-        timeout: Seconds for one whole request, body read included (kept to within 0.05 s).
+        timeout: Seconds for one request sent on the network, body read included (kept to
+            within 0.05 s): each retry and each followed redirect has its own.
         max_body_size: Largest answer accepted, in bytes.
         source_policy: What ``upload`` does when the torrent lacks the ``lacale`` source flag:
             ``set`` it (default), ``refuse``, or ``keep`` the torrent as is.

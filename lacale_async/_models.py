@@ -264,7 +264,9 @@ def _to_category(wire: _WireCategory, depth: int = 1) -> Category:
 
 class _WireUpload(msgspec.Struct, rename="camel", kw_only=True):
     success: bool
-    id: str | None = None
+    # Text in both documentations (a cuid); a number is taken too: the upload went through,
+    # and refusing its answer would report an outcome the tracker did say.
+    id: str | int | None = None
     slug: str | None = None
     link: str | None = None
     error: str | None = None
@@ -352,5 +354,6 @@ def decode_upload(body: bytes) -> tuple[UploadResult, str]:
         msgspec.DecodeError: The body is not JSON or not the upload shape.
     """
     wire = _UPLOAD_DECODER.decode(body)
-    result = UploadResult(success=wire.success, id=wire.id, slug=wire.slug, link=wire.link)
+    ident = wire.id if wire.id is None or isinstance(wire.id, str) else str(wire.id)
+    result = UploadResult(success=wire.success, id=ident, slug=wire.slug, link=wire.link)
     return result, wire.error or wire.message or ""

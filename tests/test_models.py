@@ -177,3 +177,13 @@ def test_a_category_tree_deeper_than_the_bound_is_refused() -> None:
     assert len(list(meta.iter_categories())) == MAX_CATEGORY_DEPTH
     with pytest.raises(msgspec.ValidationError, match="deeper than 32 levels"):
         decode_meta(_tree(MAX_CATEGORY_DEPTH + 1))
+
+
+def test_an_upload_answer_with_a_numeric_id_is_a_success_not_an_unknown_outcome() -> None:
+    # Both documentations give a text id (a cuid); a tracker that answers a number has still
+    # taken the upload: refusing the answer would report an outcome it knows.
+    result, said = decode_upload(b'{"success": true, "id": 4242, "slug": "film-4242"}')
+    assert result.success
+    assert result.id == "4242"
+    assert result.slug == "film-4242"
+    assert said == ""
