@@ -37,9 +37,10 @@ AuthMode = Literal["header", "query", "passkey"]
 Params = Mapping[str, str | tuple[str, ...]]
 
 NO_PARAMS: Params = MappingProxyType({})
-# What every hop of a request needs: the key's query parameters (added again on a redirect),
-# the hook awaited before a redirect, the scrubber of the text its errors quote.
-_Hops = tuple[Params, Callable[[], Awaitable[None]] | None, Callable[[str], str]]
+# What every hop of a request needs: whether it carries the key (its query parameters are
+# added again on a redirect), the hook awaited before a redirect, the scrubber of the text its
+# errors quote.
+_Hops = tuple[bool, Callable[[], Awaitable[None]] | None, Callable[[str], str]]
 
 logger = logging.getLogger("lacale_async")
 
@@ -227,7 +228,7 @@ class Transport:
         url, shown = target
         auth_params = self._auth_params if authenticate else {}
         query = {**params, **auth_params} if auth_params else params
-        hops = (auth_params, before_redirect, scrub or self._redact_key)
+        hops = (authenticate, before_redirect, scrub or self._redact_key)
         return self._hop(session, method, url, query, form, shown, hops)
 
     async def _hop(
@@ -245,44 +246,64 @@ class Transport:
         # Errors are built in the except clause but raised after it: raising inside would chain
         # aiohttp's exception as __context__, and it holds the URL with the key.
         failure: LaCaleError | None = None
+        data: aiohttp.FormData | None = None
+        resp: aiohttp.ClientResponse | None = None
         try:
-            data = None if form is None else self._form(form)
-            # The whole hop, body read included, inside one deadline.
-            with self._deadlines.bound():
-                # Awaited, not entered with `async with`: its __aenter__ would be one more
-                # coroutine frame that every resume of the header wait passes through.
-                resp = await session.request(
-                    method, url, params=query, data=data, allow_redirects=False
-                )
-                try:
-                    if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
-                        raise self._refuse_redirect(method, shown, resp, hops[2])
-                    location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
-                    if location is not None:
-                        # Followed below, out of this hop.
-                        url = self._follow(url, location, hops[2])
-                    else:
-                        body = await self._read(resp, shown)
-                        if logger.isEnabledFor(logging.DEBUG):
-                            _log_hop(method, url.with_query(query), resp.status, body, hops[2])
-                        return Response(resp.status, resp.headers, body, shown, method)
-                finally:
-                    # What leaving `async with` does: free the connection, then wait until
-                    # the request's writer (an upload's body) has stopped.
-                    resp.release()
-                    await resp.wait_for_close()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            failure = self._failures.describe(exc, method, shown, hops[2])
-        if failure is not None:
-            raise failure
-        # A redirect within the origin (out of the response and its deadline): its Location
-        # carries its own query, and only the key is added again.
-        if hop >= _MAX_REDIRECTS:
-            raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
-        auth_params, before_redirect, _ = hops
-        if before_redirect is not None:
-            await before_redirect()
-        return await self._hop(session, method, url, auth_params, form, shown, hops, hop + 1)
+            try:
+                data = None if form is None else self._form(form)
+                # The whole hop, body read included, inside one deadline.
+                with self._deadlines.bound():
+                    # Awaited, not entered with `async with`: its __aenter__ would be one more
+                    # coroutine frame that every resume of the header wait passes through.
+                    resp = await session.request(
+                        method, url, params=query, data=data, allow_redirects=False
+                    )
+                    try:
+                        if 300 <= resp.status < 400 and method not in _SAFE_METHODS:
+                            raise self._refuse_redirect(method, shown, resp, hops[2])
+                        location = (
+                            resp.headers.get("Location") if resp.status in _REDIRECTS else None
+                        )
+                        if location is not None:
+                            # Followed below, out of this hop.
+                            url = self._follow(url, location, hops[2])
+                        else:
+                            body = await self._read(resp, shown)
+                            if logger.isEnabledFor(logging.DEBUG):
+                                _log_hop(method, url.with_query(query), resp.status, body, hops[2])
+                            return Response(resp.status, resp.headers, body, shown, method)
+                    finally:
+                        # What leaving `async with` does: free the connection, then wait until
+                        # the request's writer (an upload's body) has stopped.
+                        resp.release()
+                        await resp.wait_for_close()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                failure = self._failures.describe(exc, method, shown, hops[2])
+            if failure is not None:
+                raise failure
+            # A redirect within the origin (out of the response and its deadline): its
+            # Location carries its own query, and only the key is added again.
+            if hop >= _MAX_REDIRECTS:
+                raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
+            authenticate, before_redirect, _ = hops
+            if before_redirect is not None:
+                await before_redirect()
+            # The key's parameters as an argument, never a local of this frame (see finally).
+            return await self._hop(
+                session,
+                method,
+                url,
+                self._auth_params if authenticate else NO_PARAMS,
+                form,
+                shown,
+                hops,
+                hop + 1,
+            )
+        finally:
+            # A traceback through this frame keeps its locals, and tools record them (Sentry,
+            # pytest --showlocals): in query and passkey mode the query, the form and the
+            # response's URL hold the key.
+            query, data, resp = NO_PARAMS, None, None
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
         form = build()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import traceback
 from typing import Any
 
 import aiohttp
@@ -468,3 +469,44 @@ async def test_a_redirect_echoing_the_key_in_its_path_is_logged_without_it(
     assert len(hops) == 1
     assert "/api/external/***" in hops[0]
     assert API_KEY not in caplog.text
+
+
+def _locals_shown(exc: BaseException) -> str:
+    """What a tool that records locals (Sentry, ``pytest --showlocals``) takes from ``exc``."""
+    shown = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        for frame, _ in traceback.walk_tb(seen.__traceback__):
+            shown += [f"{name}={value!r}" for name, value in frame.f_locals.items()]
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(shown)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("auth", ["query", "passkey"])
+async def test_no_traceback_frame_of_a_failed_request_holds_the_key(
+    server: Server, auth: str
+) -> None:
+    async def cut(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = 1000
+        await resp.prepare(request)
+        await resp.write(b"[")
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+
+    async def hop(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/api/cut")
+
+    server.route("GET", "/api/external", hop)
+    server.route("GET", "/api/cut", cut)
+    await server.start()
+    async with client_for(server, auth=auth) as client:
+        with pytest.raises(la.TransportError) as failed:
+            await client.search("x")  # a redirect hop, then a body cut short
+    assert server.keys == [API_KEY, API_KEY]  # it was sent, in the query
+    shown = _locals_shown(failed.value)
+    frames = [frame.f_code.co_name for frame, _ in traceback.walk_tb(failed.value.__traceback__)]
+    assert frames.count("_hop") == 2  # both hops' frames are in it, with their locals
+    assert API_KEY not in shown
