@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from _live_samples import live_item
 from conftest import META_JSON
 
 from lacale_async import Meta
-from lacale_async._models import decode_meta
+from lacale_async._models import decode_meta, decode_search
 from lacale_async.fleet._codec import CODECS, CodecError
 
 META: Meta = decode_meta(msgspec.json.encode(META_JSON))
@@ -59,3 +60,21 @@ def test_a_tagged_entry_of_the_wrong_type_is_corrupt_and_says_why() -> None:
 def test_a_tagged_entry_that_is_no_json_is_corrupt() -> None:
     with pytest.raises(CodecError, match=r"^corrupt cache entry: "):
         CODECS["search"].decode(b"lc1:not json")
+
+
+def test_a_search_entry_never_carries_a_download_token_nor_a_key_to_redis() -> None:
+    # Redis is another server: a download link's token stays in the process, and a key the
+    # tracker echoed in a link is stored redacted (a fleet hit then downloads by the key path).
+    item = live_item("ab" * 20, token="eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjR9.TOKEN-SIGNATURE-123")
+    item["link"] = "https://la-cale.space/torrents/x?apikey=SECRET-KEY-42"
+    [torrent] = decode_search(msgspec.json.encode([item]))
+    assert torrent.download_link is not None
+    data = CODECS["search"].encode((torrent,))
+    assert b"TOKEN-SIGNATURE-123" not in data
+    assert b"SECRET-KEY-42" not in data
+    [stored] = CODECS["search"].decode(data)
+    assert stored.download_link is None
+    assert stored.link == "https://la-cale.space/torrents/x?apikey=***"
+    assert msgspec.structs.replace(stored, link=torrent.link, download_link=None) == (
+        msgspec.structs.replace(torrent, download_link=None)
+    )

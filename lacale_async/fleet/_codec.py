@@ -7,10 +7,12 @@ MessagePack bytes are not). The encoders and decoders are built once, here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from .._errors import redact_url
 from .._models import Meta, Torrent
 
 __all__ = ["CODECS", "Codec", "CodecError"]
@@ -31,13 +33,15 @@ class Codec(Generic[V]):
 
     Args:
         kind: The type of the values, as msgspec understands it (``tuple[Torrent, ...]``).
+        stored: What of a value goes to Redis (all of it by default).
     """
 
-    __slots__ = ("_decoder", "_encoder")
+    __slots__ = ("_decoder", "_encoder", "_stored")
 
-    def __init__(self, kind: Any) -> None:
+    def __init__(self, kind: Any, stored: Callable[[V], V] | None = None) -> None:
         self._encoder = msgspec.json.Encoder()
         self._decoder: msgspec.json.Decoder[V] = msgspec.json.Decoder(kind)
+        self._stored = stored
 
     def encode(self, value: V) -> bytes:
         """Return the bytes stored in Redis for ``value``.
@@ -48,7 +52,8 @@ class Codec(Generic[V]):
         Returns:
             The format tag followed by the JSON encoding.
         """
-        return _TAG + self._encoder.encode(value)
+        stored = value if self._stored is None else self._stored(value)
+        return _TAG + self._encoder.encode(stored)
 
     def decode(self, data: bytes | str) -> V:
         """Return the value stored as ``data``.
@@ -81,8 +86,17 @@ class Codec(Generic[V]):
             raise CodecError("corrupt cache entry: nested too deeply") from None
 
 
+def _shareable(torrents: tuple[Torrent, ...]) -> tuple[Torrent, ...]:
+    # Redis is another server: a download link's token stays in this process (a hit read from
+    # Redis downloads by the documented path, with the key), and a key the tracker echoed in a
+    # link is stored redacted. The watch state keeps releases the same way.
+    return tuple(
+        msgspec.structs.replace(t, link=redact_url(t.link), download_link=None) for t in torrents
+    )
+
+
 CODECS: dict[str, Codec[Any]] = {
-    "search": Codec[tuple[Torrent, ...]](tuple[Torrent, ...]),
+    "search": Codec[tuple[Torrent, ...]](tuple[Torrent, ...], _shareable),
     "meta": Codec[Meta](Meta),
 }
 """The codec of each cache namespace the client uses."""
