@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -213,6 +213,15 @@ class UploadResult(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
         # The tracker's text: a ``link`` that echoes the ``?passkey=`` or ``?apikey=`` the
         # upload was sent with is shown redacted, as a search result's is.
         return _redacted_fields(self)
+
+
+def without_secrets(torrent: Torrent, scrub: Callable[[str], str] = redact_url) -> Torrent:
+    """Return ``torrent`` as it may be kept outside the process (a file, Redis).
+
+    Its download link goes (the token is a credential; a kept result downloads by the
+    documented path, with the key) and ``scrub`` removes any key the tracker echoed in its link.
+    """
+    return msgspec.structs.replace(torrent, link=scrub(torrent.link), download_link=None)
 
 
 # Peers in the field send `"children": null` on leaf categories and `"tags": null` on groups,

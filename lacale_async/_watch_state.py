@@ -40,7 +40,7 @@ import msgspec
 
 from . import _watch_sql as sql
 from ._errors import StorageError, redact_url
-from ._models import Torrent
+from ._models import Torrent, without_secrets
 from ._responses import Scrub
 from ._sqlite import describe_failure, open_database
 
@@ -209,9 +209,7 @@ def _storage(where: str, doing: str) -> Iterator[None]:
 
 
 def _encode(torrent: Torrent, scrub: Scrub) -> bytes:
-    # Never in the file: a download link's token, nor the key a tracker may echo in a link.
-    kept = msgspec.structs.replace(torrent, link=scrub(torrent.link), download_link=None)
-    return msgspec.json.encode(kept)
+    return msgspec.json.encode(without_secrets(torrent, scrub))
 
 
 class WatchState:

@@ -12,8 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from .._errors import redact_url
-from .._models import Meta, Torrent
+from .._models import Meta, Torrent, without_secrets
 
 __all__ = ["CODECS", "Codec", "CodecError"]
 
@@ -87,12 +86,8 @@ class Codec(Generic[V]):
 
 
 def _shareable(torrents: tuple[Torrent, ...]) -> tuple[Torrent, ...]:
-    # Redis is another server: a download link's token stays in this process (a hit read from
-    # Redis downloads by the documented path, with the key), and a key the tracker echoed in a
-    # link is stored redacted. The watch state keeps releases the same way.
-    return tuple(
-        msgspec.structs.replace(t, link=redact_url(t.link), download_link=None) for t in torrents
-    )
+    # Redis is another server: no download token, no key echoed in a link goes there.
+    return tuple(without_secrets(t) for t in torrents)
 
 
 CODECS: dict[str, Codec[Any]] = {
