@@ -51,6 +51,19 @@ class Server:
             await self.runner.cleanup()
 
 
+async def cut_short(
+    request: web.Request, sent: bytes = b"[", length: int = 1000
+) -> web.StreamResponse:
+    """Answer ``sent`` of a body announced as ``length`` bytes, then close the connection."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp.content_length = length
+    await resp.prepare(request)
+    await resp.write(sent)
+    assert request.transport is not None
+    request.transport.close()
+    return resp
+
+
 def client_for(server: Server, **kwargs: Any) -> LaCaleClient:
     options: dict[str, Any] = {
         "base_url": server.url,

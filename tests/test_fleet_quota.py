@@ -35,6 +35,13 @@ def mock() -> Iterator[aioresponses]:
         yield m
 
 
+def three_an_hour(backend: RedisBackend) -> LaCaleClient:
+    """A client whose key budget is 3 requests an hour, on ``backend``, with no cache."""
+    return LaCaleClient(
+        API_KEY, base_url=BASE, backend=backend, search_rate=None, cache_ttl=0, key_rate=(3, 3600.0)
+    )
+
+
 def ledger(backend: RedisBackend) -> RedisLedger:
     return backend.key_ledger(scope=SCOPE, clock=la.MonotonicClock(), store=None)
 
@@ -136,14 +143,7 @@ async def test_under_local_a_dead_redis_leaves_the_budget_this_process_counted(
     with redis_factory() as server:
         async with (
             RedisBackend(server.url, on_redis_error="local", timeout=1.0) as backend,
-            LaCaleClient(
-                API_KEY,
-                base_url=BASE,
-                backend=backend,
-                search_rate=None,
-                cache_ttl=0,
-                key_rate=(3, 3600.0),
-            ) as client,
+            three_an_hour(backend) as client,
         ):
             await client.search("a")
             await client.search("b")
@@ -165,14 +165,7 @@ async def test_a_flushall_never_resets_the_budget_this_process_spent(
     with redis_factory() as server:
         async with (
             RedisBackend(server.url, timeout=1.0) as backend,
-            LaCaleClient(
-                API_KEY,
-                base_url=BASE,
-                backend=backend,
-                search_rate=None,
-                cache_ttl=0,
-                key_rate=(3, 3600.0),
-            ) as client,
+            three_an_hour(backend) as client,
         ):
             for query in ("a", "b", "c"):
                 await client.search(query)

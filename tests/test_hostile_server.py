@@ -25,7 +25,7 @@ from typing import Any
 import bencode2
 import msgspec
 import pytest
-from _loopback import Server, client_for
+from _loopback import Server, client_for, cut_short
 from aiohttp import web
 from conftest import API_KEY, META_JSON, info_hash_of, make_torrent, torrent_json
 from hypothesis import HealthCheck, given, settings
@@ -1072,13 +1072,7 @@ async def test_a_batch_meeting_every_hostile_answer_reports_each_and_goes_on(
     async def answer(request: web.Request) -> web.StreamResponse:
         q = request.query.get("q", "")
         if q == "cut":
-            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-            resp.content_length = 100
-            await resp.prepare(request)
-            await resp.write(b"[")
-            assert request.transport is not None
-            request.transport.close()
-            return resp
+            return await cut_short(request, length=100)
         if q == "hang":
             await never.wait()
         answers = {

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from _loopback import Server, client_for
+from _loopback import Server, client_for, cut_short
 from _mocked import SEARCH, calls, make_client, sent
 from _sandboxed import tracker_client
 from _strict_server import StrictServer
@@ -378,13 +378,7 @@ async def test_concurrent_requests_share_one_timer(
 @pytest.mark.integration
 async def test_a_truncated_body_is_a_transport_error(server: Server) -> None:
     async def truncated(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        resp.content_length = 1000
-        await resp.prepare(request)
-        await resp.write(b'[{"title": "cut')
-        assert request.transport is not None
-        request.transport.close()
-        return resp
+        return await cut_short(request, b'[{"title": "cut')
 
     server.route("GET", "/api/external", truncated)
     await server.start()
@@ -487,20 +481,11 @@ def _locals_shown(exc: BaseException) -> str:
 async def test_no_traceback_frame_of_a_failed_request_holds_the_key(
     server: Server, auth: str
 ) -> None:
-    async def cut(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        resp.content_length = 1000
-        await resp.prepare(request)
-        await resp.write(b"[")
-        assert request.transport is not None
-        request.transport.close()
-        return resp
-
     async def hop(request: web.Request) -> web.Response:
         raise web.HTTPFound("/api/cut")
 
     server.route("GET", "/api/external", hop)
-    server.route("GET", "/api/cut", cut)
+    server.route("GET", "/api/cut", cut_short)
     await server.start()
     async with client_for(server, auth=auth) as client:
         with pytest.raises(la.TransportError) as failed:
