@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import AsyncIterable
 from pathlib import Path
 
 import anyio.to_thread
 
-from ._errors import DestinationExistsError, ValidationError
+from ._errors import DestinationExistsError, StorageError, ValidationError
 
 __all__ = ["refuse_existing", "replace_file", "require_folder", "truncate_utf8", "write_atomic"]
 
@@ -79,11 +80,30 @@ def refuse_existing(dest: Path, overwrite: bool) -> None:
 
     Raises:
         DestinationExistsError: ``dest`` exists and ``overwrite`` is False.
+        StorageError: ``dest`` is not a regular file (a device, a pipe, a folder, a link to
+            one): publishing renames over it, which would replace ``/dev/null`` itself.
         OSError: The file system refused to answer (a name too long...).
     """
     # lexists: a dangling symlink counts, as a write would follow it nowhere good.
     if not overwrite and os.path.lexists(dest):
         raise _exists(dest)
+    if overwrite:
+        _refuse_special(dest)
+
+
+def _refuse_special(dest: Path) -> None:
+    # The rename that publishes the file replaces the name, never writes into what it names:
+    # --overwrite of /dev/stdout or a FIFO would swap the device node (or its link) for a file.
+    for mode in (_mode(dest, follow=False), _mode(dest, follow=True)):
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise StorageError(f"{dest} is not a regular file; only a file can be replaced")
+
+
+def _mode(path: Path, *, follow: bool) -> int | None:
+    try:
+        return os.stat(path, follow_symlinks=follow).st_mode
+    except FileNotFoundError:  # absent, or a dangling link: nothing but a name is replaced
+        return None
 
 
 def _publish(tmp: _TempFile, dest: Path, *, overwrite: bool) -> None:

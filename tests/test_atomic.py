@@ -14,7 +14,12 @@ import pytest
 from _syncs import record_syncs_and_renames
 
 from lacale_async._atomic import refuse_existing, replace_file, write_atomic
-from lacale_async._errors import DestinationExistsError, LaCaleError, ValidationError
+from lacale_async._errors import (
+    DestinationExistsError,
+    LaCaleError,
+    StorageError,
+    ValidationError,
+)
 from lacale_async._files import resolve_destination
 
 
@@ -271,3 +276,36 @@ def test_replace_file_that_fails_keeps_the_old_content(
         replace_file(dest, b"new")
     assert dest.read_bytes() == b"old"
     assert _listing(tmp_path) == ["state.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+@pytest.mark.parametrize("through_link", [False, True])
+async def test_overwrite_refuses_what_is_not_a_regular_file(
+    tmp_path: Path, through_link: bool
+) -> None:
+    # The publishing rename would replace the node itself: --overwrite of a FIFO, or of
+    # /dev/stdout (a link to a device), must not swap it for a plain file.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    dest = fifo
+    if through_link:
+        dest = tmp_path / "stdout"
+        dest.symlink_to(fifo)
+    with pytest.raises(StorageError, match="not a regular file"):
+        await write_atomic(dest, b"d4:infodee", overwrite=True)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert dest.is_symlink() is through_link
+    assert _listing(tmp_path) == sorted({"pipe", dest.name})
+
+
+async def test_overwrite_still_replaces_a_link_to_a_file_and_a_dangling_link(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "old").write_bytes(b"old")
+    for name, target in (("to-file", "old"), ("dangling", "missing")):
+        link = tmp_path / name
+        link.symlink_to(tmp_path / target)
+        await write_atomic(link, b"new", overwrite=True)
+        assert not link.is_symlink()
+        assert link.read_bytes() == b"new"
+    assert (tmp_path / "old").read_bytes() == b"old"
