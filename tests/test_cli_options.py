@@ -137,3 +137,31 @@ def test_allow_insecure_http_is_a_global_option_and_named_in_the_hint() -> None:
          "--timeout", "1"]
     )  # fmt: skip
     assert allowed.exit_code == 10
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "dune", "--timeout"],
+        ["watch", "dune", "--interval"],
+        ["watch", "dune", "--budget-share"],
+        # Passed, then crashed the watch at its first release (anyio: deadline must not be NaN).
+        ["watch", "dune", "--exec", "true", "--exec-timeout"],
+        # Passed, printed "every nan s", served on, and failed only at Ctrl-C.
+        ["sandbox", "--port", "0", "--drip"],
+    ],
+)
+def test_a_seconds_option_refuses_nan_and_infinity_as_a_usage_error(
+    args: list[str], value: str
+) -> None:
+    result = invoke([*args, value])
+    assert result.exit_code == 2, result.stderr
+    assert "is not a finite number" in result.stderr or "is not in the range" in result.stderr
+    assert "note:" not in result.stderr  # refused while parsing: no sandbox, nothing sent
+
+
+def test_a_drip_longer_than_the_sandbox_takes_is_refused_before_it_serves() -> None:
+    result = invoke(["sandbox", "--port", "0", "--drip", "1e308"])
+    assert result.exit_code == 2, result.stderr
+    assert "listening" not in result.stdout

@@ -10,6 +10,7 @@ The environment is read once, by the group's copy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from ._session import Settings
 
 __all__ = [
     "GLOBAL_OPTIONS",
+    "FiniteRange",
     "GlobalOption",
     "LacaleCommand",
     "LacaleGroup",
@@ -32,6 +34,21 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 _STORE = "lacale.global_options"
+
+
+class FiniteRange(click.FloatRange):
+    """A ``click.FloatRange`` that also refuses nan and inf (exit 2, like any bad value).
+
+    ``FloatRange`` compares the value with its bounds, and every comparison with nan is false:
+    ``--exec-timeout nan`` passed, then crashed the watch at its first release.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Return the number, or fail as click does for a value out of range."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption(
         ("--timeout", "timeout"),
         {
-            "type": click.FloatRange(min=0, min_open=True, max=3600),
+            "type": FiniteRange(min=0, min_open=True, max=3600),
             "default": 30.0,
             "show_default": True,
             "metavar": "SECONDS",

@@ -12,9 +12,11 @@ import sys
 import click
 
 from .._errors import ConfigurationError, StorageError
+from .._options import YEAR
 from ..testing import CatalogueTorrent, Profile, SandboxServer, serve_sandbox
 from ._app import command
 from ._exit import EXIT_INTERRUPTED
+from ._options import FiniteRange
 from ._run import handled, note
 from ._sandbox_state import SavedUploads
 from ._sanitize import clean
@@ -131,7 +133,8 @@ def _reset() -> None:
 )
 @click.option(
     "--drip",
-    type=click.FloatRange(min=0, min_open=True),
+    # At most a year, as the sandbox's drip takes: a longer one failed only at Ctrl-C.
+    type=FiniteRange(min=0, min_open=True, max=YEAR),
     metavar="SECONDS",
     help="Publish a new release every SECONDS (printed), for 'lacale watch' to find.",
 )

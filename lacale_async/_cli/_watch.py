@@ -27,6 +27,7 @@ from ._app import command
 from ._background import beside
 from ._completion import cat_option
 from ._names import log_text
+from ._options import FiniteRange
 from ._run import connect, handled, note, run_command, stdout_console
 from ._sanitize import clean
 from ._session import SandboxHook, Settings, sandbox_config
@@ -132,14 +133,14 @@ def _state_path(settings: Settings, state: str | None) -> Path | None:
 @cat_option("Category for every query (repeatable).")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     metavar="SECONDS",
     help="Seconds between two searches of one query (default: what the key's daily budget "
     "allows at --budget-share, never under 30).",
 )
 @click.option(
     "--budget-share",
-    type=click.FloatRange(0, 1, min_open=True),
+    type=FiniteRange(0, 1, min_open=True),
     default=0.5,
     show_default=True,
     help="Share of the key's daily budget the watch may spend.",
@@ -166,7 +167,7 @@ def _state_path(settings: Settings, state: str | None) -> Path | None:
 )
 @click.option(
     "--exec-timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     metavar="SECONDS",
