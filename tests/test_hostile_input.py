@@ -86,7 +86,7 @@ async def test_a_symlink_to_a_folder_saves_inside_that_folder(
     assert (real / path.name).read_bytes() == TORRENT
 
 
-async def test_a_fifo_at_the_destination_is_refused_or_replaced_never_opened(
+async def test_a_fifo_at_the_destination_is_refused_never_opened_nor_replaced(
     client: LaCaleClient, mock: aioresponses, tmp_path: Path
 ) -> None:
     answer_download(mock)
@@ -94,11 +94,12 @@ async def test_a_fifo_at_the_destination_is_refused_or_replaced_never_opened(
     os.mkfifo(fifo)
     with pytest.raises(la.DestinationExistsError):
         await client.download_to(HASH, fifo)
+    # Opening the FIFO to write would block for a reader that never comes, and renaming over
+    # it would swap the user's pipe for a file: refused too, before anything is sent.
+    with pytest.raises(la.StorageError, match="not a regular file"):
+        await asyncio.wait_for(client.download_to(HASH, fifo, overwrite=True), 10)
     assert sent(mock) == 0
-    # Opening the FIFO to write would block for a reader that never comes.
-    path = await asyncio.wait_for(client.download_to(HASH, fifo, overwrite=True), 10)
-    assert stat.S_ISREG(path.stat().st_mode)
-    assert path.read_bytes() == TORRENT
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
 async def test_a_folder_the_user_cannot_write_is_refused_before_sending(
@@ -269,7 +270,7 @@ async def test_a_folder_named_like_the_torrent_is_never_replaced(
     (squatter / "inside").write_bytes(b"keep")
     with pytest.raises(la.DestinationExistsError):
         await client.download_to(HASH, tmp_path)
-    with pytest.raises(la.StorageError, match="Is a directory"):
+    with pytest.raises(la.StorageError, match="not a regular file"):
         await client.download_to(HASH, tmp_path, overwrite=True)
     assert leftovers(tmp_path) == [squatter.name]
     assert leftovers(squatter) == ["inside"]
