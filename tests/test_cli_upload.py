@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,30 @@ def test_an_upload_refused_before_meta_was_needed_sends_no_meta_request_to_keep_
     assert len(error_lines(result)) == 1
     assert remote.server.requests == []
     assert load_meta() is None
+
+
+@pytest.mark.parametrize("name", [None, "seed.torrent"])
+def test_a_seed_folder_that_cannot_be_written_is_refused_before_the_upload(
+    tmp_path: Path,
+    remote: ThreadedSandbox,
+    remote_args: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str | None,
+) -> None:
+    # Root ignores chmod: access() is what says "read-only" (a read-only mount included).
+    path = make_torrent(tmp_path)
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    real_access = os.access
+
+    def access(where: Any, mode: int, **kw: Any) -> bool:
+        writing = Path(where) == folder and mode & os.W_OK
+        return not writing and real_access(where, mode, **kw)
+
+    monkeypatch.setattr("os.access", access)
+    target = folder / name if name else folder
+    result = invoke([*_upload_args(remote_args, path), "--save-torrent", str(target)])
+    assert result.exit_code == 12, result.stderr
+    assert error_lines(result) == [f"error: cannot write into folder {folder}"]
+    assert remote.server.uploads == []
+    assert list(folder.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -11,7 +12,7 @@ import click
 
 from .._atomic import refuse_existing, write_atomic
 from .._client import LaCaleClient
-from .._errors import LaCaleError, redact_url
+from .._errors import LaCaleError, StorageError, redact_url
 from .._files import resolve_destination
 from .._models import UploadResult
 from .._torrent import apply_source_flag, parse_torrent
@@ -122,6 +123,9 @@ async def _upload(
     if save_torrent is not None:
         save_to = resolve_destination(save_torrent, info.name or torrent_path.stem)
         refuse_existing(save_to, overwrite)
+        # A read-only folder too (root included: access() reports a read-only file system).
+        if not os.access(save_to.parent, os.W_OK | os.X_OK):
+            raise StorageError(f"cannot write into folder {save_to.parent}")
     async with connect(settings) as client:
         try:
             result = await client.upload(
