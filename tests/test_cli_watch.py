@@ -373,6 +373,29 @@ def test_the_sandbox_drips_releases_and_prints_them(tmp_path: Path) -> None:
     assert proc.returncode == 130
 
 
+def test_a_dripping_sandbox_whose_reader_went_away_stops_with_141(tmp_path: Path) -> None:
+    # 'lacale sandbox --drip S | head -1': the first release that cannot be printed ended
+    # the drip alone; the server then served on, publishing nothing, until Ctrl-C.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
+    env["LACALE_CACHE_DIR"] = str(tmp_path / "cache")
+    with subprocess.Popen(
+        [*ENTRY, "sandbox", "--port", "0", "--drip", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("La Cale sandbox listening on ")
+        proc.stdout.close()
+        try:
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 141
+    assert err == ""
+
+
 async def test_the_embedded_demo_publishes_releases_the_queries_find(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

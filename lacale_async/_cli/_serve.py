@@ -56,11 +56,19 @@ async def _serve(host: str, port: int, profile: Profile, drip: float | None = No
     server = SandboxServer(sandbox_config(profile), host=host, port=port)
     dripping: list[asyncio.Task[int]] = []
 
+    def _stop_when_failed(task: asyncio.Task[int]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            stop.set()
+
     def started(server: SandboxServer) -> None:
         _announce(server)
         if drip is not None:
             click.echo(f"publishing a new release every {drip:g} s")
-            dripping.append(loop.create_task(server.drip(drip, on_publish=_published)))
+            task = loop.create_task(server.drip(drip, on_publish=_published))
+            # A drip that fails (stdout's reader gone: '| head') stops the server, whose
+            # error then ends the command (141), instead of serving on without publishing.
+            task.add_done_callback(_stop_when_failed)
+            dripping.append(task)
 
     try:
         await serve_sandbox(server, on_start=started, stop=stop)
