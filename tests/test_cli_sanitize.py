@@ -43,6 +43,7 @@ pytest_plugins = ["_cli"]  # fixtures: remote, remote_args
         ("\u202egnp.exe", "gnp.exe"),
         ("Amélie 日本 \u200e", "Amélie 日本 \u200e"),
         ("\x1bcreset", "reset"),
+        ("zero\u200bwidth\u200c\u200d\u2060\ufeff\u180e\u2061\u2064", "zerowidth"),
     ],
 )
 def test_clean_removes_controls_and_whole_escape_sequences(raw: str, shown: str) -> None:
@@ -62,6 +63,9 @@ def test_json_text_escapes_instead_of_stripping() -> None:
     assert "\\u009b" in text
     assert "\\u202e" in text
     assert "Amélie" in json_text("Amélie"), "other text stays readable"
+    invisible = json_text("a\u200bb\ufeffc")
+    assert invisible == '"a\\u200bb\\ufeffc"'
+    assert json.loads(invisible) == "a\u200bb\ufeffc"
     assert json.loads(json_text(value, indent=2)) == value
 
 
@@ -138,6 +142,12 @@ def odd_args(odd: ThreadedSandbox) -> Iterator[list[str]]:
 
 def assert_no_key(text: str) -> None:
     assert_no_window(text, ODD_KEY)
+
+
+def test_a_key_split_by_zero_width_characters_is_still_masked() -> None:
+    # On screen the key would read whole: the invisible characters go before masking.
+    key = ODD_KEY
+    assert shown(f"title {key[:6]}\u200b{key[6:]}\u2060 end", (key,)) == "title *** end"
 
 
 def test_shown_cleans_then_masks_the_key_in_each_spelling() -> None:

@@ -39,12 +39,16 @@ _SEQUENCES = re.compile(
 # Bidirectional overrides and isolates reorder what follows them (a title that shows as
 # something else); marks (U+200E/U+200F) are harmless and kept.
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Invisible characters: zero-width space, non-joiner, joiner, word joiner, BOM, Mongolian vowel
+# separator, invisible operators. Printed, they make two titles look alike and split the
+# key (shown intact on screen) so that masking no longer finds it.
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u180e\u2061\u2062\u2063\u2064"
 _C0 = "".join(map(chr, range(0x20)))
 _C1 = "".join(map(chr, range(0x7F, 0xA0)))  # DEL, then C1
-_DROP = {ord(c): None for c in _C0 + _C1 + _BIDI}
+_DROP = {ord(c): None for c in _C0 + _C1 + _BIDI + _ZERO_WIDTH}
 _ONE_LINE = {**_DROP, ord("\t"): " ", ord("\n"): " ", ord("\r"): None}
 _MULTI_LINE = {**_DROP, ord("\t"): "\t", ord("\n"): "\n"}
-_JSON_ESCAPES = re.compile(f"[{re.escape(_C1 + _BIDI)}]")
+_JSON_ESCAPES = re.compile(f"[{re.escape(_C1 + _BIDI + _ZERO_WIDTH)}]")
 
 
 def clean(text: str, *, multiline: bool = False) -> str:
@@ -56,8 +60,8 @@ def clean(text: str, *, multiline: bool = False) -> str:
             (table cells, error lines).
 
     Returns:
-        The printable text: C0 and C1 controls, DEL, ESC sequences (CSI, OSC, DCS...) and
-        bidirectional overrides removed.
+        The printable text: C0 and C1 controls, DEL, ESC sequences (CSI, OSC, DCS...),
+        bidirectional overrides and zero-width characters removed.
     """
     if text.isprintable():
         return text
