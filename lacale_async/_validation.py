@@ -16,6 +16,7 @@ from ._errors import LaCaleError, ValidationError
 from ._options import describe
 
 __all__ = [
+    "MAX_CATEGORIES",
     "MAX_CATEGORY_LENGTH",
     "MAX_QUERY_LENGTH",
     "MAX_TMDB_ID_LENGTH",
@@ -35,6 +36,9 @@ __all__ = [
 
 MAX_QUERY_LENGTH = 200
 MAX_CATEGORY_LENGTH = 64
+# The live tracker has about 35 categories; each is one "&cat=" of the URL, which servers cap
+# near 8 KB (aiohttp at 8190 bytes): more than this many is refused before it is sent.
+MAX_CATEGORIES = 50
 MAX_TMDB_ID_LENGTH = 64
 MAX_COVER_URL_LENGTH = 2048
 
@@ -103,7 +107,8 @@ def check_categories(categories: str | Sequence[str] | None) -> tuple[str, ...]:
     """Return the category slugs as a tuple, whether one string or several were given.
 
     Raises:
-        ValidationError: An empty slug, a non-string, or a slug over 64 characters.
+        ValidationError: An empty slug, a non-string, a slug over 64 characters, or more
+            than 50 slugs.
     """
     if categories is None or categories == "":
         return ()
@@ -114,6 +119,11 @@ def check_categories(categories: str | Sequence[str] | None) -> tuple[str, ...]:
     else:
         raise ValidationError(
             f"categories must be a slug or a sequence of slugs, not {type(categories).__name__}"
+        )
+    if len(items) > MAX_CATEGORIES:
+        raise ValidationError(
+            f"{len(items)} categories given; a search takes at most {MAX_CATEGORIES} "
+            "(the URL would be too long for the server)"
         )
     for cat in items:
         if not isinstance(cat, str) or not cat.strip():

@@ -373,3 +373,15 @@ def test_check_text_raises_the_error_class_asked_for(bad: object) -> None:
         check_text(bad, "title")  # type: ignore[arg-type]
     with pytest.raises(la.ConfigurationError, match=r"^api_key "):
         check_text(bad, "api_key", la.ConfigurationError)  # type: ignore[arg-type]
+
+
+async def test_search_refuses_more_categories_than_a_url_can_carry(
+    client: LaCaleClient, mock: aioresponses
+) -> None:
+    # A thousand "&cat=" made a URL over the server's 8 KB: sent, then refused as malformed.
+    many = [f"c{i}" for i in range(1000)]
+    with pytest.raises(la.ValidationError, match="1000 categories given; a search takes at most"):
+        await client.search("x", categories=many)
+    with pytest.raises(la.ValidationError, match="51 categories given"):
+        await client.search("x", categories=many[:51])
+    assert sent(mock) == 0
