@@ -28,9 +28,10 @@ from ._quota import (
     resolve_quota_store,
 )
 from ._quota_store import auto_store_path
+from ._secret import wire_secret
 from ._stores import Backend, KeyLedgerBackend, LocalBackend, derive_scope
 from ._torrent import SourcePolicy, check_source_policy
-from ._transport import AuthMode, wire_secret
+from ._transport import AuthMode
 from ._wait_event import OnWait
 
 if TYPE_CHECKING:

@@ -41,13 +41,14 @@ from ._limiter import RateLimiter, build_limiter
 from ._models import Meta, Torrent, UploadResult, decode_meta, decode_search, decode_upload
 from ._options import describe
 from ._quota import Quota, utc
-from ._responses import decode_body, outcome_unknown_note, token_refused
+from ._responses import Scrub, decode_body, outcome_unknown_note, token_refused
 from ._retry import Backoff
+from ._secret import wire_secret
 from ._sender import Sender
 from ._stats import StatsRecorder
 from ._stores import KeyLedgerBackend, LocalBackend
 from ._torrent import TorrentInfo, verify_torrent
-from ._transport import NO_PARAMS, Params, Response, Transport, wire_secret
+from ._transport import NO_PARAMS, Params, Response, Transport
 from ._uploads import UploadForm
 from ._wait_event import WaitReporter
 
@@ -318,16 +319,10 @@ class Engine:
         )
         sender = self._sender
         resp: Response | None = None
-        scrub = self.scrub
+        scrub: Scrub = self.scrub
         if target is not None:
-            token = target.params["token"]
-            secret = wire_secret(token)
-
-            def with_token(text: str) -> str:
-                # A server that echoes the token (in a 404 or 5xx body) must not show it.
-                return secret.redact(self.scrub(text))
-
-            scrub = with_token
+            # A server that echoes the token (in a 404 or 5xx body) must not show it.
+            scrub = wire_secret(target.params["token"]).after(self.scrub)
             try:
                 # Same limiter (and key budget) as every download; only the key stays home.
                 resp = await sender.send(
@@ -336,7 +331,7 @@ class Engine:
                     target.path,
                     params=target.params,
                     authenticate=False,
-                    scrub=with_token,
+                    scrub=scrub,
                 )
             except APIError as exc:
                 if not token_refused(exc):

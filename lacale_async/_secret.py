@@ -5,12 +5,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
+
+from yarl import URL
 
 from ._errors import redact_url
 
-__all__ = ["Secret"]
+__all__ = ["Secret", "wire_forms", "wire_secret"]
 
 # A key cut off at the end of a text (servers and the SDK truncate echoes) is removed from this
 # many characters on: shorter tails match ordinary words too often to be worth hiding.
@@ -90,7 +92,7 @@ class Secret:
     Args:
         value: The credential.
         wire_forms: The value as the transport encodes it on the wire (see
-            ``_transport.wire_forms``); each is scrubbed too, with the usual re-encodings of
+            ``wire_forms``); each is scrubbed too, with the usual re-encodings of
             it a server may echo. Matching ignores case, so ``%2b`` goes with ``%2B``.
     """
 
@@ -184,6 +186,10 @@ class Secret:
         """
         return redact_url(self.scrub(text))
 
+    def after(self, scrub: Callable[[str], str]) -> Callable[[str], str]:
+        """Return ``scrub`` followed by :meth:`redact`: a scrubber that also removes this one."""
+        return lambda text: self.redact(scrub(text))
+
     def __repr__(self) -> str:
         return "Secret('***')"
 
@@ -192,3 +198,21 @@ class Secret:
     def __reduce__(self) -> tuple[object, ...]:
         # Pickling would write the key into whatever stores the pickle; refuse loudly.
         raise TypeError("a Secret cannot be pickled")
+
+
+def wire_forms(value: str) -> frozenset[str]:
+    """Return ``value`` in every form the transport can put it on the wire.
+
+    The header and the multipart ``passkey`` field carry it raw; aiohttp encodes ``params``
+    with yarl's ``URL.extend_query``, and a followed redirect's query is rebuilt with
+    ``URL.with_query``. The forms come from those same calls, so the scrubber learns how a
+    key is encoded without a hand-kept list of characters.
+    """
+    probe = URL("http://localhost/")
+    encoded = (probe.extend_query({"k": value}), probe.with_query({"k": value}))
+    return frozenset({value, *(url.raw_query_string.partition("=")[2] for url in encoded)})
+
+
+def wire_secret(value: str) -> Secret:
+    """Return ``value`` as a :class:`Secret` scrubbed in every form the transport sends it."""
+    return Secret(value, wire_forms(value))

@@ -16,7 +16,7 @@ from ._engine import Engine
 from ._errors import ValidationError
 from ._files import prepare_download, safe_filename, save_download
 from ._models import Meta, Torrent, UploadResult
-from ._transport import wire_secret
+from ._secret import wire_secret
 from ._uploads import UploadFields
 from ._validation import check_info_hash
 

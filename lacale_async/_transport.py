@@ -30,7 +30,7 @@ from ._secret import Secret
 from ._session import open_sessions
 from ._version import __version__
 
-__all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport", "wire_forms", "wire_secret"]
+__all__ = ["NO_PARAMS", "AuthMode", "Params", "Response", "Transport"]
 
 AuthMode = Literal["header", "query", "passkey"]
 # A mapping, because it is what aiohttp/yarl encode fastest; a tuple value repeats the key.
@@ -51,24 +51,6 @@ _MAX_TARGETS = 8
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Only these follow a redirect: following one with an upload would send its body again.
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-
-def wire_forms(value: str) -> frozenset[str]:
-    """Return ``value`` in every form this transport can put it on the wire.
-
-    The header and the multipart ``passkey`` field carry it raw; aiohttp encodes ``params``
-    with yarl's ``URL.extend_query``, and a followed redirect's query is rebuilt with
-    ``URL.with_query``. The forms come from those same calls, so the scrubber learns how a
-    key is encoded without a hand-kept list of characters.
-    """
-    probe = URL("http://localhost/")
-    encoded = (probe.extend_query({"k": value}), probe.with_query({"k": value}))
-    return frozenset({value, *(url.raw_query_string.partition("=")[2] for url in encoded)})
-
-
-def wire_secret(value: str) -> Secret:
-    """Return ``value`` as a :class:`Secret` scrubbed in every form this transport sends it."""
-    return Secret(value, wire_forms(value))
 
 
 class Response(msgspec.Struct, eq=False):
@@ -281,29 +263,43 @@ class Transport:
                 failure = self._failures.describe(exc, method, shown, hops[2])
             if failure is not None:
                 raise failure
-            # A redirect within the origin (out of the response and its deadline): its
-            # Location carries its own query, and only the key is added again.
-            if hop >= _MAX_REDIRECTS:
-                raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
-            authenticate, before_redirect, _ = hops
-            if before_redirect is not None:
-                await before_redirect()
-            # The key's parameters as an argument, never a local of this frame (see finally).
-            return await self._hop(
-                session,
-                method,
-                url,
-                self._auth_params if authenticate else NO_PARAMS,
-                form,
-                shown,
-                hops,
-                hop + 1,
-            )
+            return await self._redirect(session, method, url, form, shown, hops, hop)
         finally:
             # A traceback through this frame keeps its locals, and tools record them (Sentry,
             # pytest --showlocals): in query and passkey mode the query, the form and the
             # response's URL hold the key.
             query, data, resp = NO_PARAMS, None, None
+
+    async def _redirect(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        form: Callable[[], aiohttp.FormData] | None,
+        shown: str,
+        hops: _Hops,
+        hop: int,
+    ) -> Response:
+        """Follow a redirect within the origin: out of the response and its deadline.
+
+        Its Location carries its own query, and only the key is added again (as an argument,
+        never a local of a frame a traceback keeps: see ``_hop``).
+        """
+        if hop >= _MAX_REDIRECTS:
+            raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
+        authenticate, before_redirect, _ = hops
+        if before_redirect is not None:
+            await before_redirect()
+        return await self._hop(
+            session,
+            method,
+            url,
+            self._auth_params if authenticate else NO_PARAMS,
+            form,
+            shown,
+            hops,
+            hop + 1,
+        )
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
         form = build()

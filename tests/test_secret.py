@@ -20,8 +20,7 @@ from conftest import API_KEY, META_JSON, make_torrent
 
 import lacale_async as la
 from lacale_async import FakeClock, LaCaleClient
-from lacale_async._secret import Secret
-from lacale_async._transport import wire_forms
+from lacale_async._secret import Secret, wire_forms, wire_secret
 
 pytest_plugins = ["_mocked"]
 
@@ -304,3 +303,15 @@ def test_the_quick_check_changes_no_result(text: str) -> None:
     slow._needles = None  # the check off: every text goes through the regexes
     for cut_tail in (True, False):
         assert secret.scrub(text, cut_tail=cut_tail) == slow.scrub(text, cut_tail=cut_tail)
+
+
+def test_after_chains_another_scrubber_then_removes_this_secret() -> None:
+    token = wire_secret("TOKEN-0123456789-abcdef")
+    key = wire_secret("KEY-abcdefghijklmnop-42")
+    scrub = token.after(key.redact)
+    text = "key KEY-abcdefghijklmnop-42, token TOKEN-0123456789-abcdef, link /x?apikey=zz&token=yy"
+    shown = scrub(text)
+    assert "KEY-abcdefghijklmnop-42" not in shown
+    assert "TOKEN-0123456789-abcdef" not in shown
+    assert "apikey=***" in shown
+    assert key.redact(text) != shown  # the token is this secret's work, not the key's

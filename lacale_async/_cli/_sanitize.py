@@ -18,8 +18,7 @@ import functools
 import json
 import re
 
-from .._secret import Secret
-from .._transport import wire_forms
+from .._secret import Secret, wire_secret
 
 __all__ = ["clean", "json_text", "masked", "shown"]
 
@@ -166,4 +165,4 @@ def masked(text: str, secrets: tuple[str, ...], *, cut_tail: bool = True) -> str
 
 @functools.lru_cache(maxsize=8)
 def _secret(value: str) -> Secret:
-    return Secret(value, wire_forms(value))
+    return wire_secret(value)
