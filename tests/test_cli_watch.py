@@ -350,16 +350,21 @@ def test_ctrl_c_stops_a_real_watch_and_its_state_holds(
     assert code == 130
 
 
-def test_the_sandbox_drips_releases_and_prints_them(tmp_path: Path) -> None:
+def dripping_sandbox(tmp_path: Path, every: float) -> subprocess.Popen[str]:
+    """Start ``lacale sandbox --drip EVERY`` on a free port, with a cache of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
     env["LACALE_CACHE_DIR"] = str(tmp_path / "cache")
-    with subprocess.Popen(
-        [*ENTRY, "sandbox", "--port", "0", "--drip", "0.2"],
+    return subprocess.Popen(
+        [*ENTRY, "sandbox", "--port", "0", "--drip", str(every)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-    ) as proc:
+    )
+
+
+def test_the_sandbox_drips_releases_and_prints_them(tmp_path: Path) -> None:
+    with dripping_sandbox(tmp_path, 0.2) as proc:
         assert proc.stdout is not None
         lines: list[str] = []
         while len([x for x in lines if x.startswith("published: ")]) < 2:
@@ -376,15 +381,7 @@ def test_the_sandbox_drips_releases_and_prints_them(tmp_path: Path) -> None:
 def test_a_dripping_sandbox_whose_reader_went_away_stops_with_141(tmp_path: Path) -> None:
     # 'lacale sandbox --drip S | head -1': the first release that cannot be printed ended
     # the drip alone; the server then served on, publishing nothing, until Ctrl-C.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LACALE_")}
-    env["LACALE_CACHE_DIR"] = str(tmp_path / "cache")
-    with subprocess.Popen(
-        [*ENTRY, "sandbox", "--port", "0", "--drip", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    ) as proc:
+    with dripping_sandbox(tmp_path, 0.05) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("La Cale sandbox listening on ")
         proc.stdout.close()
