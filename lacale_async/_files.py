@@ -19,6 +19,7 @@ __all__ = [
     "check_path",
     "expand_home",
     "prepare_download",
+    "require_writable",
     "resolve_destination",
     "safe_filename",
     "save_download",
@@ -185,14 +186,22 @@ def check_destination(path_or_dir: str | os.PathLike[str], overwrite: bool) -> t
     """
     target = Path(path_or_dir)
     if target.is_dir():
-        if not os.access(target, os.W_OK | os.X_OK):
-            raise StorageError(f"cannot write into folder {target}")
+        require_writable(target)
         return target, True
     target = resolve_destination(path_or_dir, target.name)
     refuse_existing(target, overwrite)
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise StorageError(f"cannot write into folder {target.parent}")
+    require_writable(target.parent)
     return target, False
+
+
+def require_writable(folder: Path) -> None:
+    """Refuse a folder this process cannot create files in, before anything is spent.
+
+    Raises:
+        StorageError: ``folder`` is not writable (a read-only file system, for root too).
+    """
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot write into folder {folder}")
 
 
 async def prepare_download(

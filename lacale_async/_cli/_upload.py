@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -12,8 +11,8 @@ import click
 
 from .._atomic import refuse_existing, write_atomic
 from .._client import LaCaleClient
-from .._errors import LaCaleError, StorageError, redact_url
-from .._files import resolve_destination
+from .._errors import LaCaleError, redact_url
+from .._files import require_writable, resolve_destination
 from .._models import UploadResult
 from .._torrent import apply_source_flag, parse_torrent
 from .._uploads import MAX_TORRENT_SIZE, read_input
@@ -123,9 +122,7 @@ async def _upload(
     if save_torrent is not None:
         save_to = resolve_destination(save_torrent, info.name or torrent_path.stem)
         refuse_existing(save_to, overwrite)
-        # A read-only folder too (root included: access() reports a read-only file system).
-        if not os.access(save_to.parent, os.W_OK | os.X_OK):
-            raise StorageError(f"cannot write into folder {save_to.parent}")
+        require_writable(save_to.parent)
     async with connect(settings) as client:
         try:
             result = await client.upload(
