@@ -103,11 +103,28 @@ class WaitReporter:
         self._tell(WaitEvent(endpoint=endpoint, limit=limit, rates=rates))
         try:
             await slot.__aenter__()
-        finally:
-            waited = clock.now() - started
-            self._tell(
-                WaitEvent(endpoint=endpoint, limit=limit, rates=rates, ended=True, waited=waited)
-            )
+        except BaseException:
+            self._tell_end(endpoint, limit, rates, started)
+            raise
+        try:
+            self._tell_end(endpoint, limit, rates, started)
+        except BaseException as exc:
+            # The callback raised what is not ignored (KeyboardInterrupt, SystemExit): the
+            # slot was entered, so it is left here, or it would stay taken for good.
+            await slot.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def _tell_end(
+        self,
+        endpoint: Endpoint,
+        limit: Literal["endpoint", "key"],
+        rates: tuple[Rate, ...],
+        started: float,
+    ) -> None:
+        waited = self._clock.now() - started
+        self._tell(
+            WaitEvent(endpoint=endpoint, limit=limit, rates=rates, ended=True, waited=waited)
+        )
 
     def _tell(self, event: WaitEvent) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 
@@ -73,6 +74,34 @@ async def test_a_callback_that_raises_never_fails_the_request(
         assert await client.search("x") == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["on_wait raised RuntimeError: display gone; ignored"] * 2
+
+
+class _Interrupt(BaseException):
+    """Like KeyboardInterrupt or SystemExit: not an error the reporter may swallow."""
+
+
+@pytest.mark.parametrize("limit", ["endpoint", "key"])
+async def test_a_callback_raising_a_base_exception_as_the_wait_ends_gives_the_slot_back(
+    mock: aioresponses, limit: str
+) -> None:
+    # The slot was entered before the end of the wait was reported: left taken, the endpoint
+    # limiter (or the key budget) waited for its exit for ever, and every later request hung.
+    armed = [True]
+
+    def interrupting(event: WaitEvent) -> None:
+        if event.ended and event.limit == limit and armed[0]:
+            armed[0] = False
+            raise _Interrupt
+
+    async with make_client(
+        FakeClock(), search_rate=(1, 1.0), key_rate=(1, 1.0), quota_store=None, on_wait=interrupting
+    ) as client:
+        with pytest.raises(_Interrupt):
+            await client.search("x")
+        # A safety net only: with the slot given back, the fake clock frees it at once.
+        assert await asyncio.wait_for(client.search("y"), 10.0) == []
+        quota = await client.quota()
+        assert quota.windows[0].used <= 1
 
 
 def test_on_wait_must_be_callable() -> None:
