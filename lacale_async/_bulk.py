@@ -23,6 +23,7 @@ import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ._cancel import run_to_end
 from ._errors import LaCaleError, ValidationError
 from ._options import describe, is_count
 
@@ -174,14 +175,21 @@ async def _outcomes(
             yield outcome
         await runner  # raises the exception that cancelled the batch, if any
     finally:
-        if not runner.done():
-            runner.cancel()
-            # Shielded: inside a cancelled anyio scope every await is cancelled again, and the
-            # searches must be over before the consumer moves on. Cancelled, they end at once.
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait((runner,))
-        receive.close()
-        send.close()  # idempotent; needed when the runner was cancelled before it started
+        try:
+            if not runner.done():
+                runner.cancel()
+                # The searches must be over before the consumer moves on, even when it is
+                # cancelled again meanwhile (a shutdown cancelling every task, a second
+                # timeout): waited for to their end, the cancellation raised after.
+                # Cancelled, they end at once.
+                await run_to_end(_ended(runner))
+        finally:
+            receive.close()
+            send.close()  # idempotent; needed when the runner was cancelled before it started
+
+
+async def _ended(runner: asyncio.Task[None]) -> None:
+    await asyncio.wait((runner,))
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any
@@ -180,6 +181,41 @@ async def test_cancelling_the_consumer_cancels_the_searches() -> None:
     assert search.cancelled == 2
     assert search.running == 0
     assert not other_tasks()
+
+
+async def test_a_consumer_cancelled_twice_waits_for_the_searches_and_closes() -> None:
+    # A shutdown that cancels every task, or a second timeout, lands while the generator waits
+    # for its cancelled searches: the wait was cut, the searches outlived the consumer and the
+    # result stream was never closed (a ResourceWarning, an error under pytest).
+    ending: list[str] = []
+
+    async def slow_to_end(q: SearchQuery) -> Sequence[Any]:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            with anyio.CancelScope(shield=True):  # its cleanup takes a few loop steps
+                for _ in range(5):
+                    await asyncio.sleep(0)
+            ending.append(q.query or "")
+        return []
+
+    async def consume() -> None:
+        async with aclosing(search_many(slow_to_end, ["a", "b"])) as outcomes:
+            async for _ in outcomes:
+                pass
+
+    consumer = asyncio.create_task(consume())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    consumer.cancel()
+    await asyncio.sleep(0)
+    assert not consumer.done()
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert sorted(ending) == ["a", "b"]  # over before the consumer moved on
+    assert not other_tasks()
+    gc.collect()  # an unclosed stream warns as it is collected
 
 
 async def test_nothing_starts_before_iteration_and_empty_input_yields_nothing() -> None:
