@@ -79,3 +79,14 @@ def test_the_reference_shows_rest_roles_as_code() -> None:
         "<p>Raises <code>LaCaleError</code>; see <code>search</code>"
         " and <code>x.DEFAULT</code>. Use it as follows:</p>"
     )
+
+
+def test_the_errors_page_lists_every_option_an_error_can_name() -> None:
+    """A front end maps ``error.option`` to its own flag: the page must list every value."""
+    raised = set()
+    for path in (ROOT / "lacale_async").rglob("*.py"):
+        raised |= set(re.findall(r'\boption="(\w+)"', path.read_text(encoding="utf-8")))
+    assert raised, "no option= found: the pattern no longer matches the code"
+    page = _page("errors.md")
+    missing = sorted(name for name in raised if f'`"{name}"`' not in page)
+    assert not missing, f"docs/errors.md (README's errors section) omits options {missing}"
