@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m benchmarks            # full run, about 6 minutes
+    python -m benchmarks            # full run, about 5-6 minutes
     python -m benchmarks --quick    # smoke run, under a minute (to benchmarks/.quick/)
     python benchmarks/run_all.py --only throughput --only cache
 """
