@@ -213,11 +213,13 @@ def check_watch(
     if interval is not None:
         seconds = check_duration(interval, "interval")
         if seconds < floor:
+            # With no client cache the floor is the tracker's: no cache_ttl lowers it.
+            lower = " (or a shorter cache_ttl)" if cache_ttl > 0 else ""
             raise ConfigurationError(
                 f"an interval of {seconds:g} s is shorter than the search cache ({floor:g} s): "
                 "the tracker would answer from its cache",
                 option="interval",
-                hint=f"use interval >= {floor:g} (or a shorter cache_ttl)",
+                hint=f"use interval >= {floor:g}{lower}",
             )
     share = check_number(budget_share, "budget_share", 0.0, 1.0, open_low=True)
     if match is not None and not callable(match):

@@ -98,8 +98,13 @@ def test_a_given_interval_that_fits_is_kept_and_one_that_does_not_is_refused() -
 
 
 def test_an_interval_under_the_floor_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="interval >= 30"):
+    with pytest.raises(ConfigurationError, match="interval >= 30") as cached:
         settings(interval=10)
+    assert cached.value.hint == "use interval >= 30 (or a shorter cache_ttl)"
+    # Without a client cache the floor is the tracker's own: no cache_ttl would lower it.
+    with pytest.raises(ConfigurationError, match="search cache \\(30 s\\)") as uncached:
+        settings(interval=10, cache_ttl=0)
+    assert uncached.value.hint == "use interval >= 30"
 
 
 def test_queries_collapse_by_the_search_cache_s_normalisation() -> None:
