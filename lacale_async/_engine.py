@@ -19,10 +19,9 @@ from collections.abc import Coroutine
 from functools import partial
 from typing import TypeVar
 
-import anyio
-
 from ._cache import ttl_from_headers
 from ._cached import Cached, CacheMode
+from ._cancel import run_to_end
 from ._config import ClientConfig, EndpointRate
 from ._download_link import link_target
 from ._endpoints import META_PATH, SEARCH_PATH, UPLOAD_PATH, Endpoint, download_path
@@ -156,9 +155,9 @@ class Engine:
         try:
             return cls(config, stats, transport)
         except BaseException:
-            # A backend that refuses (Redis not opened, bad rates) must not leak the session.
-            with anyio.CancelScope(shield=True):
-                await transport.aclose()
+            # A backend that refuses (Redis not opened, bad rates) must not leak the session,
+            # even when the caller is cancelled meanwhile (a plain Task.cancel() too).
+            await run_to_end(transport.aclose())
             raise
 
     @property

@@ -23,6 +23,7 @@ from yarl import URL
 import lacale_async as la
 from lacale_async import FakeClock
 from lacale_async._models import decode_search
+from lacale_async._transport import Transport
 
 pytest_plugins = ["_mocked", "_loopback"]
 
@@ -424,3 +425,44 @@ async def test_a_wrong_torrent_echoing_the_key_or_token_is_refused_without_eithe
         assert token not in shown
         assert error.__cause__ is None
         assert error.__context__ is None
+
+
+class _RefusingBackend:
+    """A backend that refuses to give a limiter: the engine's construction fails."""
+
+    def limiter(self, **_: Any) -> Any:
+        raise la.ConfigurationError("this backend refuses")
+
+    def cache(self, **_: Any) -> Any:
+        raise la.ConfigurationError("this backend refuses")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_cancel_while_a_refused_open_closes_its_session_still_closes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A plain Task.cancel() (a shutdown, a timeout) landing while the failed open closes the
+    # HTTP session must not leave that session open: nothing else can close it later.
+    closing, release = asyncio.Event(), asyncio.Event()
+    closed: list[bool] = []
+    real = Transport.aclose
+
+    async def slow_aclose(self: Transport) -> None:
+        closing.set()
+        await release.wait()
+        await real(self)
+        closed.append(True)
+
+    monkeypatch.setattr(Transport, "aclose", slow_aclose)
+    client = la.LaCaleClient(API_KEY, base_url="https://tracker.test", backend=_RefusingBackend())
+    opening = asyncio.ensure_future(client.open())
+    await closing.wait()
+    opening.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert closed == [True]
