@@ -181,3 +181,24 @@ async def test_a_flushall_never_resets_the_budget_this_process_spent(
     assert sent == 3
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "lost the key-wide budget" in warning
+
+
+async def test_after_a_flushall_quota_reports_what_this_process_spent(
+    redis_factory: Any, mock: aioresponses
+) -> None:
+    mock.get(SEARCH, payload=[], repeat=True)
+    with redis_factory() as server:
+        async with (
+            RedisBackend(server.url, timeout=1.0) as backend,
+            three_an_hour(backend) as client,
+        ):
+            await client.search("a")
+            await client.search("b")
+            with redis.Redis.from_url(server.url) as raw:
+                raw.flushall()
+            quota = await client.quota()
+            assert quota.windows[0].used == 2  # not 0: Redis forgot, this process did not
+            assert quota.remaining == 1
+            await client.search("c")
+            with pytest.raises(la.QuotaExceededError):
+                await client.search("d")

@@ -143,6 +143,17 @@ def _parse_read(reply: Sequence[object]) -> tuple[float, float, int, list[float]
     return now, pause, in_flight, done
 
 
+def _stricter(shared: Usage, mine: Usage) -> Usage:
+    """Per window the larger count: Redis's, or this process's own where Redis forgot it."""
+    windows = [m if m[0] > s[0] else s for s, m in zip(shared.windows, mine.windows, strict=True)]
+    return Usage(
+        shared.now,
+        max(shared.pause_until, mine.pause_until),
+        windows,
+        max(shared.free_in, mine.free_in),
+    )
+
+
 class RedisLedger(MirroredLedger):
     """The key budget of one scope in Redis, mirrored in this process.
 
@@ -261,10 +272,8 @@ class RedisLedger(MirroredLedger):
         horizon = max((s for _, _, s in spans), default=0.0)
         reply = await self._read_script(keys=self._keys, args=[f"{horizon:.6f}"])
         now, pause, in_flight, done = _parse_read(reply)
-        usage = measure(spans, in_flight, done, pause, now)
         # What Redis forgot, this process decides by its own count (see _take): so it reports.
-        mine = self._mirror.snapshot(spans)
-        return mine if mine.free_in > usage.free_in else usage
+        return _stricter(measure(spans, in_flight, done, pause, now), self._mirror.snapshot(spans))
 
     def __repr__(self) -> str:
         return f"RedisLedger({self.where!r})"
