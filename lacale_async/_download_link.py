@@ -23,7 +23,7 @@ from yarl import URL
 
 from ._origin import MIN_KEY_LENGTH
 
-__all__ = ["EXPIRY_MARGIN", "LinkTarget", "link_target", "link_token", "token_expiry"]
+__all__ = ["EXPIRY_MARGIN", "LinkTarget", "link_target", "link_token", "maskable", "token_expiry"]
 
 EXPIRY_MARGIN = 30.0
 """Seconds before ``exp`` from which a token counts as expired: the request, its queueing on the
@@ -121,5 +121,13 @@ def link_token(link: str | None) -> str | None:
         token = URL(link).query.get("token") if isinstance(link, str) and link else None
     except ValueError:
         return None
-    # As short a token as a key may be (shorter would garble ordinary words when masked).
-    return token if token is not None and len(token) >= MIN_KEY_LENGTH else None
+    return token if token is not None and maskable(token) else None
+
+
+def maskable(token: str) -> bool:
+    """Tell whether a token is long enough to be masked in text without garbling it.
+
+    As short a token as a key may be: a shorter one (``"ab"``) would be found inside hashes
+    and ordinary words.
+    """
+    return len(token) >= MIN_KEY_LENGTH

@@ -23,7 +23,7 @@ from ._cache import ttl_from_headers
 from ._cached import Cached, CacheMode
 from ._cancel import run_to_end
 from ._config import ClientConfig, EndpointRate
-from ._download_link import link_target
+from ._download_link import link_target, maskable
 from ._endpoints import META_PATH, SEARCH_PATH, UPLOAD_PATH, Endpoint, download_path
 from ._errors import (
     APIError,
@@ -320,8 +320,9 @@ class Engine:
         resp: Response | None = None
         scrub: Scrub = self.scrub
         if target is not None:
-            # A server that echoes the token (in a 404 or 5xx body) must not show it.
-            scrub = wire_secret(target.params["token"]).after(self.scrub)
+            token = target.params["token"]
+            if maskable(token):  # a server that echoes it (a 404 or 5xx body) must not show it
+                scrub = wire_secret(token).after(self.scrub)
             try:
                 # Same limiter (and key budget) as every download; only the key stays home.
                 resp = await sender.send(

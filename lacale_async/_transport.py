@@ -230,6 +230,7 @@ class Transport:
         failure: LaCaleError | None = None
         data: aiohttp.FormData | None = None
         resp: aiohttp.ClientResponse | None = None
+        location: str | None = None
         try:
             try:
                 data = None if form is None else self._form(form)
@@ -267,8 +268,8 @@ class Transport:
         finally:
             # A traceback through this frame keeps its locals, and tools record them (Sentry,
             # pytest --showlocals): in query and passkey mode the query, the form and the
-            # response's URL hold the key.
-            query, data, resp = NO_PARAMS, None, None
+            # response's URL hold the key, and a server may echo it into its Location.
+            query, data, resp, location, url = NO_PARAMS, None, None, None, self._base
 
     async def _redirect(
         self,
@@ -288,18 +289,21 @@ class Transport:
         if hop >= _MAX_REDIRECTS:
             raise ResponseError(f"{method} {shown}: more than {_MAX_REDIRECTS} redirects")
         authenticate, before_redirect, _ = hops
-        if before_redirect is not None:
-            await before_redirect()
-        return await self._hop(
-            session,
-            method,
-            url,
-            self._auth_params if authenticate else NO_PARAMS,
-            form,
-            shown,
-            hops,
-            hop + 1,
-        )
+        try:
+            if before_redirect is not None:
+                await before_redirect()
+            return await self._hop(
+                session,
+                method,
+                url,
+                self._auth_params if authenticate else NO_PARAMS,
+                form,
+                shown,
+                hops,
+                hop + 1,
+            )
+        finally:
+            url = self._base  # the Location's target: the server may have echoed the key in it
 
     def _form(self, build: Callable[[], aiohttp.FormData]) -> aiohttp.FormData:
         form = build()

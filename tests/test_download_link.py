@@ -7,7 +7,14 @@ import base64
 import pytest
 from _live_samples import make_jwt
 
-from lacale_async._download_link import EXPIRY_MARGIN, link_target, token_expiry
+from lacale_async._download_link import (
+    EXPIRY_MARGIN,
+    link_target,
+    link_token,
+    maskable,
+    token_expiry,
+)
+from lacale_async._origin import MIN_KEY_LENGTH
 
 BASE = "https://tracker.test"
 HASH = "ab" * 20
@@ -113,3 +120,10 @@ def test_credentials_in_the_link_are_not_forwarded() -> None:
 def test_a_link_that_is_no_text_means_the_documented_path(link: object) -> None:
     # A Torrent built by the caller: yarl's URL() raised a raw TypeError.
     assert link_target(link, base_url=BASE, info_hash=HASH, now=NOW) is None  # type: ignore[arg-type]
+
+
+def test_a_token_is_masked_only_when_it_is_as_long_as_a_key_may_be() -> None:
+    assert not maskable("ab")
+    assert maskable("x" * MIN_KEY_LENGTH)
+    assert link_token("https://h/api/download/x?token=ab") is None
+    assert link_token(f"https://h/api/download/x?token={'t' * MIN_KEY_LENGTH}") == "t" * 8

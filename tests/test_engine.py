@@ -466,3 +466,24 @@ async def test_a_cancel_while_a_refused_open_closes_its_session_still_closes_it(
     with pytest.raises(asyncio.CancelledError):
         await opening
     assert closed == [True]
+
+
+@pytest.mark.integration
+async def test_a_token_too_short_to_mask_leaves_the_error_s_hashes_readable(
+    server: Server,
+) -> None:
+    # Masking a two-character token would turn every "ab" of the hashes quoted into ***.
+    wanted = "ab" * 20
+
+    async def other_torrent(request: web.Request) -> web.Response:
+        return web.Response(body=make_torrent("Another.Film"))
+
+    server.route("GET", "/api/download/{tail}", other_torrent)
+    await server.start()
+    item = live_item(wanted, origin=server.url)
+    item["downloadLink"] = f"{server.url}/api/download/{wanted}?token=ab"
+    [linked] = decode_search(msgspec.json.encode([item]))
+    async with client_for(server) as client:
+        with pytest.raises(la.IntegrityError) as info:
+            await client.download(linked)
+    assert wanted in str(info.value)

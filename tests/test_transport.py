@@ -477,20 +477,21 @@ def _locals_shown(exc: BaseException) -> str:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("auth", ["query", "passkey"])
+@pytest.mark.parametrize("auth", ["header", "query", "passkey"])
 async def test_no_traceback_frame_of_a_failed_request_holds_the_key(
     server: Server, auth: str
 ) -> None:
     async def hop(request: web.Request) -> web.Response:
-        raise web.HTTPFound("/api/cut")
+        # A server that echoes the key into its Location, in the path and the query.
+        raise web.HTTPFound(f"/api/cut/{API_KEY}?apikey={API_KEY}")
 
     server.route("GET", "/api/external", hop)
-    server.route("GET", "/api/cut", cut_short)
+    server.route("GET", "/api/cut/{tail}", cut_short)
     await server.start()
     async with client_for(server, auth=auth) as client:
         with pytest.raises(la.TransportError) as failed:
             await client.search("x")  # a redirect hop, then a body cut short
-    assert server.keys == [API_KEY, API_KEY]  # it was sent, in the query
+    assert server.keys == [API_KEY, API_KEY]  # it was sent (its header, or the query)
     shown = _locals_shown(failed.value)
     frames = [frame.f_code.co_name for frame, _ in traceback.walk_tb(failed.value.__traceback__)]
     assert frames.count("_hop") == 2  # both hops' frames are in it, with their locals
