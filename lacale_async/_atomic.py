@@ -191,6 +191,8 @@ async def write_atomic(
         DestinationExistsError: ``dest`` exists (checked before writing and again, atomically,
             when publishing) and ``overwrite`` is False.
         ValidationError: The folder of ``dest`` does not exist, or a chunk is not bytes.
+        StorageError: ``overwrite`` is True and ``dest`` is not a regular file (a device, a
+            pipe, a folder, a link to one, a link loop).
         OSError: The file system failed (disk full, permission denied).
     """
     dest = Path(dest)
