@@ -363,6 +363,6 @@ def decode_upload(body: bytes) -> tuple[UploadResult, str]:
         msgspec.DecodeError: The body is not JSON or not the upload shape.
     """
     wire = _UPLOAD_DECODER.decode(body)
-    ident = wire.id if wire.id is None or isinstance(wire.id, str) else str(wire.id)
+    ident = None if wire.id is None else str(wire.id)
     result = UploadResult(success=wire.success, id=ident, slug=wire.slug, link=wire.link)
     return result, wire.error or wire.message or ""
